@@ -1,0 +1,47 @@
+"""segutils: the reusable code of the U-Net vs LinkNet segmentation course.
+
+Importing it prints nothing. It sets ``SM_FRAMEWORK=tf.keras`` (unless you set it)
+so that ``import segmentation_models`` afterwards works under Keras 3, and refuses
+to run under Keras 2 with the exact fix. Taught in ``notebooks/00_setup.ipynb``.
+"""
+
+from __future__ import annotations
+
+import os
+
+__version__ = "0.1.0"
+
+os.environ.setdefault("SM_FRAMEWORK", "tf.keras")
+# Hide TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) unless asked for.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class KerasVersionError(ImportError):
+    """Raised when Keras 2 is active: the course needs Keras 3 (TensorFlow >= 2.16)."""
+
+
+def _check_keras() -> None:
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower()
+    if legacy in {"1", "true", "yes"}:
+        raise KerasVersionError(
+            f"TF_USE_LEGACY_KERAS={os.environ['TF_USE_LEGACY_KERAS']} makes tf.keras the "
+            "legacy Keras 2 (tf_keras), but this course is written for Keras 3.\n"
+            "Fix: unset it before starting Python or the kernel, e.g. "
+            "`unset TF_USE_LEGACY_KERAS` in the shell, or in a notebook "
+            "`%env TF_USE_LEGACY_KERAS=0` and then restart the kernel."
+        )
+    from importlib import metadata
+
+    try:
+        keras_version = metadata.version("keras")
+    except metadata.PackageNotFoundError:
+        return  # TensorFlow will say what is missing when it is imported.
+    if int(keras_version.split(".")[0]) < 3:
+        raise KerasVersionError(
+            f"keras {keras_version} is installed, but this course needs Keras 3.\n"
+            'Fix: pip install "tensorflow>=2.16" "keras>=3" '
+            "(or `make test`, which installs the locked versions into .venv)."
+        )
+
+
+_check_keras()

@@ -1,0 +1,141 @@
+"""Profiles (``ci``, ``cpu``, ``gpu``) and the environment report.
+
+A profile fixes how big everything is: image size, batch, epochs, how many images,
+and how wide the models are. ``SEGUTILS_PROFILE`` picks one; otherwise the hardware
+does (a GPU or TPU gives ``gpu``, anything else ``cpu``). Taught in
+``notebooks/00_setup.ipynb``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from dataclasses import asdict, dataclass
+from importlib import metadata
+
+ENV_VAR = "SEGUTILS_PROFILE"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big one run of the course is.
+
+    Attributes:
+        name: ``ci``, ``cpu`` or ``gpu``.
+        dataset: dataset the notebooks use by default (``shapes`` needs no download).
+        img_size: square side, in pixels, images are resized or cropped to.
+        batch_size: images per training step.
+        epochs: passes over the training split.
+        steps_per_epoch: steps per epoch, or ``None`` for the whole split.
+        subset: at most this many images per split, or ``None`` for all.
+        unet_filters: filters of U-Net's first level (the paper uses 64).
+        encoder_weights: ``"imagenet"`` or ``None`` for LinkNet's encoder.
+        mixed_precision: train under the ``mixed_float16`` policy.
+    """
+
+    name: str
+    dataset: str
+    img_size: int
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int | None
+    subset: int | None
+    unet_filters: int
+    encoder_weights: str | None
+    mixed_precision: bool
+
+    def as_dict(self) -> dict:
+        """The profile as a plain dict."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
+    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False),
+    # A laptop without a GPU: real data, small images, narrow U-Net, a few epochs.
+    "cpu": Profile("cpu", "membrane", 128, 4, 3, None, 24, 16, "imagenet", False),
+    # Colab or a workstation GPU: full resolution, full width, full epochs.
+    "gpu": Profile("gpu", "membrane", 512, 8, 50, None, None, 64, "imagenet", True),
+}
+
+
+class UnknownProfileError(ValueError):
+    """``SEGUTILS_PROFILE`` or an argument names no profile."""
+
+
+def get(name: str) -> Profile:
+    """The profile called ``name`` (case-insensitive)."""
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise UnknownProfileError(
+            f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. "
+            f"Set {ENV_VAR} to one of them, or unset it to pick by hardware."
+        )
+    return PROFILES[key]
+
+
+def accelerators() -> list[str]:
+    """Device types of the GPUs and TPUs TensorFlow sees (empty on a CPU-only machine)."""
+    import tensorflow as tf
+
+    return [d.device_type for kind in ("GPU", "TPU") for d in tf.config.list_physical_devices(kind)]
+
+
+def active() -> Profile:
+    """The profile named by ``SEGUTILS_PROFILE``, else ``gpu`` with an accelerator, else ``cpu``."""
+    name = os.environ.get(ENV_VAR, "").strip()
+    if name:
+        return get(name)
+    return PROFILES["gpu"] if accelerators() else PROFILES["cpu"]
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class Report(dict):
+    """The environment report: a dict that renders as a table in notebooks."""
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>{v}</td></tr>" for k, v in self.items())
+        return f"<table>{rows}</table>"
+
+    def __str__(self) -> str:
+        width = max(map(len, self))
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in self.items())
+
+    __repr__ = __str__
+
+
+def environment_report() -> Report:
+    """Python, TensorFlow, Keras, segmentation-models and NumPy versions, devices, Colab, profile."""
+    import tensorflow as tf
+
+    devices = [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_physical_devices()]
+    try:
+        profile = active().name
+        source = f"from {ENV_VAR}" if os.environ.get(ENV_VAR) else "picked from the hardware"
+        profile = f"{profile} ({source})"
+    except UnknownProfileError as err:
+        profile = f"invalid: {err}"
+    return Report(
+        {
+            "Python": platform.python_version(),
+            "TensorFlow": tf.__version__,
+            "Keras": _version("keras"),
+            "segmentation-models": _version("segmentation-models"),
+            "NumPy": _version("numpy"),
+            "Devices": ", ".join(devices) or "none",
+            "Colab": "yes" if in_colab() else "no",
+            "Profile": profile,
+        }
+    )

@@ -1,0 +1,138 @@
+"""The course in one place: repository URL, notebook order, badges and the setup cell.
+
+Every notebook's Colab badge and setup cell are built from :data:`REPO_URL` here;
+``tests/test_notebooks.py`` checks that each notebook matches, and
+``python -m segutils.course sync`` rewrites them after the URL changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO_URL = "https://github.com/segmentation-course/unet-vs-linknet"
+BRANCH = "main"
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: Packages Colab lacks; everything else the course needs ships with Colab.
+COLAB_EXTRAS = ["segmentation-models==1.0.1"]
+
+
+def repo_path() -> str:
+    """``owner/name`` of :data:`REPO_URL`."""
+    return REPO_URL.removeprefix("https://github.com/").strip("/")
+
+
+def colab_url(notebook: str) -> str:
+    """The Colab address that opens ``notebooks/<notebook>`` from the repository."""
+    return f"https://colab.research.google.com/github/{repo_path()}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def github_url(notebook: str) -> str:
+    """The GitHub address of ``notebooks/<notebook>``."""
+    return f"{REPO_URL}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def badges_markdown(notebook: str) -> str:
+    """The Colab and GitHub badges line for one notebook."""
+    return (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook)}) "
+        f"[![View on GitHub](https://img.shields.io/badge/view%20on-GitHub-181717?logo=github)]({github_url(notebook)})"
+    )
+
+
+SETUP_MARKER = "# Setup: installs only on Colab; locally `make lab` already did it."
+
+
+def setup_cell_source() -> str:
+    """The setup cell every notebook starts with (identical in all of them)."""
+    extras = " ".join(f'"{p}"' for p in COLAB_EXTRAS)
+    return f"""{SETUP_MARKER}
+import sys
+
+if "google.colab" in sys.modules:
+    %pip install -q {extras} "segutils @ git+{REPO_URL}.git@{BRANCH}"
+
+import segutils.config as config
+
+config.environment_report()"""
+
+
+def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """The course notebooks in order (``NN_name.ipynb``)."""
+    return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
+
+
+def sync(directory: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Rewrite badges and setup cells of every notebook from :data:`REPO_URL`; return changed files."""
+    import nbformat
+
+    changed = []
+    for path in notebooks(directory):
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and "colab-badge.svg" in cell.source:
+                lines = cell.source.splitlines()
+                cell.source = "\n".join(
+                    badges_markdown(path.name) if "colab-badge.svg" in line else line for line in lines
+                )
+            if cell.cell_type == "code" and cell.source.startswith(SETUP_MARKER):
+                cell.source = setup_cell_source()
+        if nbformat.writes(nb) != before:
+            write_notebook(nb, path)
+            changed.append(path)
+    return changed
+
+
+def write_notebook(nb, path: Path) -> None:
+    """Write ``nb`` with outputs stripped and stable JSON (what git should hold)."""
+    import nbformat
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.validate(nb)
+    path.write_text(nbformat.writes(nb, indent=1) + "\n", encoding="utf-8")
+
+
+PARAMETERS_HEADER = "# Parameters: read from the active profile; papermill and SEGUTILS_PROFILE override them."
+
+
+def new_notebook(filename: str, title: str, overview: str, parameters: str, cells: list[tuple[str, str]]):
+    """Build a course notebook in the standard shape.
+
+    Args:
+        filename: e.g. ``"02_unet.ipynb"`` (used for the badges).
+        title: the single H1, without ``#``.
+        overview: markdown for the Overview (what you learn, what you need, time on CPU/GPU).
+        parameters: code of the parameters cell (UPPER_CASE constants from ``config.active()``).
+        cells: the rest, as ``("markdown" | "code", source)`` pairs; include Summary,
+            Exercises and Next.
+
+    Returns:
+        An ``nbformat`` notebook; save it with :func:`write_notebook`.
+    """
+    import nbformat.v4 as v4
+
+    head = f"# {title}\n\n{badges_markdown(filename)}\n\n## Overview\n\n{overview.strip()}"
+    params = v4.new_code_cell(f"{PARAMETERS_HEADER}\n{parameters.strip()}")
+    params.metadata["tags"] = ["parameters"]
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell(head), v4.new_code_cell(setup_cell_source()), params]
+    for kind, source in cells:
+        make = v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
+        nb.cells.append(make(source.strip()))
+    return nb
+
+
+if __name__ == "__main__":  # pragma: no cover - tiny CLI
+    if sys.argv[1:] == ["sync"]:
+        for p in sync():
+            print(f"updated {p}")
+    else:
+        sys.exit("usage: python -m segutils.course sync")
