@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m segutils.bench pipeline`` and ``python -m segutils.bench models``."""
