@@ -14,6 +14,17 @@ REPO_URL = "https://github.com/segmentation-course/unet-vs-linknet"
 BRANCH = "main"
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
+#: The course in order: notebook file and what it teaches (later issues add 04-06).
+PLAN = [
+    ("00_setup.ipynb", "Set up: what the course teaches, profiles, environment report, readiness checklist"),
+    ("01_data.ipynb", "Data: datasets, verified downloads, your own folder, masks, joint augmentation, tf.data"),
+    ("02_unet.ipynb", "U-Net block by block: double conv, encoder, bottleneck, decoder with skips"),
+    ("03_linknet.ipynb", "LinkNet on a pretrained ResNet34: encoder stages, the decoder block by hand"),
+    ("04_losses_metrics.ipynb", "Losses and metrics: IoU, Dice/F-score, focal, combined losses (planned)"),
+    ("05_training.ipynb", "Training: GPU, mixed precision, callbacks, resuming (planned)"),
+    ("06_comparison.ipynb", "An honest comparison of U-Net and LinkNet (planned)"),
+]
+
 #: Packages Colab lacks; everything else the course needs ships with Colab.
 COLAB_EXTRAS = ["segmentation-models==1.0.1"]
 
@@ -50,8 +61,9 @@ def setup_cell_source() -> str:
     return f"""{SETUP_MARKER}
 import sys
 
-if "google.colab" in sys.modules:
-    %pip install -q {extras} "segutils @ git+{REPO_URL}.git@{BRANCH}"
+if "google.colab" in sys.modules:  # Colab has TensorFlow, NumPy, matplotlib, ipywidgets, tqdm
+    %pip install -q {extras}
+    %pip install -q --no-deps "segutils @ git+{REPO_URL}.git@{BRANCH}"
 
 import segutils.config as config
 
@@ -130,9 +142,76 @@ def new_notebook(filename: str, title: str, overview: str, parameters: str, cell
     return nb
 
 
+REQUIRED_SECTIONS = ("## Overview", "## Summary", "## Exercises", "## Next")
+
+
+def _headings(markdown: str) -> list[str]:
+    lines, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            lines.append(line.rstrip())
+    return lines
+
+
+def _uppercase_assignments(source: str) -> list[str]:
+    """Names assigned at the top level of ``source`` that are not UPPER_CASE."""
+    import ast
+
+    bad = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            if isinstance(target, ast.Name) and not target.id.isupper():
+                bad.append(target.id)
+    return bad
+
+
+def convention_problems(nb, filename: str) -> list[str]:
+    """What in notebook ``nb`` (saved as ``filename``) breaks the course conventions; empty when none."""
+    problems = []
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append("kernelspec is not python3")
+    for i, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            problems.append(f"cell {i} has outputs or an execution count: strip them")
+    markdown = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    h1 = [h for h in _headings(markdown) if h.startswith("# ")]
+    if len(h1) != 1:
+        problems.append(f"expected exactly one H1, found {len(h1)}: {h1}")
+    first = nb.cells[0].source if nb.cells and nb.cells[0].cell_type == "markdown" else ""
+    if f"({colab_url(filename)})" not in first or "colab-badge.svg" not in first:
+        problems.append(f"the first cell lacks the Colab badge linking to {colab_url(filename)}")
+    headings = _headings(markdown)
+    for section in REQUIRED_SECTIONS:
+        if section not in headings:
+            problems.append(f"missing section {section!r}")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code or code[0].source != setup_cell_source():
+        problems.append("the first code cell is not the standard setup cell (run `python -m segutils.course sync`)")
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        problems.append(f"expected one code cell tagged 'parameters', found {len(tagged)}")
+    elif len(code) < 2 or code[1] is not tagged[0]:
+        problems.append("the parameters cell must come right after the setup cell")
+    else:
+        lower = _uppercase_assignments(tagged[0].source)
+        if lower:
+            problems.append(f"parameters cell assigns names that are not UPPER_CASE: {lower}")
+    return problems
+
+
 if __name__ == "__main__":  # pragma: no cover - tiny CLI
+    import nbformat
+
     if sys.argv[1:] == ["sync"]:
         for p in sync():
             print(f"updated {p}")
+    elif sys.argv[1:] == ["check"]:
+        found = {p.name: convention_problems(nbformat.read(p, as_version=4), p.name) for p in notebooks()}
+        for name, problems in found.items():
+            print(f"{name}: " + ("ok" if not problems else "; ".join(problems)))
+        sys.exit(1 if any(found.values()) else 0)
     else:
-        sys.exit("usage: python -m segutils.course sync")
+        sys.exit("usage: python -m segutils.course {sync|check}")

@@ -1,0 +1,53 @@
+# The course's commands. `make run` runs the course, `make test` passes the tests;
+# both create .venv with the locked versions on first use.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup run test lint test-unit test-notebooks lab data check clean
+
+help:
+	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
+	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
+	@echo "make lab    open JupyterLab on notebooks/"
+	@echo "make data   download the datasets now, so the course works offline later"
+	@echo "make check  the readiness checklist (for workshops)"
+
+# Recreated whenever pyproject.toml or constraints.txt changes.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --constraint constraints.txt --editable ".[test]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m segutils.runner
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check segutils tests
+
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/
+
+test-notebooks: $(STAMP)
+	SEGUTILS_PROFILE=ci $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks/
+
+test: lint test-unit test-notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+data: $(STAMP)
+	$(PY) -m segutils.data download-all
+
+check: $(STAMP)
+	$(PY) -m segutils.readiness
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

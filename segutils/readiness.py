@@ -1,0 +1,209 @@
+"""A readiness checklist an instructor can run on a participant's laptop in seconds.
+
+Each check is green or red, and a red one says how to fix it. Run it in
+``notebooks/00_setup.ipynb`` or from a terminal with ``python -m segutils.readiness``
+(exit code 1 when a required check fails). Taught in ``notebooks/00_setup.ipynb``.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+MIN_FREE_GB = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: ``ok`` is green; ``required`` ones must be green to start."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    required: bool = True
+
+
+class Checklist(list):
+    """A list of :class:`Check` that renders as a green/red table in notebooks."""
+
+    @property
+    def ready(self) -> bool:
+        """True when every required check is green."""
+        return all(c.ok for c in self if c.required)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for c in self:
+            colour = "#1a7f37" if c.ok else ("#cf222e" if c.required else "#9a6700")
+            mark = "&#10004;" if c.ok else "&#10008;"
+            fix = "" if c.ok else html.escape(c.fix)
+            rows.append(
+                f"<tr><td style='color:{colour};font-weight:bold'>{mark}</td>"
+                f"<td>{html.escape(c.name)}</td><td>{html.escape(c.detail)}</td><td>{fix}</td></tr>"
+            )
+        verdict = "Ready." if self.ready else "Not ready: fix the red rows, then run the checklist again."
+        return (
+            "<table><tr><th></th><th>check</th><th>found</th><th>fix</th></tr>"
+            + "".join(rows)
+            + f"</table><p><b>{verdict}</b></p>"
+        )
+
+    def __str__(self) -> str:
+        lines = []
+        for c in self:
+            mark = "OK  " if c.ok else ("FAIL" if c.required else "WARN")
+            lines.append(f"[{mark}] {c.name}: {c.detail}")
+            if not c.ok:
+                lines.append(f"       fix: {c.fix}")
+        lines.append("Ready." if self.ready else "Not ready: fix the FAIL rows, then run the checklist again.")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def _python() -> Check:
+    v = sys.version_info
+    return Check(
+        "Python >= 3.10",
+        v >= (3, 10),
+        f"{v.major}.{v.minor}.{v.micro}",
+        "Install Python 3.11, then `make test` (or use the conda route: environment.yml).",
+    )
+
+
+def _tensorflow() -> Check:
+    try:
+        import tensorflow as tf
+    except Exception as err:  # noqa: BLE001 - any import failure is the finding
+        return Check("TensorFlow >= 2.16", False, f"import failed: {err}", "Run `make test` or `make lab`.")
+    major, minor = (int(p) for p in tf.__version__.split(".")[:2])
+    return Check(
+        "TensorFlow >= 2.16",
+        (major, minor) >= (2, 16),
+        tf.__version__,
+        'pip install "tensorflow>=2.16" (it brings Keras 3).',
+    )
+
+
+def _keras() -> Check:
+    version = metadata.version("keras")
+    return Check("Keras 3", version.startswith("3."), version, 'pip install "keras>=3"; unset TF_USE_LEGACY_KERAS.')
+
+
+def _segmentation_models() -> Check:
+    try:
+        import segmentation_models as sm  # noqa: F401
+    except Exception as err:  # noqa: BLE001
+        return Check(
+            "segmentation-models imports",
+            False,
+            f"{type(err).__name__}: {err}",
+            "Import segutils first (it sets SM_FRAMEWORK=tf.keras); "
+            'pip install "segmentation-models==1.0.1".',
+        )
+    return Check("segmentation-models imports", True, metadata.version("segmentation-models"))
+
+
+def _profile() -> Check:
+    from segutils import config
+
+    try:
+        profile = config.active()
+    except config.UnknownProfileError as err:
+        return Check("Profile", False, str(err), f"unset {config.ENV_VAR} or set it to ci, cpu or gpu.")
+    return Check("Profile", True, f"{profile.name} ({profile.img_size}px, batch {profile.batch_size})")
+
+
+def _widgets() -> Check:
+    try:
+        import ipywidgets
+    except ImportError:
+        return Check("ipywidgets", False, "missing", "pip install ipywidgets", required=False)
+    return Check("ipywidgets", True, ipywidgets.__version__, required=False)
+
+
+def _disk() -> Check:
+    free_gb = shutil.disk_usage(Path.cwd()).free / 1e9
+    return Check(
+        f"Free disk >= {MIN_FREE_GB:g} GB",
+        free_gb >= MIN_FREE_GB,
+        f"{free_gb:.1f} GB free",
+        "Free some space: datasets, weights and runs need about 2 GB.",
+        required=False,
+    )
+
+
+def _writable() -> Check:
+    target = Path(os.environ.get("SEGUTILS_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target):
+            pass
+    except OSError as err:
+        return Check("Data folder writable", False, f"{target}: {err}", "Set SEGUTILS_DATA_DIR to a writable folder.")
+    return Check("Data folder writable", True, str(target))
+
+
+def _train_step() -> Check:
+    import keras
+    import numpy as np
+
+    x = np.random.default_rng(0).random((2, 32, 32, 1), dtype=np.float32)
+    inputs = keras.Input((32, 32, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(h))
+    model.compile("adam", "binary_crossentropy")
+    start = time.perf_counter()
+    model.fit(x, (x > 0.5).astype("float32"), epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    return Check(
+        "A training step runs",
+        seconds < 30,
+        f"{seconds:.1f} s for a tiny model (includes tracing)",
+        "This machine is very slow or busy: close other programs, use the ci profile, or Colab.",
+    )
+
+
+CHECKS: list[Callable[[], Check]] = [
+    _python,
+    _tensorflow,
+    _keras,
+    _segmentation_models,
+    _profile,
+    _widgets,
+    _disk,
+    _writable,
+    _train_step,
+]
+
+
+def run(checks: list[Callable[[], Check]] | None = None) -> Checklist:
+    """Run every check (a crashing check becomes a red row, never an exception)."""
+    results = Checklist()
+    for check in checks or CHECKS:
+        try:
+            results.append(check())
+        except Exception as err:  # noqa: BLE001 - report, don't crash the checklist
+            name = check.__name__.strip("_").replace("_", " ")
+            results.append(Check(name, False, f"{type(err).__name__}: {err}", "See the README's troubleshooting."))
+    return results
+
+
+def main() -> int:
+    """Print the checklist; exit 1 when a required check fails."""
+    results = run()
+    print(results)
+    return 0 if results.ready else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

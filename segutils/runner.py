@@ -1,0 +1,131 @@
+"""Run the course headless: every notebook in order, in the active profile.
+
+``python -m segutils.runner`` (what ``make run`` calls) executes the notebooks with
+one progress line each, writes the executed copies and ``summary.md`` /
+``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with a
+non-zero exit code naming the notebook and the cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+from segutils import course
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    """How one notebook went."""
+
+    notebook: str
+    ok: bool
+    seconds: float
+    cells: int
+    failed_cell: int | None = None  # 1-based position among all cells, as JupyterLab shows it
+    error: str = ""
+
+
+def _failure(nb) -> tuple[int | None, str]:
+    for index, cell in enumerate(nb.cells, start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return index, f"{output.get('ename')}: {output.get('evalue')}"
+    return None, ""
+
+
+def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, show_progress: bool = True) -> Result:
+    """Execute one notebook in a fresh kernel and write the executed copy into ``out_dir``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from tqdm.auto import tqdm
+
+    nb = nbformat.read(path, as_version=4)
+    code_cells = sum(c.cell_type == "code" for c in nb.cells)
+    bar = tqdm(total=code_cells, desc=f"{path.name:<22}", unit="cell", disable=not show_progress, leave=True)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_executed=lambda **_: bar.update(1),
+    )
+    start = time.perf_counter()
+    ok, error = True, ""
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as err:
+        ok, error = False, str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    finally:
+        bar.close()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out_dir / path.name)
+    failed_cell = None
+    if not ok:
+        failed_cell, found = _failure(nb)
+        error = found or error
+    return Result(path.name, ok, round(time.perf_counter() - start, 1), len(nb.cells), failed_cell, error)
+
+
+def write_summary(results: list[Result], out_dir: Path, profile: str) -> None:
+    """Write ``summary.json`` and a readable ``summary.md`` into ``out_dir``."""
+    data = {"profile": profile, "results": [asdict(r) for r in results]}
+    (out_dir / "summary.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = [f"# Course run ({profile} profile)", "", "| notebook | result | seconds |", "|---|---|---|"]
+    for r in results:
+        status = "ok" if r.ok else f"FAILED at cell {r.failed_cell}: {r.error}"
+        lines.append(f"| {r.notebook} | {status} | {r.seconds} |")
+    (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the notebooks; return 0 when all pass, 1 naming the first failing notebook and cell."""
+    parser = argparse.ArgumentParser(prog="python -m segutils.runner", description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs", help="parent folder of the run (default: runs/)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds a single cell may take")
+    args = parser.parse_args(argv)
+
+    from segutils import config
+
+    try:
+        profile = config.get(os.environ[config.ENV_VAR]).name if os.environ.get(config.ENV_VAR) else None
+    except config.UnknownProfileError as err:
+        print(err, file=sys.stderr)
+        return 2
+    profile = profile or config.active().name
+    os.environ[config.ENV_VAR] = profile  # the kernels inherit it, so every notebook agrees
+    paths = args.notebooks or course.notebooks()
+    if not paths:
+        print("No notebooks found in notebooks/.", file=sys.stderr)
+        return 2
+    out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
+    results = []
+    for path in paths:
+        result = run_notebook(Path(path), out_dir, args.timeout)
+        results.append(result)
+        write_summary(results, out_dir, profile)
+        if not result.ok:
+            print(
+                f"FAILED: {path} at cell {result.failed_cell} (as numbered in JupyterLab): {result.error}\n"
+                f"The executed notebook with the traceback is {out_dir / Path(path).name}",
+                file=sys.stderr,
+            )
+            return 1
+    total = sum(r.seconds for r in results)
+    print(f"All {len(results)} notebooks passed in {total:.0f} s. Summary: {out_dir / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Profiles and the environment report."""
+
+import dataclasses
+
+import pytest
+
+from segutils import config
+
+
+def test_three_frozen_profiles():
+    assert list(config.PROFILES) == ["ci", "cpu", "gpu"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.PROFILES["ci"].img_size = 512
+
+
+def test_ci_profile_is_tiny_and_offline():
+    ci = config.get("ci")
+    assert (ci.dataset, ci.encoder_weights, ci.mixed_precision) == ("shapes", None, False)
+    assert ci.img_size % 32 == 0 and ci.img_size <= 64
+    assert ci.epochs == 1 and ci.subset <= 8 and ci.unet_filters <= 16
+
+
+def test_gpu_profile_is_full_size():
+    gpu = config.get("gpu")
+    assert (gpu.img_size, gpu.unet_filters, gpu.mixed_precision, gpu.subset) == (512, 64, True, None)
+
+
+@pytest.mark.parametrize("name", ["ci", "CPU", " gpu "])
+def test_env_var_names_the_profile(monkeypatch, name):
+    monkeypatch.setenv(config.ENV_VAR, name)
+    assert config.active().name == name.strip().lower()
+
+
+def test_unknown_profile_lists_valid_ones(monkeypatch):
+    monkeypatch.setenv(config.ENV_VAR, "laptop")
+    with pytest.raises(config.UnknownProfileError) as err:
+        config.active()
+    assert str(err.value).startswith("Unknown profile 'laptop'. Valid profiles: ci, cpu, gpu.")
+
+
+@pytest.mark.parametrize(("devices", "expected"), [([], "cpu"), (["GPU"], "gpu"), (["TPU"], "gpu")])
+def test_hardware_picks_the_profile(monkeypatch, devices, expected):
+    monkeypatch.delenv(config.ENV_VAR, raising=False)
+    monkeypatch.setattr(config, "accelerators", lambda: devices)
+    assert config.active().name == expected
+
+
+def test_this_machine_has_no_accelerator():
+    assert config.accelerators() == []
+
+
+def test_environment_report(monkeypatch):
+    import numpy
+    import tensorflow as tf
+
+    monkeypatch.setenv(config.ENV_VAR, "ci")
+    report = config.environment_report()
+    assert list(report) == [
+        "Python", "TensorFlow", "Keras", "segmentation-models", "NumPy", "Devices", "Colab", "Profile",
+    ]
+    assert report["TensorFlow"] == tf.__version__
+    assert report["Keras"].startswith("3.")
+    assert report["segmentation-models"] == "1.0.1"
+    assert report["NumPy"] == numpy.__version__
+    assert report["Devices"].startswith("CPU:")
+    assert report["Colab"] == "no"
+    assert report["Profile"] == "ci (from SEGUTILS_PROFILE)"
+    assert "<th style='text-align:left'>TensorFlow</th><td>" + tf.__version__ in report._repr_html_()
+    assert str(report).splitlines()[1].split() == ["TensorFlow", tf.__version__]
+
+
+def test_environment_report_survives_a_bad_profile(monkeypatch):
+    monkeypatch.setenv(config.ENV_VAR, "nope")
+    assert config.environment_report()["Profile"].startswith("invalid: Unknown profile 'nope'")
