@@ -73,8 +73,8 @@ class Checklist(list):
 def _python() -> Check:
     v = sys.version_info
     return Check(
-        "Python >= 3.10",
-        v >= (3, 10),
+        "Python >= 3.11",
+        v >= (3, 11),
         f"{v.major}.{v.minor}.{v.micro}",
         "Install Python 3.11, then `make test` (or use the conda route: environment.yml).",
     )
