@@ -1,0 +1,199 @@
+"""Joint image + mask augmentation in TensorFlow ops, for use inside ``tf.data``.
+
+Every geometric change (random crop, flips, 90-degree rotations, elastic deformation) is
+applied with the *same* random numbers to the image and to its mask, so they stay
+aligned; the image is interpolated bilinearly, the mask always with nearest neighbour,
+so it never gains class values that were not there. Photometric changes (brightness,
+contrast, gamma) touch the image only. All randomness comes from stateless ops driven
+by a ``seed`` tensor of shape ``[2]``: the same seed gives the same result.
+
+Images are float32 in ``[0, 1]``, shape ``[H, W, C]``; masks are int32 ``[H, W, 1]``.
+Taught in ``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Which augmentations to apply, and how strongly.
+
+    Attributes:
+        crop_scale: smallest side of a random crop as a fraction of the image side; the crop
+            is resized back to the input size (a zoom). ``1.0`` turns it off.
+        flip_horizontal: mirror left-right with probability 1/2.
+        flip_vertical: mirror top-bottom with probability 1/2.
+        rotate90: rotate by k * 90 degrees, k uniform in {0, 1, 2, 3} (only {0, 2} if H != W).
+        brightness: add a delta uniform in ``[-brightness, brightness]`` (image only).
+        contrast: scale deviations from the mean by a factor in ``[1-contrast, 1+contrast]``.
+        gamma: raise to a power ``exp(u)``, u uniform in ``[-log(1+gamma), log(1+gamma)]``.
+        elastic: elastic deformation as in the U-Net paper (off by default: it is slow).
+        elastic_grid: the coarse grid of random displacements is ``elastic_grid`` squared.
+        elastic_sigma: standard deviation of the displacements, in pixels at a 512-pixel side
+            (scaled with the image size).
+    """
+
+    crop_scale: float = 0.8
+    flip_horizontal: bool = True
+    flip_vertical: bool = True
+    rotate90: bool = True
+    brightness: float = 0.1
+    contrast: float = 0.2
+    gamma: float = 0.2
+    elastic: bool = False
+    elastic_grid: int = 3
+    elastic_sigma: float = 10.0
+
+    def __post_init__(self):
+        if not 0.0 < self.crop_scale <= 1.0:
+            raise ValueError(f"crop_scale must be in (0, 1], got {self.crop_scale}")
+        if min(self.brightness, self.contrast, self.gamma, self.elastic_sigma) < 0:
+            raise ValueError("brightness, contrast, gamma and elastic_sigma must be >= 0")
+        if self.elastic_grid < 2:
+            raise ValueError(f"elastic_grid must be >= 2, got {self.elastic_grid}")
+
+
+#: Geometry only, no photometric change: handy to check alignment.
+GEOMETRY_ONLY = AugmentConfig(brightness=0.0, contrast=0.0, gamma=0.0)
+
+
+def _uniform(seed, minval=0.0, maxval=1.0, shape=()):
+    return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval)
+
+
+def _bilinear(image, ys, xs):
+    """Sample ``image`` [H, W, C] at float pixel coordinates ``ys, xs`` [h, w] (edges extended)."""
+    shape = tf.shape(image)
+    hmax, wmax = tf.cast(shape[0] - 1, tf.float32), tf.cast(shape[1] - 1, tf.float32)
+    ys, xs = tf.clip_by_value(ys, 0.0, hmax), tf.clip_by_value(xs, 0.0, wmax)
+    y0, x0 = tf.floor(ys), tf.floor(xs)
+    wy, wx = (ys - y0)[..., None], (xs - x0)[..., None]
+    y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    y1i = tf.minimum(y0i + 1, shape[0] - 1)
+    x1i = tf.minimum(x0i + 1, shape[1] - 1)
+
+    def at(yi, xi):
+        return tf.gather_nd(image, tf.stack([yi, xi], axis=-1))
+
+    top = at(y0i, x0i) * (1 - wx) + at(y0i, x1i) * wx
+    bottom = at(y1i, x0i) * (1 - wx) + at(y1i, x1i) * wx
+    return top * (1 - wy) + bottom * wy
+
+
+def _nearest(mask, ys, xs):
+    """Sample ``mask`` [H, W, 1] at the pixel nearest to ``ys, xs`` (edges extended)."""
+    shape = tf.shape(mask)
+    yi = tf.clip_by_value(tf.cast(tf.floor(ys + 0.5), tf.int32), 0, shape[0] - 1)
+    xi = tf.clip_by_value(tf.cast(tf.floor(xs + 0.5), tf.int32), 0, shape[1] - 1)
+    return tf.gather_nd(mask, tf.stack([yi, xi], axis=-1))
+
+
+def _sampling_grid(height, width, seed, config: AugmentConfig):
+    """Input coordinates of every output pixel: a random crop plus an elastic displacement.
+
+    Output pixel ``(i, j)`` (centre ``i + 0.5``) reads input ``y = y0 + (i + 0.5) * s - 0.5``
+    where ``s`` is the crop side over the image side, the same convention (half-pixel
+    centres) as ``tf.image.resize``.
+    """
+    crop_seed, offset_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    scale = _uniform(crop_seed, config.crop_scale, 1.0)
+    offset = _uniform(offset_seed, shape=(2,)) * (1.0 - scale)
+    ys = offset[0] * h + (tf.range(h) + 0.5) * scale - 0.5
+    xs = offset[1] * w + (tf.range(w) + 0.5) * scale - 0.5
+    ys, xs = tf.meshgrid(ys, xs, indexing="ij")
+    if config.elastic:
+        sigma = config.elastic_sigma * tf.minimum(h, w) / 512.0
+        g = config.elastic_grid
+        coarse = tf.random.stateless_normal((g, g, 2), seed=elastic_seed) * sigma
+        # Bicubic upsampling of the coarse grid, as in the paper, gives a smooth field.
+        field = tf.image.resize(coarse[None], tf.stack([height, width]), method="bicubic")[0]
+        ys, xs = ys + field[..., 0], xs + field[..., 1]
+    return ys, xs
+
+
+def elastic_and_crop(image, mask, seed, config: AugmentConfig | None = None):
+    """Random crop (zoom) and elastic deformation, resampled once.
+
+    Elastic deformation follows Ronneberger et al. 2015 (U-Net, section 3.1): displacement
+    vectors on a coarse ``3 x 3`` grid drawn from a Gaussian with 10 pixels standard
+    deviation, interpolated bicubically to every pixel (after Simard et al. 2003). The
+    image is then sampled bilinearly and the mask with nearest neighbour at
+    ``(y + dy(y, x), x + dx(y, x))``.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    config = config or AugmentConfig(elastic=True)
+    shape = tf.shape(image)
+    ys, xs = _sampling_grid(shape[0], shape[1], seed, config)
+    return _bilinear(image, ys, xs), _nearest(mask, ys, xs)
+
+
+def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
+    """Random horizontal/vertical flips and 90-degree rotations, exact for both image and mask.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    config = config or AugmentConfig()
+    h_seed, v_seed, r_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    channels = tf.shape(image)[-1]
+    both = tf.concat([image, tf.cast(mask, image.dtype)], axis=-1)  # one op moves both
+    if config.flip_horizontal:
+        both = tf.cond(_uniform(h_seed) < 0.5, lambda: tf.reverse(both, [1]), lambda: both)
+    if config.flip_vertical:
+        both = tf.cond(_uniform(v_seed) < 0.5, lambda: tf.reverse(both, [0]), lambda: both)
+    if config.rotate90:
+        k = tf.random.stateless_uniform((), seed=r_seed, minval=0, maxval=4, dtype=tf.int32)
+        square = tf.equal(tf.shape(both)[0], tf.shape(both)[1])
+        k = tf.where(square, k, 2 * (k % 2))  # a non-square image keeps its shape
+        both = tf.image.rot90(both, k)
+    return both[..., :channels], tf.cast(both[..., channels:], mask.dtype)
+
+
+def photometric(image, seed, config: AugmentConfig | None = None):
+    """Brightness, contrast and gamma on an image in ``[0, 1]``; the result is clipped to ``[0, 1]``.
+
+    ``x -> clip(((x + b) - m) * c + m) ** g`` with the mean ``m`` of ``x + b``. The mask is
+    not an argument: photometric changes never touch it.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    config = config or AugmentConfig()
+    b_seed, c_seed, g_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    if config.brightness:
+        image = image + _uniform(b_seed, -config.brightness, config.brightness)
+    if config.contrast:
+        mean = tf.reduce_mean(image)
+        image = (image - mean) * _uniform(c_seed, 1 - config.contrast, 1 + config.contrast) + mean
+    image = tf.clip_by_value(image, 0.0, 1.0)
+    if config.gamma:
+        limit = math.log1p(config.gamma)
+        image = tf.pow(image, tf.exp(_uniform(g_seed, -limit, limit)))
+    return image
+
+
+def augment(image, mask, seed, config: AugmentConfig | None = None):
+    """Apply ``config`` to one ``(image, mask)`` pair with a stateless ``seed`` (int tensor ``[2]``).
+
+    Order: crop and elastic deformation (one resampling), flips and rotations, then
+    photometric changes on the image. Shapes and dtypes are kept.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    config = config or AugmentConfig()
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    geo_seed, flip_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    image = tf.convert_to_tensor(image, tf.float32)
+    mask = tf.convert_to_tensor(mask)
+    static_image, static_mask = image.shape, mask.shape
+    if config.crop_scale < 1.0 or config.elastic:
+        image, mask = elastic_and_crop(image, mask, geo_seed, config)
+    if config.flip_horizontal or config.flip_vertical or config.rotate90:
+        image, mask = flip_and_rotate(image, mask, flip_seed, config)
+    image = photometric(image, photo_seed, config)
+    return tf.ensure_shape(image, static_image), tf.ensure_shape(mask, static_mask)

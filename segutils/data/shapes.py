@@ -1,0 +1,117 @@
+"""Synthetic shapes: circles, squares and triangles on textured backgrounds.
+
+The offline dataset of the course: generated in memory, at any size, in a fraction of a
+second, identical for the same seed. Masks hold class indices: 0 background, 1 circle,
+2 square, 3 triangle. Later shapes are drawn over earlier ones, and the mask follows the
+pixels that are visible. Taught in ``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Class names, indexed by mask value.
+CLASS_NAMES = ("background", "circle", "square", "triangle")
+NUM_CLASSES = len(CLASS_NAMES)
+#: Most shapes drawn on one image (each image gets 1 to this many).
+MAX_SHAPES = 4
+
+
+def _smooth_noise(rng: np.random.Generator, n: int, height: int, width: int, cells: int = 5) -> np.ndarray:
+    """Random values on a coarse ``cells x cells`` grid, bilinearly upsampled: shape (n, H, W, 3)."""
+    coarse = rng.uniform(-1.0, 1.0, size=(n, cells, cells, 3)).astype(np.float32)
+
+    def weights(length: int) -> np.ndarray:
+        # Row i of the (length, cells) matrix interpolates grid nodes at output pixel i.
+        pos = (np.arange(length) + 0.5) / length * (cells - 1)
+        lo = np.minimum(np.floor(pos).astype(int), cells - 2)
+        frac = pos - lo
+        w = np.zeros((length, cells), dtype=np.float32)
+        w[np.arange(length), lo] = 1.0 - frac
+        w[np.arange(length), lo + 1] = frac
+        return w
+
+    return np.einsum("hy,nyxc,wx->nhwc", weights(height), coarse, weights(width), optimize=True)
+
+
+def _background(rng: np.random.Generator, n: int, height: int, width: int) -> np.ndarray:
+    """Muted textured backgrounds: a grey level, a tint, a linear gradient, smooth noise, grain."""
+    f32 = np.float32
+    base = rng.uniform(70, 150, size=(n, 1, 1, 1)) + rng.uniform(-15, 15, size=(n, 1, 1, 3))
+    angle = rng.uniform(0, 2 * np.pi, size=(n, 1, 1, 1))
+    yy = (np.arange(height, dtype=f32)[None, :, None, None] / max(height - 1, 1)) - 0.5
+    xx = (np.arange(width, dtype=f32)[None, None, :, None] / max(width - 1, 1)) - 0.5
+    amplitude = rng.uniform(10, 50, size=(n, 1, 1, 1))
+    gradient = (amplitude * np.cos(angle)).astype(f32) * xx + (amplitude * np.sin(angle)).astype(f32) * yy
+    texture = 25 * _smooth_noise(rng, n, height, width)
+    grain = 4 * rng.standard_normal(size=(n, height, width, 1), dtype=f32)
+    return base.astype(f32) + gradient + texture + grain
+
+
+def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` images of circles, squares and triangles with their class masks.
+
+    Each image gets 1 to 4 shapes of random class, position, size and saturated colour on
+    a muted, smoothly textured background. The first shape of image ``i`` has class
+    ``i % 3 + 1``, so any 3 consecutive images contain every class. Shapes are defined
+    by inequalities on pixel centres ``(y, x)`` with centre ``(cy, cx)`` and radius ``r``:
+    circle ``(y-cy)^2 + (x-cx)^2 <= r^2``; square ``|y-cy| <= r and |x-cx| <= r``;
+    triangle (apex up) ``cy-r <= y <= cy+r and |x-cx| <= (y-cy+r)/2``.
+
+    Args:
+        n: number of images.
+        size: side of square images, or ``(height, width)``.
+        seed: the same seed gives identical arrays.
+
+    Returns:
+        ``(images, masks)``: uint8 arrays of shape ``(n, H, W, 3)`` and ``(n, H, W)``,
+        masks in ``{0, 1, 2, 3}`` (see :data:`CLASS_NAMES`).
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    height, width = (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))
+    if n < 0 or height < 1 or width < 1:
+        raise ValueError(f"make_shapes needs n >= 0 and a positive size, got n={n}, size={size!r}")
+    rng = np.random.default_rng(seed)
+    canvas = _background(rng, n, height, width)
+
+    side = min(height, width)
+    count = rng.integers(1, MAX_SHAPES + 1, size=n)
+    classes = rng.integers(1, NUM_CLASSES, size=(n, MAX_SHAPES))
+    classes[:, 0] = np.arange(n) % 3 + 1
+    radius = rng.uniform(0.08, 0.2, size=(n, MAX_SHAPES)) * side
+    cy = rng.uniform(radius, height - radius)
+    cx = rng.uniform(radius, width - radius)
+    # Saturated colours: each channel near 0 or near 255, never all alike.
+    colours = np.where(
+        rng.random((n, MAX_SHAPES, 3)) < 0.5,
+        rng.uniform(0, 60, (n, MAX_SHAPES, 3)),
+        rng.uniform(190, 255, (n, MAX_SHAPES, 3)),
+    )
+    grey = np.ptp(colours, axis=-1) < 100
+    colours[..., 0] = np.where(grey, 255 - colours[..., 1], colours[..., 0])
+
+    # top[i, y, x]: index of the last shape drawn over pixel (y, x) of image i, or -1.
+    top = np.full((n, height, width), -1, dtype=np.int8)
+    y = np.arange(height, dtype=np.float32)[None, :, None] + 0.5
+    x = np.arange(width, dtype=np.float32)[None, None, :] + 0.5
+    for k in range(MAX_SHAPES):
+        r = radius[:, k, None, None].astype(np.float32)
+        dy = y - cy[:, k, None, None].astype(np.float32)
+        dx = x - cx[:, k, None, None].astype(np.float32)
+        cls = classes[:, k, None, None]
+        inside = np.where(
+            cls == 1,
+            dy * dy + dx * dx <= r * r,
+            (np.abs(dy) <= r) & ((cls == 2) & (np.abs(dx) <= r) | (cls == 3) & (np.abs(dx) <= (dy + r) / 2)),
+        )
+        inside &= (k < count)[:, None, None]
+        top[inside] = k
+
+    shade = colours + rng.normal(0, 6, size=(n, MAX_SHAPES, 3))
+    rows = np.arange(n)[:, None, None]
+    masks = np.where(top >= 0, classes[rows, top], 0).astype(np.uint8)
+    canvas = np.where((top >= 0)[..., None], shade.astype(np.float32)[rows, top], canvas)
+
+    canvas += 3 * rng.standard_normal(size=canvas.shape, dtype=np.float32)
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks

@@ -1,0 +1,148 @@
+"""The tf.data pipeline: shapes, dtypes, ranges, one-hot, nearest-only mask resizing, pad or reject."""
+
+import inspect
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segutils.data.augment import GEOMETRY_ONLY
+from segutils.data.pipeline import check_size, describe, make_dataset, resize_mask, to_one_hot
+from segutils.data.shapes import make_shapes
+
+
+@pytest.fixture(scope="module")
+def shapes_split():
+    images, masks = make_shapes(6, 96, seed=0)
+    info = SimpleNamespace(num_classes=4, ignore_index=None)
+    return SimpleNamespace(info=info, images=list(images), masks=list(masks))
+
+
+def first(ds):
+    images, masks = next(iter(ds))
+    return images.numpy(), masks.numpy()
+
+
+def test_sparse_batches_have_the_documented_shapes_dtypes_and_ranges(shapes_split):
+    ds = make_dataset(shapes_split, 64, 4, training=True)
+    facts = describe(ds)
+    assert facts["image_shape"] == (4, 64, 64, 3) and facts["image_dtype"] == "float32"
+    assert 0.0 <= facts["image_range"][0] <= facts["image_range"][1] <= 1.0
+    assert facts["mask_shape"] == (4, 64, 64, 1) and facts["mask_dtype"] == "int32"
+    assert set(facts["mask_values"]) <= {0, 1, 2, 3}
+    assert [len(x) for x, _ in ds] == [4, 2]
+
+
+def test_one_hot_sums_to_one_and_matches_the_sparse_mask(shapes_split):
+    _, sparse = first(make_dataset(shapes_split, 64, 6))
+    _, dense = first(make_dataset(shapes_split, 64, 6, one_hot=True))
+    assert dense.dtype == np.float32 and dense.shape == (6, 64, 64, 4)
+    np.testing.assert_array_equal(dense.sum(-1), 1.0)
+    np.testing.assert_array_equal(dense.argmax(-1), sparse[..., 0])
+
+
+def test_one_hot_of_the_ignore_index_is_all_zeros():
+    mask = np.array([[[0], [11]], [[3], [11]]], dtype=np.int32)
+    dense = to_one_hot(mask, 12, ignore_index=11).numpy()
+    np.testing.assert_array_equal(dense.sum(-1), [[1, 0], [1, 0]])
+    assert dense[0, 0, 0] == 1 and dense[1, 0, 3] == 1
+
+
+def test_normalisation_is_exactly_x_over_255_and_nothing_else(shapes_split):
+    images, masks = first(make_dataset(shapes_split, 96, 2))
+    np.testing.assert_allclose(images, np.stack(shapes_split.images[:2]) / 255.0, atol=1e-7)
+    np.testing.assert_array_equal(masks[..., 0], np.stack(shapes_split.masks[:2]))
+
+
+@pytest.mark.parametrize("method", ["area", "bilinear"])
+@pytest.mark.parametrize("size", [32, 160])
+def test_resized_masks_keep_only_their_own_classes(method, size):
+    images, masks = make_shapes(2, 100, seed=4)
+    masks = np.where(masks > 0, 3, 0).astype(np.uint8)  # classes {0, 3}: 1 and 2 would be invented
+    _, out = first(make_dataset((images, masks), size, 2, resize_method=method, pad_or_reject="pad"))
+    assert set(np.unique(out)) == {0, 3}
+    assert set(np.unique(resize_mask(masks[0][..., None], (37, 59)).numpy())) == {0, 3}
+
+
+def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
+    assert list(inspect.signature(resize_mask).parameters) == ["mask", "size"]
+    for method in ["nearest", "bicubic", "lanczos3"]:
+        with pytest.raises(ValueError, match="masks always use nearest"):
+            make_dataset(shapes_split, 64, 2, resize_method=method)
+
+
+def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(shapes_split):
+    expected = (
+        "img_size 100x100 is not a multiple of 32 (U-Net and LinkNet halve it 5 times). "
+        "Nearest valid sizes: 96x96 or 128x128. Or pass pad_or_reject='pad' to pad 100x100 up to "
+        "128x128 (images reflected, masks filled with the ignore index or 0)."
+    )
+    with pytest.raises(ValueError) as err:
+        make_dataset(shapes_split, 100, 2)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError, match=r"img_size 20x64 .* Nearest valid sizes: 32x64\. "):
+        check_size((20, 64))
+    assert check_size(64) == (64, 64) and check_size((100, 64), "pad") == (128, 64)
+
+
+def test_pad_reflects_images_and_fills_masks_with_the_ignore_index():
+    images, masks = make_shapes(1, 100, seed=2)
+    ds = make_dataset((images, masks), 100, 1, pad_or_reject="pad", ignore_index=11)
+    image, mask = first(ds)
+    assert image.shape == (1, 128, 128, 3) and mask.shape == (1, 128, 128, 1)
+    assert (mask[0, :14] == 11).all() and (mask[0, :, -14:] == 11).all()
+    np.testing.assert_array_equal(mask[0, 14:114, 14:114, 0], masks[0])
+    np.testing.assert_allclose(image[0, 13], image[0, 15], atol=1e-7)  # reflected about row 14
+    _, zero_filled = first(make_dataset((images, masks), 100, 1, pad_or_reject="pad"))
+    assert (zero_filled[0, :14] == 0).all()
+
+
+def test_same_seed_gives_the_same_augmented_batches_and_another_seed_does_not(shapes_split):
+    a = first(make_dataset(shapes_split, 64, 3, training=True, seed=1))
+    b = first(make_dataset(shapes_split, 64, 3, training=True, seed=1))
+    c = first(make_dataset(shapes_split, 64, 3, training=True, seed=2))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_augmented_pipeline_keeps_masks_aligned_with_colour_coded_images():
+    _, masks = make_shapes(4, 96, seed=5)
+    images = (np.eye(4, dtype=np.uint8)[masks] * 255)[..., 1:]  # class 0 is black, 1-3 pure colours
+    ds = make_dataset((images, masks), 64, 4, training=True, augment=GEOMETRY_ONLY, resize_method="bilinear")
+    out_images, out_masks = first(ds)
+    derived = np.where(out_images.max(-1) < 0.5, 0, out_images.argmax(-1) + 1)
+    assert np.mean(derived == out_masks[..., 0]) > 0.98
+
+
+def test_png_paths_are_decoded_with_tf_io(tmp_path):
+    images, masks = make_shapes(3, 64, seed=3)
+    image_paths, mask_paths = [], []
+    for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        Image.fromarray(image[..., 0]).save(tmp_path / f"{i}.png")  # grayscale
+        Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp_path / f"{i}_mask.png")
+        image_paths.append(tmp_path / f"{i}.png")
+        mask_paths.append(str(tmp_path / f"{i}_mask.png"))
+    ds = make_dataset((image_paths, mask_paths), 32, 3, mask_encoding="binary_0_255", channels=3, cache=False)
+    out_images, out_masks = first(ds)
+    assert out_images.shape == (3, 32, 32, 3) and set(np.unique(out_masks)) == {0, 1}
+    np.testing.assert_array_equal(out_images[..., 0], out_images[..., 2])
+
+
+def test_mixed_sizes_subset_and_repeat():
+    a_img, a_mask = make_shapes(2, (40, 70), seed=0)
+    b_img, b_mask = make_shapes(2, 64, seed=1)
+    data = (list(a_img) + list(b_img), list(a_mask) + list(b_mask))
+    assert [len(x) for x, _ in make_dataset(data, 32, 3)] == [3, 1]
+    assert [len(x) for x, _ in make_dataset(data, 32, 3, subset=2)] == [2]
+    assert len(list(make_dataset(data, 32, 2, repeat=True).take(5))) == 5
+
+
+def test_bad_inputs_say_what_is_wrong(shapes_split):
+    with pytest.raises(ValueError, match="num_classes"):
+        make_dataset((shapes_split.images, shapes_split.masks), 64, 2, one_hot=True)
+    with pytest.raises(ValueError, match="6 images but 5 masks"):
+        make_dataset((shapes_split.images, shapes_split.masks[:5]), 64, 2)
+    with pytest.raises(ValueError, match="pad_or_reject"):
+        make_dataset(shapes_split, 64, 2, pad_or_reject="crop")
