@@ -1,0 +1,184 @@
+"""Pictures for the course: images with their masks, class balance, augmentations.
+
+Every function draws with matplotlib and returns the ``Figure`` (assign it, e.g.
+``fig = show_pairs(...)``, so a notebook shows it once). Images may be uint8 in
+``[0, 255]`` or float in ``[0, 1]``, ``H x W`` or ``H x W x C`` with C = 1 or 3; masks
+are ``H x W`` (or ``H x W x 1``) class indices. Taught in ``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
+PALETTE = np.array(
+    [
+        [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+        [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+    ],
+    dtype=np.uint8,
+)  # fmt: skip
+
+
+def colour(k: int) -> tuple[float, float, float]:
+    """Matplotlib colour (RGB in ``[0, 1]``) of class ``k``."""
+    return tuple(PALETTE[k % len(PALETTE)] / 255.0)
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def as_rgb(image) -> np.ndarray:
+    """An image as float RGB ``H x W x 3`` in ``[0, 1]``."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        image = image / 255.0
+    image = np.clip(image.astype(np.float32), 0.0, 1.0)
+    if image.ndim == 2:
+        image = image[..., None]
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+def _mask2d(mask) -> np.ndarray:
+    mask = np.asarray(mask)
+    return mask[..., 0] if mask.ndim == 3 else mask
+
+
+def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:
+    """Colour-code a class mask: class k gets ``PALETTE[k]``, the ignore index black; uint8 RGB."""
+    mask = _mask2d(mask).astype(np.int64)
+    rgb = PALETTE[mask % len(PALETTE)]
+    if ignore_index is not None:
+        rgb[mask == ignore_index] = 0
+    return rgb
+
+
+def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, background: int | None = 0):
+    """Blend the colour-coded mask over the image; ``background`` (class 0 by default) stays uncoloured.
+
+    Returns:
+        float RGB ``H x W x 3`` in ``[0, 1]``.
+    """
+    rgb = as_rgb(image)
+    colours = mask_to_rgb(mask, ignore_index) / 255.0
+    weight = np.full(_mask2d(mask).shape + (1,), alpha, dtype=np.float32)
+    if background is not None:
+        weight[_mask2d(mask) == background] = 0.0
+    return rgb * (1 - weight) + colours * weight
+
+
+def outline(image, mask, colour=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """The image with the mask's class boundaries painted in ``colour``: shows alignment at a glance.
+
+    Returns:
+        float RGB ``H x W x 3`` in ``[0, 1]``.
+    """
+    rgb = as_rgb(image).copy()
+    m = _mask2d(mask)
+    edge = np.zeros(m.shape, dtype=bool)
+    edge[1:] |= m[1:] != m[:-1]
+    edge[:, 1:] |= m[:, 1:] != m[:, :-1]
+    rgb[edge] = colour
+    return rgb
+
+
+def _legend(fig, class_names, ignore_index=None):
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
+        for k, name in enumerate(class_names)
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
+
+
+def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
+    """Side-by-side grid: one row per pair, columns image | mask | overlay.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    plt = _plt()
+    n = min(n, len(images))
+    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n + 0.6), squeeze=False)
+    for i in range(n):
+        name = f" {titles[i]}" if titles is not None else ""
+        panels = [
+            (as_rgb(images[i]), f"image{name}"),
+            (mask_to_rgb(masks[i], ignore_index), "mask"),
+            (overlay(images[i], masks[i], ignore_index=ignore_index), "overlay"),
+        ]
+        for ax, (picture, title) in zip(axes[i], panels, strict=True):
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    if class_names:
+        _legend(fig, class_names, ignore_index)
+    fig.tight_layout(rect=(0, 0.06 if class_names else 0, 1, 1))
+    return fig
+
+
+def pixel_share(masks, num_classes: int) -> np.ndarray:
+    """Fraction of all mask pixels that belong to each class (sums to 1 over the K classes)."""
+    counts = np.zeros(num_classes, dtype=np.int64)
+    for mask in masks:
+        counts += np.bincount(np.asarray(mask).ravel(), minlength=num_classes)[:num_classes]
+    return counts / max(counts.sum(), 1)
+
+
+def class_balance(shares: dict[str, np.ndarray], class_names=None):
+    """Bar chart of the pixel share per class, one group of bars per dataset.
+
+    Args:
+        shares: ``{dataset name: pixel_share(...)}``; datasets may have different classes.
+        class_names: ``{dataset name: class names}``, or ``None`` for class indices.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
+    for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
+        labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
+        bars = ax.bar(range(len(share)), share * 100, color=[colour(k) for k in range(len(share))])
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+        ax.set_xticks(range(len(share)), labels, rotation=45 if len(share) > 4 else 0, ha="right")
+        ax.set_ylabel("% of pixels")
+        ax.set_title(name)
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
+    """One row per named :class:`~segutils.data.augment.AugmentConfig`, ``n`` random draws each.
+
+    Each panel is the augmented image with the augmented mask's boundaries in white
+    (:func:`outline`): if they hug the objects' edges, image and mask are aligned.
+    ``image`` is float ``[0, 1]`` or uint8 ``H x W x C``; ``mask`` ``H x W`` class indices.
+    The first column is the original.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    import tensorflow as tf
+
+    from segutils.data.augment import augment
+
+    plt = _plt()
+    x = tf.convert_to_tensor(as_rgb(image) if np.ndim(image) == 2 else np.asarray(image), tf.float32)
+    if np.asarray(image).dtype == np.uint8:
+        x = x / 255.0
+    m = tf.convert_to_tensor(_mask2d(mask)[..., None].astype(np.int32))
+    fig, axes = plt.subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
+    for row, (name, config) in zip(axes, configs.items(), strict=True):
+        row[0].imshow(outline(x.numpy(), m.numpy()))
+        row[0].set_ylabel(name, fontsize=9)
+        for j, ax in enumerate(row[1:]):
+            a_image, a_mask = augment(x, m, tf.constant([seed, j]), config)
+            ax.imshow(outline(a_image.numpy(), a_mask.numpy()))
+        for ax in row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0][0].set_title("original", fontsize=9)
+    fig.tight_layout()
+    return fig
