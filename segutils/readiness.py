@@ -8,7 +8,6 @@ Each check is green or red, and a red one says how to fix it. Run it in
 from __future__ import annotations
 
 import html
-import os
 import shutil
 import sys
 import tempfile
@@ -143,14 +142,35 @@ def _disk() -> Check:
 
 
 def _writable() -> Check:
-    target = Path(os.environ.get("SEGUTILS_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
+    from segutils.data.download import ENV_DATA_DIR, data_root
+
+    target = data_root()
     try:
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target):
             pass
     except OSError as err:
-        return Check("Data folder writable", False, f"{target}: {err}", "Set SEGUTILS_DATA_DIR to a writable folder.")
+        return Check("Data folder writable", False, f"{target}: {err}", f"Set {ENV_DATA_DIR} to a writable folder.")
     return Check("Data folder writable", True, str(target))
+
+
+def _dataset() -> Check:
+    from segutils import config
+    from segutils.data.download import ENV_MIRROR, verify
+
+    name = config.active().dataset
+    if name == "shapes":
+        return Check("Profile's dataset available", True, "shapes: generated in memory, no download", required=False)
+    problems = verify(name)
+    found = f"{name}: {len(problems)} file(s) missing or bad" if problems else f"{name}: all files present and verified"
+    return Check(
+        "Profile's dataset available",
+        not problems,
+        found,
+        f"Run `make data` while online, or set {ENV_MIRROR} to the workshop mirror; "
+        "SEGUTILS_PROFILE=ci works offline.",
+        required=False,
+    )
 
 
 def _train_step() -> Check:
@@ -182,6 +202,7 @@ CHECKS: list[Callable[[], Check]] = [
     _widgets,
     _disk,
     _writable,
+    _dataset,
     _train_step,
 ]
 

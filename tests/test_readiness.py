@@ -45,3 +45,19 @@ def test_unwritable_data_dir_is_red(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGUTILS_DATA_DIR", str(blocked / "data"))
     check = readiness._writable()
     assert not check.ok and "SEGUTILS_DATA_DIR" in check.fix
+
+
+def test_missing_dataset_is_a_warning_with_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
+    check = readiness._dataset()
+    assert (check.ok, check.required) == (False, False)
+    assert check.detail == "membrane: 60 file(s) missing or bad"
+    assert "make data" in check.fix and "SEGUTILS_MIRROR" in check.fix
+
+
+def test_verified_dataset_is_green(monkeypatch, shared_data):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(shared_data))
+    check = readiness._dataset()
+    assert (check.ok, check.detail) == (True, "membrane: all files present and verified")
