@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segutils.data.augment import GEOMETRY_ONLY, AugmentConfig, augment, elastic_and_crop, photometric
+from segutils.data.augment import GEOMETRY_ONLY, AugmentConfig, augment, elastic, photometric, random_crop
 from segutils.data.shapes import make_shapes
 
 K = 4  # shapes classes
@@ -51,21 +51,27 @@ def test_crop_and_elastic_keep_alignment_up_to_boundary_pixels(config):
 
 def test_elastic_moves_pixels_smoothly_and_masks_keep_their_values():
     image, mask = colour_coded(seed=3)
-    config = AugmentConfig(
-        crop_scale=1.0,
-        flip_horizontal=False,
-        flip_vertical=False,
-        rotate90=False,
-        brightness=0,
-        contrast=0,
-        gamma=0,
-        elastic=True,
-        elastic_sigma=40.0,
-    )
-    out_image, out_mask = elastic_and_crop(image, mask, tf.constant([1, 2]), config)
+    out_image, out_mask = elastic(image, mask, tf.constant([1, 2]), grid=3, sigma=40.0)
     changed = np.mean(out_mask.numpy() != mask.numpy())
     assert 0 < changed < 0.2
     assert agreement(out_image, out_mask) > 0.99
+    assert set(np.unique(out_mask)) <= set(np.unique(mask))
+
+
+def test_zero_displacement_is_the_identity():
+    image, mask = colour_coded(seed=3)
+    out_image, out_mask = elastic(image, mask, tf.constant([1, 2]), sigma=0.0)
+    np.testing.assert_allclose(out_image.numpy(), image.numpy(), atol=1e-6)
+    np.testing.assert_array_equal(out_mask.numpy(), mask.numpy())
+
+
+def test_random_crop_zooms_in_and_keeps_the_size():
+    image, mask = colour_coded(seed=4)
+    out_image, out_mask = random_crop(image, mask, tf.constant([3, 1]), min_scale=0.5)
+    assert out_image.shape == image.shape and out_mask.shape == mask.shape
+    assert agreement(out_image, out_mask) > 0.99
+    same, _ = random_crop(image, mask, tf.constant([3, 1]), min_scale=1.0)
+    np.testing.assert_allclose(same.numpy(), image.numpy(), atol=1e-6)
 
 
 def test_photometric_changes_the_image_only():

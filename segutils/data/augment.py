@@ -67,70 +67,72 @@ def _uniform(seed, minval=0.0, maxval=1.0, shape=()):
 
 
 def _bilinear(image, ys, xs):
-    """Sample ``image`` [H, W, C] at float pixel coordinates ``ys, xs`` [h, w] (edges extended)."""
+    """Sample ``image`` [H, W, C] at float pixel coordinates ``ys, xs`` [H, W] (edges extended)."""
     shape = tf.shape(image)
-    hmax, wmax = tf.cast(shape[0] - 1, tf.float32), tf.cast(shape[1] - 1, tf.float32)
-    ys, xs = tf.clip_by_value(ys, 0.0, hmax), tf.clip_by_value(xs, 0.0, wmax)
+    height, width = shape[0], shape[1]
+    flat = tf.reshape(image, [-1, shape[2]])
+    ys = tf.clip_by_value(ys, 0.0, tf.cast(height - 1, tf.float32))
+    xs = tf.clip_by_value(xs, 0.0, tf.cast(width - 1, tf.float32))
     y0, x0 = tf.floor(ys), tf.floor(xs)
     wy, wx = (ys - y0)[..., None], (xs - x0)[..., None]
-    y0i, x0i = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
-    y1i = tf.minimum(y0i + 1, shape[0] - 1)
-    x1i = tf.minimum(x0i + 1, shape[1] - 1)
+    y0, x0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
+    y1, x1 = tf.minimum(y0 + 1, height - 1), tf.minimum(x0 + 1, width - 1)
 
     def at(yi, xi):
-        return tf.gather_nd(image, tf.stack([yi, xi], axis=-1))
+        return tf.gather(flat, yi * width + xi)
 
-    top = at(y0i, x0i) * (1 - wx) + at(y0i, x1i) * wx
-    bottom = at(y1i, x0i) * (1 - wx) + at(y1i, x1i) * wx
+    top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
+    bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
     return top * (1 - wy) + bottom * wy
 
 
 def _nearest(mask, ys, xs):
-    """Sample ``mask`` [H, W, 1] at the pixel nearest to ``ys, xs`` (edges extended)."""
+    """Sample ``mask`` [H, W, C] at the pixel nearest to ``ys, xs`` (edges extended)."""
     shape = tf.shape(mask)
     yi = tf.clip_by_value(tf.cast(tf.floor(ys + 0.5), tf.int32), 0, shape[0] - 1)
     xi = tf.clip_by_value(tf.cast(tf.floor(xs + 0.5), tf.int32), 0, shape[1] - 1)
-    return tf.gather_nd(mask, tf.stack([yi, xi], axis=-1))
+    return tf.gather(tf.reshape(mask, [-1, shape[2]]), yi * shape[1] + xi)
 
 
-def _sampling_grid(height, width, seed, config: AugmentConfig):
-    """Input coordinates of every output pixel: a random crop plus an elastic displacement.
+def random_crop(image, mask, seed, min_scale: float = 0.8):
+    """Crop a random window and resize it back to the input size (a zoom of up to ``1 / min_scale``).
 
-    Output pixel ``(i, j)`` (centre ``i + 0.5``) reads input ``y = y0 + (i + 0.5) * s - 0.5``
-    where ``s`` is the crop side over the image side, the same convention (half-pixel
-    centres) as ``tf.image.resize``.
-    """
-    crop_seed, offset_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    h, w = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
-    scale = _uniform(crop_seed, config.crop_scale, 1.0)
-    offset = _uniform(offset_seed, shape=(2,)) * (1.0 - scale)
-    ys = offset[0] * h + (tf.range(h) + 0.5) * scale - 0.5
-    xs = offset[1] * w + (tf.range(w) + 0.5) * scale - 0.5
-    ys, xs = tf.meshgrid(ys, xs, indexing="ij")
-    if config.elastic:
-        sigma = config.elastic_sigma * tf.minimum(h, w) / 512.0
-        g = config.elastic_grid
-        coarse = tf.random.stateless_normal((g, g, 2), seed=elastic_seed) * sigma
-        # Bicubic upsampling of the coarse grid, as in the paper, gives a smooth field.
-        field = tf.image.resize(coarse[None], tf.stack([height, width]), method="bicubic")[0]
-        ys, xs = ys + field[..., 0], xs + field[..., 1]
-    return ys, xs
-
-
-def elastic_and_crop(image, mask, seed, config: AugmentConfig | None = None):
-    """Random crop (zoom) and elastic deformation, resampled once.
-
-    Elastic deformation follows Ronneberger et al. 2015 (U-Net, section 3.1): displacement
-    vectors on a coarse ``3 x 3`` grid drawn from a Gaussian with 10 pixels standard
-    deviation, interpolated bicubically to every pixel (after Simard et al. 2003). The
-    image is then sampled bilinearly and the mask with nearest neighbour at
-    ``(y + dy(y, x), x + dx(y, x))``.
+    The window's sides are a fraction in ``[min_scale, 1]`` of the image's (the same fraction
+    for both, so the aspect ratio is kept); the image is resized bilinearly, the mask with
+    nearest neighbour.
 
     Taught in notebooks/01_data.ipynb.
     """
-    config = config or AugmentConfig(elastic=True)
+    scale_seed, offset_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     shape = tf.shape(image)
-    ys, xs = _sampling_grid(shape[0], shape[1], seed, config)
+    size = shape[:2]
+    scale = _uniform(scale_seed, min_scale, 1.0)
+    crop = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), 1)
+    room = tf.cast(size - crop + 1, tf.float32)  # possible offsets per axis
+    offset = tf.minimum(tf.cast(_uniform(offset_seed, shape=(2,)) * room, tf.int32), size - crop)
+    begin = tf.concat([offset, [0]], axis=0)
+    image = tf.slice(image, begin, tf.concat([crop, [shape[2]]], axis=0))
+    mask = tf.slice(mask, begin, tf.concat([crop, [tf.shape(mask)[2]]], axis=0))
+    return tf.image.resize(image, size, method="bilinear"), tf.image.resize(mask, size, method="nearest")
+
+
+def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0):
+    """Elastic deformation as in the U-Net paper (Ronneberger et al. 2015, section 3.1).
+
+    Displacement vectors on a coarse ``grid x grid`` grid are drawn from a Gaussian with
+    ``sigma`` pixels standard deviation (``sigma`` is given for a 512-pixel side and scaled
+    with the image) and interpolated bicubically to a smooth field ``(dy, dx)`` (the idea is
+    from Simard et al. 2003). Output pixel ``(y, x)`` reads the input at
+    ``(y + dy(y, x), x + dx(y, x))``: bilinearly for the image, nearest for the mask.
+
+    Taught in notebooks/01_data.ipynb.
+    """
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    coarse = tf.random.stateless_normal((1, grid, grid, 2), seed=seed) * sigma * tf.minimum(h, w) / 512.0
+    field = tf.image.resize(coarse, shape[:2], method="bicubic")[0]
+    ys, xs = tf.meshgrid(tf.range(h), tf.range(w), indexing="ij")
+    ys, xs = ys + field[..., 0], xs + field[..., 1]
     return _bilinear(image, ys, xs), _nearest(mask, ys, xs)
 
 
@@ -180,7 +182,7 @@ def photometric(image, seed, config: AugmentConfig | None = None):
 def augment(image, mask, seed, config: AugmentConfig | None = None):
     """Apply ``config`` to one ``(image, mask)`` pair with a stateless ``seed`` (int tensor ``[2]``).
 
-    Order: crop and elastic deformation (one resampling), flips and rotations, then
+    Order: random crop, elastic deformation, flips and rotations, then
     photometric changes on the image. Shapes and dtypes are kept.
 
     Taught in notebooks/01_data.ipynb.
@@ -191,8 +193,11 @@ def augment(image, mask, seed, config: AugmentConfig | None = None):
     image = tf.convert_to_tensor(image, tf.float32)
     mask = tf.convert_to_tensor(mask)
     static_image, static_mask = image.shape, mask.shape
-    if config.crop_scale < 1.0 or config.elastic:
-        image, mask = elastic_and_crop(image, mask, geo_seed, config)
+    crop_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(geo_seed, 2))
+    if config.crop_scale < 1.0:
+        image, mask = random_crop(image, mask, crop_seed, config.crop_scale)
+    if config.elastic:
+        image, mask = elastic(image, mask, elastic_seed, config.elastic_grid, config.elastic_sigma)
     if config.flip_horizontal or config.flip_vertical or config.rotate90:
         image, mask = flip_and_rotate(image, mask, flip_seed, config)
     image = photometric(image, photo_seed, config)
