@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from segutils.data.augment import GEOMETRY_ONLY, AugmentConfig, augment, elastic, photometric, random_crop
+from segutils.data.augment import (
+    GEOMETRY_ONLY,
+    IDENTITY,
+    AugmentConfig,
+    augment,
+    crop_window,
+    elastic,
+    photometric,
+    random_crop,
+)
 from segutils.data.shapes import make_shapes
 
 K = 4  # shapes classes
@@ -72,6 +81,24 @@ def test_random_crop_zooms_in_and_keeps_the_size():
     assert agreement(out_image, out_mask) > 0.99
     same, _ = random_crop(image, mask, tf.constant([3, 1]), min_scale=1.0)
     np.testing.assert_allclose(same.numpy(), image.numpy(), atol=1e-6)
+
+
+def test_elastic_with_a_window_crops_like_random_crop_in_one_resampling():
+    image, mask = colour_coded(seed=6)
+    seed = tf.constant([3, 4], tf.int64)
+    window = crop_window(seed, tf.shape(image)[:2], 0.7)
+    cropped = random_crop(image, mask, seed, 0.7)
+    warped = elastic(image, mask, seed, sigma=0.0, window=window)
+    np.testing.assert_array_equal(warped[1].numpy(), cropped[1].numpy())
+    # Inside, identical; on the window's edge random_crop repeats its last pixel, elastic reads the neighbour.
+    np.testing.assert_allclose(warped[0].numpy()[1:-1, 1:-1], cropped[0].numpy()[1:-1, 1:-1], atol=1e-5)
+
+
+def test_crop_plus_elastic_is_as_aligned_as_either_alone():
+    image, mask = colour_coded(seed=7)
+    for seed in [(0, 1), (1, 2)]:
+        both = augment(image, mask, seed, dataclasses.replace(IDENTITY, crop_scale=0.7, elastic=True))
+        assert agreement(*both) > 0.995
 
 
 def test_photometric_changes_the_image_only():
