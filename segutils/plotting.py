@@ -70,7 +70,7 @@ def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, b
     return rgb * (1 - weight) + colours * weight
 
 
-def outline(image, mask, colour=(1.0, 1.0, 1.0)) -> np.ndarray:
+def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
     """The image with the mask's class boundaries painted in ``colour``: shows alignment at a glance.
 
     Returns:
@@ -143,7 +143,8 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
         bars = ax.bar(range(len(share)), share * 100, color=[colour(k) for k in range(len(share))])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
-        ax.set_xticks(range(len(share)), labels, rotation=45 if len(share) > 4 else 0, ha="right")
+        tilt = {"rotation": 45, "ha": "right"} if len(share) > 4 else {}
+        ax.set_xticks(range(len(share)), labels, **tilt)
         ax.set_ylabel("% of pixels")
         ax.set_title(name)
     fig.tight_layout()
@@ -153,7 +154,7 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
 def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
     """One row per named :class:`~segutils.data.augment.AugmentConfig`, ``n`` random draws each.
 
-    Each panel is the augmented image with the augmented mask's boundaries in white
+    Each panel is the augmented image with the augmented mask's boundaries in magenta
     (:func:`outline`): if they hug the objects' edges, image and mask are aligned.
     ``image`` is float ``[0, 1]`` or uint8 ``H x W x C``; ``mask`` ``H x W`` class indices.
     The first column is the original.

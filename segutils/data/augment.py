@@ -76,13 +76,19 @@ def _uniform(seed, minval=0.0, maxval=1.0, shape=()):
     return tf.random.stateless_uniform(shape, seed=seed, minval=minval, maxval=maxval)
 
 
+def _mirror(coords, size):
+    """Reflect coordinates outside ``[0, size - 1]`` back inside, as a mirror at the border."""
+    last = tf.cast(size - 1, tf.float32)
+    coords = last - tf.abs(last - tf.abs(coords))
+    return tf.clip_by_value(coords, 0.0, last)  # displacements larger than the image
+
+
 def _bilinear(image, ys, xs):
-    """Sample ``image`` [H, W, C] at float pixel coordinates ``ys, xs`` [H, W] (edges extended)."""
+    """Sample ``image`` [H, W, C] at float pixel coordinates ``ys, xs`` [H, W] (mirrored borders)."""
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
     flat = tf.reshape(image, [-1, shape[2]])
-    ys = tf.clip_by_value(ys, 0.0, tf.cast(height - 1, tf.float32))
-    xs = tf.clip_by_value(xs, 0.0, tf.cast(width - 1, tf.float32))
+    ys, xs = _mirror(ys, height), _mirror(xs, width)
     y0, x0 = tf.floor(ys), tf.floor(xs)
     wy, wx = (ys - y0)[..., None], (xs - x0)[..., None]
     y0, x0 = tf.cast(y0, tf.int32), tf.cast(x0, tf.int32)
@@ -97,10 +103,10 @@ def _bilinear(image, ys, xs):
 
 
 def _nearest(mask, ys, xs):
-    """Sample ``mask`` [H, W, C] at the pixel nearest to ``ys, xs`` (edges extended)."""
+    """Sample ``mask`` [H, W, C] at the pixel nearest to ``ys, xs`` (mirrored borders)."""
     shape = tf.shape(mask)
-    yi = tf.clip_by_value(tf.cast(tf.floor(ys + 0.5), tf.int32), 0, shape[0] - 1)
-    xi = tf.clip_by_value(tf.cast(tf.floor(xs + 0.5), tf.int32), 0, shape[1] - 1)
+    yi = tf.cast(tf.floor(_mirror(ys, shape[0]) + 0.5), tf.int32)
+    xi = tf.cast(tf.floor(_mirror(xs, shape[1]) + 0.5), tf.int32)
     return tf.gather(tf.reshape(mask, [-1, shape[2]]), yi * shape[1] + xi)
 
 
@@ -142,7 +148,8 @@ def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0, window=None):
     ``sigma`` pixels standard deviation (``sigma`` is given for a 512-pixel side and scaled
     with the image) and interpolated bicubically to a smooth field ``(dy, dx)`` (the idea is
     from Simard et al. 2003). Output pixel ``(y, x)`` reads the input at
-    ``(y + dy(y, x), x + dx(y, x))``: bilinearly for the image, nearest for the mask.
+    ``(y + dy(y, x), x + dx(y, x))``: bilinearly for the image, nearest for the mask;
+    points pushed outside the image are mirrored back at its border.
 
     Args:
         window: optional ``(offset, crop)`` from :func:`crop_window`, applied in the same
