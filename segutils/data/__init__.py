@@ -6,3 +6,17 @@ Taught in ``notebooks/01_data.ipynb``.
 from .download import DownloadError, download  # noqa: F401
 from .loading import DataError, Split, load  # noqa: F401
 from .registry import DATASETS, DatasetInfo, info  # noqa: F401
+
+# Synthetic shapes (NumPy only) and the tf.data pipeline; the pipeline's names load TensorFlow
+# on first use, so `python -m segutils.data` (downloads) starts without it.
+from .shapes import make_shapes  # noqa: F401
+
+_PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "AugmentConfig": "augment"}
+
+
+def __getattr__(name: str):
+    if name in _PIPELINE:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_PIPELINE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
