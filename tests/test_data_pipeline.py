@@ -146,3 +146,17 @@ def test_bad_inputs_say_what_is_wrong(shapes_split):
         make_dataset((shapes_split.images, shapes_split.masks[:5]), 64, 2)
     with pytest.raises(ValueError, match="pad_or_reject"):
         make_dataset(shapes_split, 64, 2, pad_or_reject="crop")
+
+
+def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
+    from segutils.bench.pipeline import main
+
+    images, masks = make_shapes(4, 64, seed=6)
+    for folder in ("image", "label"):
+        (tmp_path / folder).mkdir()
+    for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        Image.fromarray(image[..., 0]).save(tmp_path / "image" / f"{i}.png")
+        Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp_path / "label" / f"{i}.png")
+    argv = ["--data", str(tmp_path), "--size", "32", "--batch", "2", "--batches", "3", "--no-model"]
+    assert main(argv) == 0
+    assert "images/s" in capsys.readouterr().out
