@@ -144,6 +144,8 @@ def test_bad_inputs_say_what_is_wrong(shapes_split):
         make_dataset((shapes_split.images, shapes_split.masks), 64, 2, one_hot=True)
     with pytest.raises(ValueError, match="6 images but 5 masks"):
         make_dataset((shapes_split.images, shapes_split.masks[:5]), 64, 2)
+    with pytest.raises(ValueError, match=r"holds the value 255, but there are only 2 classes \(0\.\.1\)"):
+        make_dataset((shapes_split.images, [m * 0 + 255 for m in shapes_split.masks]), 64, 2, num_classes=2)
     with pytest.raises(ValueError, match="pad_or_reject"):
         make_dataset(shapes_split, 64, 2, pad_or_reject="crop")
 

@@ -102,7 +102,10 @@ def _is_paths(seq) -> bool:
 
 
 def _source(data, subset, mask_encoding):
-    """``(dataset of (image uint8 [H,W,C], mask uint8 [H,W,1]), count, info)`` from any input."""
+    """``(dataset of (image uint8 [H,W,C], mask uint8 [H,W,1]), count, info, largest mask value)``.
+
+    The largest mask value is ``None`` for PNG paths (known only once decoded).
+    """
     info = getattr(data, "info", None)
     images, masks = (data.images, data.masks) if hasattr(data, "images") else data
     if len(images) != len(masks):
@@ -122,7 +125,7 @@ def _source(data, subset, mask_encoding):
             return image, mask
 
         paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
-        return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(images), info
+        return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(images), info, None
 
     images = [np.asarray(x)[..., None] if np.ndim(x) == 2 else np.asarray(x) for x in images]
     masks = [np.asarray(m).reshape(np.shape(m)[:2] + (1,)) for m in masks]
@@ -137,7 +140,7 @@ def _source(data, subset, mask_encoding):
                 tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)),
             ),
         )
-    return ds, len(images), info
+    return ds, len(images), info, max((int(m.max()) for m in masks if m.size), default=0)
 
 
 def make_dataset(
@@ -197,10 +200,15 @@ def make_dataset(
     _check_method(resize_method)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    ds, count, info = _source(data, subset, mask_encoding)
+    ds, count, info, largest = _source(data, subset, mask_encoding)
     if count == 0:
         raise ValueError("no images to build a dataset from")
     num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
+    if num_classes and largest is not None and largest >= num_classes:
+        raise ValueError(
+            f"a mask holds the value {largest}, but there are only {num_classes} classes "
+            f"(0..{num_classes - 1}); masks must hold class indices (a 0/255 mask is 0/1 after `mask // 255`)"
+        )
     ignore_index = ignore_index if ignore_index is not None else getattr(info, "ignore_index", None)
     if one_hot and not num_classes:
         raise ValueError("one_hot=True needs num_classes (or a Split whose info has it)")
