@@ -1,1 +1,15 @@
-"""Models: U-Net (``unet``) and LinkNet (``linknet``). Taught in notebooks 02 and 03."""
+"""Models: U-Net (``unet``) and LinkNet (``linknet``). Taught in notebooks 02 and 03.
+
+Every model takes float32 images in [0, 1] and ends in a float32 layer named ``output``.
+"""
+
+from .linknet import EncoderWeightsError, build_linknet, build_linknet_scratch, linknet_decoder_block
+from .unet import build_unet
+
+__all__ = [
+    "EncoderWeightsError",
+    "build_linknet",
+    "build_linknet_scratch",
+    "build_unet",
+    "linknet_decoder_block",
+]

@@ -1,0 +1,198 @@
+"""U-Net (Ronneberger, Fischer & Brox 2015, arXiv:1505.04597) from small blocks.
+
+Layers are named after the paper's figure. Level ``k`` (1 = full resolution, ``depth`` =
+deepest) has ``enc{k}_conv1``, ``enc{k}_conv2``, ``enc{k}_pool`` on the way down and
+``dec{k}_up``, ``dec{k}_concat``, ``dec{k}_conv1``, ``dec{k}_conv2`` on the way up: ``dec{k}``
+mirrors ``enc{k}`` (same resolution and width, and it concatenates ``enc{k}``'s output),
+so the decoder runs ``dec{depth}`` first and ``dec1`` last. Between them sit
+``bottleneck_conv1`` and ``bottleneck_conv2``; then ``head`` (1x1 conv) and ``output``.
+
+Taught in ``notebooks/02_unet.ipynb``.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+UPSAMPLING_MODES = ("transpose", "upsample_conv")
+
+
+def check_input_size(input_shape, factor: int, why: str) -> None:
+    """Raise ValueError unless height and width are ``None`` or multiples of ``factor``.
+
+    Args:
+        input_shape: ``(H, W, C)``; ``None`` for H or W means any size.
+        factor: the total down-sampling of the model (``2**depth`` for U-Net).
+        why: what imposes ``factor``, for the message (e.g. ``"U-Net with depth=4"``).
+
+    Raises:
+        ValueError: naming the bad size and the nearest valid sizes below and above.
+    """
+    problems = []
+    for axis, size in zip(("height", "width"), input_shape[:2], strict=True):
+        if size is None or size % factor == 0:
+            continue
+        below, above = size // factor * factor, (size // factor + 1) * factor
+        nearest = f"sizes: {below} or {above}" if below else f"size: {above}"
+        problems.append(f"{axis} {size} (nearest valid {nearest})")
+    if problems:
+        raise ValueError(
+            f"{why} down-samples by {factor}, so height and width must be multiples of {factor}; "
+            f"got {'; '.join(problems)}. Resize or crop the images, or use None for any size."
+        )
+
+
+def double_conv(x, filters: int, name: str, batchnorm: bool = False):
+    """Two 3x3 'same' convolutions with ReLU: the unit of every U-Net level.
+
+    Each conv has ``9 * C_in * filters + filters`` parameters (bias dropped when
+    ``batchnorm``, which adds ``4 * filters``: gamma, beta, moving mean and variance).
+
+    Args:
+        x: input tensor ``(B, H, W, C_in)``.
+        filters: output channels of both convolutions.
+        name: prefix; layers are ``{name}_conv1``, ``{name}_conv2`` (and ``_bn1``, ``_relu1``...).
+        batchnorm: conv -> BatchNorm -> ReLU instead of conv with ReLU.
+
+    Returns:
+        Tensor ``(B, H, W, filters)``.
+    """
+    for i in (1, 2):
+        if batchnorm:
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+            x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
+        else:
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv{i}")(x)
+    return x
+
+
+def encoder_block(x, filters: int, name: str, batchnorm: bool = False, dropout: float = 0.0):
+    """Contracting step: double conv (the skip), optional dropout, then 2x2 max-pool.
+
+    Returns:
+        ``(skip, down)``: ``(B, H, W, filters)`` and ``(B, H/2, W/2, filters)``.
+    """
+    x = double_conv(x, filters, name, batchnorm)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return x, layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+
+
+def bottleneck(x, filters: int, batchnorm: bool = False, dropout: float = 0.0, name: str = "bottleneck"):
+    """The bottom of the U: double conv at the lowest resolution, optional dropout."""
+    x = double_conv(x, filters, name, batchnorm)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return x
+
+
+def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, upsampling: str = "transpose"):
+    """Expanding step: up-sample x2 to ``filters`` channels, concatenate ``[skip, up]``, double conv.
+
+    ``"transpose"`` is the paper's 2x2 up-convolution (Conv2DTranspose, stride 2, no activation:
+    ``4 * C_in * filters + filters`` parameters). ``"upsample_conv"`` is the original Keras
+    write-up's version (zhixuhao/unet): UpSampling2D (nearest), then a 2x2 'same' conv with ReLU
+    (``dec{k}_upconv``), the same parameter count but 4x the multiply-adds of the up step.
+
+    Returns:
+        Tensor ``(B, 2H, 2W, filters)``.
+    """
+    if upsampling == "transpose":
+        up = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"{name}_up")(x)
+    elif upsampling == "upsample_conv":
+        up = layers.UpSampling2D(2, name=f"{name}_up")(x)
+        up = layers.Conv2D(filters, 2, padding="same", activation="relu", name=f"{name}_upconv")(up)
+    else:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
+    x = layers.Concatenate(name=f"{name}_concat")([skip, up])
+    return double_conv(x, filters, name, batchnorm)
+
+
+def output_layer(x, num_classes: int, logits: bool = False):
+    """The final activation, always float32 (even under ``mixed_float16``) and named ``output``.
+
+    One class gives a sigmoid, more give a softmax over the last axis; ``logits`` gives neither.
+    """
+    activation = "linear" if logits else ("sigmoid" if num_classes == 1 else "softmax")
+    return layers.Activation(activation, dtype="float32", name="output")(x)
+
+
+def build_unet(
+    input_shape=(256, 256, 1),
+    num_classes: int = 1,
+    filters: int = 64,
+    depth: int = 4,
+    batchnorm: bool = False,
+    dropout: float = 0.5,
+    upsampling: str = "transpose",
+    logits: bool = False,
+) -> keras.Model:
+    """U-Net: ``depth`` encoder levels, a bottleneck, ``depth`` decoder levels, a 1x1 head.
+
+    Level ``k`` has ``filters * 2**(k-1)`` channels; the bottleneck ``filters * 2**depth``.
+    Convolutions are 'same' padded, so the output has the input's height and width (the
+    paper's 'valid' convs shrink 572 to 388). Dropout follows ``enc{depth}`` and the
+    bottleneck, as in the original Keras write-up. The paper's configuration,
+    ``build_unet((256, 256, 1), 2)``, has exactly 31,030,658 parameters.
+
+    Args:
+        input_shape: ``(H, W, C)``; H and W multiples of ``2**depth`` or ``None``.
+        num_classes: output channels; 1 gives a sigmoid, more a softmax.
+        filters: channels of level 1 (the paper uses 64).
+        depth: number of 2x2 max-pools (the paper uses 4).
+        batchnorm: BatchNorm after every 3x3 conv (not in the paper).
+        dropout: rate after the deepest encoder level and the bottleneck; 0 disables it.
+        upsampling: ``"transpose"`` (paper) or ``"upsample_conv"`` (original write-up).
+        logits: return raw scores instead of probabilities.
+
+    Returns:
+        A ``keras.Model`` named ``unet`` mapping ``(B, H, W, C)`` to ``(B, H, W, num_classes)``.
+
+    Raises:
+        ValueError: bad ``upsampling``, ``depth``, ``num_classes`` or an input size the
+            depth cannot halve cleanly.
+    """
+    if upsampling not in UPSAMPLING_MODES:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
+    if depth < 1 or num_classes < 1:
+        raise ValueError(f"depth and num_classes must be >= 1, got depth={depth}, num_classes={num_classes}")
+    input_shape = tuple(input_shape)
+    check_input_size(input_shape, 2**depth, f"U-Net with depth={depth}")
+
+    inputs = keras.Input(input_shape, name="image")
+    x, skips = inputs, []
+    for k in range(1, depth + 1):
+        skip, x = encoder_block(x, filters * 2 ** (k - 1), f"enc{k}", batchnorm, dropout if k == depth else 0)
+        skips.append(skip)
+    x = bottleneck(x, filters * 2**depth, batchnorm, dropout)
+    for k in range(depth, 0, -1):
+        x = decoder_block(x, skips[k - 1], filters * 2 ** (k - 1), f"dec{k}", batchnorm, upsampling)
+    x = layers.Conv2D(num_classes, 1, name="head")(x)
+    return keras.Model(inputs, output_layer(x, num_classes, logits), name="unet")
+
+
+def unet_levels(model: keras.Model) -> list[dict]:
+    """One row per level of a :func:`build_unet` model: resolution, channels, parameters.
+
+    Returns:
+        Dicts with ``level`` (1..depth, then ``"bottleneck"``), ``height``, ``width`` (``None``
+        if the model is size-agnostic), ``channels``, ``encoder_params`` and ``decoder_params``
+        (the bottleneck's parameters are under ``encoder_params``; the head is not counted).
+    """
+    depth = sum(1 for layer in model.layers if layer.name.endswith("_pool") and layer.name.startswith("enc"))
+
+    def params(prefix: str) -> int:
+        return sum(layer.count_params() for layer in model.layers if layer.name.startswith(prefix))
+
+    rows = []
+    for level in [*range(1, depth + 1), "bottleneck"]:
+        prefix = "bottleneck" if level == "bottleneck" else f"enc{level}"
+        _, height, width, channels = model.get_layer(f"{prefix}_conv2").output.shape
+        decoder = 0 if level == "bottleneck" else params(f"dec{level}_")
+        rows.append(
+            dict(level=level, height=height, width=width, channels=channels,
+                 encoder_params=params(f"{prefix}_"), decoder_params=decoder)
+        )
+    return rows
