@@ -183,3 +183,89 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
     axes[0][0].set_title("original", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _unet_levels(model_or_levels) -> list[tuple[str, int | None, int | None, int]]:
+    """``(label, height, width, channels)`` per level, the bottleneck last."""
+    if hasattr(model_or_levels, "layers"):
+        from segutils.models.unet import unet_levels
+
+        model_or_levels = unet_levels(model_or_levels)
+    rows = []
+    for row in model_or_levels:
+        if isinstance(row, dict):
+            rows.append((str(row["level"]), row.get("height"), row.get("width"), int(row["channels"])))
+        else:  # (height, width, channels)
+            rows.append((str(len(rows) + 1), row[0], row[1], int(row[2])))
+    depth = len(rows) - 1
+    return [(label if i < depth else "bottleneck", h, w, c) for i, (label, h, w, c) in enumerate(rows)]
+
+
+def draw_unet(model_or_levels, ax=None):
+    """Draw the U: encoder levels down the left, the bottleneck at the bottom, decoder levels up the right.
+
+    Boxes are as wide as ``log2(channels)`` and labelled with the layer prefix (``enc1``,
+    ``dec1``, ...), channels and resolution; arrows are max-pools (down), up-convolutions (up)
+    and skip connections (across, copy and concatenate), as in Ronneberger et al. (2015), Fig. 1.
+
+    Args:
+        model_or_levels: a :func:`segutils.models.build_unet` model, the rows of
+            :func:`segutils.models.unet.unet_levels`, or ``(height, width, channels)`` tuples
+            from level 1 down to the bottleneck (``None`` sizes print as ``?``).
+        ax: matplotlib axes to draw on; a new figure when ``None``.
+
+    Returns:
+        The ``Figure``. Taught in notebooks/02_unet.ipynb.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import FancyArrowPatch, Rectangle
+
+    levels = _unet_levels(model_or_levels)
+    depth = len(levels) - 1
+    if ax is None:
+        _, ax = _plt().subplots(figsize=(1.4 * (2 * depth + 2), 1.1 * (depth + 1.5)))
+    box_h = 0.62
+
+    def size(h, w):
+        return f"{h or '?'}x{w or '?'}"
+
+    def half(c):
+        return 0.09 * np.log2(max(c, 2))
+
+    def box(x, y, label, h, w, c, colour_):
+        width = 2 * half(c)
+        ax.add_patch(Rectangle((x - width / 2, y - box_h / 2), width, box_h, facecolor=colour_,
+                               edgecolor="0.3", linewidth=0.8))
+        ax.text(x, y, f"{label}\n{c} ch\n{size(h, w)}", ha="center", va="center", fontsize=7.5)
+
+    def arrow(start, end, colour_, style="-|>", dashed=False):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=10, color=colour_,
+                                     linestyle="--" if dashed else "-", linewidth=1.2, shrinkA=4, shrinkB=4))
+
+    enc_xy = [(k, -k) for k in range(depth)]
+    dec_xy = [(2 * depth - k, -k) for k in range(depth)]
+    bottom = (depth, -depth)
+    for k, (label, h, w, c) in enumerate(levels[:-1]):
+        box(*enc_xy[k], f"enc{label}", h, w, c, "#c6dbef")
+        box(*dec_xy[k], f"dec{label}", h, w, c, "#c7e9c0")
+        arrow((enc_xy[k][0] + half(c), enc_xy[k][1]), (dec_xy[k][0] - half(c), dec_xy[k][1]), "0.5", dashed=True)
+        below = enc_xy[k + 1] if k + 1 < depth else bottom
+        above = dec_xy[k + 1] if k + 1 < depth else bottom
+        arrow((enc_xy[k][0], enc_xy[k][1] - box_h / 2), (below[0], below[1] + box_h / 2), "#d62728")
+        arrow((above[0], above[1] + box_h / 2), (dec_xy[k][0], dec_xy[k][1] - box_h / 2), "#2ca02c")
+    label, h, w, c = levels[-1]
+    box(*bottom, label, h, w, c, "#fdd0a2")
+    arrow((dec_xy[0][0] + half(levels[0][3]), 0), (dec_xy[0][0] + 1.0, 0), "k")
+    ax.text(dec_xy[0][0] + 1.05, 0, "1x1 conv\nto classes", va="center", fontsize=7.5)
+    handles = [
+        Line2D([], [], color="#d62728", label="max-pool 2x2, then double 3x3 conv"),
+        Line2D([], [], color="#2ca02c", label="up-conv 2x2, concatenate, double 3x3 conv"),
+        Line2D([], [], color="0.5", linestyle="--", label="skip: copy and concatenate"),
+    ]
+    ax.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=False)
+    ax.set_xlim(-0.8, 2 * depth + 1.9)
+    ax.set_ylim(-depth - 0.7, 0.7)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"U-Net, depth {depth}", fontsize=10)
+    return ax.figure
