@@ -142,7 +142,7 @@ def _disk() -> Check:
 
 
 def _writable() -> Check:
-    from segutils.data.download import ENV_DATA_DIR, data_root
+    from segutils.data.downloads import ENV_DATA_DIR, data_root
 
     target = data_root()
     try:
@@ -156,7 +156,7 @@ def _writable() -> Check:
 
 def _dataset() -> Check:
     from segutils import config
-    from segutils.data.download import ENV_MIRROR, verify
+    from segutils.data.downloads import ENV_MIRROR, verify
 
     name = config.active().dataset
     if name == "shapes":

@@ -15,7 +15,7 @@ import pytest
 
 from segutils.data import DownloadError, download
 from segutils.data.__main__ import main
-from segutils.data.download import PREFETCHERS, base_url, data_root, default_data_dir, verify
+from segutils.data.downloads import PREFETCHERS, base_url, data_root, default_data_dir, verify
 from segutils.data.registry import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,8 +193,9 @@ def test_data_dir_and_mirror_defaults(monkeypatch, tmp_path):
 
 
 def test_default_outside_a_checkout_is_the_user_cache(monkeypatch, tmp_path):
-    dl = sys.modules["segutils.data.download"]  # the package attribute `download` is the function
-    fake = tmp_path / "site-packages" / "segutils" / "data" / "download.py"
+    from segutils.data import downloads as dl
+
+    fake = tmp_path / "site-packages" / "segutils" / "data" / "downloads.py"
     monkeypatch.setattr(dl, "__file__", str(fake))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert dl.default_data_dir() == tmp_path / "xdg" / "segutils"

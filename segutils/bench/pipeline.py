@@ -25,7 +25,7 @@ def default_data() -> Path | None:
     """The membrane training folder: the course data dir first, then ``../shared/data``."""
     candidates = []
     try:
-        from segutils.data.download import data_root
+        from segutils.data.downloads import data_root
 
         candidates.append(data_root() / "membrane" / "train")
     except ImportError:  # pragma: no cover - the download module is optional here

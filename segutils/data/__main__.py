@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .download import (
+from .downloads import (
     DOWNLOAD_ALL,
     ENV_DATA_DIR,
     ENV_MIRROR,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .download import data_root
-from .download import download as _fetch
+from .downloads import data_root
+from .downloads import download as _fetch
 from .registry import DATASETS, SPLITS, DatasetInfo, natural_key, read_manifest, seeded_split, split_names
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -342,7 +342,7 @@ def load(
             ``images/`` and ``masks/`` (paired by file stem), or ``train/``, ``val/``,
             ``test/`` subfolders that each hold both. Without them, a fixed 70/15/15 split.
         split: ``train``, ``val`` or ``test``.
-        data_dir: download cache (see :mod:`segutils.data.download`).
+        data_dir: download cache (see :mod:`segutils.data.downloads`).
         subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
         seed: seeds ``subset`` and the shapes generator; never the split itself.
         palette: folders with RGB colour-coded masks: ``{(r, g, b): class_index}`` or a
