@@ -133,6 +133,7 @@ def test_offline_imagenet_download_raises_a_helpful_error(monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.setenv("KERAS_HOME", "/somewhere/.keras")
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
     with pytest.raises(EncoderWeightsError) as err:
         build_linknet(1, (64, 64, 1), encoder_weights="imagenet")
     assert isinstance(err.value, RuntimeError)
@@ -213,3 +214,55 @@ def test_scratch_save_and_load_round_trip(tmp_path):
     model.save(tmp_path / "x.keras")
     loaded = keras.models.load_model(tmp_path / "x.keras")
     np.testing.assert_allclose(run(loaded, x), run(model, x), atol=1e-6)
+
+
+@pytest.fixture
+def fake_weights(tmp_path, monkeypatch):
+    """A weights file on a workshop mirror folder, registered under a made-up pinned URL."""
+    import hashlib
+
+    from segutils.models import linknet
+
+    served = tmp_path / "mirror" / "weights" / "resnet34_imagenet_1000_no_top.h5"
+    served.parent.mkdir(parents=True)
+    served.write_bytes(b"not really weights, but the md5 matches" * 100)
+    entry = {
+        "name": served.name,
+        "url": "http://127.0.0.1:9/unreachable/" + served.name,  # port 9 (discard): refused at once
+        "md5": hashlib.md5(served.read_bytes()).hexdigest(),
+    }
+    monkeypatch.setattr(linknet, "imagenet_weights_info", lambda backbone: entry)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path / "data"))
+    return served
+
+
+def test_imagenet_weights_come_from_the_workshop_mirror_first(fake_weights, monkeypatch):
+    from segutils.models.linknet import encoder_weights_path
+
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
+    path = encoder_weights_path("resnet34", "imagenet")
+    assert path == str(fake_weights.parents[2] / "keras" / "models" / fake_weights.name)
+    assert open(path, "rb").read() == fake_weights.read_bytes()
+
+
+def test_without_mirror_or_network_the_error_lists_every_origin(fake_weights, monkeypatch):
+    from segutils.models.linknet import encoder_weights_path
+
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[2] / "empty" / "{name}"))
+    with pytest.raises(EncoderWeightsError) as err:
+        encoder_weights_path("resnet34", "imagenet")
+    message = str(err.value)
+    assert (fake_weights.parents[2] / "empty" / "weights").as_uri() + "/" + fake_weights.name in message
+    assert "http://127.0.0.1:9/unreachable/" + fake_weights.name in message
+    assert "SEGUTILS_MIRROR to the instructor's mirror (it serves weights/resnet34_imagenet_1000_no_top.h5)" in message
+
+
+def test_make_data_prefetches_weights_into_the_data_folder_as_a_mirror(fake_weights, monkeypatch):
+    from segutils.data.downloads import PREFETCHERS
+
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
+    copy = PREFETCHERS["resnet34 ImageNet encoder weights"](progress=False)
+    assert copy == fake_weights.parents[2] / "data" / "weights" / fake_weights.name
+    assert copy.read_bytes() == fake_weights.read_bytes()
+    assert not list(copy.parent.glob("*.part"))

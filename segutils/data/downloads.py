@@ -45,9 +45,32 @@ CHUNK = 1 << 16
 #: Datasets that ``python -m segutils.data download-all`` (``make data``) fetches.
 DOWNLOAD_ALL = ("membrane", "camvid")
 
+
+
+def _prefetch_encoder_weights(progress: bool = True) -> Path:
+    """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
+
+    The copy under the data folder makes that folder a complete mirror for a workshop.
+    """
+    import shutil
+
+    from segutils.models.linknet import encoder_weights_path
+
+    cached = Path(encoder_weights_path("resnet34", "imagenet"))
+    copy = data_root() / WEIGHTS / cached.name
+    if not copy.is_file() or copy.stat().st_size != cached.stat().st_size:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, copy.with_suffix(".part"))
+        os.replace(copy.with_suffix(".part"), copy)
+    return copy
+
+
+#: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
+WEIGHTS = "weights"
+
 #: More things ``download-all`` fetches after the datasets, by name: each is called as
-#: ``fetch(progress=bool)``. Other modules register theirs here (e.g. pretrained weights).
-PREFETCHERS: dict[str, Callable[..., object]] = {}
+#: ``fetch(progress=bool)``.
+PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": _prefetch_encoder_weights}
 
 
 class DownloadError(RuntimeError):
@@ -74,18 +97,21 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser() if chosen else default_data_dir()
 
 
-def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
-    """``(url, source)``: the root URL files of ``name`` come from and what chose it."""
-    pinned = info(name).base_url
+def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str] | None:
+    """``(url, source)`` of the mirror root for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None."""
     chosen, source = (mirror, "the mirror argument") if mirror else (os.environ.get(ENV_MIRROR, ""), "")
     chosen = str(chosen).strip()
     if not chosen:
-        return pinned, "the pinned source"
-    source = source or f"the mirror set by {ENV_MIRROR}"
+        return None
     chosen = chosen.replace("{name}", name)
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", chosen):  # a plain folder: a USB copy
         chosen = Path(chosen).expanduser().resolve().as_uri()
-    return chosen.rstrip("/") + "/", source
+    return chosen.rstrip("/") + "/", source or f"the mirror set by {ENV_MIRROR}"
+
+
+def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
+    """``(url, source)``: the root URL files of ``name`` come from and what chose it."""
+    return mirror_url(name, mirror) or (info(name).base_url, "the pinned source")
 
 
 class _HTTPConnection(http.client.HTTPConnection):

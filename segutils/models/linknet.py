@@ -81,19 +81,31 @@ def encoder_weights_path(backbone: str, encoder_weights) -> str | None:
         info = imagenet_weights_info(backbone)
         if info is None:  # weights from another table (EfficientNet, keras-applications): sm fetches them
             return "imagenet"
-        try:
-            return keras.utils.get_file(
-                info["name"], info["url"], cache_subdir="models", file_hash=info["md5"], hash_algorithm="md5"
-            )
-        except Exception as err:
-            raise EncoderWeightsError(
-                f"Could not download the ImageNet weights of the {backbone} encoder, {info['name']}, "
-                f"from {info['url']} ({type(err).__name__}: {err}).\nFixes:\n"
-                f"  1. copy that file (md5 {info['md5']}) to {os.path.join(keras_cache_dir(), info['name'])} "
-                "(the Keras cache) and run again;\n"
-                f"  2. or pass its path: build_linknet(..., encoder_weights='/path/to/{info['name']}');\n"
-                "  3. or train the encoder from scratch: encoder_weights=None."
-            ) from err
+        from segutils.data.downloads import WEIGHTS, mirror_url
+
+        mirror = mirror_url(WEIGHTS)
+        origins = ([mirror[0] + info["name"]] if mirror else []) + [info["url"]]
+        os.makedirs(keras_cache_dir(), exist_ok=True)  # else Keras silently falls back to /tmp/.keras
+        errors = []
+        for origin in origins:
+            try:
+                return keras.utils.get_file(
+                    info["name"], origin, cache_dir=os.path.dirname(keras_cache_dir()), cache_subdir="models",
+                    file_hash=info["md5"], hash_algorithm="md5",
+                )
+            except Exception as err:  # noqa: BLE001 - try the next origin, then explain
+                errors.append(f"{origin} ({type(err).__name__}: {err})")
+        raise EncoderWeightsError(
+            f"Could not download the ImageNet weights of the {backbone} encoder, {info['name']}, from "
+            + " nor from ".join(errors)
+            + ".\nFixes:\n"
+            f"  1. copy that file (md5 {info['md5']}) to {os.path.join(keras_cache_dir(), info['name'])} "
+            "(the Keras cache) and run again, or run `make data` while online;\n"
+            f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror "
+            f"(it serves {WEIGHTS}/{info['name']});\n"
+            f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{info['name']}');\n"
+            "  4. or train the encoder from scratch: encoder_weights=None."
+        )
     path = os.fspath(encoder_weights)
     if not os.path.isfile(path):
         raise FileNotFoundError(
