@@ -1,9 +1,10 @@
 """Run the course headless: every notebook in order, in the active profile.
 
 ``python -m segutils.runner`` (what ``make run`` calls) executes the notebooks with
-one progress line each, writes the executed copies and ``summary.md`` /
-``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with a
-non-zero exit code naming the notebook and the cell.
+one progress line each, writes the executed copies, each kernel's stderr
+(``NN_name.kernel.log``) and ``summary.md`` / ``summary.json`` into
+``runs/<timestamp>/``, and on a failing cell stops with a non-zero exit code naming
+the notebook and the cell.
 """
 
 from __future__ import annotations
@@ -61,14 +62,16 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, show_progress: 
     )
     start = time.perf_counter()
     ok, error = True, ""
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError) as err:
-        ok, error = False, str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-    finally:
-        bar.close()
-        out_dir.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out_dir / path.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The kernel's own stderr (TensorFlow's C++ start-up lines) goes to a log, not the console.
+    with open(out_dir / f"{path.stem}.kernel.log", "w") as kernel_log:
+        try:
+            client.execute(stderr=kernel_log)
+        except (CellExecutionError, CellTimeoutError) as err:
+            ok, error = False, str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        finally:
+            bar.close()
+            nbformat.write(nb, out_dir / path.name)
     failed_cell = None
     if not ok:
         failed_cell, found = _failure(nb)

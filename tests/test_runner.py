@@ -41,6 +41,7 @@ def test_failing_cell_exits_nonzero_naming_notebook_and_cell(tmp_path, monkeypat
     assert f"FAILED: {bad} at cell 3 (as numbered in JupyterLab): ValueError: mask and image differ" in err
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert (run_dir / "00_bad.ipynb").exists() and not (run_dir / "01_never.ipynb").exists()
+    assert (run_dir / "00_bad.kernel.log").exists()
     result = json.loads((run_dir / "summary.json").read_text())["results"][0]
     assert (result["ok"], result["failed_cell"]) == (False, 3)
 
