@@ -203,6 +203,8 @@ def test_default_outside_a_checkout_is_the_user_cache(monkeypatch, tmp_path):
 
 def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_path):
     calls = []
+    assert list(PREFETCHERS) == ["resnet34 ImageNet encoder weights"]  # tested in test_linknet.py
+    monkeypatch.delitem(PREFETCHERS, "resnet34 ImageNet encoder weights")
     monkeypatch.setitem(PREFETCHERS, "extra", lambda progress: calls.append(progress))
     monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ("membrane",))
     assert main(["download", "membrane", "--quiet"]) == 0
