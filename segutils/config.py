@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from importlib import metadata
 
@@ -75,9 +76,50 @@ def get(name: str) -> Profile:
     return PROFILES[key]
 
 
+_startup_log = ""
+
+
+def import_tensorflow():
+    """Import TensorFlow and probe its devices with the C++ start-up lines kept out of the output.
+
+    TensorFlow prints oneDNN and CUDA-probing lines (``failed call to cuInit`` on every machine
+    without a GPU) before its logging starts, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them.
+    They are kept in :func:`startup_log`, and added to the exception if the import fails.
+    """
+    global _startup_log
+    if sys.modules.get("tensorflow") is not None:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as buffer:
+        os.dup2(buffer.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except BaseException as err:
+            err.add_note("TensorFlow's start-up output:\n" + _read_back(buffer))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            _startup_log = _read_back(buffer)
+    return tf
+
+
+def _read_back(buffer) -> str:
+    buffer.seek(0)
+    return buffer.read().decode(errors="replace")
+
+
+def startup_log() -> str:
+    """What TensorFlow's C++ runtime printed while :func:`import_tensorflow` imported it."""
+    return _startup_log
+
+
 def accelerators() -> list[str]:
     """Device types of the GPUs and TPUs TensorFlow sees (empty on a CPU-only machine)."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     return [d.device_type for kind in ("GPU", "TPU") for d in tf.config.list_physical_devices(kind)]
 
@@ -118,7 +160,7 @@ class Report(dict):
 
 def environment_report() -> Report:
     """Python, TensorFlow, Keras, segmentation-models and NumPy versions, devices, Colab, profile."""
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     devices = [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_physical_devices()]
     try:

@@ -80,8 +80,10 @@ def _python() -> Check:
 
 
 def _tensorflow() -> Check:
+    from segutils import config
+
     try:
-        import tensorflow as tf
+        tf = config.import_tensorflow()
     except Exception as err:  # noqa: BLE001 - any import failure is the finding
         return Check("TensorFlow >= 2.16", False, f"import failed: {err}", "Run `make test` or `make lab`.")
     major, minor = (int(p) for p in tf.__version__.split(".")[:2])

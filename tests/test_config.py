@@ -72,3 +72,39 @@ def test_environment_report(monkeypatch):
 def test_environment_report_survives_a_bad_profile(monkeypatch):
     monkeypatch.setenv(config.ENV_VAR, "nope")
     assert config.environment_report()["Profile"].startswith("invalid: Unknown profile 'nope'")
+
+
+def _cpp_sources(text: str) -> set[str]:
+    """The ``file.cc:line]`` tags of TensorFlow's C++ log lines in ``text``."""
+    import re
+
+    return set(re.findall(r"\b[\w/]+\.cc:\d+\]", text))
+
+
+def test_tensorflow_startup_lines_are_kept_out_of_the_output_but_not_lost():
+    import subprocess
+    import sys
+
+    raw = subprocess.run(
+        [sys.executable, "-c", "import tensorflow as tf; tf.config.list_physical_devices()"],
+        capture_output=True, text=True, timeout=300,
+    )
+    quiet = subprocess.run(
+        [sys.executable, "-c", "import segutils.config as c; c.environment_report(); print(c.startup_log())"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert quiet.returncode == 0, quiet.stderr
+    assert _cpp_sources(quiet.stderr) == set()
+    assert _cpp_sources(quiet.stdout) == _cpp_sources(raw.stderr)
+
+
+def test_a_failing_tensorflow_import_carries_the_startup_log(monkeypatch, capfd):
+    import os
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` fail
+    with pytest.raises(ImportError) as err:
+        config.import_tensorflow()
+    assert any(note.startswith("TensorFlow's start-up output:") for note in err.value.__notes__)
+    os.write(2, b"fd 2 is restored\n")
+    assert capfd.readouterr().err == "fd 2 is restored\n"
