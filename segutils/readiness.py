@@ -102,7 +102,9 @@ def _keras() -> Check:
 
 def _segmentation_models() -> Check:
     try:
-        import segmentation_models as sm  # noqa: F401
+        from segutils.models.linknet import import_sm
+
+        import_sm()
     except Exception as err:  # noqa: BLE001
         return Check(
             "segmentation-models imports",
