@@ -166,9 +166,9 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
     from segutils.data.augment import augment
 
     plt = _plt()
-    x = tf.convert_to_tensor(as_rgb(image) if np.ndim(image) == 2 else np.asarray(image), tf.float32)
-    if np.asarray(image).dtype == np.uint8:
-        x = x / 255.0
+    pixels = np.asarray(image)
+    pixels = pixels / 255.0 if pixels.dtype == np.uint8 else pixels
+    x = tf.convert_to_tensor(pixels[..., None] if pixels.ndim == 2 else pixels, tf.float32)
     m = tf.convert_to_tensor(_mask2d(mask)[..., None].astype(np.int32))
     fig, axes = plt.subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
     for row, (name, config) in zip(axes, configs.items(), strict=True):
