@@ -47,35 +47,44 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, show_progress: 
     """Execute one notebook in a fresh kernel and write the executed copy into ``out_dir``."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from tqdm.auto import tqdm
 
     nb = nbformat.read(path, as_version=4)
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
     bar = tqdm(total=code_cells, desc=f"{path.name:<22}", unit="cell", disable=not show_progress, leave=True)
+    current = {"cell": None}  # 1-based index of the cell running now
+
+    def _started(cell_index, **_):
+        current["cell"] = cell_index + 1
+
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=_started,
         on_cell_executed=lambda **_: bar.update(1),
     )
     start = time.perf_counter()
-    ok, error = True, ""
+    failed_cell, error = None, ""
     out_dir.mkdir(parents=True, exist_ok=True)
     # The kernel's own stderr (TensorFlow's C++ start-up lines) goes to a log, not the console.
     with open(out_dir / f"{path.stem}.kernel.log", "w") as kernel_log:
         try:
             client.execute(stderr=kernel_log)
-        except (CellExecutionError, CellTimeoutError) as err:
-            ok, error = False, str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        except CellTimeoutError:
+            failed_cell, error = current["cell"], f"the cell ran longer than {timeout} s (raise --timeout)"
+        except DeadKernelError:
+            failed_cell = current["cell"]
+            error = f"the kernel died (out of memory?); its stderr is in {kernel_log.name}"
+        except CellExecutionError as err:
+            failed_cell, error = _failure(nb)
+            error = error or str(err).strip().splitlines()[-1]
         finally:
             bar.close()
             nbformat.write(nb, out_dir / path.name)
-    failed_cell = None
-    if not ok:
-        failed_cell, found = _failure(nb)
-        error = found or error
+    ok = not error
     return Result(path.name, ok, round(time.perf_counter() - start, 1), len(nb.cells), failed_cell, error)
 
 

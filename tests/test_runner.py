@@ -57,3 +57,22 @@ def test_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         runner.main(argv)
     assert exit_.value.code == 0 and "--timeout" in capsys.readouterr().out
+
+
+def test_a_dying_kernel_is_a_named_failure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    dies = _notebook(tmp_path / "00_dies.ipynb", "a = 1", "import os\nos._exit(1)")
+    assert runner.main([str(dies), "--out", str(tmp_path / "runs")]) == 1
+    err = capsys.readouterr().err
+    assert f"FAILED: {dies} at cell 3 (as numbered in JupyterLab): the kernel died (out of memory?)" in err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["results"][0]["failed_cell"] == 3
+
+
+def test_a_slow_cell_is_reported_as_a_timeout(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    slow = _notebook(tmp_path / "00_slow.ipynb", "import time\ntime.sleep(30)")
+    assert runner.main([str(slow), "--out", str(tmp_path / "runs"), "--timeout", "2"]) == 1
+    err = capsys.readouterr().err
+    expected = "at cell 2 (as numbered in JupyterLab): the cell ran longer than 2 s (raise --timeout)"
+    assert f"FAILED: {slow} {expected}" in err
