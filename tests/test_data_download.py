@@ -205,7 +205,7 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     calls = []
     assert list(PREFETCHERS) == ["resnet34 ImageNet encoder weights"]  # tested in test_linknet.py
     monkeypatch.delitem(PREFETCHERS, "resnet34 ImageNet encoder weights")
-    monkeypatch.setitem(PREFETCHERS, "extra", lambda progress: calls.append(progress))
+    monkeypatch.setitem(PREFETCHERS, "extra", lambda **kwargs: calls.append(kwargs))
     monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ("membrane",))
     assert main(["download", "membrane", "--quiet"]) == 0
     assert "membrane: all files present and verified" in capsys.readouterr().out
@@ -215,8 +215,9 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     assert "camvid: 1402 problems" in capsys.readouterr().out
     assert main(["download-all", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "membrane: all files present" in out and "extra: ready" in out and calls == [False]
+    assert "membrane: all files present" in out and "extra: ready" in out
+    assert calls == [{"data_dir": None, "mirror": None, "progress": False}]
     assert verify("membrane") == []
-    monkeypatch.setitem(PREFETCHERS, "broken", lambda progress: 1 / 0)
+    monkeypatch.setitem(PREFETCHERS, "broken", lambda **kwargs: 1 / 0)
     assert main(["download-all", "--quiet"]) == 1
     assert "broken: FAILED" in capsys.readouterr().err

@@ -266,3 +266,19 @@ def test_make_data_prefetches_weights_into_the_data_folder_as_a_mirror(fake_weig
     assert copy == fake_weights.parents[2] / "data" / "weights" / fake_weights.name
     assert copy.read_bytes() == fake_weights.read_bytes()
     assert not list(copy.parent.glob("*.part"))
+
+
+def test_download_all_puts_weights_in_the_data_dir_and_mirror_it_names(fake_weights, monkeypatch, tmp_path):
+    import hashlib
+    import sys
+
+    from segutils.data.__main__ import main
+
+    monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ())
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
+    mirror = str(fake_weights.parents[1] / "{name}")
+    assert main(["download-all", "--data-dir", str(tmp_path / "cli"), "--mirror", mirror, "--quiet"]) == 0
+    copy = tmp_path / "cli" / "weights" / fake_weights.name
+    assert hashlib.md5(copy.read_bytes()).hexdigest() == hashlib.md5(fake_weights.read_bytes()).hexdigest()
+    assert not (tmp_path / "data" / "weights").exists()  # SEGUTILS_DATA_DIR lost to --data-dir
+    assert sorted(p.name for p in copy.parent.iterdir()) == [fake_weights.name]  # no .part left

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "download-all":
         for name, fetch in PREFETCHERS.items():
             try:
-                fetch(progress=not args.quiet)
+                fetch(data_dir=args.data_dir, mirror=args.mirror, progress=not args.quiet)
                 print(f"{name}: ready")
             except Exception as err:  # noqa: BLE001 - report every failure, then exit 1
                 print(f"{name}: FAILED\n{err}", file=sys.stderr)

@@ -47,21 +47,27 @@ DOWNLOAD_ALL = ("membrane", "camvid")
 
 
 
-def _prefetch_encoder_weights(progress: bool = True) -> Path:
+def _prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
     """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
 
     The copy under the data folder makes that folder a complete mirror for a workshop.
     """
     import shutil
 
-    from segutils.models.linknet import encoder_weights_path
+    from segutils.models.linknet import encoder_weights_path, imagenet_weights_info
 
-    cached = Path(encoder_weights_path("resnet34", "imagenet"))
-    copy = data_root() / WEIGHTS / cached.name
-    if not copy.is_file() or copy.stat().st_size != cached.stat().st_size:
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, copy.with_suffix(".part"))
-        os.replace(copy.with_suffix(".part"), copy)
+    cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
+    copy = data_root(data_dir) / WEIGHTS / cached.name
+    expected = imagenet_weights_info("resnet34")["md5"]
+    if copy.is_file() and hashlib.md5(copy.read_bytes()).hexdigest() == expected:
+        return copy
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_name(copy.name + ".part")
+    try:
+        shutil.copyfile(cached, partial)
+        os.replace(partial, copy)
+    finally:
+        partial.unlink(missing_ok=True)
     return copy
 
 
@@ -69,7 +75,7 @@ def _prefetch_encoder_weights(progress: bool = True) -> Path:
 WEIGHTS = "weights"
 
 #: More things ``download-all`` fetches after the datasets, by name: each is called as
-#: ``fetch(progress=bool)``.
+#: ``fetch(data_dir=..., mirror=..., progress=bool)``.
 PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": _prefetch_encoder_weights}
 
 

@@ -68,8 +68,10 @@ def keras_cache_dir() -> str:
     return os.path.join(home, "models")
 
 
-def encoder_weights_path(backbone: str, encoder_weights) -> str | None:
+def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
     """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what sm should load.
+
+    ``"imagenet"`` files come from ``mirror`` (else ``SEGUTILS_MIRROR``) first, then GitHub.
 
     Raises:
         EncoderWeightsError: the ImageNet download failed; the message says how to fix it.
@@ -83,8 +85,8 @@ def encoder_weights_path(backbone: str, encoder_weights) -> str | None:
             return "imagenet"
         from segutils.data.downloads import WEIGHTS, mirror_url
 
-        mirror = mirror_url(WEIGHTS)
-        origins = ([mirror[0] + info["name"]] if mirror else []) + [info["url"]]
+        root = mirror_url(WEIGHTS, mirror)
+        origins = ([root[0] + info["name"]] if root else []) + [info["url"]]
         os.makedirs(keras_cache_dir(), exist_ok=True)  # else Keras silently falls back to /tmp/.keras
         errors = []
         for origin in origins:
