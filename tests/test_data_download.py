@@ -1,13 +1,16 @@
 """Verified downloads through a loopback HTTP mirror of the real membrane files."""
 
 import hashlib
+import http.client
 import http.server
 import re
 import shutil
 import socket
+import ssl
 import sys
 import threading
 import time
+import urllib.error
 from functools import partial
 from pathlib import Path
 
@@ -221,3 +224,23 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     monkeypatch.setitem(PREFETCHERS, "broken", lambda **kwargs: 1 / 0)
     assert main(["download-all", "--quiet"]) == 1
     assert "broken: FAILED" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (urllib.error.HTTPError("u", 404, "Not Found", {}, None), "http"),
+        (urllib.error.URLError(ConnectionRefusedError(111, "refused")), "offline"),
+        (urllib.error.URLError(FileNotFoundError(2, "no such file")), "missing"),
+        (urllib.error.URLError(ssl.SSLCertVerificationError("bad certificate")), "ssl"),
+        (urllib.error.URLError(http.client.RemoteDisconnected("closed")), "truncated"),
+        (ssl.SSLError("decryption failed mid-transfer"), "truncated"),
+        (http.client.IncompleteRead(b"abc", 10), "truncated"),
+        (TimeoutError("read timed out"), "truncated"),
+        (PermissionError(13, "read-only folder"), "local"),
+    ],
+)
+def test_errors_are_sorted_into_the_right_advice(error, kind):
+    from segutils.data import downloads
+
+    assert downloads._kind(error) == kind

@@ -12,6 +12,7 @@ machine; during real training they share the CPU. Taught in ``notebooks/01_data.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -98,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = args.data or default_data()
     if folder is None:
-        print("No membrane data found: run `python -m segutils.data membrane` or pass --data DIR")
+        print(
+            "No membrane data found: run `make data` (or `python -m segutils.data download membrane`), "
+            "or pass --data DIR with train/image/*.png",
+            file=sys.stderr,
+        )
         return 2
     print(f"data: {folder}  size: {args.size}x{args.size}  batch: {args.batch}  elastic: {args.elastic}")
     piped = pipeline_throughput(folder, args.size, args.batch, args.batches, args.elastic)

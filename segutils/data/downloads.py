@@ -187,8 +187,10 @@ def _kind(err: BaseException) -> str:
     if isinstance(err, urllib.error.URLError):  # raised while connecting or opening
         if isinstance(err.reason, (FileNotFoundError, NotADirectoryError)):
             return "missing"
+        if isinstance(err.reason, (http.client.HTTPException, ConnectionResetError)):
+            return "truncated"  # the server hung up on an open connection: worth a retry
         return "ssl" if isinstance(err.reason, ssl.SSLError) else "offline"
-    if isinstance(err, (http.client.HTTPException, ConnectionError, TimeoutError)):
+    if isinstance(err, (http.client.HTTPException, ConnectionError, TimeoutError, ssl.SSLError)):
         return "truncated"  # the transfer started, then broke off
     return "local"  # writing the file failed
 
