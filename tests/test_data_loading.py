@@ -254,3 +254,14 @@ def test_two_files_with_one_name(tmp_path):
     root = _folder(tmp_path / "d", n=1)
     _save(root / "images" / "img0.jpg", np.zeros((6, 4, 3), np.uint8))
     assert "several files per name: 1 clashes: img0.jpg and img0.png" in _error(root)
+
+
+def test_shapes_subset_is_a_true_subset_of_the_split():
+    full, some = load("shapes", "val", size=32), load("shapes", "val", size=32, subset=5)
+    assert len(some) == 5 and set(some.names) <= set(full.names)
+    for name, image, mask in zip(some.names, some.images, some.masks, strict=True):
+        i = full.names.index(name)
+        np.testing.assert_array_equal(image, full.images[i])
+        np.testing.assert_array_equal(mask, full.masks[i])
+    with pytest.raises(ValueError, match="subset must be a positive number of pairs or None, not 0"):
+        load("shapes", "val", size=32, subset=0)

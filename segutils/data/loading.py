@@ -110,11 +110,11 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
 def _load_shapes(split, subset, seed, size) -> Split:
     from .shapes import make_shapes
 
-    n = SHAPES_SIZES[split] if subset is None else min(subset, SHAPES_SIZES[split])
     # seed * 3 + split number: the three splits never share a seed, whatever seed you pick.
-    images, masks = make_shapes(n, size, seed * 3 + SPLITS.index(split))
-    names = [f"shapes_{split}_{i:03d}" for i in range(n)]
-    return Split(DATASETS["shapes"], split, list(images), list(masks), names)
+    images, masks = make_shapes(SHAPES_SIZES[split], size, seed * 3 + SPLITS.index(split))
+    names = [f"shapes_{split}_{i:03d}" for i in range(len(images))]
+    kept = _take(list(zip(images, masks, names, strict=True)), subset, seed)  # a true subset, as for files
+    return Split(DATASETS["shapes"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
 
 
 def _load_folder(root: Path, split, subset, seed, palette, num_classes) -> Split:
