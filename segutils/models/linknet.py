@@ -32,7 +32,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from .unet import check_input_size, output_layer
+from .unet import check_input_size, final_activation, output_layer
 
 
 class EncoderWeightsError(RuntimeError):
@@ -210,7 +210,7 @@ def build_linknet(
     check_input_size((height, width), 32, f"LinkNet-{backbone}")
     scale, offset = preprocessing_affine(backbone)
     weights = encoder_weights_path(backbone, encoder_weights)
-    activation = "linear" if logits else ("sigmoid" if num_classes == 1 else "softmax")
+    activation = final_activation(num_classes, logits)
     try:
         core = sm.Linknet(
             backbone, input_shape=(height, width, 3), classes=num_classes, activation=activation,

@@ -110,13 +110,17 @@ def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, ups
     return double_conv(x, filters, name, batchnorm)
 
 
+def final_activation(num_classes: int, logits: bool = False) -> str:
+    """``"sigmoid"`` for one class, ``"softmax"`` for more, ``"linear"`` when ``logits``."""
+    return "linear" if logits else ("sigmoid" if num_classes == 1 else "softmax")
+
+
 def output_layer(x, num_classes: int, logits: bool = False):
     """The final activation, always float32 (even under ``mixed_float16``) and named ``output``.
 
     One class gives a sigmoid, more give a softmax over the last axis; ``logits`` gives neither.
     """
-    activation = "linear" if logits else ("sigmoid" if num_classes == 1 else "softmax")
-    return layers.Activation(activation, dtype="float32", name="output")(x)
+    return layers.Activation(final_activation(num_classes, logits), dtype="float32", name="output")(x)
 
 
 def build_unet(
