@@ -158,14 +158,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_file(path: Path, entry: ManifestEntry) -> str | None:
-    """``None`` if ``path`` matches its manifest entry, else what is wrong with it."""
+def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:
+    """``None`` if ``path`` matches its manifest entry, else what is wrong with it.
+
+    ``full=False`` checks presence and size only (cheap, for every load); ``download`` and
+    ``verify`` check the SHA-256 too.
+    """
     if not path.is_file():
         return "missing"
     size = path.stat().st_size
     if size != entry.size:
         return f"has {size} bytes, expected {entry.size}"
-    if sha256_of(path) != entry.sha256:
+    if full and sha256_of(path) != entry.sha256:
         return "has the right size but the wrong SHA-256 (damaged or a different version)"
     return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .downloads import data_root
+from .downloads import check_file, data_root
 from .downloads import download as _fetch
 from .files import (  # noqa: F401 - read_image etc. are part of this module's API
     MAX_INFERRED_CLASSES,
@@ -93,8 +93,8 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
     _, entries = read_manifest(meta.manifest)
     pairs = _take(split_names(entries, meta.name)[split], subset, seed)
     root = data_root(data_dir) / meta.name
-    sizes = {e.path: e.size for e in entries}
-    bad = [p for pair in pairs for p in pair if not (root / p).is_file() or (root / p).stat().st_size != sizes[p]]
+    by_path = {e.path: e for e in entries}
+    bad = [p for pair in pairs for p in pair if check_file(root / p, by_path[p], full=False)]
     if bad:
         if not fetch:
             raise DataError(

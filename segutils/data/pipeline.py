@@ -18,7 +18,15 @@ float32 ``[B, H, W, K]``; the one-hot vector of the ignore index (CamVid's 11,
 Sizes: U-Net and LinkNet halve the image 5 times, so both sides must be multiples of 32.
 Any other size is rejected with the nearest valid sizes, or with ``pad_or_reject="pad"``
 padded up to the next multiple of 32 (centred; images reflected, masks filled with the
-ignore index, or 0 when the dataset has none). Taught in ``notebooks/01_data.ipynb``.
+ignore index, or 0 when the dataset has none). Reflection needs each side longer than the
+padding added to it, so sides below 12 cannot be padded to 32: they are rejected up front,
+with the advice to resize to 32 instead. Taught in ``notebooks/01_data.ipynb``.
+
+PNG paths: images are decoded with ``tf.io.decode_png``; masks with the same decoder as
+``segutils.data.load`` (:func:`segutils.data.files.read_mask` and ``to_classes``), so a
+paletted PNG gives its palette indices, a 16-bit PNG its values, and a value outside the
+classes an error that names the file and the fix (raised while iterating, as
+``tf.errors.InvalidArgumentError`` carrying the message).
 """
 
 from __future__ import annotations
@@ -30,10 +38,26 @@ import tensorflow as tf
 
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
+from segutils.data.files import read_mask, to_classes
 
 MULTIPLE = 32
 RESIZE_METHODS = ("area", "bilinear")
 MASK_ENCODINGS = ("index", "binary_0_255")
+CHANNELS = (None, 1, 3)
+
+
+def _reflectable(side: int, target: int) -> bool:
+    """Can ``side`` be padded (centred) up to ``target`` by reflection? Each pad must be < ``side``."""
+    pad = target - side
+    return pad - pad // 2 <= side - 1
+
+
+#: The smallest side that reflection can pad up to 32 (12: pads of 10 on both sides).
+MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPLE))
+
+
+def _as_arg(size: tuple[int, int]) -> str:
+    return str(size[0]) if size[0] == size[1] else f"({size[0]}, {size[1]})"
 
 
 def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
@@ -42,6 +66,8 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
     Raises:
         ValueError: a side is not a multiple of 32 and ``pad_or_reject="reject"``; the
             message names the size, the nearest valid sizes and the ``pad`` alternative.
+            Also with ``pad_or_reject="pad"`` when a side is too short to be padded by
+            reflection (below 12, padded to 32): the message says to resize to 32 instead.
     """
     h, w = (img_size, img_size) if np.isscalar(img_size) else (int(img_size[0]), int(img_size[1]))
     if pad_or_reject not in ("reject", "pad"):
@@ -49,14 +75,29 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
     if h < 1 or w < 1:
         raise ValueError(f"img_size must be positive, got {h}x{w}")
     up = (-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE)
-    if (h, w) == up or pad_or_reject == "pad":
+    if (h, w) == up:
         return up
+    paddable = _reflectable(h, up[0]) and _reflectable(w, up[1])
+    if pad_or_reject == "pad":
+        if paddable:
+            return up
+        raise ValueError(
+            f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
+            f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
+            f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
+            "instead of padding them."
+        )
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
+    pad = (
+        f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} "
+        "(images reflected, masks filled with the ignore index or 0)."
+        if paddable
+        else ""
+    )
     raise ValueError(
         f"img_size {h}x{w} is not a multiple of {MULTIPLE} (U-Net and LinkNet halve it 5 times). "
-        f"Nearest valid sizes: {nearest}. Or pass pad_or_reject='pad' to pad {h}x{w} up to "
-        f"{up[0]}x{up[1]} (images reflected, masks filled with the ignore index or 0)."
+        f"Nearest valid sizes: {nearest}.{pad}"
     )
 
 
@@ -80,7 +121,10 @@ def resize_mask(mask, size):
 
 
 def _pad(image, mask, size, fill: int):
-    """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size``."""
+    """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size``.
+
+    :func:`check_size` has made sure each reflected pad is shorter than the image side.
+    """
     shape = tf.shape(image)
     dh, dw = size[0] - shape[0], size[1] - shape[1]
     pads = [[dh // 2, dh - dh // 2], [dw // 2, dw - dw // 2], [0, 0]]
@@ -94,17 +138,54 @@ def _to_channels(image, channels: int | None):
         return tf.image.grayscale_to_rgb(image)
     if channels == 1 and image.shape[-1] == 3:
         return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), image.dtype)
-    raise ValueError(f"cannot convert {image.shape[-1]} channels to {channels}")
+    n = image.shape[-1]
+    if n in (2, 4):
+        fix = (
+            f"the images have an alpha channel: drop it first (images[..., :{n - 1}] for each image), "
+            f"or pass channels=None to keep all {n}"
+        )
+    else:
+        fix = f"images must be grayscale (1 channel) or RGB (3) to convert; pass channels=None to keep all {n}"
+    raise ValueError(f"cannot convert {n} channels to {channels}: {fix}")
 
 
 def _is_paths(seq) -> bool:
     return len(seq) > 0 and isinstance(seq[0], (str, Path))
 
 
-def _source(data, subset, mask_encoding):
+def _out_of_range(largest: int, num_classes: int, source: str, fix: str) -> str:
+    """The one message for a mask value outside the classes, from arrays and from PNG paths alike."""
+    return (
+        f"{source} holds the value {largest}, but there are only {num_classes} classes "
+        f"(0..{num_classes - 1}); masks must hold class indices ({fix})"
+    )
+
+
+def _decode_mask(path, mask_encoding: str, num_classes: int | None):
+    """Class indices ``uint8 [H, W, 1]`` of one mask file, through ``files.read_mask`` + ``to_classes``.
+
+    Runs inside ``tf.numpy_function``. Without ``num_classes``, values up to 255 pass
+    (the pipeline keeps masks as uint8 until it casts them to int32).
+    """
+    path = Path(path.decode() if isinstance(path, bytes) else path)
+    raw = read_mask(path)
+    if mask_encoding == "index" and raw.size:
+        largest = int(raw.max())
+        if num_classes and largest >= num_classes:
+            fix = "a 0/255 PNG mask is 0/1 with mask_encoding='binary_0_255'"
+            raise ValueError(_out_of_range(largest, num_classes, f"the mask {path}", fix))
+        if not num_classes and largest > 255:
+            raise ValueError(
+                f"the mask {path} holds the value {largest}: class indices above 255 need num_classes "
+                f"(pass num_classes={largest + 1} if they are all classes)"
+            )
+    return to_classes(raw, mask_encoding, num_classes or 256, path)[..., None]
+
+
+def _source(data, subset, mask_encoding, num_classes, channels):
     """``(dataset of (image uint8 [H,W,C], mask uint8 [H,W,1]), count, info, largest mask value)``.
 
-    The largest mask value is ``None`` for PNG paths (known only once decoded).
+    The largest mask value is ``None`` for PNG paths: each mask is checked as it is decoded.
     """
     info = getattr(data, "info", None)
     images, masks = (data.images, data.masks) if hasattr(data, "images") else data
@@ -115,13 +196,17 @@ def _source(data, subset, mask_encoding):
     if _is_paths(images):
         if mask_encoding not in MASK_ENCODINGS:
             raise ValueError(f"mask_encoding must be one of {MASK_ENCODINGS}, got {mask_encoding!r}")
-        channels = tf.io.decode_png(tf.io.read_file(str(images[0]))).shape[-1]
+        num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
+        if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
+            channels = 1 if tf.io.decode_png(tf.io.read_file(str(images[0]))).shape[-1] <= 2 else 3
 
         def decode(image_path, mask_path):
-            image = tf.ensure_shape(tf.io.decode_png(tf.io.read_file(image_path)), [None, None, channels])
-            mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
-            if mask_encoding == "binary_0_255":
-                mask = tf.cast(mask > 127, tf.uint8)
+            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)
+            image = tf.ensure_shape(image, [None, None, channels])
+            mask = tf.numpy_function(
+                lambda p: _decode_mask(p, mask_encoding, num_classes), [mask_path], tf.uint8, stateful=False
+            )
+            mask.set_shape([None, None, 1])
             return image, mask
 
         paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
@@ -132,11 +217,11 @@ def _source(data, subset, mask_encoding):
     if len({x.shape for x in images}) == 1 and len({m.shape for m in masks}) == 1:
         ds = tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(masks)))
     else:  # sizes differ: one element at a time, resized in the next step
-        channels = images[0].shape[-1]
+        depth = images[0].shape[-1]
         ds = tf.data.Dataset.from_generator(
             lambda: zip(images, masks, strict=True),
             output_signature=(
-                tf.TensorSpec([None, None, channels], tf.as_dtype(images[0].dtype)),
+                tf.TensorSpec([None, None, depth], tf.as_dtype(images[0].dtype)),
                 tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)),
             ),
         )
@@ -168,18 +253,23 @@ def make_dataset(
         data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes``
             and ``ignore_index``), a pair ``(images, masks)`` of arrays or lists of arrays
             (uint8 ``HxWxC`` or ``HxW``; masks ``HxW`` class indices; sizes may differ),
-            or a pair of lists of PNG paths, decoded with ``tf.io.decode_png``.
+            or a pair of lists of PNG paths: images decoded with ``tf.io.decode_png`` to
+            ``channels`` (default: those of the first image, alpha dropped, so a folder
+            mixing grey and RGB PNGs gives one channel count; pass ``channels=3`` to keep
+            colour), masks with ``segutils.data.files.read_mask`` and ``to_classes``.
         img_size: output side, or ``(height, width)``; multiples of 32 (see ``pad_or_reject``).
         batch_size: images per batch (the last batch may be smaller).
         training: shuffle by default, and augment with ``AugmentConfig()`` unless
             ``augment`` says otherwise.
-        augment: an :class:`AugmentConfig`, ``False`` for none, ``None`` for the default
-            (``AugmentConfig()`` when training, none otherwise).
+        augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for
+            none, ``None`` for the default (``AugmentConfig()`` when training, none otherwise).
         num_classes: classes K for ``one_hot``; defaults to ``data.info.num_classes``.
         one_hot: masks as float32 ``[B, H, W, K]`` instead of int32 ``[B, H, W, 1]``.
         resize_method: ``"area"`` or ``"bilinear"`` for images. Masks are always resized
             with nearest neighbour.
-        pad_or_reject: what to do with a side that is not a multiple of 32.
+        pad_or_reject: what to do with a side that is not a multiple of 32: ``"reject"``
+            (ValueError with the nearest valid sizes) or ``"pad"`` (reflect up to the next
+            multiple; sides below 12 are too short to reflect and raise ValueError).
         shuffle: shuffle the elements; defaults to ``training``.
         cache: keep decoded, resized uint8 elements in memory after the first pass.
         seed: seeds shuffling and augmentation; the same seed gives the same batches.
@@ -188,7 +278,9 @@ def make_dataset(
         channels: convert images to 1 or 3 channels (e.g. 3 for LinkNet on membrane).
         ignore_index: class left out of one-hot and used to pad masks; defaults to
             ``data.info.ignore_index``.
-        mask_encoding: for PNG paths only: ``"index"`` (value = class) or ``"binary_0_255"``.
+        mask_encoding: for PNG paths only: ``"index"`` (value = class, or palette index of
+            a paletted PNG) or ``"binary_0_255"`` (exactly 0 and 255 -> 0 and 1; any other
+            value is an error).
 
     Returns:
         A dataset of ``(images float32 [B, H, W, C] in [0, 1], masks)``.
@@ -200,20 +292,18 @@ def make_dataset(
     _check_method(resize_method)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    ds, count, info, largest = _source(data, subset, mask_encoding)
+    if channels not in CHANNELS:
+        raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {channels!r}")
+    augment = _augment_config(augment, training)
+    ds, count, info, largest = _source(data, subset, mask_encoding, num_classes, channels)
     if count == 0:
         raise ValueError("no images to build a dataset from")
     num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
     if num_classes and largest is not None and largest >= num_classes:
-        raise ValueError(
-            f"a mask holds the value {largest}, but there are only {num_classes} classes "
-            f"(0..{num_classes - 1}); masks must hold class indices (a 0/255 mask is 0/1 after `mask // 255`)"
-        )
+        raise ValueError(_out_of_range(largest, num_classes, "a mask", "a 0/255 mask is 0/1 after `mask // 255`"))
     ignore_index = ignore_index if ignore_index is not None else getattr(info, "ignore_index", None)
     if one_hot and not num_classes:
         raise ValueError("one_hot=True needs num_classes (or a Split whose info has it)")
-    if augment is None:
-        augment = AugmentConfig() if training else False
     shuffle = training if shuffle is None else shuffle
 
     def prepare(image, mask):
@@ -234,7 +324,7 @@ def make_dataset(
     if repeat:
         ds = ds.repeat()
     ds = ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=tf.data.AUTOTUNE)
-    if augment:
+    if augment is not None:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = tf.data.Dataset.zip(ds, seeds).map(
             lambda pair, s: augment_pair(pair[0], pair[1], s, augment), num_parallel_calls=tf.data.AUTOTUNE
@@ -243,6 +333,20 @@ def make_dataset(
         depth = num_classes
         ds = ds.map(lambda x, m: (x, to_one_hot(m, depth, ignore_index)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _augment_config(augment, training: bool) -> AugmentConfig | None:
+    """``make_dataset``'s ``augment`` argument as a config, or ``None`` for no augmentation."""
+    if isinstance(augment, AugmentConfig):
+        return augment
+    if augment is None:
+        return AugmentConfig() if training else None
+    if isinstance(augment, (bool, np.bool_)):
+        return AugmentConfig() if augment else None
+    raise TypeError(
+        "augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
+        f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})"
+    )
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):
