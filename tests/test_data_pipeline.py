@@ -1,13 +1,14 @@
 """The tf.data pipeline: shapes, dtypes, ranges, one-hot, nearest-only mask resizing, pad or reject."""
 
-import inspect
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
-from segutils.data.augment import GEOMETRY_ONLY
+from segutils.data.augment import GEOMETRY_ONLY, AugmentConfig
 from segutils.data.pipeline import check_size, describe, make_dataset, resize_mask, to_one_hot
 from segutils.data.shapes import make_shapes
 
@@ -66,7 +67,6 @@ def test_resized_masks_keep_only_their_own_classes(method, size):
 
 
 def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
-    assert list(inspect.signature(resize_mask).parameters) == ["mask", "size"]
     for method in ["nearest", "bicubic", "lanczos3"]:
         with pytest.raises(ValueError, match="masks always use nearest"):
             make_dataset(shapes_split, 64, 2, resize_method=method)
@@ -162,3 +162,118 @@ def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
     argv = ["--data", str(tmp_path), "--size", "32", "--batch", "2", "--batches", "3", "--no-model"]
     assert main(argv) == 0
     assert "images/s" in capsys.readouterr().out
+
+
+def test_augment_true_is_the_default_config_false_is_none_and_anything_else_is_a_type_error(shapes_split):
+    default = first(make_dataset(shapes_split, 64, 3, augment=AugmentConfig(), seed=1))
+    on = first(make_dataset(shapes_split, 64, 3, augment=True, seed=1))
+    np.testing.assert_array_equal(on[0], default[0])
+    np.testing.assert_array_equal(on[1], default[1])
+    plain = first(make_dataset(shapes_split, 64, 3))
+    off = first(make_dataset(shapes_split, 64, 3, training=True, shuffle=False, augment=False))
+    np.testing.assert_array_equal(off[0], plain[0])
+    assert not np.array_equal(on[0], plain[0])
+    expected = (
+        "augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
+        "(AugmentConfig() when training), got 'yes' (str)"
+    )
+    with pytest.raises(TypeError) as err:
+        make_dataset(shapes_split, 64, 3, augment="yes")
+    assert str(err.value) == expected
+
+
+def save_pairs(tmp_path, images, masks, mode=None):
+    image_paths, mask_paths = [], []
+    for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")
+        mask_image = Image.fromarray(mask)
+        if mode == "P":
+            mask_image = mask_image.convert("P")  # palette indices = the values
+            mask_image.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255] * 64)
+        mask_image.save(tmp_path / f"{i}_mask.png")
+        image_paths.append(tmp_path / f"{i}.png")
+        mask_paths.append(tmp_path / f"{i}_mask.png")
+    return image_paths, mask_paths
+
+
+@pytest.mark.parametrize("kind", ["paletted", "16-bit"])
+def test_png_masks_give_the_same_classes_as_the_files_decoder(tmp_path, kind):
+    images, masks = make_shapes(2, 32, seed=7)
+    masks = np.minimum(masks, 2).astype(np.uint8)  # classes 0, 1, 2
+    stored = masks.astype(np.uint16) if kind == "16-bit" else masks
+    paths = save_pairs(tmp_path, images, stored, mode="P" if kind == "paletted" else None)
+    expected_mode = "P" if kind == "paletted" else "I;16"
+    assert Image.open(paths[1][0]).mode == expected_mode
+    _, out = first(make_dataset(paths, 32, 2, num_classes=3))
+    assert sorted(np.unique(out).tolist()) == [0, 1, 2]
+    np.testing.assert_array_equal(out[..., 0], masks)
+
+
+def test_png_mask_values_outside_the_classes_raise_the_in_memory_message(tmp_path):
+    images, masks = make_shapes(1, 32, seed=7)
+    paths = save_pairs(tmp_path, images, np.where(masks > 0, 255, 0).astype(np.uint8))
+    expected = (
+        f"the mask {paths[1][0]} holds the value 255, but there are only 2 classes (0..1); masks must "
+        "hold class indices (a 0/255 PNG mask is 0/1 with mask_encoding='binary_0_255')"
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(expected)):
+        first(make_dataset(paths, 32, 1, num_classes=2))
+    _, out = first(make_dataset(paths, 32, 1, num_classes=2, mask_encoding="binary_0_255"))
+    np.testing.assert_array_equal(out[0, ..., 0], masks[0] > 0)
+
+
+def test_binary_0_255_png_masks_are_strict(tmp_path):
+    images, masks = make_shapes(1, 32, seed=7)
+    paths = save_pairs(tmp_path, images, np.where(masks > 0, 255, 128).astype(np.uint8))
+    expected = f"{paths[1][0]} should hold only 0 and 255 but has values [128, 255]."
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(expected)):
+        first(make_dataset(paths, 32, 1, mask_encoding="binary_0_255"))
+
+
+def test_png_folders_mixing_grey_and_rgb_images_are_decoded_to_one_channel_count(tmp_path):
+    images, masks = make_shapes(2, 32, seed=8)
+    image_paths, mask_paths = save_pairs(tmp_path, images, masks)
+    Image.fromarray(images[1][..., 0]).save(image_paths[1])  # the second image is grey
+    out, _ = first(make_dataset((image_paths, mask_paths), 32, 2, cache=False))
+    assert out.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(out[0], images[0] / 255.0, atol=1e-7)
+    np.testing.assert_array_equal(out[1, ..., 0], out[1, ..., 2])
+    grey, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2, cache=False))
+    assert grey.shape == (2, 32, 32, 1)
+    rgb, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2, cache=False, channels=3))
+    assert rgb.shape == (2, 32, 32, 3)
+
+
+def test_sizes_too_small_to_reflect_are_rejected_up_front_with_the_fix():
+    expected = (
+        "img_size 8x8 is too small to pad to 32x32: images are padded by reflection, which needs each side "
+        "longer than the padding added to it (sides of at least 12 pad up to 32). Pass img_size=32 to resize "
+        "the images to 32x32 instead of padding them."
+    )
+    images, masks = make_shapes(2, 8, seed=0)
+    with pytest.raises(ValueError) as err:
+        make_dataset((images, masks), 8, 2, pad_or_reject="pad")
+    assert str(err.value) == expected
+    with pytest.raises(ValueError, match=re.escape("Pass img_size=(32, 64) to resize the images to 32x64")):
+        check_size((11, 40), "pad")
+    with pytest.raises(ValueError) as err:
+        check_size(8)
+    assert str(err.value).endswith("Nearest valid sizes: 32x32.")  # no pad advice that would fail
+    assert check_size(12, "pad") == (32, 32)
+    image, mask = first(make_dataset((images, masks), 12, 2, pad_or_reject="pad"))
+    assert image.shape == (2, 32, 32, 3) and mask.shape == (2, 32, 32, 1)
+
+
+def test_channel_conversion_errors_say_how_to_fix_them():
+    images, masks = make_shapes(2, 32, seed=0)
+    rgba = np.concatenate([images, np.full(images.shape[:3] + (1,), 255, np.uint8)], axis=-1)
+    expected = (
+        "cannot convert 4 channels to 3: the images have an alpha channel: drop it first "
+        "(images[..., :3] for each image), or pass channels=None to keep all 4"
+    )
+    with pytest.raises(ValueError) as err:
+        make_dataset((rgba, masks), 32, 2, channels=3)
+    assert str(err.value) == expected
+    with pytest.raises(ValueError) as err:
+        make_dataset((images, masks), 32, 2, channels=4)
+    assert str(err.value) == "channels must be 1 (grayscale), 3 (RGB) or None (keep them), got 4"

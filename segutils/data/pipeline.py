@@ -131,14 +131,10 @@ def _pad(image, mask, size, fill: int):
     return tf.pad(image, pads, mode="REFLECT"), tf.pad(mask, pads, constant_values=fill)
 
 
-def _to_channels(image, channels: int | None):
-    if channels is None or image.shape[-1] == channels:
-        return image
-    if channels == 3 and image.shape[-1] == 1:
-        return tf.image.grayscale_to_rgb(image)
-    if channels == 1 and image.shape[-1] == 3:
-        return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), image.dtype)
-    n = image.shape[-1]
+def _check_channels(n: int | None, channels: int | None) -> None:
+    """ValueError, saying what to do, unless images with ``n`` channels convert to ``channels``."""
+    if channels is None or n is None or n == channels or n in (1, 3):
+        return
     if n in (2, 4):
         fix = (
             f"the images have an alpha channel: drop it first (images[..., :{n - 1}] for each image), "
@@ -147,6 +143,16 @@ def _to_channels(image, channels: int | None):
     else:
         fix = f"images must be grayscale (1 channel) or RGB (3) to convert; pass channels=None to keep all {n}"
     raise ValueError(f"cannot convert {n} channels to {channels}: {fix}")
+
+
+def _to_channels(image, channels: int | None):
+    """``image`` with ``channels`` channels (1 <-> 3 only; :func:`_check_channels` ran before)."""
+    _check_channels(image.shape[-1], channels)
+    if channels is None or image.shape[-1] == channels:
+        return image
+    if channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), image.dtype)
 
 
 def _is_paths(seq) -> bool:
@@ -298,6 +304,7 @@ def make_dataset(
     ds, count, info, largest = _source(data, subset, mask_encoding, num_classes, channels)
     if count == 0:
         raise ValueError("no images to build a dataset from")
+    _check_channels(ds.element_spec[0].shape[-1], channels)  # here, not inside map's traced code
     num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
     if num_classes and largest is not None and largest >= num_classes:
         raise ValueError(_out_of_range(largest, num_classes, "a mask", "a 0/255 mask is 0/1 after `mask // 255`"))
