@@ -74,7 +74,7 @@ def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
 
 def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(shapes_split):
     expected = (
-        "img_size 100x100 is not a multiple of 32 (U-Net and LinkNet halve it 5 times). "
+        "img_size 100x100 is not a multiple of 32 (LinkNet halves it 5 times). "
         "Nearest valid sizes: 96x96 or 128x128. Or pass pad_or_reject='pad' to pad 100x100 up to "
         "128x128 (images reflected, masks filled with the ignore index or 0)."
     )

@@ -15,7 +15,8 @@ Masks come out as int32 ``[B, H, W, 1]`` class indices, or with ``one_hot=True``
 float32 ``[B, H, W, K]``; the one-hot vector of the ignore index (CamVid's 11,
 ``unlabelled``) is all zeros, so it adds nothing to a loss or metric summed over classes.
 
-Sizes: U-Net and LinkNet halve the image 5 times, so both sides must be multiples of 32.
+Sizes: LinkNet-ResNet34 halves the image 5 times (U-Net at depth 4, 4 times), so to serve both
+models both sides must be multiples of 32.
 Any other size is rejected with the nearest valid sizes, or with ``pad_or_reject="pad"``
 padded up to the next multiple of 32 (centred; images reflected, masks filled with the
 ignore index, or 0 when the dataset has none). Reflection needs each side longer than the
@@ -96,7 +97,7 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
         else ""
     )
     raise ValueError(
-        f"img_size {h}x{w} is not a multiple of {MULTIPLE} (U-Net and LinkNet halve it 5 times). "
+        f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
         f"Nearest valid sizes: {nearest}.{pad}"
     )
 
