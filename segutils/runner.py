@@ -110,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     from segutils import config
 
     try:
-        profile = config.get(os.environ[config.ENV_VAR]).name if os.environ.get(config.ENV_VAR) else None
+        profile = config.active().name
     except config.UnknownProfileError as err:
         print(err, file=sys.stderr)
         return 2
-    profile = profile or config.active().name
     os.environ[config.ENV_VAR] = profile  # the kernels inherit it, so every notebook agrees
     paths = args.notebooks or course.notebooks()
     if not paths:
