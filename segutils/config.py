@@ -33,6 +33,9 @@ class Profile:
         unet_filters: filters of U-Net's first level (the paper uses 64).
         encoder_weights: ``"imagenet"`` or ``None`` for LinkNet's encoder.
         mixed_precision: train under the ``mixed_float16`` policy.
+        lr: Adam's learning rate (LinkNet's unfrozen phase uses a tenth of it).
+        seeds: training seeds per model in notebooks 05-06 (spread across seeds).
+        jit_compile: compile the training step with XLA.
     """
 
     name: str
@@ -45,6 +48,9 @@ class Profile:
     unet_filters: int
     encoder_weights: str | None
     mixed_precision: bool
+    lr: float = 1e-3
+    seeds: int = 1
+    jit_compile: bool = False
 
     def as_dict(self) -> dict:
         """The profile as a plain dict."""
@@ -53,11 +59,11 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
-    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False),
+    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, lr=1e-3, seeds=1),
     # A laptop without a GPU: real data, small images, narrow U-Net, a few epochs.
     "cpu": Profile("cpu", "membrane", 128, 4, 3, None, 24, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, full epochs.
-    "gpu": Profile("gpu", "membrane", 512, 8, 50, None, None, 64, "imagenet", True),
+    "gpu": Profile("gpu", "membrane", 512, 8, 50, None, None, 64, "imagenet", True, lr=1e-3, seeds=3, jit_compile=True),
 }
 
 

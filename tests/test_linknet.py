@@ -27,9 +27,9 @@ def linknets():
     """build_linknet for 1 and 12 classes (3 channels) and 1 class on grayscale, random encoder."""
     keras.backend.clear_session()
     return {
-        (1, 3): build_linknet(1, (None, None, 3), encoder_weights=None),
-        (12, 3): build_linknet(12, (None, None, 3), encoder_weights=None),
-        (1, 1): build_linknet(1, (None, None, 1), encoder_weights=None),
+        (1, 3): build_linknet((None, None, 3), 1, encoder_weights=None),
+        (12, 3): build_linknet((None, None, 3), 12, encoder_weights=None),
+        (1, 1): build_linknet((None, None, 1), 1, encoder_weights=None),
     }
 
 
@@ -110,7 +110,7 @@ def test_encoder_weights_from_a_file(tmp_path, resnet34_encoder, filename):
         resnet34_encoder.save_weights(path)
     else:
         resnet34_encoder.save(path)  # legacy HDF5: the format classification_models ships
-    model = build_linknet(1, (None, None, 1), encoder_weights=str(path))
+    model = build_linknet((None, None, 1), 1, encoder_weights=str(path))
     compared = 0
     for layer in (layer for layer in resnet34_encoder.layers if layer.weights):
         for expected, got in zip(layer.get_weights(), model.get_layer(layer.name).get_weights(), strict=True):
@@ -121,7 +121,7 @@ def test_encoder_weights_from_a_file(tmp_path, resnet34_encoder, filename):
 
 def test_missing_weights_file():
     with pytest.raises(FileNotFoundError, match="not a file"):
-        build_linknet(1, (64, 64, 3), encoder_weights="/nonexistent/resnet34.h5")
+        build_linknet((64, 64, 3), 1, encoder_weights="/nonexistent/resnet34.h5")
 
 
 def test_offline_imagenet_download_raises_a_helpful_error(monkeypatch):
@@ -135,7 +135,7 @@ def test_offline_imagenet_download_raises_a_helpful_error(monkeypatch):
     monkeypatch.setenv("KERAS_HOME", "/somewhere/.keras")
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
     with pytest.raises(EncoderWeightsError) as err:
-        build_linknet(1, (64, 64, 1), encoder_weights="imagenet")
+        build_linknet((64, 64, 1), 1, encoder_weights="imagenet")
     assert isinstance(err.value, RuntimeError)
     message = str(err.value)
     url = "https://github.com/qubvel/classification_models/releases/download/0.0.1/resnet34_imagenet_1000_no_top.h5"
@@ -146,7 +146,7 @@ def test_offline_imagenet_download_raises_a_helpful_error(monkeypatch):
 
 
 def test_encoder_freeze_leaves_decoder_and_batchnorm_trainable(linknets):
-    frozen = build_linknet(1, (64, 64, 3), encoder_weights=None, encoder_freeze=True)
+    frozen = build_linknet((64, 64, 3), 1, encoder_weights=None, encoder_freeze=True)
     assert not frozen.get_layer("conv0").trainable and frozen.get_layer("bn0").trainable
     assert frozen.get_layer("decoder_stage0a_conv").trainable
     trainable = sum(int(np.prod(w.shape)) for w in frozen.trainable_weights)
@@ -155,15 +155,15 @@ def test_encoder_freeze_leaves_decoder_and_batchnorm_trainable(linknets):
 
 def test_bad_inputs():
     with pytest.raises(ValueError, match="height 100 \\(nearest valid sizes: 96 or 128\\)"):
-        build_linknet(1, (100, 128, 3), encoder_weights=None)
+        build_linknet((100, 128, 3), 1, encoder_weights=None)
     with pytest.raises(ValueError, match="1 or 3 input channels"):
-        build_linknet(1, (64, 64, 2), encoder_weights=None)
+        build_linknet((64, 64, 2), 1, encoder_weights=None)
     with pytest.raises(ValueError, match="per-channel"):
-        build_linknet(1, (64, 64, 3), backbone="vgg16", encoder_weights=None)
+        build_linknet((64, 64, 3), 1, backbone="vgg16", encoder_weights=None)
 
 
 def test_mixed_precision_output_is_float32(mixed_precision):
-    model = build_linknet(2, (64, 64, 1), encoder_weights=None)
+    model = build_linknet((64, 64, 1), 2, encoder_weights=None)
     assert model.get_layer("conv0").compute_dtype == "float16"
     assert model.output.dtype == "float32"
     scratch = build_linknet_scratch((64, 64, 1), 2)

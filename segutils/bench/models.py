@@ -91,7 +91,7 @@ def main(argv: list[str]) -> int:
         (f"U-Net f={f}", lambda: build_unet((size, size, 1), 1, filters=f), lambda: plain_unet(size, f)),
         (
             "LinkNet-ResNet34",
-            lambda: build_linknet(1, (size, size, 3), encoder_weights=None),
+            lambda: build_linknet((size, size, 3), 1, encoder_weights=None),
             lambda: sm.Linknet("resnet34", input_shape=(size, size, 3), classes=1, encoder_weights=None,
                                decoder_block_type="transpose"),
         ),

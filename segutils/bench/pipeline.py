@@ -63,7 +63,7 @@ def build_model(size: int):
     try:
         from segutils.models.linknet import build_linknet
 
-        return build_linknet(1, (size, size, 3), encoder_weights=None), "segutils build_linknet"
+        return build_linknet((size, size, 3), 1, encoder_weights=None), "segutils build_linknet"
     except ImportError:
         import segmentation_models as sm  # segutils, imported above, has set SM_FRAMEWORK
 

@@ -171,8 +171,8 @@ def prepend(prefix: keras.Model, core: keras.Model, name: str) -> keras.Model:
 
 
 def build_linknet(
-    num_classes: int,
     input_shape,
+    num_classes: int,
     backbone: str = "resnet34",
     encoder_weights="imagenet",
     encoder_freeze: bool = False,
@@ -187,8 +187,8 @@ def build_linknet(
     ``stage2_unit1_relu1``, ``relu0``) and a 3x3 head, unlike the paper's 4 blocks and final block.
 
     Args:
-        num_classes: output channels; 1 gives a sigmoid, more a softmax.
         input_shape: ``(H, W, C)`` with C in {1, 3}; H, W multiples of 32 or None.
+        num_classes: output channels; 1 gives a sigmoid, more a softmax.
         backbone: any sm backbone with per-channel affine preprocessing (see module docstring).
         encoder_weights: ``"imagenet"``, None (random) or the path of an encoder weights file.
         encoder_freeze: make the encoder's layers, except BatchNorm, non-trainable (warm-up).

@@ -1,0 +1,108 @@
+"""One entry point for the two compared models: ``build_model("unet" | "linknet", ...)``.
+
+The comparison is only fair if both models are built the same way: same input, same head,
+same output dtype. ``build_model`` applies the profile (U-Net width, LinkNet's encoder
+weights) and the course's head rule: a dataset with two classes gets a one-channel sigmoid
+head (class 1 where p > threshold), more classes a K-channel softmax. Taught in
+``notebooks/05_training.ipynb``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+
+from .. import config
+from .linknet import EncoderWeightsError, build_linknet
+from .unet import build_unet
+
+MODEL_NAMES = ("unet", "linknet")
+
+
+class EncoderNotPretrainedWarning(UserWarning):
+    """LinkNet was asked for pretrained encoder weights and got a random encoder instead."""
+
+
+def output_channels(num_classes: int) -> int:
+    """Channels of the head for ``num_classes`` mask classes: 1 (sigmoid) for 2 classes, else K.
+
+    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    """
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
+        raise ValueError(
+            f"num_classes counts the classes in the masks and must be an int >= 2, got {num_classes!r} "
+            "(a binary mask has 2 classes: background and foreground)."
+        )
+    return 1 if num_classes == 2 else num_classes
+
+
+def build_model(
+    name: str,
+    input_shape,
+    num_classes: int,
+    profile: config.Profile | str | None = None,
+    missing_weights: str = "warn",
+    **overrides,
+) -> keras.Model:
+    """Build ``"unet"`` or ``"linknet"`` for masks with ``num_classes`` classes, sized by a profile.
+
+    U-Net takes ``profile.unet_filters`` filters at level 1 and batch normalisation; LinkNet
+    takes ``profile.encoder_weights``. Both end in the same head (see :func:`output_channels`).
+
+    Args:
+        name: ``"unet"`` or ``"linknet"``.
+        input_shape: ``(H, W, C)``; sides multiples of 32 (LinkNet) or ``None``.
+        num_classes: classes in the masks (2 for membrane), ignored class included.
+        profile: a :class:`~segutils.config.Profile`, its name, or ``None`` for the active one.
+        missing_weights: when LinkNet's ImageNet weights cannot be had (offline): ``"warn"``
+            builds a random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"``
+            re-raises the :class:`EncoderWeightsError`.
+        **overrides: passed to the builder (e.g. ``filters=64``, ``encoder_weights=None``).
+
+    Returns:
+        The model, with ``model.encoder_pretrained`` (``True``, ``False``, or ``None`` for U-Net).
+
+    Taught in ``notebooks/05_training.ipynb``.
+    """
+    if name not in MODEL_NAMES:
+        raise ValueError(f"build_model knows {MODEL_NAMES}, got {name!r}")
+    if missing_weights not in ("warn", "raise"):
+        raise ValueError(f"missing_weights must be 'warn' or 'raise', got {missing_weights!r}")
+    profile = config.get(profile) if isinstance(profile, str) else (profile or config.active())
+    channels = output_channels(num_classes)
+    if name == "unet":
+        kwargs = dict(filters=profile.unet_filters, batchnorm=True, dropout=0.0) | overrides
+        model = build_unet(tuple(input_shape), channels, **kwargs)
+        model.encoder_pretrained = None
+        return model
+    kwargs = dict(encoder_weights=profile.encoder_weights) | overrides
+    try:
+        model = build_linknet(tuple(input_shape), channels, **kwargs)
+    except EncoderWeightsError as err:
+        if missing_weights == "raise":
+            raise
+        warnings.warn(
+            f"LinkNet's encoder is NOT pretrained: {err} Training goes on from a random encoder, "
+            "so LinkNet's results here do not show what ImageNet pretraining gives.",
+            EncoderNotPretrainedWarning,
+            stacklevel=2,
+        )
+        model = build_linknet(tuple(input_shape), channels, **(kwargs | {"encoder_weights": None}))
+        model.encoder_pretrained = False
+        return model
+    model.encoder_pretrained = kwargs["encoder_weights"] is not None
+    return model
+
+
+def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The encoder's layers of a :func:`build_linknet` model: after ``preprocess``, before the decoder.
+
+    Taught in ``notebooks/05_training.ipynb``.
+    """
+    names = [layer.name for layer in model.layers]
+    if "preprocess" not in names or not any(n.startswith("decoder_") for n in names):
+        raise ValueError(f"{model.name!r} is not a build_linknet model: no 'preprocess' or 'decoder_*' layers")
+    start = names.index("preprocess") + 1
+    stop = next(i for i, n in enumerate(names) if n.startswith("decoder_"))
+    return model.layers[start:stop]

@@ -1,0 +1,73 @@
+"""build_model: one entry point for the compared models, the profile applied, one head rule."""
+
+import pytest
+
+import segutils  # noqa: F401  (sets SM_FRAMEWORK before segmentation_models)
+from segutils import config
+from segutils.models import (
+    EncoderNotPretrainedWarning,
+    EncoderWeightsError,
+    build_linknet,
+    build_model,
+    build_unet,
+    encoder_layers,
+    output_channels,
+)
+from segutils.models import build as build_module
+
+
+def test_output_channels_binary_is_one_sigmoid_channel():
+    assert [output_channels(k) for k in (2, 3, 12)] == [1, 3, 12]
+    with pytest.raises(ValueError, match=r"must be an int >= 2, got 1 \(a binary mask has 2 classes"):
+        output_channels(1)
+    with pytest.raises(ValueError, match="got 2.0"):
+        output_channels(2.0)
+
+
+def test_unet_takes_the_profile_width_and_matches_build_unet():
+    model = build_model("unet", (64, 64, 1), 2, profile="ci")
+    reference = build_unet((64, 64, 1), 1, filters=config.get("ci").unet_filters, batchnorm=True, dropout=0.0)
+    # 485,673 without BatchNorm (the paper's formula at F=8, depth 4), plus 3 numbers per channel
+    # of each 3x3 conv: 4 BatchNorm numbers minus the dropped bias.
+    assert model.count_params() == reference.count_params() == 485_673 + 3 * (2 * 248 + 2 * 120) == 487_881
+    assert model.output_shape == (None, 64, 64, 1)
+    assert model.encoder_pretrained is None
+    assert build_model("unet", (64, 64, 1), 12, profile="ci").output_shape == (None, 64, 64, 12)
+
+
+def test_linknet_from_the_ci_profile_has_a_random_encoder():
+    model = build_model("linknet", (64, 64, 1), 2, profile=config.get("ci"))
+    assert model.count_params() == 21_791_386  # sm.Linknet('resnet34', classes=1), tested in test_linknet
+    assert model.encoder_pretrained is False
+    assert model.layers[-1].dtype_policy.name == "float32"
+
+
+def test_missing_imagenet_weights_warn_and_fall_back(monkeypatch):
+    calls = []
+
+    def fake_build_linknet(input_shape, channels, **kwargs):
+        calls.append(kwargs["encoder_weights"])
+        if kwargs["encoder_weights"] == "imagenet":
+            raise EncoderWeightsError("Could not download the ImageNet weights of the resnet34 encoder (offline).")
+        return build_linknet(input_shape, channels, **kwargs)
+
+    monkeypatch.setattr(build_module, "build_linknet", fake_build_linknet)
+    with pytest.warns(EncoderNotPretrainedWarning, match="LinkNet's encoder is NOT pretrained: Could not download"):
+        model = build_model("linknet", (64, 64, 1), 2, profile="cpu")
+    assert calls == ["imagenet", None] and model.encoder_pretrained is False
+    with pytest.raises(EncoderWeightsError):
+        build_model("linknet", (64, 64, 1), 2, profile="cpu", missing_weights="raise")
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match=r"build_model knows \('unet', 'linknet'\), got 'segnet'"):
+        build_model("segnet", (64, 64, 1), 2, profile="ci")
+
+
+def test_encoder_layers_span_the_resnet_only():
+    model = build_model("linknet", (64, 64, 1), 2, profile="ci")
+    names = [layer.name for layer in encoder_layers(model)]
+    assert names[0] == "bn_data" and names[-1] == "relu1"
+    assert not any(n.startswith("decoder_") or n in ("preprocess", "output") for n in names)
+    with pytest.raises(ValueError, match="is not a build_linknet model"):
+        encoder_layers(build_unet((64, 64, 1), 1, filters=4, depth=2))
