@@ -1,0 +1,103 @@
+"""Callbacks the course adds to ``fit``: a step timer, an epoch clock and live curves.
+
+Taught in ``notebooks/05_training.ipynb``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import keras
+
+
+class StepTimer(keras.callbacks.Callback):
+    """Times every training step; the first ``skip`` steps (tracing, XLA compile) are left out.
+
+    Attributes:
+        steps: seconds of each timed step, in order.
+    """
+
+    def __init__(self, batch_size: int, skip: int = 2):
+        super().__init__()
+        self.batch_size, self.skip = batch_size, skip
+        self.steps: list[float] = []
+        self._seen = 0
+        self._start = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._seen += 1
+        if self._seen > self.skip and self._start is not None:
+            self.steps.append(time.perf_counter() - self._start)
+
+    def summary(self) -> dict:
+        """``median_step_s``, ``p90_step_s``, ``images_per_s`` and ``timed_steps`` (None if none)."""
+        if not self.steps:
+            return dict(median_step_s=None, p90_step_s=None, images_per_s=None, timed_steps=0)
+        median = statistics.median(self.steps)
+        p90 = sorted(self.steps)[int(0.9 * (len(self.steps) - 1))]
+        return dict(median_step_s=median, p90_step_s=p90, images_per_s=self.batch_size / median,
+                    timed_steps=len(self.steps))
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall-clock seconds of each epoch, validation included; ``on_epoch`` is called after each."""
+
+    def __init__(self, on_epoch=None):
+        super().__init__()
+        self.seconds: dict[int, float] = {}
+        self.on_epoch = on_epoch
+        self._start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds[epoch] = time.perf_counter() - self._start
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, self.seconds[epoch], dict(logs or {}))
+
+
+class LiveCurves(keras.callbacks.Callback):
+    """Redraws loss and mean-IoU curves in the notebook at the end of every epoch.
+
+    Outside IPython it does nothing. ``history`` may hold earlier epochs (a resumed run).
+    """
+
+    def __init__(self, title: str = "", history: dict | None = None, metric: str = "mean_iou"):
+        super().__init__()
+        self.title, self.metric = title, metric
+        self.history = {k: list(v) for k, v in (history or {}).items()}
+        self._handle = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        from ..plotting import _plt
+
+        plt = _plt()
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+        for ax, key in zip(axes, ("loss", self.metric), strict=True):
+            for name in (key, f"val_{key}"):
+                if name in self.history:
+                    values = self.history[name]
+                    ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{self.title} {key}".strip())
+            ax.legend()
+        fig.tight_layout()
+        if self._handle is None:
+            self._handle = display(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+        plt.close(fig)

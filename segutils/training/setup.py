@@ -1,0 +1,128 @@
+"""Where and how a model trains: the distribution strategy, mixed precision, XLA, compile.
+
+Everything here is TensorFlow's or Keras' own machinery, chosen for the hardware: build the
+model, its loss, metrics and optimiser inside ``strategy().scope()``. Taught in
+``notebooks/05_training.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+
+from .. import config
+
+TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE")
+
+
+def tf_config_workers(environ=os.environ) -> list[str]:
+    """The worker addresses ``TF_CONFIG`` names (empty without it).
+
+    Raises:
+        ValueError: ``TF_CONFIG`` is not JSON.
+    """
+    raw = environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return []
+    try:
+        cluster = json.loads(raw).get("cluster", {})
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise ValueError(
+            f"TF_CONFIG is not valid JSON ({err}); it should look like "
+            '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
+        ) from err
+    return list(cluster.get("worker", [])) + list(cluster.get("chief", []))
+
+
+def choose_strategy(tpu: bool, workers: int, gpus: int) -> str:
+    """Name of the strategy for the hardware: ``tpu``, ``multi_worker``, ``mirrored`` or ``default``."""
+    if tpu:
+        return "tpu"
+    if workers > 1:
+        return "multi_worker"
+    if gpus > 1:
+        return "mirrored"
+    return "default"
+
+
+def strategy(environ=os.environ):
+    """The ``tf.distribute`` strategy for this machine.
+
+    ``TPUStrategy`` when a TPU is named in the environment (Colab, Cloud TPU),
+    ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers,
+    ``MirroredStrategy`` on more than one GPU, the default (one device) otherwise.
+
+    Taught in ``notebooks/05_training.ipynb``.
+    """
+    tf = config.import_tensorflow()
+    tpu = any(environ.get(name) for name in TPU_ENV_VARS)
+    kind = choose_strategy(tpu, len(tf_config_workers(environ)), len(tf.config.list_logical_devices("GPU")))
+    if kind == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def set_precision(mixed_precision: bool | None = None, profile: config.Profile | None = None) -> str:
+    """Set Keras' global dtype policy: ``mixed_float16`` or ``float32``; returns its name.
+
+    Call it before building the model. ``None`` takes the profile's choice. The course's
+    models keep their ``output`` layer in float32, so losses and metrics see float32.
+    Taught in ``notebooks/05_training.ipynb``.
+    """
+    if mixed_precision is None:
+        mixed_precision = (profile or config.active()).mixed_precision
+    policy = "mixed_float16" if mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def default_loss(num_classes: int):
+    """The course's loss for both compared models: soft Dice plus focal (the write-up's loss).
+
+    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    """
+    from ..losses import DiceLoss, FocalLoss
+
+    return DiceLoss() + FocalLoss()
+
+
+def default_metrics(num_classes: int, ignore_index: int | None = None) -> list:
+    """Mean IoU (monitored for the best checkpoint) and the IoU of each class."""
+    from ..metrics import ClassIoU, MeanIoU
+
+    per_class = [ClassIoU(k, num_classes, ignore_index=ignore_index) for k in range(num_classes) if k != ignore_index]
+    return [MeanIoU(num_classes, ignore_index=ignore_index), *per_class]
+
+
+def compile_model(
+    model: keras.Model,
+    num_classes: int,
+    loss=None,
+    lr: float | None = None,
+    metrics: list | None = None,
+    ignore_index: int | None = None,
+    jit_compile: bool | None = None,
+    profile: config.Profile | None = None,
+) -> keras.Model:
+    """``model.compile`` with Adam, the course's loss and metrics, and XLA as the profile says.
+
+    Call it inside the strategy's scope. Under ``mixed_float16`` Keras wraps Adam in a
+    ``LossScaleOptimizer`` by itself. Taught in ``notebooks/05_training.ipynb``.
+    """
+    profile = profile or config.active()
+    model.compile(
+        optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
+        loss=loss if loss is not None else default_loss(num_classes),
+        metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
+        jit_compile=profile.jit_compile if jit_compile is None else jit_compile,
+    )
+    return model
