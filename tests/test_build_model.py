@@ -71,3 +71,14 @@ def test_encoder_layers_span_the_resnet_only():
     assert not any(n.startswith("decoder_") or n in ("preprocess", "output") for n in names)
     with pytest.raises(ValueError, match="is not a build_linknet model"):
         encoder_layers(build_unet((64, 64, 1), 1, filters=4, depth=2))
+
+
+def test_both_models_share_one_batchnorm_momentum():
+    unet = build_model("unet", (64, 64, 1), 2, profile="ci")
+    bns = [layer for layer in unet.layers if layer.__class__.__name__ == "BatchNormalization"]
+    assert len(bns) == 2 * (4 + 1 + 4)  # two per double conv: 4 encoder levels, bottleneck, 4 decoder levels
+    assert {layer.momentum for layer in bns} == {0.9}
+    linknet = build_model("linknet", (64, 64, 1), 2, profile="ci", bn_momentum=0.8)
+    assert {layer.momentum for layer in linknet.layers if layer.__class__.__name__ == "BatchNormalization"} == {0.8}
+    kept = build_model("unet", (64, 64, 1), 2, profile="ci", bn_momentum=None)
+    assert {layer.momentum for layer in kept.layers if layer.__class__.__name__ == "BatchNormalization"} == {0.99}

@@ -18,6 +18,10 @@ from .linknet import EncoderWeightsError, build_linknet
 from .unet import build_unet
 
 MODEL_NAMES = ("unet", "linknet")
+#: BatchNorm momentum of the compared models. Keras' 0.99 averages the statistics over ~100
+#: steps, so in a run of a few hundred steps validation sees stale statistics for most of it
+#: (and the best checkpoint is picked on noise); 0.9 follows the weights within ~10 steps.
+BN_MOMENTUM = 0.9
 
 
 class EncoderNotPretrainedWarning(UserWarning):
@@ -43,6 +47,7 @@ def build_model(
     num_classes: int,
     profile: config.Profile | str | None = None,
     missing_weights: str = "warn",
+    bn_momentum: float | None = BN_MOMENTUM,
     **overrides,
 ) -> keras.Model:
     """Build ``"unet"`` or ``"linknet"`` for masks with ``num_classes`` classes, sized by a profile.
@@ -58,6 +63,8 @@ def build_model(
         missing_weights: when LinkNet's ImageNet weights cannot be had (offline): ``"warn"``
             builds a random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"``
             re-raises the :class:`EncoderWeightsError`.
+        bn_momentum: momentum of every BatchNorm layer, the same for both models (``None``
+            keeps the builders' own).
         **overrides: passed to the builder (e.g. ``filters=64``, ``encoder_weights=None``).
 
     Returns:
@@ -70,15 +77,32 @@ def build_model(
     if missing_weights not in ("warn", "raise"):
         raise ValueError(f"missing_weights must be 'warn' or 'raise', got {missing_weights!r}")
     profile = config.get(profile) if isinstance(profile, str) else (profile or config.active())
-    channels = output_channels(num_classes)
+    model = _build(name, tuple(input_shape), output_channels(num_classes), profile, missing_weights, overrides)
+    if bn_momentum is not None:
+        set_bn_momentum(model, bn_momentum)
+    return model
+
+
+def set_bn_momentum(model: keras.Model, momentum: float) -> int:
+    """Set the momentum of every ``BatchNormalization`` layer; returns how many there are.
+
+    Call it before the model is trained (the momentum is read when the step is traced).
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.momentum = momentum
+    return len(layers)
+
+
+def _build(name, input_shape, channels, profile, missing_weights, overrides):
     if name == "unet":
         kwargs = dict(filters=profile.unet_filters, batchnorm=True, dropout=0.0) | overrides
-        model = build_unet(tuple(input_shape), channels, **kwargs)
+        model = build_unet(input_shape, channels, **kwargs)
         model.encoder_pretrained = None
         return model
     kwargs = dict(encoder_weights=profile.encoder_weights) | overrides
     try:
-        model = build_linknet(tuple(input_shape), channels, **kwargs)
+        model = build_linknet(input_shape, channels, **kwargs)
     except EncoderWeightsError as err:
         if missing_weights == "raise":
             raise
@@ -86,9 +110,9 @@ def build_model(
             f"LinkNet's encoder is NOT pretrained: {err} Training goes on from a random encoder, "
             "so LinkNet's results here do not show what ImageNet pretraining gives.",
             EncoderNotPretrainedWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-        model = build_linknet(tuple(input_shape), channels, **(kwargs | {"encoder_weights": None}))
+        model = build_linknet(input_shape, channels, **(kwargs | {"encoder_weights": None}))
         model.encoder_pretrained = False
         return model
     model.encoder_pretrained = kwargs["encoder_weights"] is not None
