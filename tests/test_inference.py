@@ -1,0 +1,188 @@
+"""Overlap-tile prediction: the grid, the blend, mirroring, agreement with whole-image prediction, flips."""
+
+import keras
+import numpy as np
+import pytest
+
+from segutils.inference import (
+    blend_window,
+    mirror_indices,
+    predict_tiled,
+    receptive_field,
+    tile_grid,
+    tiled_probabilities,
+)
+from segutils.models import build_unet
+
+
+@pytest.fixture(scope="module")
+def unet():
+    keras.utils.set_random_seed(0)
+    return build_unet((None, None, 1), 1, filters=4, depth=2)
+
+
+@pytest.fixture(scope="module")
+def pixelwise():
+    """A model whose output at a pixel depends on that pixel only (a 1x1 conv): tiling must not show."""
+    inputs = keras.Input((None, None, 1))
+    conv = keras.layers.Conv2D(1, 1, activation="sigmoid")
+    model = keras.Model(inputs, conv(inputs))
+    conv.set_weights([np.full((1, 1, 1, 1), 6.0, "float32"), np.array([-3.0], "float32")])
+    return model
+
+
+class Recorder:
+    """Wraps a model and records the batch shapes it is asked to predict."""
+
+    def __init__(self, model):
+        self.model, self.shapes = model, []
+        self.input_shape, self.layers = model.input_shape, model.layers
+
+    def predict_on_batch(self, x):
+        self.shapes.append(x.shape)
+        return self.model.predict_on_batch(x)
+
+
+def test_grid_of_a_non_square_image_by_hand():
+    grid = tile_grid(150, 97, tile=64, overlap=32)
+    # margin: 32 / 2 = 16, rounded up to 32; steps of 64 - 32 = 32 from -32 until 150 + 32 is covered
+    assert grid.margin == 32 and grid.tile == (64, 64)
+    assert grid.rows == (-32, 0, 32, 64, 96, 128)  # the last tile ends at 192 >= 182
+    assert grid.cols == (-32, 0, 32, 64, 96)  # ends at 160 >= 129
+    assert len(grid) == 30 and next(grid.origins()) == (-32, -32)
+
+
+def test_an_image_that_fits_gets_one_tile_shrunk_to_a_multiple_of_32():
+    assert tile_grid(64, 64, tile=128, overlap=64) == tile_grid(64, 64, 128, 64)
+    grid = tile_grid(64, 64, tile=128, overlap=64)
+    assert (grid.tile, grid.rows, grid.cols) == ((128, 128), (-32,), (-32,))
+    small = tile_grid(20, 30, tile=256, overlap=64)  # 20 + 64 -> 96, 30 + 64 -> 96
+    assert (small.tile, len(small)) == ((96, 96), 1)
+    assert tile_grid(100, 100, tile=256, overlap=0).tile == (128, 128)
+
+
+def test_bad_tile_and_overlap_say_what_works():
+    with pytest.raises(ValueError, match=r"tile=100 must be a positive multiple of 32 .* use tile=96 or 128"):
+        tile_grid(500, 500, tile=100)
+    with pytest.raises(
+        ValueError,
+        match=r"overlap=48 must be a multiple of 32 from 0 to tile - 32 = 224 \(tile=256\); "
+        r"64 is the nearest",
+    ):
+        tile_grid(500, 500, tile=256, overlap=48)
+    with pytest.raises(ValueError, match="overlap=64 must be"):
+        tile_grid(500, 500, tile=64, overlap=64)
+    with pytest.raises(ValueError, match="the image is empty: 0 x 5 pixels"):
+        tile_grid(0, 5)
+
+
+def test_blend_weights_of_neighbours_add_up_to_one():
+    window = blend_window((128, 96), overlap=32)
+    assert window.dtype == np.float32 and window.shape == (128, 96)
+    assert window[64, 48] == 1.0 and window.min() > 0
+    # sin^2 on the left of one tile meets cos^2 on the right of the tile 128 - 32 = 96 pixels before it
+    row = window[64]
+    total = np.zeros(96 + 64, np.float64)
+    total[:96] += row
+    total[64:] += row
+    np.testing.assert_allclose(total[64:96], 1.0, atol=1e-6)
+    assert np.array_equal(blend_window((64, 64), 0), np.ones((64, 64), np.float32))
+
+
+@pytest.mark.parametrize("size", [1, 2, 5])
+def test_mirror_indices_reflect_like_numpy_pad(size):
+    expected = np.pad(np.arange(size), 40, mode="reflect") if size > 1 else np.zeros(81 if size == 1 else 0, int)
+    assert np.array_equal(mirror_indices(-40, size + 80, size), expected)
+
+
+def test_receptive_field_by_hand():
+    # depth 1: conv3 conv3 (1+2+2=5), pool (+1=6, jump 2), bottleneck 2 x conv3 (+4+4=14),
+    # up-conv 2x2/2 (each output reads one input: +0, jump 1), 2 x conv3 (+2+2=18), 1x1 head
+    assert receptive_field(build_unet((None, None, 1), 1, filters=4, depth=1)) == 18
+    # depth 2: 5, pool 6, 2 x conv3 at jump 2 -> 14, pool 16, 2 x conv3 at jump 4 -> 32, up, 2 x conv3 at
+    # jump 2 -> 40, up, 2 x conv3 -> 44
+    assert receptive_field(build_unet((None, None, 1), 1, filters=4, depth=2)) == 44
+
+
+def test_one_tile_agrees_with_the_whole_image_beyond_half_the_receptive_field(unet):
+    image = np.random.default_rng(1).random((64, 64), dtype="float32")
+    whole = unet.predict_on_batch(image[None, ..., None])[0, ..., 0]
+    tiled = tiled_probabilities(unet, image, tile=128, overlap=64)[..., 0]
+    band = receptive_field(unet) // 2  # 22 pixels
+    inner = (slice(band, -band),) * 2
+    assert np.abs(tiled[inner] - whole[inner]).max() < 1e-5
+    # Near the border the tile sees the mirrored image where the whole image sees zero padding.
+    assert np.abs(tiled - whole).max() > 1e-3
+
+
+def test_pixelwise_model_is_untouched_by_tiling_blending_and_flips(pixelwise):
+    image = (np.random.default_rng(2).random((150, 97)) * 255).astype(np.uint8)
+    expected = pixelwise.predict_on_batch(image[None, ..., None].astype("float32") / 255)[0]
+    for tta in (False, True):
+        probs = tiled_probabilities(pixelwise, image, tile=64, overlap=32, batch_size=3, tta=tta)
+        assert probs.shape == (150, 97, 1) and probs.dtype == np.float32
+        np.testing.assert_allclose(probs, expected, atol=1e-6)
+    assert np.array_equal(predict_tiled(pixelwise, image, tile=64, overlap=32), (expected[..., 0] > 0.5))
+
+
+def test_non_square_image_not_a_multiple_of_32_comes_back_at_its_size(unet):
+    image = (np.random.default_rng(3).random((75, 41, 1)) * 255).astype(np.uint8)
+    mask = predict_tiled(unet, image, tile=64, overlap=32)
+    assert mask.shape == (75, 41) and mask.dtype == np.uint8 and set(np.unique(mask)) <= {0, 1}
+
+
+def test_flips_average_the_four_flipped_predictions(unet):
+    image = np.random.default_rng(4).random((64, 96, 1), dtype="float32")
+    flips = [(), (0,), (1,), (0, 1)]
+    expected = np.mean(
+        [np.flip(unet.predict_on_batch(np.flip(image, a)[None])[0], a) for a in flips], axis=0
+    )  # overlap 0: no margin, a single 64 x 96 tile is exactly the whole image
+    probs = tiled_probabilities(unet, image, tile=128, overlap=0, tta=True)
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    assert np.abs(probs - unet.predict_on_batch(image[None])[0]).max() > 1e-4  # flips do change it
+
+
+def test_logits_are_turned_into_probabilities_first():
+    keras.utils.set_random_seed(0)
+    logits = build_unet((None, None, 1), 1, filters=4, depth=2, logits=True)
+    image = np.random.default_rng(5).random((64, 64), dtype="float32")
+    z = logits.predict_on_batch(image[None, ..., None])[0]
+    probs = tiled_probabilities(logits, image, tile=64, overlap=0)
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-z)), atol=1e-6)
+    assert np.array_equal(predict_tiled(logits, image, tile=64, overlap=0), (z[..., 0] > 0).astype(np.uint8))
+
+
+def test_several_classes_take_the_argmax():
+    keras.utils.set_random_seed(0)
+    model = build_unet((None, None, 3), 4, filters=4, depth=2)
+    image = np.random.default_rng(6).random((64, 32, 3), dtype="float32")
+    probs = model.predict_on_batch(image[None])[0]
+    assert np.array_equal(predict_tiled(model, image, tile=64, overlap=0), probs.argmax(-1))
+
+
+def test_tiles_are_predicted_a_few_at_a_time(pixelwise):
+    recorder = Recorder(pixelwise)
+    image = np.zeros((300, 200), np.uint8)
+    tiled_probabilities(recorder, image, tile=64, overlap=32, batch_size=4, tta=True, progress=False)
+    # rows: 1 + ceil((300 + 64 - 64) / 32) = 11, cols: 1 + ceil((200 + 64 - 64) / 32) = 8;
+    # 88 tiles in 22 batches of 4, each predicted under 4 flips
+    assert len(recorder.shapes) == 22 * 4
+    assert max(s[0] for s in recorder.shapes) == 4 and {s[1:] for s in recorder.shapes} == {(64, 64, 1)}
+
+
+def test_a_progress_bar_for_many_tiles(pixelwise, capsys):
+    tiled_probabilities(pixelwise, np.zeros((200, 200), np.uint8), tile=64, overlap=32, progress=True)
+    assert "tiles" in capsys.readouterr().err
+
+
+def test_bad_images_say_what_is_wrong(unet):
+    with pytest.raises(ValueError, match=r"takes one image \(H, W\) or \(H, W, C\), got shape \(2, 64, 64, 1\)"):
+        predict_tiled(unet, np.zeros((2, 64, 64, 1), "float32"))
+    with pytest.raises(ValueError, match="the model takes 1-channel images, this one has 3 channels"):
+        predict_tiled(unet, np.zeros((64, 64, 3), "float32"))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        predict_tiled(unet, np.full((64, 64), 255.0, "float32"))
+    fixed = build_unet((64, 64, 1), 1, filters=4, depth=2)
+    with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
+        predict_tiled(fixed, np.zeros((100, 100), "float32"), tile=128)
+    assert predict_tiled(fixed, np.zeros((100, 70), "float32"), overlap=32).shape == (100, 70)
