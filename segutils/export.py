@@ -1,0 +1,204 @@
+"""Export a trained model for people who do not have the course: SavedModel, ONNX, LiteRT.
+
+Everything goes through Keras' own ``model.export``: ``format="tf_saved_model"`` (loaded back
+with ``tf.saved_model.load``, called through its ``serve`` signature), ``format="onnx"``
+(written by ``tf2onnx``, run back with ``onnxruntime``) and ``format="litert"`` (a ``.tflite``
+file, run back with the ``ai_edge_litert`` interpreter, or ``tf.lite.Interpreter`` without it),
+plus a LiteRT variant whose weights are stored as float16. Each artifact is loaded back and
+its predictions compared with the Keras model's by :func:`compare_exports`. A format whose
+packages are missing raises :class:`ExportUnavailable`, saying what to install.
+Taught in ``notebooks/07_inference.ipynb``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+#: The formats :func:`export_model` writes, in the order of the notebook's table.
+FORMATS = ("saved_model", "onnx", "litert", "litert_fp16", "litert_int8")
+#: File or directory name of each format inside the export directory.
+FILENAMES = {
+    "saved_model": "saved_model",
+    "onnx": "model.onnx",
+    "litert": "model.tflite",
+    "litert_fp16": "model_fp16.tflite",
+    "litert_int8": "model_int8.tflite",
+}
+#: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel
+#: runs the same TensorFlow graph (measured: exactly 0); ONNX Runtime and the LiteRT interpreter
+#: do the same float32 arithmetic in another order (measured ~1e-7); float16 weights keep 11
+#: significant bits (measured ~3e-5 on tiny random models); int8 weights keep 256 levels per
+#: tensor (measured ~7e-4). Trained models, with confident outputs, are measured in notebook 07.
+TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 1e-2, "litert_int8": 1e-1}
+#: What each format needs besides TensorFlow, to export it and to run it back.
+NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
+
+
+class ExportUnavailable(RuntimeError):
+    """A format cannot be written or run here; the message says why and what to install."""
+
+
+def check_available(fmt: str) -> None:
+    """Raise :class:`ExportUnavailable` if ``fmt`` is unknown or its packages are missing."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose from {FORMATS}")
+    missing = [name for name in NEEDS.get(fmt, ()) if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportUnavailable(
+            f"{fmt} export needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed. "
+            f"Install the locked versions with `pip install -c constraints.txt {' '.join(missing)}` "
+            "(`make test` installs them with the test extras)."
+        )
+
+
+def export_model(model, directory, fmt: str) -> Path:
+    """Write ``model`` in format ``fmt`` under ``directory``; returns the file or folder written.
+
+    The input signature is the model's own, so a ``(None, None, C)`` model exports for any
+    image size and batch. ``litert_fp16`` stores weights as float16 (half the file); the
+    interpreter computes in float32.
+
+    Raises:
+        ExportUnavailable: the format's packages are missing (see :data:`NEEDS`).
+
+    Taught in ``notebooks/07_inference.ipynb``.
+    """
+    check_available(fmt)
+    path = Path(directory) / FILENAMES[fmt]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "saved_model":
+        model.export(str(path), format="tf_saved_model", verbose=False)
+    elif fmt == "onnx":
+        with warnings.catch_warnings():  # Keras' tf2onnx patch probes np.object, which NumPy 2 warns about
+            warnings.simplefilter("ignore", FutureWarning)
+            model.export(str(path), format="onnx", verbose=False)
+    else:
+        model.export(str(path), format="litert", verbose=False, **_litert_options(fmt))
+    return path
+
+
+def _litert_options(fmt: str) -> dict:
+    """Converter settings: none (float32), float16 weights, or int8 weights ("dynamic range")."""
+    if fmt == "litert":
+        return {}
+    import tensorflow as tf
+
+    options = {"optimizations": [tf.lite.Optimize.DEFAULT]}  # alone: int8 weights, float activations
+    if fmt == "litert_fp16":
+        options["target_spec"] = {"supported_types": [tf.float16]}
+    return options
+
+
+def size_bytes(path) -> int:
+    """Bytes of a file, or of every file under a folder (a SavedModel)."""
+    path = Path(path)
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _interpreter(path: str):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own, deprecated in favour of ai_edge_litert
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter(model_path=path)
+
+
+def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Load an exported artifact back, without Keras or segutils' model code.
+
+    Returns:
+        ``predict(images) -> outputs``: float32 ``(B, H, W, C)`` in, the model's outputs out.
+
+    Taught in ``notebooks/07_inference.ipynb``.
+    """
+    check_available(fmt)
+    path = str(path)
+    if fmt == "saved_model":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # the closure keeps it (and its variables) alive
+        return lambda images: loaded.serve(np.asarray(images, np.float32)).numpy()
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda images: session.run(None, {name: np.asarray(images, np.float32)})[0]
+    interpreter = _interpreter(path)
+    state = {"shape": None}
+
+    def predict(images):
+        images = np.asarray(images, np.float32)
+        index = interpreter.get_input_details()[0]["index"]
+        if state["shape"] != images.shape:  # a dynamic-size model is resized to each new shape
+            interpreter.resize_tensor_input(index, images.shape)
+            interpreter.allocate_tensors()
+            state["shape"] = images.shape
+        interpreter.set_tensor(index, images)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+    return predict
+
+
+def median_seconds(predict: Callable, images: np.ndarray, repeats: int = 5) -> float:
+    """Median wall-clock seconds of ``predict(images)`` over ``repeats`` calls, after one warm-up."""
+    predict(images)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(images)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5) -> list[dict]:
+    """Export ``model`` in each format, load it back, and compare it with the Keras model on ``images``.
+
+    Args:
+        model: a Keras model.
+        images: float32 ``(B, H, W, C)`` in ``[0, 1]`` (already prepared).
+        directory: where the artifacts go.
+        formats: some of :data:`FORMATS`.
+        repeats: timed calls per format (median).
+
+    Returns:
+        One row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median
+        milliseconds for the batch), ``max_abs_diff`` (largest difference from Keras'
+        outputs), ``tolerance``, ``outputs`` (for the caller's metrics) and ``error`` (``None``,
+        or why the format could not be produced: then the other fields are ``None``).
+
+    Taught in ``notebooks/07_inference.ipynb``.
+    """
+    images = np.asarray(images, np.float32)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save(directory / "model.keras")
+    reference = np.asarray(model.predict_on_batch(images))
+    rows = [dict(format="keras", path=directory / "model.keras", bytes=size_bytes(directory / "model.keras"),
+                 ms=1000 * median_seconds(model.predict_on_batch, images, repeats), max_abs_diff=0.0,
+                 tolerance=0.0, outputs=reference, error=None)]  # fmt: skip
+    for fmt in formats:
+        row = dict(format=fmt, path=None, bytes=None, ms=None, max_abs_diff=None, tolerance=TOLERANCE[fmt],
+                   outputs=None, error=None)  # fmt: skip
+        try:
+            row["path"] = export_model(model, directory, fmt)
+            predict = load_exported(row["path"], fmt)
+        except ExportUnavailable as err:
+            row["error"] = str(err)
+            rows.append(row)
+            continue
+        outputs = np.asarray(predict(images))
+        row.update(bytes=size_bytes(row["path"]), ms=1000 * median_seconds(predict, images, repeats),
+                   max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
+        rows.append(row)
+    return rows
