@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("pipeline", "models")
+BENCHMARKS = ("pipeline", "models", "infer")
 
 
 def main(argv: list[str]) -> int:
