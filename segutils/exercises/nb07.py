@@ -1,0 +1,50 @@
+"""Checks for the exercises of ``notebooks/07_inference.ipynb``: each returns None or a hint.
+
+Taught in ``notebooks/07_inference.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _is_number(answer) -> bool:
+    return isinstance(answer, int | float) and not isinstance(answer, bool)
+
+
+def check_tile_count(answer) -> str | None:
+    """Exercise 1: tiles ``predict_tiled`` lays over a 1000 x 700 image with tile=256, overlap=64."""
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 1:
+        return "Give the number of tiles as a whole number (rows of tiles times columns of tiles)."
+    if answer == 12:  # ceil(1000 / 256) * ceil(700 / 256): side by side, no overlap, no margin
+        return "Neighbouring tiles overlap, so they step by tile - overlap pixels, not by a whole tile."
+    if answer == 20:  # overlapping steps over the bare image, without the mirrored margins
+        return ("The steps are right, but the tiles also cover a mirrored margin above and below, left "
+                "and right of the image (overlap / 2, rounded up to a multiple of 32).")  # fmt: skip
+    if answer != 24:
+        return ("Per side: the image plus two margins must be covered by one tile plus as many steps of "
+                "tile - overlap as needed (round up); multiply the counts of the two sides.")  # fmt: skip
+    return None
+
+
+def check_blend(answer) -> str | None:
+    """Exercise 2: the blended probability where tile A (weight 0.75) says 0.9 and tile B (0.25) says 0.5."""
+    if not _is_number(answer) or not 0 <= answer <= 1:
+        return "Give a probability between 0 and 1."
+    if math.isclose(answer, 0.7, abs_tol=1e-6):  # the plain mean of the two tiles
+        return "That is the plain mean: the tiles do not count equally here, each counts with its weight."
+    if math.isclose(answer, 0.75 * 0.9 + 0.25 * 0.5, abs_tol=1e-6):
+        return None
+    return "Weight each tile's probability by its blend weight, add them, and divide by the sum of the weights."
+
+
+def check_exact_pixels(answer) -> str | None:
+    """Exercise 3: pixels of a 64 x 64 image whose tile and whole-image predictions must agree (field 44)."""
+    if not isinstance(answer, int) or isinstance(answer, bool) or answer < 0:
+        return "Give a count of pixels as a whole number."
+    if answer in ((64 - 22) ** 2, 0):  # a band on one side only, or a band as wide as the whole field
+        return ("A pixel is safe when its whole receptive field lies inside the image: the field reaches "
+                "half its size to each side, so the border band is half the field wide, on every side.")  # fmt: skip
+    if answer != (64 - 2 * (44 // 2)) ** 2:
+        return "Find the side of the square of safe pixels (the image minus a band on both sides), then square it."
+    return None
