@@ -1,0 +1,47 @@
+"""report() goes on with the solution when an answer is empty, and checks a given one."""
+
+import pytest
+
+from segutils.exercises import ExerciseError, report
+
+
+def check_half(answer):
+    """Right answer: 0.5."""
+    if answer == 0.5:
+        return None
+    return "Count the pixels that are set and divide by all pixels."
+
+
+def test_empty_answer_goes_on_with_the_solution_and_says_so(capsys):
+    assert report("1", None, 0.5, check_half) == 0.5
+    assert capsys.readouterr().out == "Exercise 1: not answered, so the solution was used to go on.\n"
+
+
+def test_empty_answer_is_not_checked(capsys):
+    def never(answer):
+        raise RuntimeError("the check must not run on an empty answer")
+
+    assert report(2, None, [1, 2], never) == [1, 2]
+    assert "checks out" not in capsys.readouterr().out
+
+
+def test_right_answer_checks_out_and_is_returned(capsys):
+    answer = 0.5
+    assert report("2", answer, 99.0, check_half) is answer
+    assert capsys.readouterr().out == "Exercise 2: your answer checks out.\n"
+
+
+def test_wrong_answer_raises_the_hint(capsys):
+    with pytest.raises(ExerciseError) as caught:
+        report("3", 0.25, 0.5, check_half)
+    assert str(caught.value) == "Count the pixels that are set and divide by all pixels."
+    assert caught.value.number == "3"
+    assert isinstance(caught.value, AssertionError)
+    assert capsys.readouterr().out == ""
+
+
+def test_a_check_returning_neither_none_nor_a_hint_is_a_type_error():
+    with pytest.raises(
+        TypeError, match=r"check of exercise 4 must return None or a hint \(a non-empty str\), got False"
+    ):
+        report("4", 1, 1, lambda answer: False)
