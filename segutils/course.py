@@ -199,6 +199,22 @@ def convention_problems(nb, filename: str) -> list[str]:
         lower = _uppercase_assignments(tagged[0].source)
         if lower:
             problems.append(f"parameters cell assigns names that are not UPPER_CASE: {lower}")
+    problems += _exercise_problems(nb)
+    return problems
+
+
+def _exercise_problems(nb) -> list[str]:
+    """The Exercises section must be checked through ``segutils.exercises.report``."""
+    markdown = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
+    start = next((i for i in markdown if "## Exercises" in _headings(nb.cells[i].source)), None)
+    if start is None:
+        return []
+    code = [c.source for c in nb.cells[start:] if c.cell_type == "code"]
+    problems = []
+    if not any("report(" in source for source in code):
+        problems.append("the Exercises have no check cell calling segutils.exercises.report(...)")
+    if any("check out" in source for source in code):
+        problems.append("an exercise cell prints 'check out' itself: let report() say it, only for answers it checked")
     return problems
 
 

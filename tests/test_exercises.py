@@ -45,3 +45,38 @@ def test_a_check_returning_neither_none_nor_a_hint_is_a_type_error():
         TypeError, match=r"check of exercise 4 must return None or a hint \(a non-empty str\), got False"
     ):
         report("4", 1, 1, lambda answer: False)
+
+
+def _setup_notebook():
+    import nbformat
+
+    from segutils import course
+
+    return nbformat.read(course.NOTEBOOK_DIR / "00_setup.ipynb", as_version=4)
+
+
+def test_the_conventions_require_report_in_the_exercises():
+    from segutils import course
+
+    nb = _setup_notebook()
+    assert course.convention_problems(nb, "00_setup.ipynb") == []
+    check = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Check"))
+    check.source = 'if GPU_SIZE is None:\n    GPU_SIZE = 512\nprint("Both answers check out.")'
+    assert course.convention_problems(nb, "00_setup.ipynb") == [
+        "the Exercises have no check cell calling segutils.exercises.report(...)",
+        "an exercise cell prints 'check out' itself: let report() say it, only for answers it checked",
+    ]
+
+
+def test_report_before_the_exercises_does_not_count():
+    import nbformat
+
+    from segutils import course
+
+    nb = _setup_notebook()
+    check = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Check"))
+    check.source = check.source.replace("report(", "reported(")
+    nb.cells.insert(3, nbformat.v4.new_code_cell("from segutils.exercises import report\nreport(1, 1, 1, print)"))
+    assert course.convention_problems(nb, "00_setup.ipynb") == [
+        "the Exercises have no check cell calling segutils.exercises.report(...)"
+    ]
