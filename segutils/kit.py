@@ -1,0 +1,289 @@
+"""The workshop kit: one archive with the datasets, encoder weights and wheels, for a room without Wi-Fi.
+
+``python -m segutils.kit build`` (``make offline-kit``) writes ``segutils-kit.tar``::
+
+    segutils-kit/MANIFEST.json     every file with its size and SHA-256, and what the kit holds
+    segutils-kit/SHA256SUMS        the same checksums for ``sha256sum -c``
+    segutils-kit/constraints.txt   the locked versions the wheels were downloaded for
+    segutils-kit/data/<name>/...   each dataset laid out like its manifest, verified
+    segutils-kit/data/weights/...  ImageNet encoder weights (Keras cache or data/weights/)
+    segutils-kit/wheels/*.whl      the locked dependencies for one platform and Python version
+
+``python -m segutils.kit serve segutils-kit.tar`` unpacks it (checking every file) and
+serves it over HTTP: participants set ``SEGUTILS_MIRROR=http://<laptop>:8000/data/{name}/``
+and install with ``pip install --no-index --find-links http://<laptop>:8000/wheels/ ...``.
+A USB copy works the same with paths instead of URLs. Taught in notebooks/00_setup.ipynb.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from segutils.data.downloads import DOWNLOAD_ALL, WEIGHTS, check_file, data_root, mirror_url, sha256_of
+from segutils.data.registry import info, read_manifest
+
+ROOT = "segutils-kit"
+REPO = Path(__file__).resolve().parent.parent
+#: TensorFlow 2.21 ships manylinux_2_27 wheels only, which pip does not count as manylinux2014:
+#: the default names the manylinux family explicitly (any x86_64 Linux with glibc >= 2.28).
+DEFAULT_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+DEFAULT_PYTHON = "3.11"
+#: What ``pip install -e .`` builds with (pyproject's build-system), downloaded beside the locked wheels.
+BUILD_REQUIREMENTS = ("setuptools>=77",)
+ENCODERS = ("resnet34",)  # the backbones whose ImageNet weights the course uses
+
+
+class KitError(RuntimeError):
+    """The kit cannot be built or is damaged; the message says what to do."""
+
+
+def pip_download(constraints: Path, dest: Path, platforms, python_version: str) -> None:
+    """``pip download`` the locked wheels (and the build backend) for ``platforms`` into ``dest``."""
+    flags = ["--only-binary=:all:", "--python-version", python_version, "-d", str(dest)]
+    flags += [arg for p in platforms for arg in ("--platform", p)]
+    pip = [sys.executable, "-m", "pip", "download", "--quiet"]
+    for extra in (["-r", str(constraints)], list(BUILD_REQUIREMENTS)):
+        done = subprocess.run(pip + extra + flags, capture_output=True, text=True)
+        if done.returncode:
+            raise KitError(f"pip download {' '.join(extra)} failed for {', '.join(platforms)} / Python "
+                           f"{python_version}:\n{done.stderr.strip()[-2000:]}\nCheck the network to PyPI and "
+                           "the --platform / --python-version values, or build with --no-wheels.")  # fmt: skip
+
+
+def _weights(data_dir) -> dict[str, Path]:
+    """Kit path -> file of the encoder weights found in ``<data>/weights/`` and the Keras cache."""
+    from segutils.models import linknet
+
+    found = {}
+    known = {i["name"]: i["md5"] for i in map(linknet.imagenet_weights_info, ENCODERS) if i}
+    folder = data_root(data_dir) / WEIGHTS
+    candidates = sorted(folder.glob("*.h5")) if folder.is_dir() else []
+    candidates += [Path(linknet.keras_cache_dir()) / name for name in known]
+    for path in candidates:
+        if not path.is_file() or f"data/{WEIGHTS}/{path.name}" in found:
+            continue
+        if path.name in known and hashlib.md5(path.read_bytes()).hexdigest() != known[path.name]:
+            raise KitError(f"{path} does not match the md5 {known[path.name]} of the ImageNet weights (a damaged "
+                           "download?): delete it and run `make data` while online.")  # fmt: skip
+        found[f"data/{WEIGHTS}/{path.name}"] = path
+    return found
+
+
+def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
+    """Kit path -> local file of every verified dataset file and weights file; and notes on what is left out.
+
+    Raises:
+        KitError: a requested dataset is missing or a cached file fails its check.
+    """
+    files, notes = {}, []
+    for name in datasets or DOWNLOAD_ALL:
+        root = data_root(data_dir) / info(name).name
+        entries = read_manifest(info(name).manifest)[1]
+        if datasets is None and not root.is_dir():
+            notes.append(f"{name}: not in {root.parent}, left out (run `make data` first to include it)")
+            continue
+        bad = [f"{e.path}: {p}" for e in entries if (p := check_file(root / e.path, e))]
+        if bad:
+            raise KitError(f"{name} in {root} fails its manifest ({len(bad)} of {len(entries)} files, e.g. "
+                           f"{bad[0]}): run `python -m segutils.data download {name}` first.")  # fmt: skip
+        files.update({f"data/{info(name).name}/{e.path}": root / e.path for e in entries})
+    weights = _weights(data_dir)
+    if not weights:
+        notes.append("encoder weights: none found in the Keras cache or data/weights/; LinkNet will start random")
+    return files | weights, notes
+
+
+def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = True,
+          platforms=DEFAULT_PLATFORMS, python_version: str = DEFAULT_PYTHON,
+          download: Callable[..., None] = pip_download) -> dict:  # fmt: skip
+    """Write the kit archive ``out`` (atomically) and return its manifest.
+
+    ``download(constraints, dest, platforms, python_version)`` fetches the wheels; tests inject one.
+    """
+    files, notes = collect(data_dir, datasets)
+    with tempfile.TemporaryDirectory() as tmp:
+        if wheels:
+            download(REPO / "constraints.txt", Path(tmp), list(platforms), python_version)
+            files.update({f"wheels/{p.name}": p for p in sorted(Path(tmp).glob("*.whl"))})
+            if not any(k.startswith("wheels/") for k in files):
+                raise KitError(f"the wheel download left no .whl files in {tmp}")
+        files["constraints.txt"] = REPO / "constraints.txt"
+        listing = [{"path": k, "size": p.stat().st_size, "sha256": sha256_of(p)} for k, p in sorted(files.items())]
+        manifest = {
+            "format": "segutils-kit/1",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "datasets": sorted({k.split("/")[1] for k in files if k.startswith("data/") and "/weights/" not in k}),
+            "weights": sorted(Path(k).name for k in files if k.startswith(f"data/{WEIGHTS}/")),
+            "wheels": {"platforms": list(platforms), "python_version": python_version} if wheels else None,
+            "notes": notes,
+            "files": listing,
+        }
+        extra = {"MANIFEST.json": json.dumps(manifest, indent=1).encode()}
+        extra["SHA256SUMS"] = "".join(f"{f['sha256']}  {f['path']}\n" for f in listing).encode()
+        out = Path(out)
+        part = out.with_name(out.name + ".part")
+        try:
+            with tarfile.open(part, "w") as tar:
+                for name, data in extra.items():
+                    (Path(tmp) / name).write_bytes(data)
+                    tar.add(Path(tmp) / name, f"{ROOT}/{name}")
+                for entry in listing:
+                    tar.add(files[entry["path"]], f"{ROOT}/{entry['path']}")
+            os.replace(part, out)
+        finally:
+            part.unlink(missing_ok=True)
+    return manifest
+
+
+def verify(root) -> list[str]:
+    """Problems of an unpacked kit at ``root`` against its MANIFEST.json, one line each (empty: all good)."""
+    root = Path(root)
+    try:
+        listing = json.loads((root / "MANIFEST.json").read_text())["files"]
+    except (OSError, ValueError, KeyError) as err:
+        return [f"MANIFEST.json: unreadable ({err})"]
+    problems = []
+    for f in listing:
+        path = root / f["path"]
+        if not path.is_file():
+            problems.append(f"{f['path']}: missing")
+        elif path.stat().st_size != f["size"] or sha256_of(path) != f["sha256"]:
+            problems.append(f"{f['path']}: size or SHA-256 differs from MANIFEST.json")
+    return problems
+
+
+def unpack(archive, dest=None) -> Path:
+    """Unpack ``archive`` into ``dest`` (default: beside it) and verify it; return the kit's root folder."""
+    archive = Path(archive)
+    dest = Path(dest) if dest else archive.parent
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    problems = verify(dest / ROOT)
+    if problems:
+        raise KitError(f"{archive} is damaged ({len(problems)} bad files, e.g. {problems[0]}): copy it again.")
+    return dest / ROOT
+
+
+def make_server(root, host: str = "0.0.0.0", port: int = 8000, quiet: bool = False):
+    """A threading HTTP server over the unpacked kit ``root`` (call ``serve_forever``, then ``shutdown``)."""
+    import functools
+    import http.server
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            if not quiet:
+                super().log_message(*args)
+
+    return http.server.ThreadingHTTPServer((host, port), functools.partial(Handler, directory=str(root)))
+
+
+def _served(url: str, size: int | None) -> str | None:
+    """None when ``url`` answers with ``size`` bytes (any size if None), else what is wrong."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=3) as response:
+            length = response.headers.get("Content-Length")
+    except Exception as err:  # noqa: BLE001 - unreachable, 404, ... all mean "not served"
+        return f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+    if size is not None and length is not None and int(length) != size:
+        return f"serves {length} bytes, the manifest says {size}"
+    return None
+
+
+def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -> dict[str, str | None]:
+    """Per dataset (and ``weights``): None when the mirror serves it (first, middle, last file), else why not.
+
+    Empty when no mirror is set (argument or ``SEGUTILS_MIRROR``).
+    """
+    from segutils.models import linknet
+
+    found = {}
+    for name in names:
+        root = mirror_url(name, mirror)
+        if root is None:
+            return {}
+        if name == WEIGHTS:
+            targets = [(i["name"], None) for i in map(linknet.imagenet_weights_info, ENCODERS) if i]
+        else:
+            entries = read_manifest(info(name).manifest)[1]
+            picks = sorted({0, len(entries) // 2, len(entries) - 1})[:sample]
+            targets = [(entries[i].path, entries[i].size) for i in picks]
+        problems = [f"{path}: {p}" for path, size in targets if (p := _served(root[0] + path, size))]
+        found[name] = f"{root[0]}{problems[0]}" if problems else None
+    return found
+
+
+def _lan_address() -> str:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))  # no packet is sent; picks the interface of the LAN route
+            return s.getsockname()[0]
+        except OSError:
+            return "127.0.0.1"
+
+
+def main(argv=None) -> int:
+    """``build`` / ``verify`` / ``serve``: see ``python -m segutils.kit -h``."""
+    parser = argparse.ArgumentParser(prog="python -m segutils.kit", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("build", help="write the kit archive")
+    b.add_argument("--out", default="segutils-kit.tar")
+    b.add_argument("--data-dir", help="where the datasets are (default: as `make data`)")
+    b.add_argument("--dataset", action="append", dest="datasets", help="require this dataset (repeatable)")
+    b.add_argument("--platform", action="append", dest="platforms", help="pip platform tag (repeatable)")
+    b.add_argument("--python-version", default=DEFAULT_PYTHON)
+    b.add_argument("--no-wheels", action="store_true", help="leave the wheels out (no network needed)")
+    commands.add_parser("verify", help="check an archive or unpacked kit").add_argument("kit")
+    s = commands.add_parser("serve", help="unpack (if an archive) and serve a kit over HTTP")
+    s.add_argument("kit")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--bind", default="0.0.0.0")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            m = build(args.out, args.data_dir, args.datasets, not args.no_wheels,
+                      args.platforms or DEFAULT_PLATFORMS, args.python_version)  # fmt: skip
+            size = sum(f["size"] for f in m["files"])
+            wheels = sum(f["path"].startswith("wheels/") for f in m["files"])
+            print(f"{args.out}: {len(m['files'])} files, {size / 1e6:.1f} MB: datasets {m['datasets']}, "
+                  f"weights {m['weights']}, {wheels} wheels")  # fmt: skip
+            print("\n".join(f"note: {n}" for n in m["notes"]))
+            return 0
+        kit = Path(args.kit)
+        root = kit if kit.is_dir() else unpack(kit, kit.parent)
+        if args.command == "verify":
+            problems = verify(root)
+            print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
+            return 1 if problems else 0
+        server = make_server(root, args.bind, args.port)
+        host = _lan_address() if args.bind == "0.0.0.0" else args.bind
+        print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
+              f"  export SEGUTILS_MIRROR=http://{host}:{args.port}/data/{{name}}/\n"
+              f"  pip install --no-index --find-links http://{host}:{args.port}/wheels/ --trusted-host {host} "
+              "-c constraints.txt -e .")  # fmt: skip
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+        return 0
+    except KitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

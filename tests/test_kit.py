@@ -1,0 +1,166 @@
+"""The workshop kit: built from a data folder, unpacked, served over loopback to an empty data folder."""
+
+import hashlib
+import json
+import tarfile
+import threading
+from contextlib import contextmanager
+
+import pytest
+
+from segutils import kit
+from segutils.data import download
+from segutils.data.downloads import _prefetch_encoder_weights, verify
+from segutils.data.registry import read_manifest
+from segutils.models import linknet
+
+WEIGHTS_NAME = "resnet34_imagenet_1000_no_top.h5"
+FAKE_WEIGHTS = b"HDF5 stand-in for the ImageNet encoder" * 100
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch, tmp_path):
+    """The resnet34 ImageNet weights are a self-made file; its only other origin is unreachable."""
+    info = {"name": WEIGHTS_NAME, "url": "http://127.0.0.1:9/unreachable.h5",
+            "md5": hashlib.md5(FAKE_WEIGHTS).hexdigest()}  # fmt: skip
+    monkeypatch.setattr(linknet, "imagenet_weights_info", lambda backbone: info if backbone == "resnet34" else None)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-instructor"))
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
+    monkeypatch.delenv("SEGUTILS_DATA_DIR", raising=False)
+    return info
+
+
+@pytest.fixture
+def instructor_data(shared_data, tmp_path, fake_encoder):
+    """A data folder with membrane (copied through the verified download) and the fake weights."""
+    data = tmp_path / "instructor-data"
+    download("membrane", data_dir=data, mirror=shared_data / "membrane", progress=False)
+    (data / "weights").mkdir()
+    (data / "weights" / WEIGHTS_NAME).write_bytes(FAKE_WEIGHTS)
+    return data
+
+
+@contextmanager
+def loopback(root):
+    server = kit.make_server(root, "127.0.0.1", 0, quiet=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_path, monkeypatch):
+    manifest = kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
+    assert manifest["datasets"] == ["membrane"] and manifest["weights"] == [WEIGHTS_NAME]
+    assert manifest["wheels"] is None
+    assert len(manifest["files"]) == 60 + 1 + 1  # membrane's 60 files, the weights, constraints.txt
+    assert manifest["notes"] == [
+        "camvid: not in " + str(instructor_data) + ", left out (run `make data` first to include it)"
+    ]
+    weights_entry = next(f for f in manifest["files"] if f["path"] == f"data/weights/{WEIGHTS_NAME}")
+    assert weights_entry == {"path": f"data/weights/{WEIGHTS_NAME}", "size": len(FAKE_WEIGHTS),
+                             "sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}  # fmt: skip
+
+    root = kit.unpack(tmp_path / "kit.tar", tmp_path / "usb")
+    assert root == tmp_path / "usb" / "segutils-kit"
+    assert json.loads((root / "MANIFEST.json").read_text()) == manifest
+    sums = (root / "SHA256SUMS").read_text().splitlines()
+    assert len(sums) == 62 and f"{weights_entry['sha256']}  data/weights/{WEIGHTS_NAME}" in sums
+
+    empty = tmp_path / "participant-data"
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-participant"))
+    with loopback(root) as url:
+        mirror = url + "/data/{name}/"
+        assert kit.check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
+        assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
+        cached = linknet.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
+        copied = _prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
+    assert verify("membrane", data_dir=empty) == []
+    assert len(list((empty / "membrane").rglob("*.png"))) == 60
+    assert cached == str(tmp_path / "keras-participant" / "models" / WEIGHTS_NAME)
+    assert open(cached, "rb").read() == FAKE_WEIGHTS
+    assert copied == empty / "weights" / WEIGHTS_NAME and copied.read_bytes() == FAKE_WEIGHTS
+
+
+def test_without_the_server_the_same_fetch_fails(fake_encoder, tmp_path, monkeypatch):
+    """The weights of the test above came from the kit: the pinned origin is unreachable."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-participant"))
+    with pytest.raises(linknet.EncoderWeightsError, match="Could not download the ImageNet weights"):
+        linknet.encoder_weights_path("resnet34", "imagenet", mirror="http://127.0.0.1:9/data/{name}/")
+
+
+def test_check_mirror_names_what_it_does_not_serve(instructor_data, tmp_path):
+    kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
+    root = kit.unpack(tmp_path / "kit.tar")
+    with loopback(root) as url:
+        found = kit.check_mirror(url + "/data/{name}/")
+    assert found["membrane"] is None and found["weights"] is None
+    first = read_manifest("camvid.tsv")[1][0].path
+    assert found["camvid"] == f"{url}/data/camvid/{first}: HTTPError: File not found"
+    assert kit.check_mirror(None) == {}
+
+
+def test_the_wheel_step_is_injected_and_its_wheels_are_listed(fake_encoder, tmp_path):
+    calls = []
+
+    def fake_pip(constraints, dest, platforms, python_version):
+        calls.append((constraints.name, platforms, python_version))
+        (dest / "segmentation_models-1.0.1-py3-none-any.whl").write_bytes(b"wheel")
+
+    manifest = kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "nothing", wheels=True,
+                         platforms=["macosx_11_0_arm64"], python_version="3.12", download=fake_pip)  # fmt: skip
+    assert calls == [("constraints.txt", ["macosx_11_0_arm64"], "3.12")]
+    assert manifest["wheels"] == {"platforms": ["macosx_11_0_arm64"], "python_version": "3.12"}
+    assert [f["path"] for f in manifest["files"]] == [
+        "constraints.txt",
+        "wheels/segmentation_models-1.0.1-py3-none-any.whl",
+    ]
+    assert manifest["weights"] == [] and manifest["datasets"] == []
+    assert "encoder weights: none found" in manifest["notes"][-1]
+    with tarfile.open(tmp_path / "kit.tar") as tar:
+        assert "segutils-kit/wheels/segmentation_models-1.0.1-py3-none-any.whl" in tar.getnames()
+
+
+def test_the_default_platforms_include_tensorflows_manylinux_2_27():
+    assert "manylinux_2_27_x86_64" in kit.DEFAULT_PLATFORMS and "manylinux2014_x86_64" in kit.DEFAULT_PLATFORMS
+
+
+def test_pip_download_failure_says_what_to_do(monkeypatch, tmp_path):
+    class Done:
+        returncode, stderr = 1, "ERROR: No matching distribution found for tensorflow==2.21.0"
+
+    seen = []
+    monkeypatch.setattr(kit.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
+    with pytest.raises(kit.KitError, match="(?s)No matching distribution found.*or build with --no-wheels"):
+        kit.pip_download(tmp_path / "constraints.txt", tmp_path, ["win_amd64"], "3.11")
+    assert seen[0][-9:] == ["-r", str(tmp_path / "constraints.txt"), "--only-binary=:all:", "--python-version",
+                            "3.11", "-d", str(tmp_path), "--platform", "win_amd64"]  # fmt: skip
+
+
+def test_a_requested_dataset_must_be_complete(fake_encoder, tmp_path):
+    (tmp_path / "data" / "membrane").mkdir(parents=True)
+    with pytest.raises(kit.KitError, match=r"membrane in .* fails its manifest \(60 of 60 files, e\.g\. "):
+        kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "data", datasets=["membrane"], wheels=False)
+    assert not (tmp_path / "kit.tar").exists() and not (tmp_path / "kit.tar.part").exists()
+
+
+def test_damaged_weights_are_refused(fake_encoder, tmp_path):
+    (tmp_path / "data" / "weights").mkdir(parents=True)
+    (tmp_path / "data" / "weights" / WEIGHTS_NAME).write_bytes(b"truncated")
+    with pytest.raises(kit.KitError, match="does not match the md5 .* delete it and run `make data`"):
+        kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "data", wheels=False)
+
+
+def test_a_damaged_copy_is_caught(instructor_data, tmp_path):
+    kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
+    root = kit.unpack(tmp_path / "kit.tar")
+    assert kit.verify(root) == []
+    (root / "data" / "membrane" / "train" / "label" / "7.png").write_bytes(b"x")
+    (root / "constraints.txt").unlink()
+    damaged = "data/membrane/train/label/7.png: size or SHA-256 differs from MANIFEST.json"
+    assert kit.verify(root) == ["constraints.txt: missing", damaged]
+    assert kit.main(["verify", str(root)]) == 1
