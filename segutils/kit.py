@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -193,8 +194,10 @@ def _served(url: str, size: int | None) -> str | None:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=3) as response:
             length = response.headers.get("Content-Length")
-    except Exception as err:  # noqa: BLE001 - unreachable, 404, ... all mean "not served"
-        return f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+    except urllib.error.HTTPError as err:
+        return f"HTTPError: {err.reason}"
+    except Exception as err:  # noqa: BLE001 - unreachable, refused, timed out: the mirror is down
+        return f"unreachable ({type(err).__name__}: {getattr(err, 'reason', err)})"
     if size is not None and length is not None and int(length) != size:
         return f"serves {length} bytes, the manifest says {size}"
     return None
@@ -220,6 +223,8 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
             targets = [(entries[i].path, entries[i].size) for i in picks]
         problems = [f"{path}: {p}" for path, size in targets if (p := _served(root[0] + path, size))]
         found[name] = f"{root[0]}{problems[0]}" if problems else None
+        if found[name] and ": unreachable (" in found[name]:  # do not wait for every file of a dead mirror
+            return found | {n: found[name] for n in names if n not in found}
     return found
 
 

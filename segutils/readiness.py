@@ -8,6 +8,7 @@ Each check is green or red, and a red one says how to fix it. Run it in
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import sys
 import tempfile
@@ -177,6 +178,31 @@ def _dataset() -> Check:
     )
 
 
+def _mirror() -> Check:
+    """With SEGUTILS_MIRROR set (a workshop), it must serve what the active profile downloads."""
+    from segutils import config
+    from segutils.data.downloads import ENV_MIRROR, WEIGHTS
+    from segutils.kit import check_mirror
+
+    found = check_mirror()
+    if not found:
+        return Check("Workshop mirror", True, f"{ENV_MIRROR} not set: files come from their pinned sources",
+                     required=False)  # fmt: skip
+    profile = config.active()
+    needed = [n for n in found if n == profile.dataset or (n == WEIGHTS and profile.encoder_weights == "imagenet")]
+    served = [n for n, problem in found.items() if problem is None]
+    missing = [n for n, problem in found.items() if problem is not None]
+    detail = f"{os.environ[ENV_MIRROR]} serves {', '.join(served) or 'nothing'}"
+    detail += f"; not {', '.join(missing)} (first problem: {found[missing[0]]})" if missing else ""
+    return Check(
+        "Workshop mirror",
+        bool(served) and all(found[n] is None for n in needed),
+        detail,
+        f"Ask the instructor to run `python -m segutils.kit serve <kit>` and check that {ENV_MIRROR} is the "
+        "URL it prints (http://<instructor>:<port>/data/{name}/), or a USB copy's data/{name} folder; or unset it.",
+    )
+
+
 def _train_step() -> Check:
     import keras
     import numpy as np
@@ -207,6 +233,7 @@ CHECKS: list[Callable[[], Check]] = [
     _disk,
     _writable,
     _dataset,
+    _mirror,
     _train_step,
 ]
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from segutils import kit
+from segutils import kit, readiness
 from segutils.data import download
 from segutils.data.downloads import _prefetch_encoder_weights, verify
 from segutils.data.registry import read_manifest
@@ -164,3 +164,35 @@ def test_a_damaged_copy_is_caught(instructor_data, tmp_path):
     damaged = "data/membrane/train/label/7.png: size or SHA-256 differs from MANIFEST.json"
     assert kit.verify(root) == ["constraints.txt: missing", damaged]
     assert kit.main(["verify", str(root)]) == 1
+
+
+def test_readiness_without_a_mirror_is_a_green_optional_row(monkeypatch):
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
+    check = readiness._mirror()
+    assert (check.ok, check.required) == (True, False)
+    assert check.detail == "SEGUTILS_MIRROR not set: files come from their pinned sources"
+
+
+def test_readiness_checks_a_participant_against_the_kit(instructor_data, tmp_path, monkeypatch):
+    kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
+    root = kit.unpack(tmp_path / "kit.tar")
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")  # membrane and the ImageNet encoder
+    with loopback(root) as url:
+        monkeypatch.setenv("SEGUTILS_MIRROR", url + "/data/{name}/")
+        check = readiness._mirror()
+        assert "_mirror" in [c.__name__ for c in readiness.CHECKS]
+        assert check.ok and check.required
+        assert check.detail.startswith(f"{url}/data/{{name}}/ serves membrane, weights; not camvid (first problem: ")
+        monkeypatch.setenv("SEGUTILS_MIRROR", url + "/{name}/")  # the kit's root, not its data/ folder
+        wrong = readiness._mirror()
+    assert not wrong.ok and wrong.detail.startswith(f"{url}/{{name}}/ serves nothing; not membrane, camvid, weights")
+    assert "python -m segutils.kit serve" in wrong.fix
+
+
+def test_readiness_with_a_dead_mirror_fails_fast(fake_encoder, monkeypatch):
+    monkeypatch.setenv("SEGUTILS_MIRROR", "http://127.0.0.1:9/data/{name}/")
+    found = kit.check_mirror()
+    assert set(found) == {"membrane", "camvid", "weights"}
+    assert all("unreachable (URLError" in problem for problem in found.values())
+    check = readiness._mirror()
+    assert not check.ok and check.required and "serves nothing" in check.detail
