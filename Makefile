@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test lint test-unit test-notebooks lab data check clean
+.PHONY: help setup run test lint test-unit test-notebooks lab data check offline-kit clean
 
 help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   download the datasets now, so the course works offline later"
 	@echo "make check  the readiness checklist (for workshops)"
+	@echo "make offline-kit  one archive with datasets, encoder weights and wheels (KIT_FLAGS=--no-wheels ...)"
 
 # Recreated whenever pyproject.toml or constraints.txt changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -48,6 +49,12 @@ data: $(STAMP)
 
 check: $(STAMP)
 	$(PY) -m segutils.readiness
+
+# Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
+KIT ?= segutils-kit.tar
+KIT_FLAGS ?= --python-version 3.11
+offline-kit: $(STAMP)
+	$(PY) -m segutils.kit build --out $(KIT) $(KIT_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
