@@ -51,7 +51,7 @@ check: $(STAMP)
 	$(PY) -m segutils.readiness
 
 # Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
-KIT ?= segutils-kit.tar
+KIT ?= data/segutils-kit.tar  # data/ is git-ignored
 KIT_FLAGS ?= --python-version 3.11
 offline-kit: $(STAMP)
 	$(PY) -m segutils.kit build --out $(KIT) $(KIT_FLAGS)
