@@ -51,7 +51,8 @@ check: $(STAMP)
 	$(PY) -m segutils.readiness
 
 # Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
-KIT ?= data/segutils-kit.tar  # data/ is git-ignored
+# It goes to data/, which git ignores.
+KIT ?= data/segutils-kit.tar
 KIT_FLAGS ?= --python-version 3.11
 offline-kit: $(STAMP)
 	$(PY) -m segutils.kit build --out $(KIT) $(KIT_FLAGS)
