@@ -196,6 +196,10 @@ def _served(url: str, size: int | None) -> str | None:
             length = response.headers.get("Content-Length")
     except urllib.error.HTTPError as err:
         return f"HTTPError: {err.reason}"
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, FileNotFoundError | NotADirectoryError):  # a folder mirror without the file
+            return f"missing ({err.reason.strerror})"
+        return f"unreachable ({type(err).__name__}: {err.reason})"
     except Exception as err:  # noqa: BLE001 - unreachable, refused, timed out: the mirror is down
         return f"unreachable ({type(err).__name__}: {getattr(err, 'reason', err)})"
     if size is not None and length is not None and int(length) != size:

@@ -189,18 +189,21 @@ def _mirror() -> Check:
         return Check("Workshop mirror", True, f"{ENV_MIRROR} not set: files come from their pinned sources",
                      required=False)  # fmt: skip
     profile = config.active()
-    needed = [n for n in found if n == profile.dataset or (n == WEIGHTS and profile.encoder_weights == "imagenet")]
     served = [n for n, problem in found.items() if problem is None]
     missing = [n for n, problem in found.items() if problem is not None]
     detail = f"{os.environ[ENV_MIRROR]} serves {', '.join(served) or 'nothing'}"
     detail += f"; not {', '.join(missing)} (first problem: {found[missing[0]]})" if missing else ""
-    return Check(
-        "Workshop mirror",
-        bool(served) and all(found[n] is None for n in needed),
-        detail,
-        f"Ask the instructor to run `python -m segutils.kit serve <kit>` and check that {ENV_MIRROR} is the "
-        "URL it prints (http://<instructor>:<port>/data/{name}/), or a USB copy's data/{name} folder; or unset it.",
+    fix = (
+        f"Ask the instructor to run `python -m segutils.kit serve <kit>` and check that {ENV_MIRROR} is "
+        "the URL it prints (http://<instructor>:<port>/data/{name}/), or a USB copy's data/{name}; or unset it."
     )
+    if not served or found.get(profile.dataset) is not None:
+        return Check("Workshop mirror", False, detail, fix)
+    if profile.encoder_weights == "imagenet" and found.get(WEIGHTS) is not None:  # LinkNet falls back to random
+        return Check("Workshop mirror", False, detail + ": LinkNet would start from a random encoder",
+                     "Ask the instructor for a kit built after `make data` fetched the encoder weights.",
+                     required=False)  # fmt: skip
+    return Check("Workshop mirror", True, detail)
 
 
 def _train_step() -> Check:
