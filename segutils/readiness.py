@@ -200,7 +200,7 @@ def _mirror() -> Check:
     if not served or found.get(profile.dataset) is not None:
         return Check("Workshop mirror", False, detail, fix)
     if profile.encoder_weights == "imagenet" and found.get(WEIGHTS) is not None:  # LinkNet falls back to random
-        return Check("Workshop mirror", False, detail + ": LinkNet would start from a random encoder",
+        return Check("Workshop mirror", False, detail + "; without the weights LinkNet starts from a random encoder",
                      "Ask the instructor for a kit built after `make data` fetched the encoder weights.",
                      required=False)  # fmt: skip
     return Check("Workshop mirror", True, detail)
