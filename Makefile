@@ -53,7 +53,7 @@ check: $(STAMP)
 # Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
 # It goes to data/, which git ignores.
 KIT ?= data/segutils-kit.tar
-KIT_FLAGS ?= --python-version 3.11
+KIT_FLAGS ?=
 offline-kit: $(STAMP)
 	$(PY) -m segutils.kit build --out $(KIT) $(KIT_FLAGS)
 

@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tarfile
@@ -39,7 +40,9 @@ REPO = Path(__file__).resolve().parent.parent
 #: TensorFlow 2.21 ships manylinux_2_27 wheels only, which pip does not count as manylinux2014:
 #: the default names the manylinux family explicitly (any x86_64 Linux with glibc >= 2.28).
 DEFAULT_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
-DEFAULT_PYTHON = "3.11"
+#: Three parts: pip checks Requires-Python against it, and "3.11" means 3.11.0, which the locked
+#: soupsieve (>= 3.11.5) refuses. Default: the Python that builds the kit.
+DEFAULT_PYTHON = platform.python_version()
 #: What ``pip install -e .`` builds with (pyproject's build-system), downloaded beside the locked wheels.
 BUILD_REQUIREMENTS = ("setuptools>=77",)
 ENCODERS = ("resnet34",)  # the backbones whose ImageNet weights the course uses
