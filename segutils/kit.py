@@ -114,6 +114,8 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
     """Write the kit archive ``out`` (atomically) and return its manifest.
 
     ``download(constraints, dest, platforms, python_version)`` fetches the wheels; tests inject one.
+
+    Taught in notebooks/00_setup.ipynb.
     """
     files, notes = collect(data_dir, datasets)
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +153,10 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
 
 
 def verify(root) -> list[str]:
-    """Problems of an unpacked kit at ``root`` against its MANIFEST.json, one line each (empty: all good)."""
+    """Problems of an unpacked kit at ``root`` against its MANIFEST.json, one line each (empty: all good).
+
+    Taught in notebooks/00_setup.ipynb.
+    """
     root = Path(root)
     try:
         listing = json.loads((root / "MANIFEST.json").read_text())["files"]
@@ -168,7 +173,10 @@ def verify(root) -> list[str]:
 
 
 def unpack(archive, dest=None) -> Path:
-    """Unpack ``archive`` into ``dest`` (default: beside it) and verify it; return the kit's root folder."""
+    """Unpack ``archive`` into ``dest`` (default: beside it) and verify it; return the kit's root folder.
+
+    Taught in notebooks/00_setup.ipynb.
+    """
     archive = Path(archive)
     dest = Path(dest) if dest else archive.parent
     with tarfile.open(archive) as tar:
@@ -180,7 +188,10 @@ def unpack(archive, dest=None) -> Path:
 
 
 def make_server(root, host: str = "0.0.0.0", port: int = 8000, quiet: bool = False):
-    """A threading HTTP server over the unpacked kit ``root`` (call ``serve_forever``, then ``shutdown``)."""
+    """A threading HTTP server over the unpacked kit ``root`` (call ``serve_forever``, then ``shutdown``).
+
+    Taught in notebooks/00_setup.ipynb.
+    """
     import functools
     import http.server
 
@@ -214,6 +225,8 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
     """Per dataset (and ``weights``): None when the mirror serves it (first, middle, last file), else why not.
 
     Empty when no mirror is set (argument or ``SEGUTILS_MIRROR``).
+
+    Taught in notebooks/00_setup.ipynb.
     """
     from segutils.models import linknet
 
