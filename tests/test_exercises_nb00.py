@@ -15,6 +15,8 @@ def test_gpu_size_solution_and_hints():
     assert "config.get(name)" in nb00.check_gpu_size(300)
     assert "whole number" in nb00.check_gpu_size(512.0)
     assert "whole number" in nb00.check_gpu_size("512")
+    for wrong in (128, 64, 300, 512.0):
+        assert "512" not in nb00.check_gpu_size(wrong)
 
 
 @pytest.mark.parametrize("name", ["ci", "cpu", "gpu"])

@@ -196,3 +196,14 @@ def test_readiness_with_a_dead_mirror_fails_fast(fake_encoder, monkeypatch):
     assert all("unreachable (URLError" in problem for problem in found.values())
     check = readiness._mirror()
     assert not check.ok and check.required and "serves nothing" in check.detail
+
+
+def test_weights_in_the_keras_cache_go_into_the_kit(fake_encoder, tmp_path, monkeypatch):
+    cache = tmp_path / "keras-instructor" / "models"
+    cache.mkdir(parents=True)
+    (cache / WEIGHTS_NAME).write_bytes(FAKE_WEIGHTS)
+    (cache / "some_other_model.h5").write_bytes(b"not the course's")
+    files, notes = kit.collect(tmp_path / "no-data")
+    assert files == {f"data/weights/{WEIGHTS_NAME}": cache / WEIGHTS_NAME}
+    assert notes[:2] == [f"{name}: not in {tmp_path / 'no-data'}, left out (run `make data` first to include it)"
+                         for name in ("membrane", "camvid")]  # fmt: skip
