@@ -44,6 +44,7 @@ def report(number: str | int, answer: Any, solution: Any, check: Callable[[Any],
 
     Taught in notebooks/00_setup.ipynb.
     """
+    __tracebackhide__ = True  # pytest (and IPython's %debug) skip this frame: the hint is what matters
     if answer is None:
         print(f"Exercise {number}: not answered, so the solution was used to go on.")
         return solution
