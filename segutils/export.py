@@ -35,10 +35,12 @@ FILENAMES = {
 }
 #: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel
 #: runs the same TensorFlow graph (measured: exactly 0); ONNX Runtime and the LiteRT interpreter
-#: do the same float32 arithmetic in another order (measured ~1e-7); float16 weights keep 11
-#: significant bits, int8 weights 256 levels per tensor. Measured on notebook 07's quick ci
-#: U-Net (488k parameters): 1.1e-6 (ONNX, LiteRT), 3.9e-3 (float16), 3.3e-2 (int8).
-TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 1e-2, "litert_int8": 1e-1}
+#: do the same float32 arithmetic in another order; float16 weights keep 11 significant bits,
+#: int8 weights 256 levels per tensor, and a confident trained model turns small weight errors
+#: into large ones at the few pixels near p = 0.5. Measured in notebook 07 (python -m pytest
+#: --nbval-lax): ONNX 4.3e-6, LiteRT 8.3e-6, float16 1.0e-2, int8 1.2e-1 with the cpu profile's
+#: membrane U-Net (1.9M parameters), whose test mean IoU moved by +0.0000 and -0.0004.
+TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 2.5e-1}
 #: What each format needs besides TensorFlow, to export it and to run it back.
 NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
 
