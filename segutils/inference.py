@@ -85,7 +85,12 @@ def _probabilities(outputs, from_logits: bool) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _classes(probs: np.ndarray, threshold: float) -> np.ndarray:
+def classes_from_probabilities(probs, threshold: float = 0.5) -> np.ndarray:
+    """The head rule: one channel -> class 1 where ``p > threshold``, K channels -> argmax; uint8 ``(..., H, W)``.
+
+    Taught in ``notebooks/07_inference.ipynb``.
+    """
+    probs = np.asarray(probs)
     if probs.shape[-1] == 1:
         return (probs[..., 0] > threshold).astype(np.uint8)
     return probs.argmax(axis=-1).astype(np.uint8)
@@ -328,4 +333,4 @@ def predict_tiled(
     Taught in ``notebooks/07_inference.ipynb``.
     """
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple)
-    return _classes(probs, threshold)
+    return classes_from_probabilities(probs, threshold)
