@@ -8,8 +8,9 @@ overlap as ``sin^2`` on one tile and ``cos^2`` on the next, so the weights of tw
 up to exactly 1 and no seam is left. Tiles are cut from the image lazily (mirrored indices, no
 padded copy) and predicted ``batch_size`` at a time: besides the input image, the only full-size
 arrays are the float32 probability sum and the weight sum. The pipeline's preparation
-(uint8 -> /255) and the head rule (one channel: ``p > threshold``, K: argmax) are those of
-:func:`segutils.evaluation.predict_masks`. Taught in ``notebooks/07_inference.ipynb``.
+(uint8 -> /255, float in [0, 1] kept) and the head rule (one channel: ``p > threshold``, K:
+argmax; logits through sigmoid or softmax first) are the course's, as in
+``segutils.evaluation.predict_masks``. Taught in ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ class TileGrid:
                 yield top, left
 
 
-# --- stand-ins for segutils.evaluation's helpers, replaced by them when evaluation.py lands ---
+# Preparation and head rule as segutils.evaluation.predict_masks applies them (CONTRACTS.md).
+# evaluation.py is not in the tree yet: when it lands, these delegate to its helpers so that
+# the rule lives in one place.
 def _prepare(tiles: np.ndarray) -> np.ndarray:
     if tiles.dtype == np.uint8:
         return tiles.astype(np.float32) / 255.0
