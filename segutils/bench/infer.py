@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
-import time
 
 
 def whole_image(model, image):
@@ -26,16 +24,6 @@ def whole_image(model, image):
     pad = ((0, -height % 32), (0, -width % 32), (0, 0))
     x = np.pad(image.astype("float32") / 255.0, pad, mode="reflect")[None]
     return model.predict_on_batch(x)[0, :height, :width]
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up: traces the predict function for this shape
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv: list[str]) -> int:
@@ -57,6 +45,7 @@ def main(argv: list[str]) -> int:
     import keras
     import numpy as np
 
+    from segutils.export import median_seconds
     from segutils.inference import predict_tiled, tile_grid
     from segutils.models import build_unet
 
