@@ -186,3 +186,16 @@ def test_bad_images_say_what_is_wrong(unet):
     with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
         predict_tiled(fixed, np.zeros((100, 100), "float32"), tile=128)
     assert predict_tiled(fixed, np.zeros((100, 70), "float32"), overlap=32).shape == (100, 70)
+
+
+def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
+    from segutils.bench.__main__ import main
+
+    argv = ["infer", "--height", "70", "--width", "100", "--tile", "64", "--overlap", "32"]
+    assert main(argv + ["--filters", "4", "--depth", "2", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    # 70 x 100 with margins of 32: 1 + ceil((134 - 64) / 32) = 4 rows, 1 + ceil((164 - 64) / 32) = 5 columns
+    assert "70x100 uint8 image (0.01 MP), 20 tiles of 64x64" in out
+    rows = [line.split()[0:2] for line in out.splitlines() if line.startswith(("whole", "tiled"))]
+    assert [r[0] for r in rows] == ["whole", "tiled", "tiled"] and "peak resident memory" in out
+    assert "tiled 64x64/32" in out and "tiled + 4 flips" in out
