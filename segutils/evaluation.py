@@ -1,0 +1,181 @@
+"""Prediction and evaluation of a trained segmentation model on held-out images.
+
+``predict_masks`` is the course's one prediction function: images are prepared exactly as
+``segutils.data.pipeline.make_dataset`` prepares them (uint8 -> ``x / 255``, float already in
+[0, 1] kept), padded by reflection to a size the model accepts, predicted in batches, cropped
+back, and turned into class indices by the head's rule (CONTRACTS.md: one channel -> class 1
+where ``p > threshold``, or ``z > logit(threshold)`` for logits; K channels -> argmax).
+``evaluate`` scores the masks on ``segutils.metrics`` and, for membrane, with the ISBI 2012
+challenge's region scores V_rand and V_info. Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Size-agnostic models are fed sides that are multiples of this (LinkNet halves 5 times).
+MULTIPLE = 32
+#: ``tf.image.rgb_to_grayscale``'s weights, as the pipeline converts RGB to one channel.
+GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
+
+
+def _as_list(images) -> tuple[list[np.ndarray], bool]:
+    """``(list of HxW or HxWxC arrays, single)``; a 3-D array is one HxWxC image when its last axis is <= 4."""
+    if isinstance(images, (list, tuple)):
+        return [np.asarray(image) for image in images], False
+    images = np.asarray(images)
+    if images.ndim == 2 or (images.ndim == 3 and images.shape[-1] <= 4):
+        return [images], True
+    if images.ndim in (3, 4):
+        return list(images), False
+    raise ValueError(
+        f"images must be HxW, HxWxC, a batch NxHxW(xC) or a list of them, got an array of shape {images.shape}"
+    )
+
+
+def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
+    """One image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (the pipeline's ``x / 255``).
+
+    Raises:
+        ValueError: a float image outside [0, 1], an integer image that is not uint8, or
+            channels that do not convert (only 1 <-> 3).
+    """
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.dtype == np.uint8:
+        x = image.astype(np.float32) / 255.0
+    elif np.issubdtype(image.dtype, np.floating):
+        if image.size and (image.min() < 0 or image.max() > 1):
+            raise ValueError(
+                f"float images must be in [0, 1] (already divided by 255), got {image.min():.3g}..{image.max():.3g}: "
+                "pass the uint8 image instead, it is divided by 255 once here"
+            )
+        x = image.astype(np.float32)
+    else:
+        raise ValueError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {image.dtype}")
+    n = x.shape[-1]
+    if channels is None or n == channels:
+        return x
+    if n == 1 and channels == 3:
+        return np.repeat(x, 3, axis=-1)
+    if n == 3 and channels == 1:
+        return (x @ GRAY_WEIGHTS)[..., None]
+    raise ValueError(
+        f"the model takes {channels} channel(s) but an image has {n}: "
+        + ("drop the alpha channel first (image[..., :3])" if n == 4 else "convert it to grayscale or RGB first")
+    )
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def from_logits(model) -> bool:
+    """True when the model's output layer (named ``output``, else the last) has a linear activation."""
+    try:
+        layer = model.get_layer("output")
+    except ValueError:
+        layer = model.layers[-1]
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "linear"
+
+
+def head_rule(outputs, threshold: float = 0.5, logits: bool = False) -> np.ndarray:
+    """Class indices (uint8 ``(..., H, W)``) from ``(..., H, W, C)`` model outputs.
+
+    One channel: class 1 where ``p > threshold`` (``z > logit(threshold)`` for logits);
+    K channels: argmax (the same on logits and on softmax probabilities).
+    """
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] > 1:
+        return outputs.argmax(axis=-1).astype(np.uint8)
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
+    cut = math.log(threshold / (1 - threshold)) if logits else threshold
+    return (outputs[..., 0] > cut).astype(np.uint8)
+
+
+def _target_size(model, height: int, width: int, resize: bool) -> tuple[tuple[int, int], str]:
+    """``((H, W) fed to the model, "pad" | "resize")`` for an ``height x width`` image."""
+    fixed_h, fixed_w = model.input_shape[1:3]
+    if fixed_h is None or fixed_w is None:
+        return (_round_up(height, MULTIPLE), _round_up(width, MULTIPLE)), "pad"
+    if height <= fixed_h and width <= fixed_w:
+        return (fixed_h, fixed_w), "pad"
+    if resize:
+        return (fixed_h, fixed_w), "resize"
+    raise ValueError(
+        f"an image of {height}x{width} is larger than the model's fixed input {fixed_h}x{fixed_w}: pass "
+        "resize=True (the image is resized to the input, the mask back with nearest neighbour), predict it in "
+        "tiles with segutils.inference.predict_tiled, or rebuild the model with input_shape=(None, None, C)"
+    )
+
+
+def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, resize: bool = False,
+                  logits: bool | None = None) -> np.ndarray | list[np.ndarray]:
+    """Class-index masks of ``images`` predicted by ``model``, each at its image's own size.
+
+    Images are prepared as the training pipeline prepares them (uint8 -> ``x / 255``; float
+    must already be in [0, 1]; 1 <-> 3 channels converted to what the model takes), padded by
+    reflection on the bottom and right to a multiple of 32 (size-agnostic model) or to the
+    model's fixed input (smaller images), predicted ``batch_size`` at a time, cropped back, and
+    classified by :func:`head_rule`. An image larger than a fixed input raises unless
+    ``resize=True``, which resizes it bilinearly to the input and the mask back with nearest.
+
+    Args:
+        model: a Keras segmentation model mapping ``(B, H, W, C)`` to ``(B, H, W, 1 or K)``.
+        images: one uint8/float image (HxW or HxWxC with C <= 4), a batch ``(N, H, W[, C])``,
+            or a list of images whose sizes may differ.
+        batch_size: images per forward pass (same-size images are batched together).
+        threshold: the binary head's probability cut.
+        resize: allow resizing images larger than a fixed model input.
+        logits: whether the model outputs logits; ``None`` reads it from the output layer.
+
+    Returns:
+        uint8 masks: ``(H, W)`` for one image, ``(N, H, W)`` for a batch of one size, else a list.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    items, single = _as_list(images)
+    logits = from_logits(model) if logits is None else logits
+    channels = model.input_shape[-1]
+    groups: dict[tuple, list[int]] = {}
+    prepared = []
+    for i, image in enumerate(items):
+        x = prepare_image(image, channels)
+        size, how = _target_size(model, x.shape[0], x.shape[1], resize)
+        prepared.append((x, how))
+        groups.setdefault((size, how), []).append(i)
+    masks: list[np.ndarray | None] = [None] * len(items)
+    for (size, how), indices in groups.items():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            batch = np.stack([_fit(prepared[i][0], size, how) for i in chunk])
+            classes = head_rule(np.asarray(model(batch, training=False)), threshold, logits)
+            for i, mask in zip(chunk, classes):
+                masks[i] = _unfit(mask, items[i].shape[:2], how)
+    if single:
+        return masks[0]
+    if len({m.shape for m in masks}) == 1:
+        return np.stack(masks)
+    return masks
+
+
+def _fit(x: np.ndarray, size: tuple[int, int], how: str) -> np.ndarray:
+    if how == "resize":
+        import tensorflow as tf
+
+        return tf.image.resize(x, size, method="bilinear").numpy()
+    return np.pad(x, ((0, size[0] - x.shape[0]), (0, size[1] - x.shape[1]), (0, 0)), mode="reflect")
+
+
+def _unfit(mask: np.ndarray, shape: tuple[int, int], how: str) -> np.ndarray:
+    if how == "resize":
+        import tensorflow as tf
+
+        return tf.image.resize(mask[..., None], shape, method="nearest").numpy()[..., 0].astype(np.uint8)
+    return mask[: shape[0], : shape[1]]
