@@ -1,11 +1,13 @@
 """segutils.evaluation: predict_masks' preparation, padding and head rule; evaluate; V_rand / V_info."""
 
+import csv
+
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
-from segutils.evaluation import evaluate, predict_masks, region_scores
+from segutils.evaluation import compare, evaluate, gap_exceeds_spread, predict_masks, region_scores, run_row
 
 
 def _head(activation, channels, size=(None, None)):
@@ -149,3 +151,38 @@ def test_evaluate_a_model_adds_region_scores_for_two_classes():
     assert result.scores["mean_iou"] == 1.0
     assert (result.v_rand, result.v_info) == (1.0, 1.0)
     assert result.per_image_regions.shape == (2, 2)
+
+
+def _rows(unet_ious, linknet_ious):
+    record = {"train_seconds": 120.0, "best": {"val_mean_iou": 0.8, "seconds": 60.0}, "timings": {"median_step_s": 0.5}}
+    speed = {"latency_ms": 12.5, "images_per_s": 80.0, "parameters": 1234, "flops": 2.5e9}
+    rows = [run_row("unet", seed, record=record, speed=speed) | {"mean_iou": v} for seed, v in enumerate(unet_ious)]
+    return rows + [run_row("linknet", seed) | {"mean_iou": v} for seed, v in enumerate(linknet_ious)]
+
+
+def test_compare_shows_mean_and_std_over_seeds(tmp_path):
+    table = compare(_rows([0.80, 0.82], [0.70, 0.74]))
+    assert table.models == ["unet", "linknet"]
+    assert table.mean("unet", "mean_iou") == pytest.approx(0.81)
+    assert table.std("linknet", "mean_iou") == pytest.approx(0.02 * np.sqrt(2))
+    lines = table.to_markdown().splitlines()
+    assert lines[0] == (
+        "| model | seeds | mean IoU | training s | best val IoU | s to best val IoU | s/step "
+        "| latency ms (batch 1) | images/s | parameters | GFLOPs/image |"
+    )
+    assert lines[2] == (
+        "| unet | 2 | 0.8100 ± 0.0141 | 120 ± 0 | 0.8000 ± 0.0000 | 60.00 ± 0.00 | 0.5000 ± 0.0000 "
+        "| 12.50 ± 0.00 | 80.00 ± 0.00 | 1,234 ± 0 | 2.50 ± 0.00 |"
+    )
+    assert lines[3] == "| linknet | 2 | 0.7200 ± 0.0283 |  |  |  |  |  |  |  |  |"
+    assert "<td>0.8100 ± 0.0141</td>" in table._repr_html_()
+    table.to_csv(tmp_path / "t.csv")
+    rows = list(csv.DictReader(open(tmp_path / "t.csv")))
+    assert rows[0]["model"] == "unet" and float(rows[0]["mean_iou_mean"]) == pytest.approx(0.81)
+    assert rows[1]["train_s_mean"] == "" and rows[1]["seeds"] == "2"
+
+
+def test_gap_exceeds_spread_needs_two_seeds_per_model():
+    assert gap_exceeds_spread(compare(_rows([0.80, 0.82], [0.70, 0.74])), "mean_iou") is True
+    assert gap_exceeds_spread(compare(_rows([0.80, 0.82], [0.76, 0.80])), "mean_iou") is False
+    assert gap_exceeds_spread(compare(_rows([0.80], [0.70])), "mean_iou") is None

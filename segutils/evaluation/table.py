@@ -1,0 +1,144 @@
+"""One comparison table of models: test metrics, training time and speed, mean +- std over seeds.
+
+Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import math
+import os
+import statistics
+
+#: Columns in display order, with their headers; a column nobody filled in is left out.
+COLUMNS = {
+    "mean_iou": "mean IoU",
+    "mean_dice": "mean Dice",
+    "pixel_accuracy": "pixel accuracy",
+    "v_rand": "V_rand",
+    "v_info": "V_info",
+    "train_s": "training s",
+    "best_val_iou": "best val IoU",
+    "best_s": "s to best val IoU",
+    "step_s": "s/step",
+    "latency_ms": "latency ms (batch 1)",
+    "images_per_s": "images/s",
+    "parameters": "parameters",
+    "flops": "GFLOPs/image",
+}
+
+
+def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = None, speed: dict | None = None) -> dict:
+    """A flat row for :func:`compare` from one run's parts, each optional.
+
+    Args:
+        model: the model's name in the table (e.g. ``"unet"``).
+        seed: the run's seed.
+        evaluation: a :class:`~segutils.evaluation.Evaluation` on the test split.
+        record: the run record (``segutils.training.find_runs``; CONTRACTS.md keys).
+        speed: ``segutils.speed.benchmark``'s result.
+    """
+    row = {"model": model, "seed": seed}
+    if evaluation is not None:
+        row.update(evaluation.summary())
+    if record is not None:
+        best = record.get("best", {})
+        row.update(
+            train_s=record.get("train_seconds"),
+            best_val_iou=best.get("val_mean_iou"),
+            best_s=best.get("seconds"),
+            step_s=record.get("timings", {}).get("median_step_s"),
+        )
+    if speed is not None:
+        row.update(
+            latency_ms=speed["latency_ms"],
+            images_per_s=speed["images_per_s"],
+            parameters=speed["parameters"],
+            flops=speed["flops"] / 1e9,
+        )
+    return {k: v for k, v in row.items() if v is not None}
+
+
+class Table:
+    """Rows per model; each cell holds the values of every seed. Render with ``_repr_html_``,
+    :meth:`to_markdown`, :meth:`to_csv`; read with :meth:`mean`, :meth:`std`.
+    """
+
+    def __init__(self, rows: list[dict]):
+        if not rows:
+            raise ValueError("compare needs at least one row (see run_row)")
+        self.models: list[str] = list(dict.fromkeys(r["model"] for r in rows))
+        names = [c for r in rows for c in r if c not in ("model", "seed")]
+        known = [c for c in COLUMNS if c in names]
+        self.columns: list[str] = known + sorted({c for c in names if c not in COLUMNS})
+        self.values = {
+            m: {c: [float(r[c]) for r in rows if r["model"] == m and c in r] for c in self.columns} for m in self.models
+        }
+        self.seeds = {m: [r.get("seed", 0) for r in rows if r["model"] == m] for m in self.models}
+
+    def mean(self, model: str, column: str) -> float:
+        values = self.values[model][column]
+        return statistics.fmean(values) if values else math.nan
+
+    def std(self, model: str, column: str) -> float:
+        """Sample standard deviation over seeds (NaN with one seed)."""
+        values = self.values[model][column]
+        return statistics.stdev(values) if len(values) > 1 else math.nan
+
+    def cell(self, model: str, column: str) -> str:
+        mean, std = self.mean(model, column), self.std(model, column)
+        if math.isnan(mean):
+            return ""
+        fmt = "{:,.0f}" if column == "parameters" or abs(mean) >= 100 else "{:.4f}" if abs(mean) < 1 else "{:.2f}"
+        return fmt.format(mean) + ("" if math.isnan(std) else " ± " + fmt.format(std))
+
+    def header(self) -> list[str]:
+        return ["model", "seeds"] + [COLUMNS.get(c, c.replace("_", " ")) for c in self.columns]
+
+    def body(self) -> list[list[str]]:
+        return [[m, str(len(self.seeds[m]))] + [self.cell(m, c) for c in self.columns] for m in self.models]
+
+    def to_markdown(self) -> str:
+        lines = ["| " + " | ".join(self.header()) + " |", "|---|---:|" + "---:|" * len(self.columns)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in self.body()])
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header())
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in self.body())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """One line per model: ``model, seeds`` then ``<column>_mean, <column>_std`` for each column."""
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["model", "seeds"] + [f"{c}_{s}" for c in self.columns for s in ("mean", "std")])
+            for m in self.models:
+                cells = [v for c in self.columns for v in (self.mean(m, c), self.std(m, c))]
+                writer.writerow([m, len(self.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
+
+
+def compare(rows: list[dict]) -> Table:
+    """The comparison table of :func:`run_row` rows: one line per model, mean ± std over its seeds.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    return Table(rows)
+
+
+def gap_exceeds_spread(table: Table, metric: str = "mean_iou") -> bool | None:
+    """Whether the two models' means on ``metric`` differ by more than the sum of their seed std's.
+
+    ``None`` when a model has fewer than two seeds (no spread to compare with).
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    if len(table.models) != 2:
+        raise ValueError(f"gap_exceeds_spread compares two models, the table has {table.models}")
+    a, b = table.models
+    spread = table.std(a, metric) + table.std(b, metric)
+    if math.isnan(spread):
+        return None
+    return abs(table.mean(a, metric) - table.mean(b, metric)) > spread
