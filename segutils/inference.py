@@ -9,8 +9,8 @@ up to exactly 1 and no seam is left. Tiles are cut from the image lazily (mirror
 padded copy) and predicted ``batch_size`` at a time: besides the input image, the only full-size
 arrays are the float32 probability sum and the weight sum. The pipeline's preparation
 (uint8 -> /255, float in [0, 1] kept) and the head rule (one channel: ``p > threshold``, K:
-argmax; logits through sigmoid or softmax first) are the course's, as in
-``segutils.evaluation.predict_masks``. Taught in ``notebooks/07_inference.ipynb``.
+argmax) are ``segutils.evaluation``'s ``prepare_image`` and ``head_rule``, as in ``predict_masks``;
+logits are turned into probabilities before blending. Taught in ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from .evaluation import from_logits, head_rule, prepare_image
 
 #: The model's total down-sampling: tile sides and steps are multiples of it, so every tile's
 #: pooling grid lines up with the whole image's (LinkNet-ResNet34 halves 5 times).
@@ -59,44 +61,15 @@ class TileGrid:
                 yield top, left
 
 
-# Preparation and head rule as segutils.evaluation.predict_masks applies them (CONTRACTS.md).
-# evaluation.py is not in the tree yet: when it lands, these delegate to its helpers so that
-# the rule lives in one place.
-def _prepare(tiles: np.ndarray) -> np.ndarray:
-    if tiles.dtype == np.uint8:
-        return tiles.astype(np.float32) / 255.0
-    return tiles.astype(np.float32)
-
-
-def _check_range(image: np.ndarray) -> None:
-    if image.dtype != np.uint8 and image.size and (image.min() < 0 or image.max() > 1):
-        raise ValueError(f"float images must be in [0, 1], got {image.min():.3g}..{image.max():.3g}")
-
-
-def _outputs_logits(model) -> bool:
-    activation = getattr(model.layers[-1], "activation", None)
-    return getattr(activation, "__name__", "") == "linear"
-
-
-def _probabilities(outputs, from_logits: bool) -> np.ndarray:
+def _probabilities(outputs, logits: bool) -> np.ndarray:
+    """Model outputs as probabilities: sigmoid or softmax of logits (tiles are blended as probabilities)."""
     outputs = np.asarray(outputs, dtype=np.float32)
-    if not from_logits:
+    if not logits:
         return outputs
     if outputs.shape[-1] == 1:
         return 1.0 / (1.0 + np.exp(-outputs))
     e = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
-
-
-def classes_from_probabilities(probs, threshold: float = 0.5) -> np.ndarray:
-    """The head rule: one channel -> class 1 where ``p > threshold``, K channels -> argmax; uint8 ``(..., H, W)``.
-
-    Taught in ``notebooks/07_inference.ipynb``.
-    """
-    probs = np.asarray(probs)
-    if probs.shape[-1] == 1:
-        return (probs[..., 0] > threshold).astype(np.uint8)
-    return probs.argmax(axis=-1).astype(np.uint8)
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -203,13 +176,13 @@ def mirror_indices(start: int, length: int, size: int) -> np.ndarray:
     return np.where(index >= size, period - index, index)
 
 
-def _flip_predict(model, batch: np.ndarray, flips, from_logits: bool) -> np.ndarray:
+def _flip_predict(model, batch: np.ndarray, flips, logits: bool) -> np.ndarray:
     """Mean probabilities of ``batch`` over the flips (each undone on the prediction)."""
     total = None
     for axes in flips:
         axes = tuple(a + 1 for a in axes)
         x = np.flip(batch, axes) if axes else batch
-        p = _probabilities(model.predict_on_batch(x), from_logits)
+        p = _probabilities(model.predict_on_batch(x), logits)
         p = np.flip(p, axes) if axes else p
         total = p if total is None else total + p
     return total / len(flips)
@@ -252,12 +225,9 @@ def tiled_probabilities(
             f"predict_tiled takes one image (H, W) or (H, W, C), got shape {np.shape(image)}; "
             "for a batch, call it once per image."
         )
-    channels = model.input_shape[-1]
-    if channels is not None and array.shape[-1] != channels:
-        raise ValueError(f"the model takes {channels}-channel images, this one has {array.shape[-1]} channels")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    _check_range(array)
+    channels, logits = model.input_shape[-1], from_logits(model)
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
@@ -268,8 +238,8 @@ def tiled_probabilities(
     bar = tqdm(total=len(grid), unit="tile", desc="tiles", disable=not show)
     origins = grid.origins()  # a generator: tiles are cut batch by batch, never all at once
     while batch := list(itertools.islice(origins, batch_size)):
-        tiles = np.stack([_cut(array, top, left, grid.tile) for top, left in batch])
-        probs = _flip_predict(model, _prepare(tiles), flips, _outputs_logits(model))
+        tiles = np.stack([prepare_image(_cut(array, top, left, grid.tile), channels) for top, left in batch])
+        probs = _flip_predict(model, tiles, flips, logits)
         if total is None:
             total = np.zeros(array.shape[:2] + probs.shape[-1:], dtype=np.float32)
         for (top, left), p in zip(batch, probs, strict=True):
@@ -313,7 +283,8 @@ def predict_tiled(
     Args:
         model: a segmentation model taking ``(B, h, w, C)`` float32 in ``[0, 1]``
             (``input_shape=(None, None, C)`` for any tile size).
-        image: ``(H, W)`` or ``(H, W, C)``; uint8 (divided by 255) or float in ``[0, 1]``.
+        image: ``(H, W)`` or ``(H, W, C)``; uint8 (divided by 255) or float in ``[0, 1]``; each
+            tile is prepared by :func:`segutils.evaluation.prepare_image` (1 <-> 3 channels converted).
         tile: tile side in pixels, a multiple of ``multiple`` (default 256, or the model's
             fixed input size).
         overlap: pixels shared by neighbouring tiles, a multiple of ``multiple``; half of it
@@ -336,4 +307,4 @@ def predict_tiled(
     Taught in ``notebooks/07_inference.ipynb``.
     """
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple)
-    return classes_from_probabilities(probs, threshold)
+    return head_rule(probs, threshold)

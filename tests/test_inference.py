@@ -36,7 +36,7 @@ class Recorder:
 
     def __init__(self, model):
         self.model, self.shapes = model, []
-        self.input_shape, self.layers = model.input_shape, model.layers
+        self.input_shape, self.layers, self.get_layer = model.input_shape, model.layers, model.get_layer
 
     def predict_on_batch(self, x):
         self.shapes.append(x.shape)
@@ -152,6 +152,14 @@ def test_logits_are_turned_into_probabilities_first():
     assert np.array_equal(predict_tiled(logits, image, tile=64, overlap=0), (z[..., 0] > 0).astype(np.uint8))
 
 
+def test_rgb_is_converted_for_a_grayscale_model_like_predict_masks(unet):
+    from segutils.evaluation import predict_masks
+
+    rgb = (np.random.default_rng(7).random((64, 96, 3)) * 255).astype(np.uint8)
+    # overlap 0, a tile the image fits in: one pass over the image, as predict_masks makes
+    assert np.array_equal(predict_tiled(unet, rgb, tile=128, overlap=0), predict_masks(unet, rgb))
+
+
 def test_several_classes_take_the_argmax():
     keras.utils.set_random_seed(0)
     model = build_unet((None, None, 3), 4, filters=4, depth=2)
@@ -178,9 +186,9 @@ def test_a_progress_bar_for_many_tiles(pixelwise, capsys):
 def test_bad_images_say_what_is_wrong(unet):
     with pytest.raises(ValueError, match=r"takes one image \(H, W\) or \(H, W, C\), got shape \(2, 64, 64, 1\)"):
         predict_tiled(unet, np.zeros((2, 64, 64, 1), "float32"))
-    with pytest.raises(ValueError, match="the model takes 1-channel images, this one has 3 channels"):
-        predict_tiled(unet, np.zeros((64, 64, 3), "float32"))
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"the model takes 1 channel\(s\) but an image has 4: drop the alpha"):
+        predict_tiled(unet, np.zeros((64, 64, 4), "float32"))
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\] \(already divided by 255\)"):
         predict_tiled(unet, np.full((64, 64), 255.0, "float32"))
     fixed = build_unet((64, 64, 1), 1, filters=4, depth=2)
     with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
