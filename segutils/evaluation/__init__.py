@@ -7,10 +7,15 @@ models side by side; :mod:`.report` writes a run's report. Taught in
 """
 
 from .predict import MULTIPLE, from_logits, head_rule, predict_masks, prepare_image
+from .report import CLAIMS, conclusion, seconds_to_reach, write_report
 from .scores import Evaluation, evaluate, region_scores
 from .table import Table, compare, gap_exceeds_spread, run_row
 
 __all__ = [
+    "CLAIMS",
+    "conclusion",
+    "seconds_to_reach",
+    "write_report",
     "MULTIPLE",
     "Evaluation",
     "Table",
