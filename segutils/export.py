@@ -16,12 +16,13 @@ import contextlib
 import importlib.util
 import logging
 import statistics
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from .speed import time_calls
 
 #: The formats :func:`export_model` writes, in the order of the notebook's table.
 FORMATS = ("saved_model", "onnx", "litert", "litert_fp16", "litert_int8")
@@ -171,15 +172,8 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
     return predict
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls, after one untimed warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    return statistics.median(time_calls(fn, repeats=repeats))  # the course's one timing loop, one warm-up
 
 
 def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5) -> list[dict]:
@@ -206,7 +200,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5)
     model.save(directory / "model.keras")
     reference = np.asarray(model.predict_on_batch(images))
     rows = [dict(format="keras", path=directory / "model.keras", bytes=size_bytes(directory / "model.keras"),
-                 ms=1000 * median_seconds(lambda: model.predict_on_batch(images), repeats), max_abs_diff=0.0,
+                 ms=1000 * _median_seconds(lambda: model.predict_on_batch(images), repeats), max_abs_diff=0.0,
                  tolerance=0.0, outputs=reference, error=None)]  # fmt: skip
     for fmt in formats:
         row = dict(format=fmt, path=None, bytes=None, ms=None, max_abs_diff=None, tolerance=TOLERANCE[fmt],
@@ -219,7 +213,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5)
             rows.append(row)
             continue
         outputs = np.asarray(predict(images))
-        row.update(bytes=size_bytes(row["path"]), ms=1000 * median_seconds(lambda p=predict: p(images), repeats),
+        row.update(bytes=size_bytes(row["path"]), ms=1000 * _median_seconds(lambda p=predict: p(images), repeats),
                    max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
         rows.append(row)
     return rows

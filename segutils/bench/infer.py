@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import statistics
 
 
 def whole_image(model, image):
@@ -45,9 +46,9 @@ def main(argv: list[str]) -> int:
     import keras
     import numpy as np
 
-    from segutils.export import median_seconds
     from segutils.inference import predict_tiled, tile_grid
     from segutils.models import build_unet
+    from segutils.speed import time_calls
 
     keras.utils.set_random_seed(0)
     model = build_unet((None, None, 1), 1, filters=args.filters, depth=args.depth, batchnorm=True, dropout=0.0)
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
     print("-" * len(header))
     reference = None
     for name, fn, predicted in methods:
-        seconds = median_seconds(fn, args.repeats)
+        seconds = statistics.median(time_calls(fn, repeats=args.repeats))
         reference = reference or (seconds if name == "whole image" else None)
         ratio = f"{seconds / reference:>8.2f}x" if reference else f"{'-':>9}"
         predicted_mp = megapixels if name == "whole image" else predicted
