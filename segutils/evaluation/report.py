@@ -74,7 +74,13 @@ def conclusion(
                 )
     if reach and target_iou is not None:
         reached = {m: s for m, s in reach.items() if not math.isnan(s)}
-        if reached:
+        if len(reached) > 1 and len(set(reached.values())) == 1:
+            lines.append(
+                f"- **Convergence**: both models reached validation mean IoU {target_iou:.3f} after the "
+                f"same {next(iter(reached.values())):.1f} s: no difference at this resolution of epochs. "
+                f'The write-up claimed "{CLAIMS["convergence"]}".'
+            )
+        elif reached:
             first = min(reached, key=reached.get)
             times = ", ".join(f"{m} {'never' if math.isnan(s) else f'{s:.1f} s'}" for m, s in reach.items())
             lines.append(
