@@ -8,10 +8,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test lint test-unit test-notebooks lab data check offline-kit clean
+.PHONY: help setup run compare test lint test-unit test-notebooks lab data check offline-kit clean
 
 help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
+	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (report.md)"
 	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   download the datasets now, so the course works offline later"
@@ -29,6 +30,11 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m segutils.runner
+
+# Notebooks 05 and 06 on a folder holding images/ and masks/, parameters injected the papermill way.
+compare: $(STAMP)
+	@test -n "$(DATA)" || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
+	$(PY) -m segutils.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests

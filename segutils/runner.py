@@ -4,12 +4,16 @@
 one progress line each, writes the executed copies, each kernel's stderr
 (``NN_name.kernel.log``) and ``summary.md`` / ``summary.json`` into
 ``runs/<timestamp>/``, and on a failing cell stops with a non-zero exit code naming
-the notebook and the cell.
+the notebook and the cell. Notebook 06 writes the comparison report (``report.md``, its table
+and figures) into the same folder, and the runner prints its table at the end.
+``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
+papermill way (``make compare DATA=folder`` runs notebooks 05 and 06 with ``DATASET=folder``).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import sys
@@ -43,7 +47,34 @@ def _failure(nb) -> tuple[int | None, str]:
     return None, ""
 
 
-def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, show_progress: bool = True) -> Result:
+def parse_param(text: str) -> tuple[str, object]:
+    """``"NAME=VALUE"`` -> ``(NAME, value)``: a Python literal when it parses as one, else the string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier() or not name.isupper():
+        raise ValueError(f"--param takes NAME=VALUE with an UPPER_CASE name, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def inject_parameters(nb, params: dict) -> None:
+    """Insert a cell tagged ``injected-parameters`` assigning ``params`` right after the ``parameters`` cell."""
+    import nbformat
+
+    if not params:
+        return
+    index = next((i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if index is None:
+        raise ValueError("the notebook has no cell tagged 'parameters' to inject after")
+    source = "# Parameters injected by segutils.runner\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
+    nb.cells.insert(index + 1, cell)
+
+
+def run_notebook(
+    path: Path, out_dir: Path, timeout: int = 1800, show_progress: bool = True, params: dict | None = None
+) -> Result:
     """Execute one notebook in a fresh kernel and write the executed copy into ``out_dir``."""
     import nbformat
     from nbclient import NotebookClient
@@ -51,6 +82,7 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 1800, show_progress: 
     from tqdm.auto import tqdm
 
     nb = nbformat.read(path, as_version=4)
+    inject_parameters(nb, params or {})
     code_cells = sum(c.cell_type == "code" for c in nb.cells)
     bar = tqdm(total=code_cells, desc=f"{path.name:<22}", unit="cell", disable=not show_progress, leave=True)
     current = {"cell": None}  # 1-based index of the cell running now
@@ -99,12 +131,37 @@ def write_summary(results: list[Result], out_dir: Path, profile: str) -> None:
     (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
 
 
+def print_report_table(report: Path) -> bool:
+    """Print the comparison table of ``report`` (the first Markdown table in it); False when there is none."""
+    if not report.exists():
+        print("No comparison report was written (notebook 06 did not run).")
+        return False
+    lines = report.read_text().splitlines()
+    table = [
+        line
+        for line in lines[next((i for i, x in enumerate(lines) if x.startswith("|")), len(lines)) :]
+        if line.startswith("|") or not line.strip()
+    ]
+    table = table[: next((i for i, x in enumerate(table) if not x.strip()), len(table))]
+    print(f"Comparison report: {report}")
+    print("\n".join(table))
+    return bool(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks; return 0 when all pass, 1 naming the first failing notebook and cell."""
     parser = argparse.ArgumentParser(prog="python -m segutils.runner", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs", help="parent folder of the run (default: runs/)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a single cell may take")
+    parser.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject a parameter after each notebook's parameters cell (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     from segutils import config
@@ -119,11 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("No notebooks found in notebooks/.", file=sys.stderr)
         return 2
+    try:
+        params = dict(parse_param(p) for p in args.param)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
     out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []
     for path in paths:
-        result = run_notebook(Path(path), out_dir, args.timeout)
+        result = run_notebook(Path(path), out_dir, args.timeout, params=params)
         results.append(result)
         write_summary(results, out_dir, profile)
         if not result.ok:
@@ -135,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     total = sum(r.seconds for r in results)
     print(f"All {len(results)} notebooks passed in {total:.0f} s. Summary: {out_dir / 'summary.md'}")
+    print_report_table(out_dir / "report.md")
     return 0
 
 

@@ -219,3 +219,32 @@ def test_conclusion_is_written_from_the_table(tmp_path):
     path = write_report(tmp_path / "r", table, profile={"name": "ci"}, text=text)
     report = path.read_text()
     assert table.to_markdown() in report and "- name: ci" in report and (tmp_path / "r" / "table.csv").exists()
+
+
+def test_runner_injects_parameters_after_the_parameters_cell():
+    import nbformat
+
+    from segutils.runner import inject_parameters, parse_param
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("DATASET = 'shapes'"),
+        nbformat.v4.new_code_cell("print(DATASET)"),
+    ]
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    inject_parameters(nb, dict([parse_param("DATASET=/data/my folder"), parse_param("SEEDS=2")]))
+    assert nb.cells[2].source == "# Parameters injected by segutils.runner\nDATASET = '/data/my folder'\nSEEDS = 2\n"
+    assert nb.cells[2].metadata["tags"] == ["injected-parameters"] and len(nb.cells) == 4
+    with pytest.raises(ValueError, match="NAME=VALUE with an UPPER_CASE name, got 'data=x'"):
+        parse_param("data=x")
+
+
+def test_runner_prints_the_reports_table(tmp_path, capsys):
+    from segutils.runner import print_report_table
+
+    table = compare(_rows([0.8], [0.7]))
+    assert print_report_table(write_report(tmp_path, table, text="- a conclusion"))
+    printed = capsys.readouterr().out
+    assert printed.endswith(table.to_markdown() + "\n") and "conclusion" not in printed
+    assert not print_report_table(tmp_path / "none.md")
