@@ -1,6 +1,7 @@
 """segutils.evaluation: predict_masks' preparation, padding and head rule; evaluate; V_rand / V_info."""
 
 import csv
+import types
 
 import keras
 import numpy as np
@@ -158,6 +159,10 @@ def test_evaluate_a_model_adds_region_scores_for_two_classes():
     truth = _two_cells()
     image = (truth * 255).astype(np.uint8)
     result = evaluate(_head("sigmoid", 1), ([image, image], [truth, truth[..., None]]), num_classes=2)
+    split = types.SimpleNamespace(images=[image], masks=[truth])
+    assert evaluate(_head("sigmoid", 1), split, num_classes=2).per_image_regions.tolist() == [[1.0, 1.0]]
+    with pytest.raises(ValueError, match="data must be an \\(images, masks\\) pair, a split"):
+        evaluate(_head("sigmoid", 1), [image], num_classes=2)
     assert result.scores["mean_iou"] == 1.0
     assert (result.v_rand, result.v_info) == (1.0, 1.0)
     assert result.per_image_regions.shape == (2, 2)

@@ -82,13 +82,18 @@ class Evaluation:
 def _data(data) -> tuple[list | None, list[np.ndarray]]:
     if isinstance(data, tuple) and len(data) == 2:
         images, masks = data
+    elif hasattr(data, "images") and hasattr(data, "masks"):  # a segutils.data Split
+        images, masks = data.images, data.masks
     elif hasattr(data, "as_numpy_iterator"):
         images, masks = [], []
         for x, m in data.as_numpy_iterator():
             images.extend(x)
             masks.extend(m)
     else:
-        raise ValueError("data must be an (images, masks) pair or a tf.data.Dataset of (image, mask) batches")
+        raise ValueError(
+            "data must be an (images, masks) pair, a split from segutils.data.load, "
+            "or a tf.data.Dataset of (image, mask) batches"
+        )
     masks = [np.asarray(m)[..., 0] if np.ndim(m) == 3 else np.asarray(m) for m in masks]
     return images, masks
 
@@ -108,7 +113,8 @@ def evaluate(
     Args:
         model_or_predictions: a Keras model (predicted with :func:`predict_masks`) or the
             predicted class-index masks, one per true mask.
-        data: ``(images, masks)`` (images may be ``None`` when predictions are given) or a
+        data: ``(images, masks)`` (images may be ``None`` when predictions are given), a
+            ``Split`` from ``segutils.data.load`` (images at their own size), or a
             ``tf.data.Dataset`` of ``(image, mask)`` batches, e.g. the test split of
             ``make_dataset``; masks ``(H, W)`` or ``(H, W, 1)`` class indices.
         num_classes: classes in the masks (2 for membrane).
