@@ -20,9 +20,10 @@ PLAN = [
     ("01_data.ipynb", "Data: datasets, verified downloads, your own folder, masks, joint augmentation, tf.data"),
     ("02_unet.ipynb", "U-Net block by block: double conv, encoder, bottleneck, decoder with skips"),
     ("03_linknet.ipynb", "LinkNet on a pretrained ResNet34: encoder stages, the decoder block by hand"),
-    ("04_losses_metrics.ipynb", "Losses and metrics: IoU, Dice/F-score, focal, combined losses (planned)"),
-    ("05_training.ipynb", "Training: GPU, mixed precision, callbacks, resuming (planned)"),
-    ("06_comparison.ipynb", "An honest comparison of U-Net and LinkNet (planned)"),
+    ("04_losses_metrics.ipynb", "Losses and metrics: the accuracy trap, IoU, Dice, focal, combined losses"),
+    ("05_training.ipynb", "Training: one loop for CPU, GPU and several devices, mixed precision, resuming"),
+    ("06_comparison.ipynb", "An honest comparison of U-Net and LinkNet: metrics, speed, seeds, pictures"),
+    ("07_inference.ipynb", "Inference: images of any size (overlap-tile), flips, export to SavedModel/ONNX/LiteRT"),
 ]
 
 #: Packages Colab lacks; everything else the course needs ships with Colab.
