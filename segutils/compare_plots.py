@@ -1,0 +1,297 @@
+"""Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy,
+masks with their errors, and each model's worst images.
+
+Every function draws with matplotlib and returns the ``Figure``; masks are ``H x W`` class
+indices, images as in :mod:`segutils.plotting`. Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+
+from .plotting import _plt, as_rgb, colour, mask_to_rgb
+
+#: What each error code of :func:`error_codes` means, and its colour in :func:`error_map`.
+ERRORS = ("correct", "false positive", "false negative", "wrong class", "ignored")
+ERROR_COLOURS = np.array(
+    [[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [0.6, 0.2, 0.7], [0.6, 0.6, 0.6]], dtype=np.float32
+)
+#: Fixed colours of the course's two models (tab10 blue and orange); other names get tab10's next ones.
+MODEL_COLOURS = {"unet": "tab:blue", "linknet": "tab:orange"}
+
+
+def model_colour(name: str, index: int = 0) -> str:
+    """The colour of a model in every comparison figure."""
+    return MODEL_COLOURS.get(name, f"C{(index + 2) % 10}")
+
+
+def _reach(record: dict, target: float, metric: str) -> tuple[float, float]:
+    """``(epoch, seconds)`` at which ``record``'s ``metric`` first reached ``target`` (``inf`` when never)."""
+    for epoch, (value, seconds) in enumerate(zip(record["history"][metric], record["elapsed"], strict=False), 1):
+        if value >= target:
+            return float(epoch), float(seconds)
+    return math.inf, math.inf
+
+
+def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_iou") -> dict[str, dict]:
+    """Per model, the median over its seeds of the epoch and the training seconds at which ``metric``
+    first reached ``target_iou`` (a seed that never did counts as infinitely late; NaN: the median never did).
+
+    Returns:
+        ``{model: {"epoch": float, "seconds": float}}`` in the runs' order.
+    """
+    per_model: dict[str, list[tuple[float, float]]] = {}
+    for record in runs:
+        per_model.setdefault(record["model"], []).append(_reach(record, target_iou, metric))
+    result = {}
+    for model, reached in per_model.items():
+        epoch, seconds = (statistics.median(v) for v in zip(*reached, strict=True))
+        result[model] = {"epoch": epoch if math.isfinite(epoch) else math.nan,
+                         "seconds": seconds if math.isfinite(seconds) else math.nan}  # fmt: skip
+    return result
+
+
+def _who_first(reach: dict[str, dict], key: str) -> str:
+    def when(v):
+        return "never" if math.isnan(v) else f"epoch {v:g}" if key == "epoch" else f"{v:.3g} s"
+
+    done = {m: r[key] for m, r in reach.items() if not math.isnan(r[key])}
+    times = ", ".join(f"{m} {when(r[key])}" for m, r in reach.items())
+    if not done:
+        return f"none reached it ({times})"
+    first = [m for m, v in done.items() if v == min(done.values())]
+    return f"{'tie: ' + ' = '.join(first) if len(first) > 1 else first[0] + ' first'} ({times})"
+
+
+def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
+    """Validation curves of every run overlaid, against epochs (left) and wall-clock training seconds (right).
+
+    Args:
+        runs: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end).
+        target_iou: draw it as a horizontal line, each model's (median) time to reach it as a dotted
+            vertical line, and say in the titles which model reached it first (:func:`first_to_reach`).
+        metric: the history key drawn.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    if not runs:
+        raise ValueError("learning_curves needs at least one run record (segutils.training.find_runs)")
+    for r in runs:
+        if not r.get("history", {}).get(metric) or not r.get("elapsed"):
+            raise ValueError(f"run {r.get('model')} seed {r.get('seed')} has no history[{metric!r}] or 'elapsed'")
+    models = list(dict.fromkeys(r["model"] for r in runs))
+    fig, (ax_e, ax_s) = _plt().subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for r in runs:
+        values = r["history"][metric]
+        colour = model_colour(r["model"], models.index(r["model"]))
+        style = dict(color=colour, marker="o", markersize=3, alpha=1.0 if r.get("seed", 0) == 0 else 0.5)
+        label = f"{r['model']} seed {r.get('seed', 0)}"
+        ax_e.plot(np.arange(1, len(values) + 1), values, label=label, **style)
+        n = min(len(values), len(r["elapsed"]))
+        ax_s.plot(r["elapsed"][:n], values[:n], label=label, **style)
+    ax_e.set_xlabel("epoch")
+    ax_e.xaxis.get_major_locator().set_params(integer=True)
+    ax_s.set_xlabel("wall-clock training seconds")
+    ax_e.set_ylabel(metric.replace("val_", "validation ").replace("_", " ").replace("iou", "IoU"))
+    if target_iou is not None:
+        reach = first_to_reach(runs, target_iou, metric)
+        for ax, key in ((ax_e, "epoch"), (ax_s, "seconds")):
+            ax.axhline(target_iou, color="0.3", linestyle="--", linewidth=1, label=f"target {target_iou:.3f}")
+            for m, r in reach.items():
+                if not math.isnan(r[key]):
+                    ax.axvline(r[key], color=model_colour(m, models.index(m)), linestyle=":", linewidth=1.2)
+            ax.set_title(f"to {target_iou:.3f}: {_who_first(reach, key)}", fontsize=8.5)
+    ax_s.legend(fontsize=7.5, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU per class"):
+    """Grouped bars of the IoU of each class, one bar per model; ``n/a`` where a class never occurs.
+
+    Args:
+        evaluations: ``{model: Evaluation}`` (its ``scores["iou"]``) or ``{model: per-class IoU}``.
+        class_names: names of the classes (default: their indices).
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    ious = {m: np.asarray(e.scores["iou"] if hasattr(e, "scores") else e, dtype=float) for m, e in evaluations.items()}
+    k = len(next(iter(ious.values())))
+    if any(len(v) != k for v in ious.values()):
+        lengths = [len(v) for v in ious.values()]
+        raise ValueError(f"every model needs the IoU of the same classes, got lengths {lengths}")
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    fig, ax = _plt().subplots(figsize=(max(4.5, 1.1 * k * len(ious)), 3.4))
+    width = 0.8 / len(ious)
+    for j, (model, iou) in enumerate(ious.items()):
+        x = np.arange(k) - 0.4 + width * (j + 0.5)
+        bars = ax.bar(x, np.nan_to_num(iou), width, color=model_colour(model, j),
+                      label=f"{model} (mean {np.nanmean(iou):.3f})")  # fmt: skip
+        ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7)
+    tilt = {"rotation": 45, "ha": "right"} if k > 4 else {}
+    ax.set_xticks(range(k), names, **tilt)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("IoU")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", ncol=len(ious), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
+    """One point per model (mean over seeds, bars of one standard deviation): a speed against ``metric``.
+
+    Args:
+        table: :func:`segutils.evaluation.compare`'s table (or its rows).
+        speeds: columns on the x axes, one panel each where the table has it (``latency_ms``:
+            batch-1 prediction; ``step_s``: training step). Up and left is better.
+        metric: the accuracy column on the y axis.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    from .evaluation.table import COLUMNS, Table, compare
+
+    table = table if isinstance(table, Table) else compare(list(table))
+    shown = [c for c in speeds if c in table.columns]
+    if not shown or metric not in table.columns:
+        raise ValueError(f"the table needs {metric!r} and one of {list(speeds)}; it has {table.columns}")
+    fig, axes = _plt().subplots(1, len(shown), figsize=(4.4 * len(shown), 3.4), squeeze=False)
+    for ax, column in zip(axes[0], shown, strict=True):
+        for j, model in enumerate(table.models):
+            x, y = table.mean(model, column), table.mean(model, metric)
+            if math.isnan(x) or math.isnan(y):  # this model has no such figure
+                continue
+            xerr, yerr = (None if math.isnan(s) else s for s in (table.std(model, column), table.std(model, metric)))
+            ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", markersize=8, capsize=3,
+                        color=model_colour(model, j), label=model)  # fmt: skip
+            ax.annotate(model, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.set_xlabel(COLUMNS.get(column, column))
+        ax.set_ylabel(COLUMNS.get(metric, metric))
+        ax.set_title("better: up and to the left", fontsize=8.5)
+        ax.margins(0.3)
+    fig.tight_layout()
+    return fig
+
+
+def error_codes(truth, prediction, num_classes: int = 2, positive: int = 1, ignore_index: int | None = None):
+    """Per pixel, the index into :data:`ERRORS`: 0 correct; two classes: 1 false positive (``positive``
+    predicted, not true), 2 false negative (``positive`` true, not predicted); more classes: 3 wrong
+    class; 4 an ignored true pixel. Returns uint8 ``H x W``."""
+    truth, prediction = np.asarray(truth), np.asarray(prediction)
+    truth = truth[..., 0] if truth.ndim == 3 else truth
+    if truth.shape != prediction.shape:
+        raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same H x W")
+    codes = np.zeros(truth.shape, np.uint8)
+    if num_classes == 2:
+        codes[(prediction == positive) & (truth != positive)] = 1
+        codes[(prediction != positive) & (truth == positive)] = 2
+    else:
+        codes[prediction != truth] = 3
+    if ignore_index is not None:
+        codes[truth == ignore_index] = 4
+    return codes
+
+
+def error_map(truth, prediction, num_classes: int = 2, positive: int = 1, ignore_index: int | None = None):
+    """:func:`error_codes` in colour (:data:`ERROR_COLOURS`): float RGB ``H x W x 3``, white where right."""
+    return ERROR_COLOURS[error_codes(truth, prediction, num_classes, positive, ignore_index)]
+
+
+def error_handles(num_classes: int = 2, positive: int = 1, class_names=None, ignore_index=None) -> list:
+    """Legend patches for the colours of :func:`error_map`."""
+    from matplotlib.patches import Patch
+
+    name = class_names[positive] if class_names is not None else f"class {positive}"
+    labels = (
+        {1: f"false positive ({name} predicted, not true)", 2: f"false negative ({name} true, missed)"}
+        if num_classes == 2
+        else {3: "wrong class"}
+    )
+    if ignore_index is not None:
+        labels[4] = "ignored"
+    return [Patch(facecolor=ERROR_COLOURS[c], edgecolor="0.4", label=text) for c, text in labels.items()]
+
+
+def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2.0):
+    """Draw ``rows`` of ``(ylabel, [(picture, title), ...])`` with one legend of classes and errors below."""
+    from matplotlib.patches import Patch
+
+    height = (width + 0.3) * len(rows) + 0.6
+    fig, axes = _plt().subplots(len(rows), ncols, figsize=(width * ncols, height), squeeze=False)
+    for axrow, (ylabel, panels) in zip(axes, rows, strict=True):
+        for ax, (picture, title) in zip(axrow, panels, strict=True):
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_title(title, fontsize=7.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axrow[0].set_ylabel(ylabel, fontsize=8)
+    handles = []
+    if class_names is not None:
+        handles = [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
+                   for k, name in enumerate(class_names)]  # fmt: skip
+    handles += error_handles(num_classes, positive, class_names, ignore_index)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7.5, frameon=False)
+    fig.tight_layout(rect=(0, 0.5 / height, 1, 1))
+    return fig
+
+
+def _iou(per_image, model, i) -> str:
+    return "" if per_image is None else f", IoU {per_image[model][i]:.3f}"
+
+
+def comparison_grid(images, masks, predictions: dict, indices=None, num_classes: int = 2, positive: int = 1,
+                    ignore_index=None, class_names=None, per_image: dict | None = None):  # fmt: skip
+    """Rows of test images: image | truth | per model: its mask | its errors (:func:`error_map`).
+
+    Args:
+        images, masks: the test images and true masks.
+        predictions: ``{model: predicted masks}`` in the same order.
+        indices: which images (default: the first three).
+        per_image: ``{model: per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    indices = list(range(min(3, len(images)))) if indices is None else list(indices)
+    rows = []
+    for i in indices:
+        panels = [(as_rgb(images[i]), "image"), (mask_to_rgb(masks[i], ignore_index), "truth")]
+        for model, masks_of in predictions.items():
+            panels.append((mask_to_rgb(masks_of[i], ignore_index), f"{model}{_iou(per_image, model, i)}"))
+            panels.append((error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), f"{model} errors"))
+        rows.append((f"image {i}", panels))
+    return _grid(rows, 2 + 2 * len(predictions), num_classes, positive, class_names, ignore_index)
+
+
+def worst_indices(per_image_iou, k: int = 3) -> list[int]:
+    """Indices of the ``k`` images with the lowest per-image IoU, lowest first (NaN skipped, ties by index)."""
+    values = np.asarray(per_image_iou, dtype=float)
+    order = np.argsort(np.where(np.isnan(values), np.inf, values), kind="stable")
+    return [int(i) for i in order if not np.isnan(values[i])][:k]
+
+
+def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
+                 positive: int = 1, ignore_index=None, class_names=None):  # fmt: skip
+    """Each model's ``k`` worst test images (lowest per-image mean IoU, :func:`worst_indices`):
+    image | truth | the model's mask | its errors, the other models' IoU on the same image beside it.
+
+    Args:
+        per_image: ``{model: per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``).
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    rows = []
+    for model, masks_of in predictions.items():
+        for rank, i in enumerate(worst_indices(per_image[model], k), 1):
+            others = ", ".join(f"{m} {per_image[m][i]:.3f}" for m in predictions if m != model)
+            errors = f"errors; {others} here" if others else "errors"
+            panels = [
+                (as_rgb(images[i]), f"image {i}"),
+                (mask_to_rgb(masks[i], ignore_index), "truth"),
+                (mask_to_rgb(masks_of[i], ignore_index), f"{model}{_iou(per_image, model, i)}"),
+                (error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), errors),
+            ]
+            rows.append((f"{model} worst {rank}", panels))
+    return _grid(rows, 4, num_classes, positive, class_names, ignore_index, width=2.2)
