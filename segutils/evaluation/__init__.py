@@ -6,7 +6,15 @@ models side by side; :mod:`.report` writes a run's report. Taught in
 ``notebooks/06_comparison.ipynb``.
 """
 
-from .predict import MULTIPLE, from_logits, head_rule, predict_masks, prepare_image
+from .predict import (
+    MULTIPLE,
+    from_logits,
+    head_rule,
+    predict_masks,
+    predict_probabilities,
+    prepare_image,
+    to_probabilities,
+)
 from .report import CLAIMS, conclusion, seconds_to_reach, write_report
 from .scores import Evaluation, evaluate, region_scores
 from .table import Table, compare, gap_exceeds_spread, run_row
@@ -25,7 +33,9 @@ __all__ = [
     "gap_exceeds_spread",
     "head_rule",
     "predict_masks",
+    "predict_probabilities",
     "prepare_image",
     "region_scores",
     "run_row",
+    "to_probabilities",
 ]

@@ -111,6 +111,39 @@ def _target_size(model, height: int, width: int, resize: bool) -> tuple[tuple[in
     )
 
 
+def _predict(model, images, batch_size: int, resize: bool):
+    """``(items, single, outputs)``: ``outputs`` yields ``(index, H x W x C model output)``, cropped back."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    items, single = _as_list(images)
+    channels = model.input_shape[-1]
+    groups: dict[tuple, list[int]] = {}
+    prepared = []
+    for i, image in enumerate(items):
+        x = prepare_image(image, channels)
+        size, how = _target_size(model, x.shape[0], x.shape[1], resize)
+        prepared.append((x, how))
+        groups.setdefault((size, how), []).append(i)
+
+    def outputs():
+        for (size, how), indices in groups.items():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                batch = np.stack([_fit(prepared[i][0], size, how) for i in chunk])
+                for i, out in zip(chunk, np.asarray(model(batch, training=False)), strict=True):
+                    yield i, _unfit(out, items[i].shape[:2], how)
+
+    return items, single, outputs()
+
+
+def _collect(results: list[np.ndarray], single: bool):
+    if single:
+        return results[0]
+    if len({r.shape for r in results}) == 1:
+        return np.stack(results)
+    return results
+
+
 def predict_masks(
     model, images, batch_size: int = 8, threshold: float = 0.5, resize: bool = False, logits: bool | None = None
 ) -> np.ndarray | list[np.ndarray]:
@@ -121,7 +154,7 @@ def predict_masks(
     reflection on the bottom and right to a multiple of 32 (size-agnostic model) or to the
     model's fixed input (smaller images), predicted ``batch_size`` at a time, cropped back, and
     classified by :func:`head_rule`. An image larger than a fixed input raises unless
-    ``resize=True``, which resizes it bilinearly to the input and the mask back with nearest.
+    ``resize=True``, which resizes it bilinearly to the input and the output back with nearest.
 
     Args:
         model: a Keras segmentation model mapping ``(B, H, W, C)`` to ``(B, H, W, 1 or K)``.
@@ -137,31 +170,44 @@ def predict_masks(
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    items, single = _as_list(images)
     logits = from_logits(model) if logits is None else logits
-    channels = model.input_shape[-1]
-    groups: dict[tuple, list[int]] = {}
-    prepared = []
-    for i, image in enumerate(items):
-        x = prepare_image(image, channels)
-        size, how = _target_size(model, x.shape[0], x.shape[1], resize)
-        prepared.append((x, how))
-        groups.setdefault((size, how), []).append(i)
-    masks: list[np.ndarray | None] = [None] * len(items)
-    for (size, how), indices in groups.items():
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start : start + batch_size]
-            batch = np.stack([_fit(prepared[i][0], size, how) for i in chunk])
-            classes = head_rule(np.asarray(model(batch, training=False)), threshold, logits)
-            for i, mask in zip(chunk, classes, strict=True):
-                masks[i] = _unfit(mask, items[i].shape[:2], how)
-    if single:
-        return masks[0]
-    if len({m.shape for m in masks}) == 1:
-        return np.stack(masks)
-    return masks
+    items, single, outputs = _predict(model, images, batch_size, resize)
+    masks: list = [None] * len(items)
+    for i, out in outputs:
+        masks[i] = head_rule(out, threshold, logits)
+    return _collect(masks, single)
+
+
+def predict_probabilities(
+    model, images, batch_size: int = 8, resize: bool = False, logits: bool | None = None
+) -> np.ndarray | list[np.ndarray]:
+    """Class probabilities ``(H, W, C)`` of ``images``, prepared, padded and cropped as in :func:`predict_masks`.
+
+    One channel holds the probability of class 1, K channels one per class; logits are turned
+    into probabilities (sigmoid, softmax). ``head_rule(p, threshold)`` of the result is
+    ``predict_masks`` (up to float rounding at the cut): compute this once and move the
+    threshold without running the model again, as ``segutils.widgets``' explorer does. Returns
+    float32 arrays, stacked like :func:`predict_masks`'s masks.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    logits = from_logits(model) if logits is None else logits
+    items, single, outputs = _predict(model, images, batch_size, resize)
+    probs: list = [None] * len(items)
+    for i, out in outputs:
+        probs[i] = to_probabilities(out, logits)
+    return _collect(probs, single)
+
+
+def to_probabilities(outputs, logits: bool) -> np.ndarray:
+    """Model outputs ``(..., C)`` as float32 probabilities: sigmoid (C = 1) or softmax over C when ``logits``."""
+    z = np.array(outputs, dtype=np.float32)  # a copy: not a view into a whole batch
+    if not logits:
+        return z
+    if z.shape[-1] == 1:
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def _fit(x: np.ndarray, size: tuple[int, int], how: str) -> np.ndarray:
@@ -172,9 +218,10 @@ def _fit(x: np.ndarray, size: tuple[int, int], how: str) -> np.ndarray:
     return np.pad(x, ((0, size[0] - x.shape[0]), (0, size[1] - x.shape[1]), (0, 0)), mode="reflect")
 
 
-def _unfit(mask: np.ndarray, shape: tuple[int, int], how: str) -> np.ndarray:
+def _unfit(out: np.ndarray, shape: tuple[int, int], how: str) -> np.ndarray:
+    """A model output ``H x W x C`` cut (or, resized, nearest-sampled) back to the image's ``shape``."""
     if how == "resize":
         import tensorflow as tf
 
-        return tf.image.resize(mask[..., None], shape, method="nearest").numpy()[..., 0].astype(np.uint8)
-    return mask[: shape[0], : shape[1]]
+        return tf.image.resize(out, shape, method="nearest").numpy()
+    return out[: shape[0], : shape[1]]
