@@ -1,0 +1,165 @@
+"""The functional core under :mod:`segutils.losses` and :mod:`segutils.metrics`.
+
+Written once, as ``segmentation_models`` does in ``base/functional.py``: the smoothing constant,
+target/prediction preparation (sparse or one-hot targets, probabilities or logits, one sigmoid
+channel or a softmax), the masking of ignored pixels in the prediction *and* the target, the
+per-class counts and the formulas of IoU, F-score, Tversky, cross-entropy and the focal term.
+The formulas use plain arithmetic, so they serve tensors (losses, Keras metrics) and numpy
+arrays (:func:`segutils.metrics.scores`) alike.
+
+Taught in ``notebooks/04_losses_metrics.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import tensorflow as tf
+
+#: Added to numerator and denominator of the soft overlap losses: an empty class in both
+#: target and prediction scores 1 (loss 0) and gradients stay finite.
+SMOOTH = 1e-5
+#: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a logarithm.
+EPSILON = 1e-7
+
+
+def iou(tp, fp, fn, smooth=SMOOTH):
+    """Jaccard index ``(tp + s) / (tp + fp + fn + s)`` per class."""
+    return (tp + smooth) / (tp + fp + fn + smooth)
+
+
+def fscore(tp, fp, fn, beta=1.0, smooth=SMOOTH):
+    """F-score ``((1 + b^2) tp + s) / ((1 + b^2) tp + b^2 fn + fp + s)``; Dice when ``beta = 1``."""
+    b2 = beta**2
+    return ((1 + b2) * tp + smooth) / ((1 + b2) * tp + b2 * fn + fp + smooth)
+
+
+def tversky(tp, fp, fn, alpha=0.5, beta=0.5, smooth=SMOOTH):
+    """Tversky index ``(tp + s) / (tp + alpha fp + beta fn + s)`` (Salehi et al. 2017).
+
+    ``alpha = beta = 0.5`` is Dice, ``alpha = beta = 1`` is IoU; ``beta > alpha`` weighs misses.
+    """
+    return (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
+
+
+def enet_weights(shares, c=1.02):
+    """Class weights ``1 / ln(c + p_class)`` from pixel shares (ENet, Paszke et al. 2016; LinkNet)."""
+    import numpy as np
+
+    return 1.0 / np.log(c + np.asarray(shares, dtype=float))
+
+
+def check_ignore_index(ignore_index) -> None:
+    """Refuse an ``ignore_index`` that cannot be a label value (negative or not an integer)."""
+    if ignore_index is None:
+        return
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral) or ignore_index < 0:
+        raise ValueError(
+            f"ignore_index={ignore_index!r} cannot be a mask value: give the label of the pixels to leave out "
+            "as a non-negative int (e.g. 11 for CamVid's 'unlabelled', 255 for a void label), or None."
+        )
+
+
+def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
+    """Targets and predictions as per-class tensors, and the mask of pixels that count.
+
+    Args:
+        y_true: class indices ``(B, H, W)`` or ``(B, H, W, 1)``, or one-hot ``(B, H, W, C)``.
+        y_pred: ``(B, H, W, 1)`` sigmoid (binary) or ``(B, H, W, C)`` softmax, or their logits.
+        from_logits: ``y_pred`` holds logits.
+        ignore_index: label whose pixels are left out of target and prediction alike.
+
+    Returns:
+        ``(truth, probs, log_probs, valid)``: one-hot truth and probabilities ``(B, H, W, C)``
+        in float32 (a sigmoid output becomes the two classes ``[1 - p, p]``), zero at ignored
+        pixels; log-probabilities (stable for logits); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
+    """
+    check_ignore_index(ignore_index)
+    y_pred = tf.cast(y_pred, tf.float32)
+    y_true = tf.cast(y_true, tf.float32)
+    channels = y_pred.shape[-1]
+    if channels is None:
+        raise ValueError("the prediction's last axis (classes) must have a known size")
+    if y_true.shape.rank == y_pred.shape.rank - 1:
+        y_true = y_true[..., None]
+    if y_true.shape.rank != y_pred.shape.rank or (
+        None not in y_true.shape[1:-1] + y_pred.shape[1:-1] and y_true.shape[1:-1] != y_pred.shape[1:-1]
+    ):
+        raise ValueError(
+            f"target shape {tuple(y_true.shape)} does not match prediction shape {tuple(y_pred.shape)}: "
+            "give masks of the prediction's height and width, as (B, H, W), (B, H, W, 1) class indices "
+            f"or (B, H, W, {channels}) one-hot"
+        )
+    classes = max(channels, 2)
+    if y_true.shape[-1] == 1:
+        labels = tf.cast(tf.round(y_true[..., 0]), tf.int32)
+        valid = tf.ones_like(labels, tf.bool) if ignore_index is None else tf.not_equal(labels, ignore_index)
+        kept = tf.where(valid, labels, 0)
+        tf.debugging.assert_less(
+            kept,
+            classes,
+            message=f"target values must be class indices below num_classes={classes} "
+            "(or the ignore_index): map the mask values to 0..num_classes-1 first, e.g. 0/255 masks to 0/1",
+        )
+        truth = tf.one_hot(kept, classes)
+    elif y_true.shape[-1] == classes:
+        truth = y_true
+        valid = tf.ones_like(truth[..., 0], tf.bool)
+        if ignore_index is not None and ignore_index < classes:
+            valid = truth[..., ignore_index] < 0.5
+    else:
+        raise ValueError(
+            f"target has {y_true.shape[-1]} channels and the prediction {channels}: give class indices "
+            f"(one channel) or one-hot targets with {classes} channels"
+        )
+    if channels == 1:
+        logit_or_p = y_pred
+        if from_logits:
+            log_probs = tf.concat([tf.math.log_sigmoid(-logit_or_p), tf.math.log_sigmoid(logit_or_p)], -1)
+            probs = tf.exp(log_probs)
+        else:
+            p = tf.clip_by_value(logit_or_p, EPSILON, 1 - EPSILON)
+            probs = tf.concat([1 - p, p], -1)
+            log_probs = tf.math.log(probs)
+    elif from_logits:
+        log_probs = tf.nn.log_softmax(y_pred, axis=-1)
+        probs = tf.exp(log_probs)
+    else:
+        probs = tf.clip_by_value(y_pred, EPSILON, 1 - EPSILON)
+        log_probs = tf.math.log(probs)
+    valid = tf.cast(valid, tf.float32)[..., None]
+    return truth * valid, probs * valid, log_probs, valid
+
+
+def class_axes(channels: int, ignore_index=None, classes=None) -> list[int]:
+    """The class channels a loss averages over: ``classes`` if given, else all but the ignored one."""
+    if classes is not None:
+        return list(classes)
+    return [k for k in range(max(channels, 2)) if k != ignore_index]
+
+
+def soft_counts(truth, probs):
+    """Soft true positives, false positives and false negatives per class, summed over the batch."""
+    axes = list(range(truth.shape.rank - 1))
+    tp = tf.reduce_sum(truth * probs, axis=axes)
+    fp = tf.reduce_sum(probs, axis=axes) - tp
+    fn = tf.reduce_sum(truth, axis=axes) - tp
+    return tp, fp, fn
+
+
+def pixel_mean(per_pixel, valid):
+    """Mean of ``(B, H, W, 1)`` values over the pixels that count (0 when none do)."""
+    return tf.math.divide_no_nan(tf.reduce_sum(per_pixel * valid), tf.reduce_sum(valid))
+
+
+def cross_entropy(truth, log_probs, class_weights=None):
+    """Per-pixel cross-entropy ``-sum_c w_c y_c log p_c``, shape ``(B, H, W, 1)``."""
+    weights = 1.0 if class_weights is None else tf.constant(class_weights, tf.float32)
+    return -tf.reduce_sum(weights * truth * log_probs, axis=-1, keepdims=True)
+
+
+def focal(truth, probs, log_probs, gamma=2.0, alpha=None):
+    """Per-pixel focal loss ``-sum_c a_c (1 - p_c)^gamma y_c log p_c`` (Lin et al. 2017), ``(B, H, W, 1)``."""
+    weights = 1.0 if alpha is None else tf.constant(alpha, tf.float32)
+    term = weights * tf.pow(1.0 - probs, gamma) * truth * log_probs
+    return -tf.reduce_sum(term, axis=-1, keepdims=True)

@@ -1,0 +1,238 @@
+"""Segmentation losses on the functional core of :mod:`segutils.functional`.
+
+Each loss is a ``keras.losses.Loss`` with ``get_config``, registered for serialisation, so a
+compiled model saves as ``.keras`` and loads again (``segmentation_models``' closures do not:
+sm issues #181, #109). All take ``from_logits`` and ``ignore_index``; a prediction with one
+channel is a sigmoid (binary), more channels a softmax. Ignored pixels are left out of the
+prediction as well as the target. Losses combine: ``DiceLoss() + FocalLoss()`` is a loss named
+``dice_plus_focal``; ``0.5 * DiceLoss()`` one named ``0.5_dice``.
+
+Taught in ``notebooks/04_losses_metrics.ipynb``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from . import functional as F
+
+_register = keras.saving.register_keras_serializable(package="segutils")
+
+
+class SegLoss(keras.losses.Loss):
+    """Base of the course's losses: preparation, configuration and ``+`` / ``*`` arithmetic."""
+
+    default_name = "loss"
+
+    def __init__(self, from_logits=False, ignore_index=None, classes=None, name=None, **kwargs):
+        F.check_ignore_index(ignore_index)
+        super().__init__(name=name or self.default_name, **kwargs)
+        self.from_logits, self.ignore_index = bool(from_logits), ignore_index
+        self.classes = None if classes is None else [int(c) for c in classes]
+
+    def call(self, y_true, y_pred):
+        truth, probs, log_probs, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
+        return self.compute(truth, probs, log_probs, valid)
+
+    def _overlap(self, truth, probs, score):
+        """``1 - mean`` over the classes of a per-class overlap score of the soft counts."""
+        axes = F.class_axes(truth.shape[-1], self.ignore_index, self.classes)
+        tp, fp, fn = (tf.gather(c, axes) for c in F.soft_counts(truth, probs))
+        return 1.0 - tf.reduce_mean(score(tp, fp, fn))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(from_logits=self.from_logits, ignore_index=self.ignore_index, classes=self.classes)
+        return config
+
+    def __add__(self, other):
+        return SumOfLosses([self, other])
+
+    def __radd__(self, other):
+        return self if other == 0 else SumOfLosses([other, self])
+
+    def __mul__(self, factor):
+        return ScaledLoss(self, factor)
+
+    __rmul__ = __mul__
+
+
+@_register
+class DiceLoss(SegLoss):
+    """``1 - F_beta`` averaged over the classes (soft Dice when ``beta = 1``; Milletari et al. 2016).
+
+    ``classes`` picks the class channels averaged (default: all but ``ignore_index``; for a sigmoid
+    both background and foreground; ``classes=[1]`` scores the foreground only, as
+    ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do on one channel).
+    """
+
+    default_name = "dice"
+
+    def __init__(self, beta=1.0, smooth=F.SMOOTH, **kwargs):
+        super().__init__(**kwargs)
+        self.beta, self.smooth = float(beta), float(smooth)
+
+    def compute(self, truth, probs, log_probs, valid):
+        return self._overlap(truth, probs, lambda tp, fp, fn: F.fscore(tp, fp, fn, self.beta, self.smooth))
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta, "smooth": self.smooth}
+
+
+@_register
+class JaccardLoss(SegLoss):
+    """``1 - IoU`` (soft Jaccard) averaged over the classes, as :class:`DiceLoss` chooses them."""
+
+    default_name = "jaccard"
+
+    def __init__(self, smooth=F.SMOOTH, **kwargs):
+        super().__init__(**kwargs)
+        self.smooth = float(smooth)
+
+    def compute(self, truth, probs, log_probs, valid):
+        return self._overlap(truth, probs, lambda tp, fp, fn: F.iou(tp, fp, fn, self.smooth))
+
+    def get_config(self):
+        return {**super().get_config(), "smooth": self.smooth}
+
+
+@_register
+class TverskyLoss(SegLoss):
+    """``1 - Tversky index``: ``alpha`` weighs false positives, ``beta`` false negatives."""
+
+    default_name = "tversky"
+
+    def __init__(self, alpha=0.3, beta=0.7, smooth=F.SMOOTH, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha, self.beta, self.smooth = float(alpha), float(beta), float(smooth)
+
+    def compute(self, truth, probs, log_probs, valid):
+        return self._overlap(truth, probs, lambda tp, fp, fn: F.tversky(tp, fp, fn, self.alpha, self.beta, self.smooth))
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "beta": self.beta, "smooth": self.smooth}
+
+
+def _per_class(values, channels, what):
+    """A per-class list of floats of length ``channels`` (2 for a sigmoid), or None."""
+    if values is None:
+        return None
+    values = [float(v) for v in values]
+    if len(values) != max(channels, 2):
+        raise ValueError(
+            f"{what} has {len(values)} values for {max(channels, 2)} classes: give one per class "
+            "(two for a one-channel sigmoid: background, foreground)"
+        )
+    return values
+
+
+@_register
+class CrossEntropy(SegLoss):
+    """Cross-entropy, binary (one sigmoid channel) or categorical, with optional class weights.
+
+    ``class_weights`` holds one weight per class (``enet_class_weights`` gives LinkNet's).
+    The mean is over the pixels that count: ``sum(w_y * -log p_y) / n``.
+    """
+
+    default_name = "cross_entropy"
+
+    def __init__(self, class_weights=None, **kwargs):
+        super().__init__(**kwargs)
+        self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+
+    def compute(self, truth, probs, log_probs, valid):
+        weights = _per_class(self.class_weights, truth.shape[-1], "class_weights")
+        return F.pixel_mean(F.cross_entropy(truth, log_probs, weights), valid)
+
+    def get_config(self):
+        return {**super().get_config(), "class_weights": self.class_weights}
+
+
+@_register
+class FocalLoss(SegLoss):
+    """Focal loss ``-a_y (1 - p_y)^gamma log p_y`` per pixel (Lin et al. 2017), mean over pixels.
+
+    Binary (one sigmoid channel): a float ``alpha`` weighs the foreground, ``1 - alpha`` the
+    background, as ``sm.losses.BinaryFocalLoss``. Categorical: a float ``alpha`` weighs every class
+    (``sm.losses.CategoricalFocalLoss`` also averages over the classes, so it is this divided by
+    C), or give one ``alpha`` per class.
+    """
+
+    default_name = "focal"
+
+    def __init__(self, gamma=2.0, alpha=0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma = float(gamma)
+        self.alpha = alpha if alpha is None or isinstance(alpha, (int, float)) else [float(a) for a in alpha]
+
+    def call(self, y_true, y_pred):
+        truth, probs, log_probs, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
+        channels, alpha = truth.shape[-1], self.alpha
+        if isinstance(alpha, (int, float)):
+            alpha = [1 - alpha, alpha] if y_pred.shape[-1] == 1 else [alpha] * channels
+        alpha = _per_class(alpha, channels, "alpha")
+        return F.pixel_mean(F.focal(truth, probs, log_probs, self.gamma, alpha), valid)
+
+    def get_config(self):
+        return {**super().get_config(), "gamma": self.gamma, "alpha": self.alpha}
+
+
+@_register
+class SumOfLosses(SegLoss):
+    """The sum of losses; ``a + b`` makes one, named ``<a>_plus_<b>``."""
+
+    def __init__(self, losses, name=None, **kwargs):
+        losses = [keras.losses.deserialize(x) if isinstance(x, dict) else x for x in losses]
+        flat = [p for x in losses for p in (x.losses if isinstance(x, SumOfLosses) else [x])]
+        for part in flat:
+            if not callable(part):
+                raise TypeError(f"cannot add {part!r} to a loss: add losses such as DiceLoss() or CrossEntropy()")
+        kwargs.pop("from_logits", None), kwargs.pop("ignore_index", None), kwargs.pop("classes", None)
+        super().__init__(name=name or "_plus_".join(p.name for p in flat), **kwargs)
+        self.losses = flat
+
+    def call(self, y_true, y_pred):
+        return tf.add_n([tf.cast(loss(y_true, y_pred), tf.float32) for loss in self.losses])
+
+    def get_config(self):
+        return {"name": self.name, "losses": [keras.losses.serialize(x) for x in self.losses]}
+
+
+@_register
+class ScaledLoss(SegLoss):
+    """A loss times a number; ``0.5 * DiceLoss()`` makes one, named ``0.5_dice``."""
+
+    def __init__(self, loss, factor, name=None, **kwargs):
+        loss = keras.losses.deserialize(loss) if isinstance(loss, dict) else loss
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            raise TypeError(f"a loss can be multiplied by a number, not by {factor!r}")
+        kwargs.pop("from_logits", None), kwargs.pop("ignore_index", None), kwargs.pop("classes", None)
+        super().__init__(name=name or f"{factor:g}_{loss.name}", **kwargs)
+        self.loss, self.factor = loss, float(factor)
+
+    def call(self, y_true, y_pred):
+        return self.factor * tf.cast(self.loss(y_true, y_pred), tf.float32)
+
+    def get_config(self):
+        return {"name": self.name, "loss": keras.losses.serialize(self.loss), "factor": self.factor}
+
+
+def enet_class_weights(masks, num_classes=None, ignore_index=None, c=1.02):
+    """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks``.
+
+    ``num_classes`` is needed: a class absent from these masks still needs its weight.
+    """
+    import numpy as np
+
+    if num_classes is None:
+        raise ValueError("enet_class_weights needs num_classes (e.g. 2 for membrane): a class absent from "
+                         "the masks still needs a weight")
+    labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
+    if ignore_index is not None:
+        labels = labels[labels != ignore_index]
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"mask values {labels.min()}..{labels.max()} are not classes 0..{num_classes - 1}: "
+                         "map them to class indices first (e.g. 0/255 masks to 0/1)")
+    shares = np.bincount(labels, minlength=num_classes) / max(labels.size, 1)
+    return F.enet_weights(shares, c).tolist()

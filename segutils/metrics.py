@@ -1,0 +1,201 @@
+"""Segmentation metrics on the functional core of :mod:`segutils.functional`.
+
+Two faces of one computation, the confusion matrix (rows: truth, columns: prediction):
+:func:`confusion_matrix` and :func:`scores` on numpy class masks (evaluation), and streaming
+Keras metrics (:class:`MeanIoU`, :class:`ClassIoU`, :class:`Scores`) that ``compile``,
+``ModelCheckpoint`` and ``EarlyStopping`` use. Targets may be sparse or one-hot, predictions
+probabilities or logits (a threshold for one sigmoid channel, argmax otherwise); they run under
+``mixed_float16``. A class absent from truth and prediction has no IoU (NaN in :func:`scores`)
+and is left out of the means; so is the ignored class.
+
+Taught in ``notebooks/04_losses_metrics.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import functional as F
+
+_register = keras.saving.register_keras_serializable(package="segutils")
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p``, ignored truth left out.
+
+    Args:
+        y_true, y_pred: class-index masks of the same shape (e.g. from ``predict_masks``).
+        num_classes: classes of the model (the ignored class included when it is one of them).
+        ignore_index: true label whose pixels are not counted (e.g. 11 for CamVid, 255 void).
+
+    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    """
+    F.check_ignore_index(ignore_index)
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
+        t = t[..., 0]
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        p = p[..., 0]
+    if t.shape != p.shape:
+        raise ValueError(f"masks of shapes {t.shape} (truth) and {p.shape} (prediction) differ: "
+                         "give one predicted class per true pixel (predict_masks crops to the image's size)")
+    if p.dtype.kind == "f" and not np.array_equal(p, np.round(p)):
+        raise ValueError("the prediction holds fractions: give class masks (threshold or argmax the "
+                         "probabilities, e.g. with segutils.evaluation.predict_masks)")
+    t, p = t.astype(np.int64).ravel(), p.astype(np.int64).ravel()
+    if ignore_index is not None:
+        keep = t != ignore_index
+        t, p = t[keep], p[keep]
+    for name, values in (("target", t), ("prediction", p)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} values {values.min()}..{values.max()} are not classes 0..{num_classes - 1}"
+                             f" (num_classes={num_classes}): map mask values to class indices (0/255 masks to 0/1)"
+                             " or pass ignore_index for a void label")
+    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def scores(cm, ignore_index: int | None = None) -> dict:
+    """Per-class ``iou``, ``dice``, ``precision``, ``recall`` (arrays, NaN where undefined) and
+    ``pixel_accuracy``, ``mean_iou``, ``mean_dice`` over the classes present in truth or prediction.
+
+    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    tp = np.diag(cm)
+    fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
+    counted = np.arange(len(cm)) != (ignore_index if ignore_index is not None else -1)
+    present = (tp + fp + fn > 0) & counted
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = {
+            "iou": F.iou(tp, fp, fn, smooth=0.0),
+            "dice": F.fscore(tp, fp, fn, smooth=0.0),
+            "precision": tp / (tp + fp),
+            "recall": tp / (tp + fn),
+        }
+    for name in ("iou", "dice"):
+        result[name][~counted] = np.nan
+    total = cm[counted].sum()
+    result["pixel_accuracy"] = float(tp[counted].sum() / total) if total else float("nan")
+    result["mean_iou"] = float(result["iou"][present].mean()) if present.any() else float("nan")
+    result["mean_dice"] = float(result["dice"][present].mean()) if present.any() else float("nan")
+    return result
+
+
+class ConfusionMetric(keras.metrics.Metric):
+    """A streaming confusion matrix; subclasses read their scores from it."""
+
+    def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
+        F.check_ignore_index(ignore_index)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"num_classes={num_classes!r}: give the number of classes as an int >= 2 "
+                             "(2 for a binary mask, the ignored class included when it is a model output)")
+        super().__init__(name=name, **kwargs)
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.threshold, self.from_logits = float(threshold), bool(from_logits)
+        self.cm = self.add_variable((num_classes, num_classes), "zeros", dtype="float32", name="confusion")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = tf.cast(y_pred, tf.float32)
+        y_true = tf.cast(y_true, tf.float32)
+        if y_true.shape.rank == y_pred.shape.rank - 1:
+            y_true = y_true[..., None]
+        if y_pred.shape[-1] == 1:
+            cut = math.log(self.threshold / (1 - self.threshold)) if self.from_logits else self.threshold
+            pred = tf.cast(y_pred[..., 0] >= cut, tf.int32)
+        else:
+            pred = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+        if y_true.shape[-1] == 1:
+            labels = tf.cast(tf.round(y_true[..., 0]), tf.int32)
+        else:
+            labels = tf.argmax(y_true, axis=-1, output_type=tf.int32)
+        valid = tf.ones_like(labels, tf.bool) if self.ignore_index is None else labels != self.ignore_index
+        labels = tf.where(valid, labels, 0)
+        tf.debugging.assert_less(labels, self.num_classes, message=(
+            f"target values must be class indices below num_classes={self.num_classes} (or the ignore_index): "
+            "map the mask values to 0..num_classes-1 first, e.g. 0/255 masks to 0/1"))
+        cm = tf.math.confusion_matrix(tf.reshape(labels, [-1]), tf.reshape(pred, [-1]), self.num_classes,
+                                      weights=tf.reshape(tf.cast(valid, tf.float32), [-1]), dtype=tf.float32)
+        self.cm.assign_add(cm)
+
+    def class_scores(self):
+        """``(iou, dice, precision, recall, present)`` per class as tensors (0 where undefined)."""
+        cm = tf.convert_to_tensor(self.cm)
+        tp = tf.linalg.diag_part(cm)
+        fp, fn = tf.reduce_sum(cm, 0) - tp, tf.reduce_sum(cm, 1) - tp
+        counted = tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
+        present = tf.logical_and(tp + fp + fn > 0, counted)
+        # F.iou / F.fscore with smooth 0, written with divide_no_nan so an absent class gives 0, not NaN
+        iou = tf.math.divide_no_nan(tp, tp + fp + fn)
+        dice = tf.math.divide_no_nan(2 * tp, 2 * tp + fp + fn)
+        return iou, dice, tf.math.divide_no_nan(tp, tp + fp), tf.math.divide_no_nan(tp, tp + fn), present
+
+    @staticmethod
+    def present_mean(values, present):
+        return tf.math.divide_no_nan(tf.reduce_sum(tf.where(present, values, 0.0)),
+                                     tf.reduce_sum(tf.cast(present, tf.float32)))
+
+    def reset_state(self):
+        self.cm.assign(tf.zeros_like(self.cm))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "ignore_index": self.ignore_index,
+                "threshold": self.threshold, "from_logits": self.from_logits}
+
+
+@_register
+class MeanIoU(ConfusionMetric):
+    """Mean IoU over the classes present in truth or prediction (named ``mean_iou``)."""
+
+    def __init__(self, num_classes, name="mean_iou", **kwargs):
+        super().__init__(num_classes, name=name, **kwargs)
+
+    def result(self):
+        iou, *_, present = self.class_scores()
+        return self.present_mean(iou, present)
+
+
+@_register
+class ClassIoU(ConfusionMetric):
+    """IoU of one class (named ``iou_<class_id>``); 0 while the class is absent from truth and prediction."""
+
+    def __init__(self, class_id, num_classes, name=None, **kwargs):
+        super().__init__(num_classes, name=name or f"iou_{class_id}", **kwargs)
+        if not 0 <= class_id < num_classes or class_id == self.ignore_index:
+            raise ValueError(f"class_id={class_id} is not a scored class of 0..{num_classes - 1}")
+        self.class_id = class_id
+
+    def result(self):
+        return self.class_scores()[0][self.class_id]
+
+    def get_config(self):
+        return {**super().get_config(), "class_id": self.class_id}
+
+
+@_register
+class Scores(ConfusionMetric):
+    """All scores as a dict: ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` and per class
+    ``iou_k``, ``dice_k``, ``precision_k``, ``recall_k`` (0 where undefined)."""
+
+    def __init__(self, num_classes, name="scores", **kwargs):
+        super().__init__(num_classes, name=name, **kwargs)
+
+    def result(self):
+        iou, dice, precision, recall, present = self.class_scores()
+        cm = tf.convert_to_tensor(self.cm)
+        counted = tf.cast(tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1),
+                          tf.float32)
+        out = {
+            "mean_iou": self.present_mean(iou, present),
+            "mean_dice": self.present_mean(dice, present),
+            "pixel_accuracy": tf.math.divide_no_nan(tf.reduce_sum(tf.linalg.diag_part(cm) * counted),
+                                                    tf.reduce_sum(cm * counted[:, None])),
+        }
+        for k in range(self.num_classes):
+            if k != self.ignore_index:
+                out.update({f"iou_{k}": iou[k], f"dice_{k}": dice[k], f"precision_{k}": precision[k],
+                            f"recall_{k}": recall[k]})
+        return out
