@@ -1,0 +1,197 @@
+"""An explorer of models' predictions on a test set: image, model, threshold, opacity and errors.
+
+Pure functions do the work, so tests and nbval drive them without a browser:
+:func:`explorer_data` runs each model once (class probabilities of every image), then
+:func:`explorer_arrays` turns one state of the controls into the arrays of a picture and
+:func:`render` draws them into one figure. :class:`Explorer` only wires ipywidgets controls
+to those functions and shows the figure as one PNG ``Image`` widget that each change
+redraws; ipywidgets is imported here and nowhere else in ``segutils``.
+Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from .compare_plots import ERROR_COLOURS, error_codes, error_handles
+from .evaluation import head_rule, predict_probabilities
+from .plotting import as_rgb, overlay
+
+
+@dataclass
+class ExplorerData:
+    """What the explorer shows: test images, true masks and each model's probabilities ``(H, W, C)``."""
+
+    images: list
+    masks: list
+    probabilities: dict[str, list]
+    num_classes: int
+    ignore_index: int | None = None
+    class_names: list | None = None
+
+    @property
+    def binary(self) -> bool:
+        """One sigmoid channel: the threshold applies (K channels use argmax)."""
+        return all(np.asarray(p[0]).shape[-1] == 1 for p in self.probabilities.values())
+
+
+def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=None, class_names=None,
+                  batch_size: int = 8) -> ExplorerData:  # fmt: skip
+    """Run every model once over ``images`` (:func:`segutils.evaluation.predict_probabilities`).
+
+    Args:
+        models: ``{name: keras model}`` (or ``{name: probabilities}`` already computed, one per image).
+        images, masks: the test images and their true class masks (``H x W``), in the same order.
+    """
+    masks = [np.asarray(m)[..., 0] if np.ndim(m) == 3 else np.asarray(m) for m in masks]
+    if not models or len(images) != len(masks) or not len(images):
+        raise ValueError(f"give at least one model and as many images as masks, got {len(images)} and {len(masks)}")
+    probabilities = {}
+    for name, model in models.items():
+        probs = predict_probabilities(model, list(images), batch_size) if hasattr(model, "predict") else model
+        probabilities[name] = [np.asarray(p) for p in probs]
+        if len(probabilities[name]) != len(masks):
+            raise ValueError(f"{name}: {len(probabilities[name])} probability maps for {len(masks)} masks")
+    return ExplorerData(list(images), masks, probabilities, num_classes, ignore_index, class_names)
+
+
+def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None, threshold: float = 0.5,
+                    opacity: float = 0.45, show_errors: bool = False) -> dict:  # fmt: skip
+    """The picture of one state of the controls, as arrays (no model is run).
+
+    Returns:
+        ``truth`` and ``prediction``: float RGB, the image with the true / predicted classes
+        blended in at ``opacity`` (with ``show_errors``, the prediction panel blends in the
+        error colours of :func:`segutils.compare_plots.error_codes` instead); ``probability``:
+        ``H x W`` probability of class 1 (binary) or of the predicted class; ``mask``: the
+        predicted classes; ``errors``: the error codes; ``iou``: the image's mean IoU; ``title``.
+    """
+    from . import metrics
+
+    model = next(iter(data.probabilities)) if model is None else model
+    if model not in data.probabilities:
+        raise ValueError(f"unknown model {model!r}: choose one of {list(data.probabilities)}")
+    if not 0 <= index < len(data.images):
+        raise ValueError(f"index {index} is outside the test set: 0..{len(data.images) - 1}")
+    if not 0 < threshold < 1 or not 0 <= opacity <= 1:
+        raise ValueError(f"threshold must be in (0, 1) and opacity in [0, 1], got {threshold} and {opacity}")
+    probs, truth, image = data.probabilities[model][index], data.masks[index], data.images[index]
+    mask = head_rule(probs, threshold)
+    errors = error_codes(truth, mask, data.num_classes, ignore_index=data.ignore_index)
+    if show_errors:
+        weight = (errors > 0)[..., None] * opacity
+        shown = as_rgb(image) * (1 - weight) + ERROR_COLOURS[errors] * weight
+    else:
+        shown = overlay(image, mask, opacity, data.ignore_index)
+    cm = metrics.confusion_matrix(truth, mask, data.num_classes, data.ignore_index)
+    iou = float(metrics.scores(cm, data.ignore_index)["mean_iou"])
+    rule = f"p > {threshold:.2f}" if probs.shape[-1] == 1 else "argmax"
+    return {
+        "truth": overlay(image, truth, opacity, data.ignore_index),
+        "prediction": shown,
+        "probability": probs[..., 0] if probs.shape[-1] == 1 else probs.max(axis=-1),
+        "mask": mask,
+        "errors": errors,
+        "iou": iou,
+        "binary": probs.shape[-1] == 1,
+        "show_errors": show_errors,
+        "title": f"image {index}, {model} ({rule}): mean IoU {iou:.3f}",
+    }
+
+
+def render(arrays: dict, fig=None, data: ExplorerData | None = None):
+    """Draw :func:`explorer_arrays`' arrays into ``fig`` (cleared; a new pyplot-free Figure when ``None``).
+
+    Panels: truth | prediction or errors | probability. Returns the figure.
+    """
+    if fig is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(9.6, 3.6))
+    fig.clear()
+    axes = fig.subplots(1, 3)
+    what = "errors" if arrays["show_errors"] else "prediction"
+    prob_title = "probability of class 1" if arrays["binary"] else "probability of the predicted class"
+    panels = [(arrays["truth"], "truth", None), (arrays["prediction"], what, None),
+              (arrays["probability"], prob_title, "magma")]  # fmt: skip
+    for ax, (picture, title, cmap) in zip(axes, panels, strict=True):
+        shown = ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
+    fig.suptitle(arrays["title"], fontsize=10)
+    if arrays["show_errors"]:
+        num_classes = data.num_classes if data else (2 if arrays["binary"] else 3)
+        names = data.class_names if data else None
+        handles = error_handles(num_classes, class_names=names, ignore_index=data.ignore_index if data else None)
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+    return fig
+
+
+def to_png(fig) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
+
+
+class Explorer:
+    """ipywidgets controls over :func:`explorer_arrays` and :func:`render`, one figure redrawn per change.
+
+    ``explorer.update(index=3)`` (or moving a control) recomputes ``explorer.arrays`` and the
+    PNG in ``explorer.image``; display the explorer (last line of a cell) to get the controls.
+    The threshold is disabled for models with a softmax (argmax) head.
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+
+    def __init__(self, data: ExplorerData, index=0, model=None, threshold=0.5, opacity=0.45, show_errors=False):
+        import ipywidgets as w
+        from matplotlib.figure import Figure
+
+        self.data, self.figure = data, Figure(figsize=(9.6, 3.6))
+        model = next(iter(data.probabilities)) if model is None else model
+        self.controls = {
+            "index": w.IntSlider(index, 0, len(data.images) - 1, description="image"),
+            "model": w.Dropdown(options=list(data.probabilities), value=model, description="model"),
+            "threshold": w.FloatSlider(threshold, min=0.05, max=0.95, step=0.05, description="threshold",
+                                       disabled=not data.binary),  # fmt: skip
+            "opacity": w.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity"),
+            "show_errors": w.Checkbox(show_errors, description="show errors"),
+        }
+        self.image = w.Image(format="png")
+        controls = list(self.controls.values())
+        self.widget = w.VBox([w.HBox(controls[:3]), w.HBox(controls[3:]), self.image])
+        self._holding, self.arrays = False, {}
+        for control in controls:
+            control.observe(lambda _change: self._redraw(), names="value")
+        self.update()
+
+    @property
+    def state(self) -> dict:
+        """The controls' values, as :func:`explorer_arrays` takes them."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def update(self, **changes) -> dict:
+        """Set the given controls (``index=``, ``model=``, ...), then redraw once; returns the arrays."""
+        unknown = sorted(set(changes) - set(self.controls))
+        if unknown:
+            raise ValueError(f"unknown control(s) {unknown}: the explorer has {list(self.controls)}")
+        self._holding = True
+        try:
+            for name, value in changes.items():
+                self.controls[name].value = value
+        finally:
+            self._holding = False
+        return self._redraw()
+
+    def _redraw(self) -> dict:
+        if not self._holding:
+            self.arrays = explorer_arrays(self.data, **self.state)
+            self.image.value = to_png(render(self.arrays, self.figure, self.data))
+        return self.arrays
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
