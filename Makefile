@@ -8,12 +8,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run compare test lint test-unit test-notebooks lab data check offline-kit clean
+.PHONY: help setup run compare test lint test-unit test-notebooks test-browser lab data check offline-kit clean
 
 help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
 	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (report.md)"
 	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
+	@echo "make test-browser  notebook 06 in JupyterLab in headless Chromium (not part of make test)"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   download the datasets now, so the course works offline later"
 	@echo "make check  the readiness checklist (for workshops)"
@@ -37,7 +38,7 @@ compare: $(STAMP)
 	$(PY) -m segutils.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check segutils tests
+	$(VENV)/bin/ruff check segutils tests tests_browser
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/
@@ -46,6 +47,10 @@ test-notebooks: $(STAMP)
 	SEGUTILS_PROFILE=ci $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks/
 
 test: lint test-unit test-notebooks
+
+# Not part of `make test`: JupyterLab on 127.0.0.1 and the system's Chromium (skips without it).
+test-browser: $(STAMP)
+	$(PY) -m pytest -rs tests_browser/
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
