@@ -82,6 +82,8 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
     for r in runs:
         if not r.get("history", {}).get(metric) or not r.get("elapsed"):
             raise ValueError(f"run {r.get('model')} seed {r.get('seed')} has no history[{metric!r}] or 'elapsed'")
+    from matplotlib.ticker import MaxNLocator
+
     models = list(dict.fromkeys(r["model"] for r in runs))
     fig, (ax_e, ax_s) = _plt().subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for r in runs:
@@ -93,7 +95,8 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
         n = min(len(values), len(r["elapsed"]))
         ax_s.plot(r["elapsed"][:n], values[:n], label=label, **style)
     ax_e.set_xlabel("epoch")
-    ax_e.xaxis.get_major_locator().set_params(integer=True)
+    ax_e.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax_e.set_xlim(0.5, max(len(r["history"][metric]) for r in runs) + 0.5)
     ax_s.set_xlabel("wall-clock training seconds")
     ax_e.set_ylabel(metric.replace("val_", "validation ").replace("_", " ").replace("iou", "IoU"))
     if target_iou is not None:
@@ -104,7 +107,7 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
                 if not math.isnan(r[key]):
                     ax.axvline(r[key], color=model_colour(m, models.index(m)), linestyle=":", linewidth=1.2)
             ax.set_title(f"to {target_iou:.3f}: {_who_first(reach, key)}", fontsize=8.5)
-    ax_s.legend(fontsize=7.5, loc="lower right")
+    ax_s.legend(fontsize=7.5, loc="best")
     fig.tight_layout()
     return fig
 
