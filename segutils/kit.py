@@ -67,13 +67,13 @@ def pip_download(constraints: Path, dest: Path, platforms, python_version: str) 
 
 def _weights(data_dir) -> dict[str, Path]:
     """Kit path -> file of the encoder weights found in ``<data>/weights/`` and the Keras cache."""
-    from segutils.models import linknet
+    from segutils.data import weights
 
     found = {}
-    known = {i["name"]: i["md5"] for i in map(linknet.imagenet_weights_info, ENCODERS) if i}
+    known = {i["name"]: i["md5"] for i in map(weights.imagenet_weights_info, ENCODERS) if i}
     folder = data_root(data_dir) / WEIGHTS
     candidates = sorted(folder.glob("*.h5")) if folder.is_dir() else []
-    candidates += [Path(linknet.keras_cache_dir()) / name for name in known]
+    candidates += [Path(weights.keras_cache_dir()) / name for name in known]
     for path in candidates:
         if not path.is_file() or f"data/{WEIGHTS}/{path.name}" in found:
             continue
@@ -228,7 +228,7 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
 
     Taught in notebooks/00_setup.ipynb.
     """
-    from segutils.models import linknet
+    from segutils.data import weights
 
     found = {}
     for name in names:
@@ -236,7 +236,7 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
         if root is None:
             return {}
         if name == WEIGHTS:
-            targets = [(i["name"], None) for i in map(linknet.imagenet_weights_info, ENCODERS) if i]
+            targets = [(i["name"], None) for i in map(weights.imagenet_weights_info, ENCODERS) if i]
         else:
             entries = read_manifest(info(name).manifest)[1]
             picks = sorted({0, len(entries) // 2, len(entries) - 1})[:sample]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 
 from segutils import kit, readiness
-from segutils.data import download
+from segutils.data import download, weights
 from segutils.data.downloads import _prefetch_encoder_weights, verify
 from segutils.data.registry import read_manifest
 from segutils.models import linknet
@@ -23,7 +23,7 @@ def fake_encoder(monkeypatch, tmp_path):
     """The resnet34 ImageNet weights are a self-made file; its only other origin is unreachable."""
     info = {"name": WEIGHTS_NAME, "url": "http://127.0.0.1:9/unreachable.h5",
             "md5": hashlib.md5(FAKE_WEIGHTS).hexdigest()}  # fmt: skip
-    monkeypatch.setattr(linknet, "imagenet_weights_info", lambda backbone: info if backbone == "resnet34" else None)
+    monkeypatch.setattr(weights, "imagenet_weights_info", lambda backbone: info if backbone == "resnet34" else None)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-instructor"))
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
     monkeypatch.delenv("SEGUTILS_DATA_DIR", raising=False)

@@ -221,7 +221,7 @@ def fake_weights(tmp_path, monkeypatch):
     """A weights file on a workshop mirror folder, registered under a made-up pinned URL."""
     import hashlib
 
-    from segutils.models import linknet
+    from segutils.data import weights
 
     served = tmp_path / "mirror" / "weights" / "resnet34_imagenet_1000_no_top.h5"
     served.parent.mkdir(parents=True)
@@ -231,7 +231,7 @@ def fake_weights(tmp_path, monkeypatch):
         "url": "http://127.0.0.1:9/unreachable/" + served.name,  # port 9 (discard): refused at once
         "md5": hashlib.md5(served.read_bytes()).hexdigest(),
     }
-    monkeypatch.setattr(linknet, "imagenet_weights_info", lambda backbone: entry)
+    monkeypatch.setattr(weights, "imagenet_weights_info", lambda backbone: entry)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path / "data"))
     return served

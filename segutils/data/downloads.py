@@ -46,29 +46,11 @@ CHUNK = 1 << 16
 DOWNLOAD_ALL = ("membrane", "camvid")
 
 
-
 def _prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
-    """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
+    """:func:`segutils.data.weights.prefetch_encoder_weights` (imported on use: it needs Keras)."""
+    from .weights import prefetch_encoder_weights
 
-    The copy under the data folder makes that folder a complete mirror for a workshop.
-    """
-    import shutil
-
-    from segutils.models.linknet import encoder_weights_path, imagenet_weights_info
-
-    cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
-    copy = data_root(data_dir) / WEIGHTS / cached.name
-    expected = imagenet_weights_info("resnet34")["md5"]
-    if copy.is_file() and hashlib.md5(copy.read_bytes()).hexdigest() == expected:
-        return copy
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    partial = copy.with_name(copy.name + ".part")
-    try:
-        shutil.copyfile(cached, partial)
-        os.replace(partial, copy)
-    finally:
-        partial.unlink(missing_ok=True)
-    return copy
+    return prefetch_encoder_weights(data_dir, mirror, progress)
 
 
 #: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.

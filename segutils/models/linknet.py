@@ -14,10 +14,11 @@ ImageNet weights apply. Both are built-in Keras layers: ``keras.models.load_mode
 layer, ``output``, is float32 even under ``mixed_float16``.
 
 Encoder weights: ``"imagenet"`` downloads the ``*_no_top.h5`` file of ``classification_models``
-into the Keras cache (``~/.keras/models``) or uses the copy found there; a path loads an
-encoder-only file in either format: the legacy ``.h5`` that ``classification_models`` ships, or a
-``.weights.h5`` saved with ``encoder.save_weights`` from a ``include_top=False`` backbone.
-(To restore a whole trained LinkNet, use ``model.load_weights`` after building.)
+into the Keras cache (``~/.keras/models``) or uses the copy found there (the download lives in
+:mod:`segutils.data.weights`); a path loads an encoder-only file in either format: the legacy
+``.h5`` that ``classification_models`` ships, or a ``.weights.h5`` saved with
+``encoder.save_weights`` from a ``include_top=False`` backbone. Every file is checked against the
+encoder's layers first. (To restore a whole trained LinkNet, use ``model.load_weights`` after building.)
 
 Taught in ``notebooks/03_linknet.ipynb``.
 """
@@ -26,17 +27,24 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import warnings
+from collections import Counter
 
 import keras
 import numpy as np
 from keras import layers
 
-from .unet import check_input_size, final_activation, output_layer
+from segutils.data.weights import (  # noqa: F401 - re-exported: the models' names for them
+    EncoderWeightsError,
+    WeightsFile,
+    encoder_weights_path,
+    imagenet_weights_info,
+    keras_cache_dir,
+    read_weights_file,
+    weights_file_error,
+)
 
-
-class EncoderWeightsError(RuntimeError):
-    """The pretrained encoder weights could not be downloaded (offline, proxy, firewall)."""
+from .unet import check_input_shape, check_input_size, check_sides_on_call, final_activation, output_layer
 
 
 def import_sm():
@@ -49,72 +57,40 @@ def import_sm():
     return sm
 
 
-def imagenet_weights_info(backbone: str) -> dict | None:
-    """``name``, ``url`` and ``md5`` of the ImageNet no-top encoder file, or None if unknown.
+def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -> None:
+    """Load an encoder-only weights file (read by ``read_weights_file``) into an ``sm`` model's encoder.
 
-    From ``classification_models.weights.WEIGHTS_COLLECTION`` (ResNets, SE-ResNets, ResNeXts).
+    The file must hold exactly the encoder's layers (shapes in order): another backbone's weights
+    or a whole model raise one :class:`EncoderWeightsError` naming the file, what it holds, what
+    was expected and the fix (a web page or a truncated file fail in ``read_weights_file``).
     """
-    from classification_models.weights import WEIGHTS_COLLECTION
-
-    for entry in WEIGHTS_COLLECTION:
-        if (entry["model"], entry["dataset"], entry["include_top"]) == (backbone, "imagenet", False):
-            return entry
-    return None
-
-
-def keras_cache_dir() -> str:
-    """Where ``keras.utils.get_file(..., cache_subdir="models")`` looks first."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return os.path.join(home, "models")
-
-
-def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
-    """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what sm should load.
-
-    ``"imagenet"`` files come from ``mirror`` (else ``SEGUTILS_MIRROR``) first, then GitHub.
-
-    Raises:
-        EncoderWeightsError: the ImageNet download failed; the message says how to fix it.
-        FileNotFoundError: ``encoder_weights`` is a path that does not exist.
-    """
-    if encoder_weights is None:
-        return None
-    if encoder_weights == "imagenet":
-        info = imagenet_weights_info(backbone)
-        if info is None:  # weights from another table (EfficientNet, keras-applications): sm fetches them
-            return "imagenet"
-        from segutils.data.downloads import WEIGHTS, mirror_url
-
-        root = mirror_url(WEIGHTS, mirror)
-        origins = ([root[0] + info["name"]] if root else []) + [info["url"]]
-        os.makedirs(keras_cache_dir(), exist_ok=True)  # else Keras silently falls back to /tmp/.keras
-        errors = []
-        for origin in origins:
-            try:
-                return keras.utils.get_file(
-                    info["name"], origin, cache_dir=os.path.dirname(keras_cache_dir()), cache_subdir="models",
-                    file_hash=info["md5"], hash_algorithm="md5",
-                )
-            except Exception as err:  # noqa: BLE001 - try the next origin, then explain
-                errors.append(f"{origin} ({type(err).__name__}: {err})")
-        raise EncoderWeightsError(
-            f"Could not download the ImageNet weights of the {backbone} encoder, {info['name']}, from "
-            + " nor from ".join(errors)
-            + ".\nFixes:\n"
-            f"  1. copy that file (md5 {info['md5']}) to {os.path.join(keras_cache_dir(), info['name'])} "
-            "(the Keras cache) and run again, or run `make data` while online;\n"
-            f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror "
-            f"(it serves {WEIGHTS}/{info['name']});\n"
-            f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{info['name']}');\n"
-            "  4. or train the encoder from scratch: encoder_weights=None."
-        )
-    path = os.fspath(encoder_weights)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"encoder_weights={path!r} is not a file. Pass 'imagenet', None, or the path of an encoder "
-            "weights file (.h5 from classification_models, or .weights.h5)."
-        )
-    return path
+    path = found.path
+    names = [layer.name for layer in core.layers]
+    stop = next(i for i, n in enumerate(names) if n.startswith("decoder_"))
+    encoder = [layer for layer in core.layers[:stop] if layer.weights]
+    expected = [tuple(tuple(w.shape) for w in layer.weights) for layer in encoder]
+    if (list(found.layers) if found.names else sorted(found.layers)) != (expected if found.names else sorted(expected)):
+        held, need = Counter(found.layers), Counter(expected)
+        numbers = sum(int(np.prod(shape)) for layer in expected for shape in layer)
+        what = f"the weights of {len(found.layers)} layers ({found.numbers:,} numbers)"
+        if len(found.layers) > len(expected) and not need - held:
+            extra = [n for n in found.names if n not in {layer.name for layer in encoder}][:2]
+            what = f"a whole model: {what}, the encoder's {len(expected)} and {len(found.layers) - len(expected)} " \
+                   "more" + (f" ({', '.join(extra)}, ...)" if extra else "")  # fmt: skip
+            fix = "To restore a whole trained model, build it with encoder_weights=None and call " \
+                  "model.load_weights(path), or keras.models.load_model(path) for a saved model."  # fmt: skip
+        else:
+            what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
+            fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."
+        raise weights_file_error(path, what, backbone, fix)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            keras.Model(core.input, core.layers[stop - 1].output).load_weights(path)
+        except Exception as err:  # noqa: BLE001 - one error that names the file and the fix
+            what = f"a file Keras cannot load into the encoder ({type(err).__name__}: {str(err)[:300]})"
+            fix = "Save encoder weights with encoder.save_weights('x.weights.h5'), or use classification_models' .h5."
+            raise weights_file_error(path, what, backbone, fix) from err
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -200,21 +176,24 @@ def build_linknet(
         num_classes)`` out.
 
     Raises:
-        EncoderWeightsError: ``"imagenet"`` and the download failed (offline).
-        ValueError: C not 1 or 3, or H, W not multiples of 32.
+        EncoderWeightsError: ``"imagenet"`` and the download failed (offline), or the file
+            given does not hold this backbone's encoder (a web page, truncated, a whole model).
+        ValueError: not ``(H, W, C)``, C not 1 or 3, or H, W not multiples of 32.
     """
     sm = import_sm()
-    height, width, channels = tuple(input_shape)
+    height, width, channels = check_input_shape(input_shape, "build_linknet")
     if channels not in (1, 3):
         raise ValueError(f"build_linknet needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
     check_input_size((height, width), 32, f"LinkNet-{backbone}")
     scale, offset = preprocessing_affine(backbone)
     weights = encoder_weights_path(backbone, encoder_weights)
+    found = read_weights_file(weights, backbone) if weights not in (None, "imagenet") else None  # before building
     activation = final_activation(num_classes, logits)
     try:
         core = sm.Linknet(
             backbone, input_shape=(height, width, 3), classes=num_classes, activation=activation,
-            encoder_weights=weights, encoder_freeze=encoder_freeze, decoder_block_type=decoder_block_type,
+            encoder_weights=None if found is not None else weights, encoder_freeze=encoder_freeze,
+            decoder_block_type=decoder_block_type,
         )
     except Exception as err:
         if weights == "imagenet" and "URL fetch failure" in str(err):
@@ -223,6 +202,8 @@ def build_linknet(
                 f"in {keras_cache_dir()}, or use encoder_weights=None."
             ) from err
         raise
+    if found is not None:
+        load_encoder_weights(core, found, backbone)
 
     image = keras.Input((height, width, channels), name="image")
     x = layers.Concatenate(name="gray_to_rgb")([image] * 3) if channels == 1 else image
@@ -232,7 +213,8 @@ def build_linknet(
         x = layers.Rescaling([255.0 * float(s) for s in scale], [float(o) for o in offset], name="preprocess")(x)
     model = prepend(keras.Model(image, x), core, name=f"linknet_{backbone}")
     out = layers.Activation("linear", dtype="float32", name="output")(model.output)
-    return keras.Model(model.input, out, name=f"linknet_{backbone}")
+    model = keras.Model(model.input, out, name=f"linknet_{backbone}")
+    return check_sides_on_call(model, 32, f"LinkNet-{backbone}") if None in (height, width) else model
 
 
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):

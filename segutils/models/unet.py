@@ -12,19 +12,48 @@ Taught in ``notebooks/02_unet.ipynb``.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import keras
 from keras import layers
 
 UPSAMPLING_MODES = ("transpose", "upsample_conv")
 
 
-def check_input_size(input_shape, factor: int, why: str) -> None:
+def check_input_shape(input_shape, who: str) -> tuple:
+    """``input_shape`` as an ``(H, W, C)`` tuple of ints (sides may be None), else ValueError with the fix."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = ()
+
+    def whole(n, none_ok=True):
+        return (n is None and none_ok) or (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1)
+
+    if len(shape) == 3 and whole(shape[0]) and whole(shape[1]) and whole(shape[2], none_ok=False):
+        return tuple(None if n is None else int(n) for n in shape)
+    if len(shape) == 2:
+        hint = "it has no channels: add them, (H, W, 1) for grayscale or (H, W, 3) for RGB"
+    elif len(shape) == 3 and shape[2] in (0, None):
+        hint = f"{shape[2]} channels: images have 1 (grayscale) or 3 (RGB)"
+    elif any(isinstance(n, float) for n in shape):
+        hint = "sides are whole numbers: 256 // 4, not 256 / 4"
+    else:
+        hint = "pass three whole numbers >= 1 (sides may be None)"
+    raise ValueError(
+        f"{who} takes input_shape=(height, width, channels), e.g. (256, 256, 1), or (None, None, 1) "
+        f"for any size; got {input_shape!r}: {hint}."
+    )
+
+
+def check_input_size(input_shape, factor: int, why: str, fix: str = "") -> None:
     """Raise ValueError unless height and width are ``None`` or multiples of ``factor``.
 
     Args:
         input_shape: ``(H, W, C)``; ``None`` for H or W means any size.
         factor: the total down-sampling of the model (``2**depth`` for U-Net).
         why: what imposes ``factor``, for the message (e.g. ``"U-Net with depth=4"``).
+        fix: the last sentence of the message (default: resize, crop, or use None).
 
     Raises:
         ValueError: naming the bad size and the nearest valid sizes below and above.
@@ -39,8 +68,27 @@ def check_input_size(input_shape, factor: int, why: str) -> None:
     if problems:
         raise ValueError(
             f"{why} down-samples by {factor}, so height and width must be multiples of {factor}; "
-            f"got {'; '.join(problems)}. Resize or crop the images, or use None for any size."
+            f"got {'; '.join(problems)}. {fix or 'Resize or crop the images, or use None for any size.'}"
         )
+
+
+def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Model:
+    """Make a size-agnostic ``model`` raise :func:`check_input_size`'s error for sides ``factor`` does not divide.
+
+    Without it, such an image fails deep inside a ``Concatenate`` or ``Add``. Only static
+    shapes are checked (eager calls and ``predict``), so the graph and exports stay the same.
+    """
+    plain = model.call
+    fix = "Pad or crop the images to those sizes (segutils.evaluation.predict_masks pads and crops for you)."
+
+    def call(inputs, *args, **kwargs):
+        shape = getattr(inputs, "shape", None)
+        if shape is not None and len(shape) == 4:
+            check_input_size(tuple(shape)[1:3], factor, why, fix)
+        return plain(inputs, *args, **kwargs)
+
+    model.call = call
+    return model
 
 
 def double_conv(x, filters: int, name: str, batchnorm: bool = False):
@@ -155,14 +203,15 @@ def build_unet(
         A ``keras.Model`` named ``unet`` mapping ``(B, H, W, C)`` to ``(B, H, W, num_classes)``.
 
     Raises:
-        ValueError: bad ``upsampling``, ``depth``, ``num_classes`` or an input size the
-            depth cannot halve cleanly.
+        ValueError: bad ``upsampling``, ``depth``, ``num_classes``, an ``input_shape`` that is
+            not ``(H, W, C)``, or an input size the depth cannot halve cleanly (also raised when
+            a size-agnostic model is called on such an image).
     """
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
     if depth < 1 or num_classes < 1:
         raise ValueError(f"depth and num_classes must be >= 1, got depth={depth}, num_classes={num_classes}")
-    input_shape = tuple(input_shape)
+    input_shape = check_input_shape(input_shape, "build_unet")
     check_input_size(input_shape, 2**depth, f"U-Net with depth={depth}")
 
     inputs = keras.Input(input_shape, name="image")
@@ -174,7 +223,8 @@ def build_unet(
     for k in range(depth, 0, -1):
         x = decoder_block(x, skips[k - 1], filters * 2 ** (k - 1), f"dec{k}", batchnorm, upsampling)
     x = layers.Conv2D(num_classes, 1, name="head")(x)
-    return keras.Model(inputs, output_layer(x, num_classes, logits), name="unet")
+    model = keras.Model(inputs, output_layer(x, num_classes, logits), name="unet")
+    return check_sides_on_call(model, 2**depth, f"U-Net with depth={depth}") if None in input_shape[:2] else model
 
 
 def unet_levels(model: keras.Model) -> list[dict]:

@@ -1,0 +1,234 @@
+"""LinkNet's pretrained encoder weights: where the file comes from, and what a file holds.
+
+``"imagenet"`` resolves to the ``*_no_top.h5`` file of ``classification_models`` in the Keras
+cache (``~/.keras/models``): the copy there, else one fetched from ``SEGUTILS_MIRROR``'s
+``weights/`` folder, else from GitHub, each checked against its md5. ``make data`` also copies
+it to ``<data>/weights/``, so the data folder is a complete mirror. :func:`read_weights_file`
+says what a file holds (a web page, a truncated file, the layers of a network) before Keras
+loads it. The models import this module, never the reverse. Taught in
+``notebooks/03_linknet.ipynb``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .downloads import WEIGHTS, data_root, mirror_url
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class EncoderWeightsError(RuntimeError):
+    """The encoder weights cannot be downloaded, or a file does not hold them; the message says the fix."""
+
+
+def imagenet_weights_info(backbone: str) -> dict | None:
+    """``name``, ``url`` and ``md5`` of the ImageNet no-top encoder file, or None if unknown.
+
+    From ``classification_models.weights.WEIGHTS_COLLECTION`` (ResNets, SE-ResNets, ResNeXts).
+    """
+    from classification_models.weights import WEIGHTS_COLLECTION
+
+    for entry in WEIGHTS_COLLECTION:
+        if (entry["model"], entry["dataset"], entry["include_top"]) == (backbone, "imagenet", False):
+            return entry
+    return None
+
+
+def keras_cache_dir() -> str:
+    """Where ``keras.utils.get_file(..., cache_subdir="models")`` looks first."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return os.path.join(home, "models")
+
+
+def _fix_lines(backbone: str, info: dict | None) -> str:
+    name = info["name"] if info else f"{backbone}_weights.h5"
+    return (
+        f"  1. copy {name}" + (f" (md5 {info['md5']})" if info else "")
+        + f" to {os.path.join(keras_cache_dir(), name)} "
+        "(the Keras cache) and run again, or run `make data` while online;\n"
+        f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror (it serves {WEIGHTS}/{name});\n"
+        f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{name}');\n"
+        "  4. or train the encoder from scratch: encoder_weights=None."
+    )
+
+
+def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
+    """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
+
+    ``"imagenet"`` files come from ``mirror`` (else ``SEGUTILS_MIRROR``) first, then GitHub.
+
+    Raises:
+        EncoderWeightsError: the ImageNet download failed; the message says how to fix it.
+        FileNotFoundError: ``encoder_weights`` is a path that does not exist.
+    """
+    if encoder_weights is None:
+        return None
+    if isinstance(encoder_weights, str) and encoder_weights == "imagenet":
+        info = imagenet_weights_info(backbone)
+        if info is None:  # weights from another table (EfficientNet, keras-applications): sm fetches them
+            return "imagenet"
+        import keras
+
+        root = mirror_url(WEIGHTS, mirror)
+        origins = ([root[0] + info["name"]] if root else []) + [info["url"]]
+        os.makedirs(keras_cache_dir(), exist_ok=True)  # else Keras silently falls back to /tmp/.keras
+        errors = []
+        for origin in origins:
+            try:
+                return keras.utils.get_file(
+                    info["name"], origin, cache_dir=os.path.dirname(keras_cache_dir()), cache_subdir="models",
+                    file_hash=info["md5"], hash_algorithm="md5",
+                )  # fmt: skip
+            except Exception as err:  # noqa: BLE001 - try the next origin, then explain
+                errors.append(f"{origin} ({type(err).__name__}: {err})")
+        raise EncoderWeightsError(
+            f"Could not download the ImageNet weights of the {backbone} encoder, {info['name']}, from "
+            + " nor from ".join(errors)
+            + ".\nFixes:\n"
+            + _fix_lines(backbone, info)
+        )
+    path = os.fspath(encoder_weights)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"encoder_weights={path!r} is not a file. Pass 'imagenet', None, or the path of an encoder "
+            "weights file (.h5 from classification_models, or .weights.h5)."
+        )
+    return path
+
+
+def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
+    """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
+
+    The copy under the data folder makes that folder a complete mirror for a workshop.
+    """
+    import shutil
+
+    cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
+    copy = data_root(data_dir) / WEIGHTS / cached.name
+    expected = imagenet_weights_info("resnet34")["md5"]
+    if copy.is_file() and hashlib.md5(copy.read_bytes()).hexdigest() == expected:
+        return copy
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_name(f".{copy.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(cached, partial)
+        os.replace(partial, copy)
+    finally:
+        partial.unlink(missing_ok=True)
+    return copy
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """What an HDF5 weights file holds: ``layers`` lists each layer's weight shapes, in file order."""
+
+    path: str
+    kind: str  # "weights" (weights only) or "model" (a whole saved model)
+    layers: tuple[tuple[tuple[int, ...], ...], ...]
+    names: tuple[str, ...]  # layer names (legacy .h5), or () when the format keeps none (Keras 3)
+
+    @property
+    def numbers(self) -> int:
+        return sum(_size(shape) for layer in self.layers for shape in layer)
+
+
+def _size(shape) -> int:
+    n = 1
+    for side in shape:
+        n *= int(side)
+    return n
+
+
+def weights_file_error(path: str, what: str, backbone: str, fix: str) -> EncoderWeightsError:
+    info = imagenet_weights_info(backbone)
+    like = f", like {info['name']} (md5 {info['md5']})" if info else ""
+    expected = f"the {backbone} encoder's weights in HDF5{like}"
+    return EncoderWeightsError(
+        f"encoder_weights={path!r} does not hold the {backbone} encoder's weights: it is {what}.\n"
+        f"Expected: {expected}.\nFix: {fix} Or pass encoder_weights='imagenet' (downloaded and checked), "
+        "or None to train the encoder from scratch."
+    )
+
+
+def _html_title(head: bytes) -> str:
+    found = re.search(rb"<title[^>]*>(.*?)</title>", head, re.I | re.S)
+    return f", titled {found.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if found else ""
+
+
+def _legacy_layers(group) -> tuple[list, list]:
+    names, layers = [], []
+    for name in (n.decode() if isinstance(n, bytes) else n for n in group.attrs["layer_names"]):
+        weight_names = [w.decode() if isinstance(w, bytes) else w for w in group[name].attrs.get("weight_names", [])]
+        if weight_names:
+            names.append(name)
+            layers.append(tuple(tuple(group[name][w].shape) for w in weight_names))
+    return names, layers
+
+
+def _keras3_layers(group) -> list:
+    layers = []
+
+    def walk(node):
+        for key, child in node.items():
+            if key == "vars" and hasattr(child, "items") and len(child):
+                layers.append(tuple(tuple(child[k].shape) for k in sorted(child, key=int)))
+            elif hasattr(child, "items"):
+                walk(child)
+
+    walk(group)
+    return layers
+
+
+def read_weights_file(path, backbone: str) -> WeightsFile:
+    """The layers an HDF5 weights file (or ``.keras`` archive) holds.
+
+    Raises:
+        EncoderWeightsError: the file holds no weights: it is empty, a web page saved in
+            their place, not HDF5, or damaged/truncated; the message says which and the fix.
+    """
+    import h5py
+
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    again = "Delete it and download (or copy) it again."
+    if size == 0:
+        raise weights_file_error(path, "an empty file (0 bytes)", backbone, again)
+    if re.match(rb"\s*(<!doctype html|<html|<\?xml|<head|<body)", head[:512], re.I):
+        page = f"an HTML page ({size:,} bytes{_html_title(head)}) saved in place of the weights"
+        fix = "A download fetched a web page (a Wi-Fi login page or an error page): open a browser and log in if " \
+              "asked, delete the file, and download it again."  # fmt: skip
+        raise weights_file_error(path, page, backbone, fix)
+    source, kind = path, "weights"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                source, kind = io.BytesIO(archive.read("model.weights.h5")), "model"
+        except (zipfile.BadZipFile, KeyError, OSError) as err:
+            what = f"a zip archive that is not a .keras model ({err})"
+            raise weights_file_error(path, what, backbone, again) from err
+    elif not head.startswith(HDF5_SIGNATURE):
+        what = f"not an HDF5 file ({size:,} bytes starting with {head[:16]!r})"
+        raise weights_file_error(path, what, backbone, again)
+    try:
+        with h5py.File(source, "r") as f:
+            if "layer_names" in f.attrs or "model_weights" in f:
+                group = f["model_weights"] if "model_weights" in f else f
+                names, layers = _legacy_layers(group)
+                kind = "model" if "model_config" in f.attrs else kind
+            else:
+                names, layers = [], _keras3_layers(f)
+    except OSError as err:
+        stored = re.search(r"stored_eof = (\d+)", str(err))
+        what = f"a truncated HDF5 file, {size:,} of the {int(stored.group(1)):,} bytes it should have" if stored \
+            else f"a damaged HDF5 file ({size:,} bytes; {err})"  # fmt: skip
+        raise weights_file_error(path, what, backbone, again) from err
+    return WeightsFile(path, kind, tuple(layers), tuple(names))
