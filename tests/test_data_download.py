@@ -151,7 +151,8 @@ def test_an_unreachable_mirror_fails_fast_with_the_offline_advice(monkeypatch, t
     assert "Could not download 60 of 60 files of 'membrane'" in message
     assert re.search(r"\.\.\. and 5\d more \(\d+ not tried", message)  # the first few named, the rest counted
     assert url + "train/" in message and "SEGUTILS_MIRROR" in message
-    assert "check your internet connection" in message and "'shapes'" in message and "make data" in message
+    assert f"The mirror {url} does not answer" in message and "unset SEGUTILS_MIRROR" in message  # not "set one"
+    assert "check your internet connection" not in message and "'shapes'" in message and "make data" in message
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 

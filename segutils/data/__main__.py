@@ -2,7 +2,7 @@
 
 Commands: ``download NAME...``, ``download-all`` (the datasets in ``DOWNLOAD_ALL``, then
 every entry of ``PREFETCHERS``), ``verify [NAME...]`` and ``list``. Exit status 1 when
-anything failed, with the reason and the fix on stderr. Taught in ``notebooks/01_data.ipynb``.
+anything failed, with the reason and the fix on stderr; 130 after Ctrl-C. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         except DownloadError as err:
             print(f"{name}: FAILED\n{err}", file=sys.stderr)
             failed.append(name)
+        except KeyboardInterrupt as err:  # Ctrl-C: one line, not a traceback
+            print(str(err) or "Stopped by Ctrl-C.", file=sys.stderr)
+            return 130
     if args.command == "download-all":
         for name, fetch in PREFETCHERS.items():
             try:

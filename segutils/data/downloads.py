@@ -3,7 +3,8 @@
 Files download in parallel and land atomically (a temporary name in the same folder,
 renamed only after the check), so a cached file is either complete and correct or
 absent; a bad download never replaces anything. Files already present and correct are
-skipped.
+skipped. Ctrl-C stops a download within about a second and keeps the verified files; the
+transfers themselves are in :mod:`segutils.data.transfer`.
 
 Where files go (first match wins): the ``data_dir`` argument; ``SEGUTILS_DATA_DIR``;
 ``data/`` at the repository root when segutils runs from a writable checkout; else
@@ -20,27 +21,28 @@ replaced by the dataset name, so one setting serves several datasets, e.g.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
 import re
-import ssl
-import threading
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .registry import ManifestEntry, info, read_manifest
+from .transfer import (  # noqa: F401 - CONNECT_TIMEOUT etc. are part of this module's API
+    CHUNK,
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    RETRIES,
+    DownloadError,
+    Stop,
+    fetch,
+    run_all,
+    sweep_stale_parts,
+)
+from .transfer import kind as _kind  # noqa: F401 - sorts errors into the advice below
 
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
-CONNECT_TIMEOUT = 5.0  # seconds to open a connection: offline shows up fast
-READ_TIMEOUT = 30.0  # seconds a started transfer may stall
-RETRIES = 2  # extra attempts after a transfer broke off mid-way (not after a failed connect)
-CHUNK = 1 << 16
 
 #: Datasets that ``python -m segutils.data download-all`` (``make data``) fetches.
 DOWNLOAD_ALL = ("membrane", "camvid")
@@ -59,14 +61,6 @@ WEIGHTS = "weights"
 #: More things ``download-all`` fetches after the datasets, by name: each is called as
 #: ``fetch(data_dir=..., mirror=..., progress=bool)``.
 PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": _prefetch_encoder_weights}
-
-
-class DownloadError(RuntimeError):
-    """Some files could not be downloaded or failed their check; ``failures`` lists them."""
-
-    def __init__(self, message: str, failures: list[dict] | None = None):
-        super().__init__(message)
-        self.failures = failures or []
 
 
 def default_data_dir() -> Path:
@@ -100,35 +94,6 @@ def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str,
 def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
     """``(url, source)``: the root URL files of ``name`` come from and what chose it."""
     return mirror_url(name, mirror) or (info(name).base_url, "the pinned source")
-
-
-class _HTTPConnection(http.client.HTTPConnection):
-    """Connects within CONNECT_TIMEOUT, then allows READ_TIMEOUT per read."""
-
-    def connect(self):
-        self.timeout = CONNECT_TIMEOUT
-        super().connect()
-        self.sock.settimeout(READ_TIMEOUT)
-
-
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def connect(self):
-        self.timeout = CONNECT_TIMEOUT
-        super().connect()
-        self.sock.settimeout(READ_TIMEOUT)
-
-
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):
-        return self.do_open(_HTTPConnection, req)
-
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):
-        return self.do_open(_HTTPSConnection, req, context=self._context)
-
-
-_opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 
 def sha256_of(path: Path) -> str:
@@ -166,78 +131,16 @@ def verify(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
     return [f"{path}: {problem}" for path, problem in problems if problem]
 
 
-def _kind(err: BaseException) -> str:
-    """Sort an exception into offline / ssl / http / missing / truncated / local."""
-    if isinstance(err, urllib.error.HTTPError):
-        return "http"
-    if isinstance(err, urllib.error.URLError):  # raised while connecting or opening
-        if isinstance(err.reason, (FileNotFoundError, NotADirectoryError)):
-            return "missing"
-        if isinstance(err.reason, (http.client.HTTPException, ConnectionResetError)):
-            return "truncated"  # the server hung up on an open connection: worth a retry
-        return "ssl" if isinstance(err.reason, ssl.SSLError) else "offline"
-    if isinstance(err, (http.client.HTTPException, ConnectionError, TimeoutError, ssl.SSLError)):
-        return "truncated"  # the transfer started, then broke off
-    return "local"  # writing the file failed
-
-
-def _fetch(entry: ManifestEntry, url: str, dest: Path, bar, abort: threading.Event) -> dict | None:
-    """Download one file to ``dest`` through a checked temporary file; a failure dict or ``None``."""
-    failure = None
-    for attempt in range(RETRIES + 1):
-        if abort.is_set():
-            return {
-                "path": entry.path,
-                "url": url,
-                "kind": "skipped",
-                "detail": "not tried (source unreachable)",
-            }
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}-{threading.get_ident()}.part")
-        received, shown, digest = 0, 0, hashlib.sha256()
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with _opener.open(url) as response, open(tmp, "wb") as out:
-                while chunk := response.read(CHUNK):
-                    received += len(chunk)
-                    if received > entry.size:
-                        break
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-                        shown += len(chunk)
-            if received != entry.size:
-                got = f"more than {entry.size}" if received > entry.size else str(received)
-                failure = {"kind": "truncated", "detail": f"received {got} bytes, expected {entry.size}"}
-            elif digest.hexdigest() != entry.sha256:
-                failure = {
-                    "kind": "checksum",
-                    "detail": f"SHA-256 {digest.hexdigest()[:16]}... but the manifest says {entry.sha256[:16]}...",
-                }
-            else:
-                os.replace(tmp, dest)
-                return None
-        except Exception as err:  # noqa: BLE001 - every failure is reported with its file
-            kind = _kind(err)
-            detail = f"HTTP {err.code} {err.reason}" if kind == "http" else f"{type(err).__name__}: {err}"
-            failure = {"kind": kind, "detail": detail}
-            if kind in ("offline", "ssl"):
-                abort.set()  # no point trying the other files
-        finally:
-            tmp.unlink(missing_ok=True)
-        if bar is not None and shown:
-            bar.update(-shown)  # the retry or the failure takes these bytes back
-        transient = failure["kind"] in ("truncated", "checksum") or failure["detail"].startswith("HTTP 5")
-        if not transient or attempt == RETRIES:
-            break
-        time.sleep(0.2 * (attempt + 1))
-    return {"path": entry.path, "url": url, **failure}
-
-
 _ADVICE = {
     "offline": "Cannot reach the source: check your internet connection, or set {env} to a workshop mirror "
     "or a local copy (e.g. {env}=http://<instructor>:8000/{{name}}/ or {env}=/media/usb/data/{{name}}), "
     "then retry `make data`. Without a network, use the 'shapes' dataset: it needs no download.",
+    "mirror_down": "The mirror {root} does not answer: it is down, its address or port is wrong, or this machine "
+    "is not on its network. Ask the instructor whether it is still serving and check the address, or unset {env} "
+    "to use the pinned source; then retry `make data`. Meanwhile the 'shapes' dataset needs no download.",
+    "webpage": "The source answered with a web page instead of the files: on public, hotel or conference Wi-Fi, "
+    "open a browser and log in to the network first; if {env} is set, check that it points at the dataset's root "
+    "folder (the one holding the manifest paths). Then retry `make data`.",
     "ssl": "The secure connection failed (certificate check): on macOS run 'Install Certificates.command' "
     "from the Python folder; behind a company proxy, set SSL_CERT_FILE to its certificate bundle; or set "
     "{env} to a workshop mirror or local copy. Then retry `make data`.",
@@ -250,23 +153,45 @@ _ADVICE = {
     "still missing; if it keeps failing, set {env} to a workshop mirror or local copy.",
     "checksum": "Files arrived with the wrong content (a damaged transfer or a mirror holding other "
     "versions): retry `make data`; if it persists, update the mirror or unset {env}.",
-    "local": "Writing the files failed: check that the data folder is writable and the disk has space, "
-    "or set {data} to another folder; then retry `make data`.",
+    "local": "Writing the files failed: set {data} (or data_dir=...) to a folder on a local disk that you can "
+    "write to and that has space, e.g. {data}=~/segutils-data; then retry `make data`.",
 }
 
 
-def _error(name: str, failures: list[dict], total: int, root: str, source: str, dest: Path) -> DownloadError:
+def _error(name, failures: list[dict], total: int, root: str, source: str, dest: Path, reason: str) -> DownloadError:
     real = [f for f in failures if f["kind"] != "skipped"] or failures
     lines = [f"Could not download {len(failures)} of {total} files of {name!r} from {root} ({source}) into {dest}:"]
     lines += [f"  - {f['path']}: {f['kind']}: {f['detail']} ({f['url']})" for f in real[:5]]
     if len(failures) > len(real[:5]):
         skipped = len(failures) - len(real)
-        not_tried = f" ({skipped} not tried once the source proved unreachable)" if skipped else ""
+        not_tried = f" ({skipped} not tried once {reason})" if skipped else ""
         lines.append(f"  ... and {len(failures) - len(real[:5])} more{not_tried}")
-    kinds = dict.fromkeys(f["kind"] for f in real)
-    lines += [_ADVICE[k].format(env=ENV_MIRROR, data=ENV_DATA_DIR) for k in kinds if _ADVICE[k]]
+    mirrored = source != "the pinned source"
+    kinds = dict.fromkeys("mirror_down" if f["kind"] == "offline" and mirrored else f["kind"] for f in real)
+    lines += [_ADVICE[k].format(env=ENV_MIRROR, data=ENV_DATA_DIR, root=root) for k in kinds if _ADVICE[k]]
     lines.append("Files already downloaded and verified are kept; nothing good was replaced.")
     return DownloadError("\n".join(lines), failures)
+
+
+def _writable(dest: Path) -> None:
+    """DownloadError with the local-disk advice unless ``dest`` can be created and written."""
+    probe = dest / f".write-test.{os.getpid()}.part"
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        advice = _ADVICE["local"].format(data=ENV_DATA_DIR)
+        message = f"Cannot create or write the data folder {dest} ({type(err).__name__}: {err}). {advice}"
+        raise DownloadError(message) from None
+
+
+def _interrupted(name: str, dest: Path, kept: int | None, total: int) -> KeyboardInterrupt:
+    count = f" ({kept} of {total})" if kept is not None else ""
+    return KeyboardInterrupt(
+        f"Download of {name!r} stopped by Ctrl-C: the files already verified{count} are kept in {dest}; "
+        "run the download again to fetch the rest."
+    )
 
 
 def download(
@@ -293,6 +218,8 @@ def download(
 
     Raises:
         DownloadError: naming the files that failed, their URLs and what to do.
+        KeyboardInterrupt: on Ctrl-C (or "interrupt kernel"), within about a second: queued
+            files are cancelled, verified files kept, and no partial file keeps a real name.
     """
     meta = info(name)
     if meta.manifest is None:
@@ -300,29 +227,35 @@ def download(
     _, entries = read_manifest(meta.manifest)
     dest = data_root(data_dir) / meta.name
     root, source = base_url(meta.name, mirror)
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        checks = list(pool.map(lambda e: check_file(dest / e.path, e), entries))
+    sweep_stale_parts(dest)  # left by a download that was killed
+    try:
+        checks = run_all(lambda e: check_file(dest / e.path, e), entries, workers, Stop())
+    except KeyboardInterrupt:
+        raise _interrupted(meta.name, dest, None, len(entries)) from None
     todo = [e for e, problem in zip(entries, checks, strict=True) if problem]
     if not todo:
         return dest
+    _writable(dest)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(
-            total=sum(e.size for e in todo),
-            unit="B",
-            unit_scale=True,
-            desc=f"{meta.name} ({len(todo)} files)",
-        )
-    abort = threading.Event()
+        bar = tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"{meta.name} ({len(todo)} files)")
+    stop, landed = Stop(), []
+
+    def one(entry: ManifestEntry) -> dict | None:
+        failure = fetch(entry, root + urllib.parse.quote(entry.path), dest / entry.path, bar, stop)
+        if failure is None:
+            landed.append(entry.path)
+        return failure
+
     try:
-        with ThreadPoolExecutor(max(1, workers)) as pool:
-            jobs = [pool.submit(_fetch, e, root + urllib.parse.quote(e.path), dest / e.path, bar, abort) for e in todo]
-            failures = [f for f in (job.result() for job in jobs) if f]
+        failures = [f for f in run_all(one, todo, workers, stop) if f]
+    except KeyboardInterrupt:
+        raise _interrupted(meta.name, dest, len(entries) - len(todo) + len(landed), len(entries)) from None
     finally:
         if bar is not None:
             bar.close()
     if failures:
-        raise _error(meta.name, failures, len(entries), root, source, dest)
+        raise _error(meta.name, failures, len(entries), root, source, dest, stop.reason)
     return dest

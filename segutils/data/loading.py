@@ -103,7 +103,20 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
             )
         _fetch(meta.name, data_dir)
     paths = [(root / i, root / m) for i, m in pairs]
-    images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
+    try:
+        images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
+    except DataError:  # a cached file of the right size that does not decode: damaged on disk
+        damaged = [p for pair in pairs for p in pair if check_file(root / p, by_path[p], full=True)]
+        if not damaged:
+            raise
+        if not fetch:
+            raise DataError(
+                f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the bytes the "
+                f"manifest's SHA-256 names). Run the download again: `make data` (or `python -m segutils.data "
+                f"download {meta.name}`), or load(..., download=True); it fetches only the damaged files."
+            ) from None
+        _fetch(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
+        images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
 
 

@@ -1,0 +1,225 @@
+"""Downloads a learner can stop with Ctrl-C, and that tell the truth about what went wrong (issue 10, items 1 and 7)."""
+
+import http.server
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from segutils.data import DataError, DownloadError, download, load
+from segutils.data import downloads as dl
+from segutils.data.registry import read_manifest, split_names
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMVID = read_manifest("camvid.tsv")[1]
+MEMBRANE = read_manifest("membrane.tsv")[1]
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server, path = self.server, self.path.lstrip("/")
+        with server.lock:
+            (server.late if server.interrupted.is_set() else server.requests).append(path)
+        if server.page is not None:  # a captive portal: every URL answers with its login page
+            body = server.page
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if not server.stall(path) or server.interrupted.is_set():
+            if server.directory is not None:
+                return super().do_GET()
+            return self.send_error(404)
+        size = server.sizes[path]
+        try:  # half the bytes, then wait (a slow transfer) until the test releases it
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(b"\0" * (size // 2))
+            self.wfile.flush()
+            server.release.wait(10)
+            self.wfile.write(b"\0" * (size - size // 2))
+        except OSError:
+            pass  # the client hung up: what Ctrl-C does
+
+
+class Mirror:
+    """A loopback server: serves ``directory`` (or 404), stalls the paths ``stall(path)`` picks, or a web page."""
+
+    def __init__(self, directory=None, stall=lambda path: False, page=None, sizes=None):
+        handler = partial(_Handler, directory=str(directory or ROOT))
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        s = self.server
+        s.lock, s.requests, s.late, s.stall, s.page, s.directory = threading.Lock(), [], [], stall, page, directory
+        s.sizes = sizes or {e.path: e.size for e in (*CAMVID, *MEMBRANE)}
+        s.interrupted, s.release = threading.Event(), threading.Event()
+        self.url = f"http://127.0.0.1:{s.server_address[1]}/"
+        self.thread = threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def stalled(self) -> int:
+        with self.server.lock:
+            return sum(1 for p in self.server.requests if self.server.stall(p))
+
+    def close(self):
+        self.server.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+def _ctrl_c_when(mirror: Mirror, stalled: int):
+    """Press Ctrl-C (SIGINT to the main thread, as the terminal and Jupyter do) once ``stalled`` transfers hang."""
+    main = threading.main_thread().ident
+
+    def press():
+        deadline = time.monotonic() + 20
+        while mirror.stalled() < stalled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        mirror.server.interrupted.set()
+        signal.pthread_kill(main, signal.SIGINT)
+        threading.Timer(3, mirror.server.release.set).start()  # today's code would wait for these
+
+    threading.Thread(target=press, daemon=True).start()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_ctrl_c_during_camvid_cancels_its_1400_queued_files_and_leaves_no_partial_file(tmp_path):
+    mirror = Mirror(stall=lambda path: True)
+    try:
+        _ctrl_c_when(mirror, stalled=4)
+        with pytest.raises(KeyboardInterrupt) as err:
+            download("camvid", data_dir=tmp_path, mirror=mirror.url, workers=4, progress=False)
+    finally:
+        mirror.close()
+    assert str(err.value) == (
+        f"Download of 'camvid' stopped by Ctrl-C: the files already verified (0 of {len(CAMVID)}) are kept in "
+        f"{tmp_path / 'camvid'}; run the download again to fetch the rest."
+    )
+    assert len(CAMVID) == 1402 and len(mirror.server.requests) == 4
+    assert mirror.server.late == []  # no queued file was started after Ctrl-C
+    assert _files(tmp_path) == []  # the four half-received files are gone, none under a real name
+
+
+def test_ctrl_c_keeps_the_membrane_files_already_verified(shared_data, tmp_path):
+    mirror = Mirror(directory=shared_data / "membrane", stall=lambda path: path.startswith("train/label/"))
+    try:
+        _ctrl_c_when(mirror, stalled=2)
+        with pytest.raises(KeyboardInterrupt) as err:
+            download("membrane", data_dir=tmp_path, mirror=mirror.url, workers=2, progress=False)
+    finally:
+        mirror.close()
+    assert "the files already verified (30 of 60) are kept" in str(err.value)
+    assert _files(tmp_path / "membrane") == sorted(e.path for e in MEMBRANE if e.path.startswith("train/image/"))
+    assert mirror.server.late == []
+    assert dl.verify("membrane", tmp_path)[0].startswith("train/label/0.png: missing")
+
+
+def test_stale_part_files_of_a_killed_download_are_swept_by_the_next_one(tmp_path):
+    mirror = Mirror(stall=lambda path: True)
+    code = (
+        "from segutils.data import download\n"
+        f"download('camvid', data_dir={str(tmp_path)!r}, mirror={mirror.url!r}, workers=2, progress=False)\n"
+    )
+    killed = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while mirror.stalled() < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the half files are written
+        killed.kill()  # kill -9: no clean-up code runs
+        killed.wait(10)
+    finally:
+        mirror.close()
+    stale = [p for p in _files(tmp_path) if p.endswith(".part")]
+    assert len(stale) == 2 and all(f".{killed.pid}-" in p for p in stale)
+    running = tmp_path / "camvid" / "train" / f".x.png.{os.getppid()}-1.part"  # a live process's transfer
+    running.write_bytes(b"half")
+    with pytest.raises(DownloadError):
+        download("camvid", data_dir=tmp_path, mirror=_dead_url(), progress=False)
+    assert _files(tmp_path) == [str(running.relative_to(tmp_path))]
+
+
+def test_a_wifi_login_page_instead_of_the_files_says_so_and_stops(tmp_path):
+    page = b"<!DOCTYPE html><html><head><title>Hotel Wi-Fi: please sign in</title></head><body>...</body></html>"
+    mirror = Mirror(page=page)
+    try:
+        with pytest.raises(DownloadError) as err:
+            download("membrane", data_dir=tmp_path, mirror=mirror.url, workers=2, progress=False)
+    finally:
+        mirror.close()
+    message = str(err.value)
+    assert (
+        "webpage: the server answered with a web page (text/html, titled 'Hotel Wi-Fi: please sign in') "
+        "instead of the file" in message
+    )
+    assert "open a browser and log in to the network first" in message and "flaky" not in message
+    assert re.search(r"and \d+ more \(\d+ not tried once the source answered with a web page\)", message)
+    assert len(mirror.server.requests) <= 2  # one page per worker, no retries, no other file tried
+    assert _files(tmp_path) == []
+
+
+def test_a_data_folder_under_a_file_gives_the_local_disk_advice_not_a_traceback(tmp_path):
+    (tmp_path / "notes.txt").write_text("a file where a folder should be")
+    target = tmp_path / "notes.txt" / "data"
+    with pytest.raises(DownloadError) as err:
+        download("membrane", data_dir=target, mirror=_dead_url(), progress=False)
+    message = str(err.value)
+    assert message.startswith(f"Cannot create or write the data folder {target / 'membrane'} (NotADirectoryError")
+    assert "set SEGUTILS_DATA_DIR (or data_dir=...) to a folder on a local disk that you can write to" in message
+
+
+def test_a_dead_mirror_says_the_mirror_is_down_and_a_dead_network_says_to_check_it(tmp_path, monkeypatch):
+    url = _dead_url()
+    with pytest.raises(DownloadError) as err:
+        download("membrane", data_dir=tmp_path, mirror=url, progress=False)
+    mirror_down = str(err.value)
+    assert f"The mirror {url} does not answer: it is down" in mirror_down and "unset SEGUTILS_MIRROR" in mirror_down
+    assert "set SEGUTILS_MIRROR to a workshop mirror" not in mirror_down
+    monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
+    monkeypatch.setattr(dl, "base_url", lambda name, mirror=None: (url, "the pinned source"))  # GitHub, offline
+    with pytest.raises(DownloadError) as err:
+        download("membrane", data_dir=tmp_path, progress=False)
+    assert "check your internet connection, or set SEGUTILS_MIRROR to a workshop mirror" in str(err.value)
+    assert "does not answer" not in str(err.value)
+
+
+def test_a_damaged_cached_file_of_the_right_size_is_fetched_again_not_re_exported(shared_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(shared_data / "membrane"))
+    download("membrane", progress=False)
+    image = split_names(MEMBRANE, "membrane")["train"][0][0]
+    cached = tmp_path / "membrane" / image
+    good = cached.read_bytes()
+    cached.write_bytes(good[:64] + b"\0" * (len(good) - 64))  # same size, no longer a PNG that decodes
+    message = str(pytest.raises(DataError, load, "membrane", "train", download=False).value)
+    assert f"membrane: 1 damaged files: {image} in {tmp_path / 'membrane'}" in message
+    assert "Run the download again: `make data`" in message and "re-export" not in message
+    split = load("membrane", "train")  # download=True: fetched again, then read
+    assert cached.read_bytes() == good and len(split) == 20
+    shutil.rmtree(tmp_path / "membrane")
