@@ -1,9 +1,10 @@
 """Reading image and mask files: formats, channels, mask encodings, pairing by file stem.
 
 Images: PNG, JPEG, TIFF, BMP; 8- or 16-bit, grayscale, RGB, RGBA or paletted. Masks: class
-indices (8- or 16-bit, or the index values of a paletted PNG), ``{0, 255}`` binary, or RGB
-colour codes mapped through a palette. Errors name the files and say how to fix them.
-Taught in ``notebooks/01_data.ipynb``.
+indices (8- or 16-bit, or the index values of a paletted PNG), ``{0, 255}`` or ``{0, 65535}``
+binary, or RGB colour codes mapped through a palette; never JPEG, whose compression changes
+classes at every edge. Errors name the files and say how to fix them, without going in a
+circle. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,16 @@ def _open(path: Path) -> Image.Image:
         ) from err
 
 
+def jpeg_masks_error(paths, where: str) -> DataError:
+    """The refusal of JPEG masks: what JPEG does to them, and the fix."""
+    return DataError(
+        f"{listing([Path(p).name for p in paths], 'JPEG masks')} in {where}: JPEG compression changes pixel values "
+        "at every edge, so a JPEG mask holds classes that were never drawn. Save the masks as PNG (lossless) from "
+        "your labelling tool; converting the JPEGs keeps the damage (binary masks: threshold at 128, then save "
+        "as PNG)."
+    )
+
+
 def read_image(path: Path, channels: int = 3) -> np.ndarray:
     """One image as ``uint8`` ``H x W x channels`` (16-bit images are scaled by 255/65535)."""
     image = _open(path)
@@ -71,8 +82,16 @@ def palette_map(palette) -> dict[tuple[int, int, int], int]:
 
 
 def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
-    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``."""
+    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``.
+
+    Raises:
+        DataError: a JPEG mask (by name or content), an unknown colour, or not a mask.
+    """
+    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
+        raise jpeg_masks_error([path], str(Path(path).parent))
     image = _open(path)
+    if image.format == "JPEG":
+        raise jpeg_masks_error([path], f"{Path(path).parent} (JPEG inside, whatever the name says)")
     if palette is not None:
         palette = palette_map(palette)
         rgb = np.asarray(image.convert("RGB")).astype(np.int32)
@@ -107,34 +126,109 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
     return array
 
 
-def value_hint(values: list[int], path: Path) -> str:
-    if set(values) <= {0, 255}:
-        return "These are binary masks (0 and 255): leave num_classes out, or pass num_classes=2, to read them as 0/1."
+BINARY_TOPS = (255, 65535)  # binary masks: 0 and the top of 8 or 16 bits
+
+
+def binary_top(values, ignore_index: int | None = None) -> int | None:
+    """255 or 65535 when ``values`` (the ignore index aside) are only 0 and that value; else None."""
+    rest = set(values) - {ignore_index}
+    return next((top for top in BINARY_TOPS if top in rest and rest <= {0, top}), None)
+
+
+def value_hint(values: list[int], path: Path, num_classes: int | None = None) -> str:
+    """What to do about mask ``values`` that are not class indices 0..num_classes-1 (never back where we came from)."""
+    top = binary_top(values)
+    if top is not None and num_classes == 2:  # one 0/255 mask among 0/1 ones, or binary read as indices
+        return (
+            f"This mask is binary 0/{top} while the others are read as 0/1: re-save it as 0/1 "
+            f"(np.asarray(mask) // {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read "
+            "as 0/1 by load() without num_classes, or by mask_encoding='binary_0_255' in make_dataset."
+        )
+    if top is not None:
+        return (
+            f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them as 0/1."
+        )
     if len(values) > 32 or path.suffix.lower() in (".jpg", ".jpeg"):
         return (
             "That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
             "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=...."
         )
-    ignore = " (255 often marks pixels to ignore)" if 255 in values else ""
-    return (
-        f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values{ignore} to a class."
+    void = (
+        " 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
+        "folder's dataset.json)."
+        if 255 in values
+        else ""
     )
+    return f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values to a class.{void}"
 
 
-def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path) -> np.ndarray:
-    """Raw mask values -> ``uint8`` class indices, checked against ``num_classes``."""
+def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ignore_index: int | None = None):
+    """Raw mask values -> ``uint8`` class indices, checked against ``num_classes`` (``ignore_index`` passes)."""
     values = np.unique(raw).tolist()
     if encoding == "binary_0_255":
-        if not set(values) <= {0, 255}:
-            raise DataError(f"{path} should hold only 0 and 255 but has values {values[:MAX_LISTED]}.")
-        return (raw == 255).astype(np.uint8)
-    if values and (values[0] < 0 or values[-1] >= num_classes):
-        stray = [v for v in values if not 0 <= v < num_classes]
+        top = binary_top(values, ignore_index) or (255 if set(values) - {ignore_index} <= {0} else None)
+        if top is None:
+            already = (
+                " It is 0/1 already: one folder must use one encoding, so re-save the 0/255 masks as 0/1 "
+                "(np.asarray(mask) // 255) and read all of them as class indices."
+                if set(values) <= {0, 1}
+                else ""
+            )
+            raise DataError(f"{path} should hold only 0 and 255 but has values {values[:MAX_LISTED]}.{already}")
+        out = (raw == top).astype(np.uint8)
+        if ignore_index is not None:
+            out[raw == ignore_index] = ignore_index
+        return out
+    stray = [v for v in values if not 0 <= v < num_classes and v != ignore_index]
+    if stray:
         raise DataError(
             f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
-            f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). {value_hint(values, path)}"
+            f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
+            f"{value_hint(values, path, num_classes)}"
         )
     return raw.astype(np.uint8)
+
+
+def _named(paths) -> str:
+    return ", ".join(Path(p).name for p in paths[:MAX_LISTED]) + (" ..." if len(paths) > MAX_LISTED else "")
+
+
+def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int | None, where: str):
+    """``(encoding, num_classes)`` of a folder's masks from the values each mask file holds.
+
+    Binary (``binary_0_255``) when every mask holds only 0 and 255 (or 0 and 65535); else class
+    indices. A folder that mixes the two is refused, naming the masks of the smaller group.
+    """
+    values = sorted(set().union(*per_file.values()) - {ignore_index})
+    binary = [p for p, v in per_file.items() if binary_top(v, ignore_index)]
+    index = [p for p, v in per_file.items() if p not in binary and set(v) - {ignore_index, 0}]
+    if binary and not index and num_classes in (None, 2):
+        return "binary_0_255", 2
+    top = binary_top(per_file[binary[0]], ignore_index) if binary else None
+    if binary and index and not any(top in per_file[p] for p in index):  # 0/255 masks beside 0/1 masks
+        held = sorted(set().union(*(per_file[p] for p in index)))[:MAX_LISTED]
+        if len(binary) <= len(index):
+            found = f"{len(binary)} of the masks hold only 0 and {top} ({_named(binary)}), the other {len(index)} hold"
+            found += f" {held}"
+            fix = (
+                f"Re-save those {len(binary)} as 0/1 (np.asarray(mask) // {top}); or, if {top} marks pixels to leave "
+                f'out, pass ignore_index={top} (or put {{"ignore_index": {top}}} in the folder\'s dataset.json).'
+            )
+        else:
+            found = f"{len(index)} of the masks hold {held} ({_named(index)}), the other {len(binary)} hold only 0"
+            found += f" and {top}"
+            fix = f"Re-save those {len(index)} as 0/{top} (np.asarray(mask) * {top}) if they are binary too."
+        raise DataError(f"{where}: {found}: one folder must use one encoding. {fix}")
+    if num_classes is None:
+        num_classes = max(values, default=0) + 1
+        if num_classes > MAX_INFERRED_CLASSES:
+            worst = [p for p, v in per_file.items() if max(set(v) - {ignore_index}, default=0) >= MAX_INFERRED_CLASSES]
+            raise DataError(
+                f"{where}: the masks hold {listing(values, 'values')}, too many to be class indices 0..K-1 "
+                f"({num_classes} classes; in {listing([Path(p).name for p in worst], 'masks')}). "
+                f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly."
+            )
+    return "index", num_classes
 
 
 def _files(folder: Path) -> dict[str, Path]:
@@ -174,4 +268,7 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
             f"{base}: {'; '.join(parts)}. Each image needs a mask with the same name (the extension may "
             "differ): add or rename the missing files, or remove the extra ones."
         )
+    jpeg = [masks[stem] for stem in sorted(masks, key=natural_key) if masks[stem].suffix.lower() in (".jpg", ".jpeg")]
+    if jpeg:
+        raise jpeg_masks_error(jpeg, str(base / "masks"))
     return {stem: (images[stem], masks[stem]) for stem in sorted(images, key=natural_key)}

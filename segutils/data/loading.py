@@ -8,6 +8,7 @@ names the files and says how to fix them. Taught in ``notebooks/01_data.ipynb``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from .downloads import download as _fetch
 from .files import (  # noqa: F401 - read_image etc. are part of this module's API
     MAX_INFERRED_CLASSES,
     DataError,
+    decide_encoding,
     folder_pairs,
     listing,
     palette_map,
@@ -64,15 +66,15 @@ class Split:
 
 
 def _take(items: list, subset: int | None, seed: int) -> list:
+    if subset is not None and (not isinstance(subset, (int, np.integer)) or isinstance(subset, bool) or subset < 1):
+        raise ValueError(f"subset must be a positive number of pairs or None, not {subset!r}")
     if subset is None or subset >= len(items):
         return items
-    if subset < 1:
-        raise ValueError(f"subset must be a positive number of pairs or None, not {subset}")
     keep = sorted(np.random.default_rng(seed).permutation(len(items))[:subset].tolist())
     return [items[i] for i in keep]
 
 
-def _read_pairs(pairs, channels, encoding, num_classes, palette=None, raw=None):
+def _read_pairs(pairs, channels, encoding, num_classes, palette=None, raw=None, ignore_index=None):
     images, masks = [], []
     for image_path, mask_path in pairs:
         image = read_image(image_path, channels)
@@ -85,7 +87,7 @@ def _read_pairs(pairs, channels, encoding, num_classes, palette=None, raw=None):
                 "resampling only), or crop or resize both the same way."
             )
         images.append(image)
-        masks.append(to_classes(mask, encoding, num_classes, mask_path))
+        masks.append(to_classes(mask, encoding, num_classes, mask_path, ignore_index))
     return images, masks
 
 
@@ -130,13 +132,42 @@ def _load_shapes(split, subset, seed, size) -> Split:
     return Split(DATASETS["shapes"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
 
 
-def _load_folder(root: Path, split, subset, seed, palette, num_classes) -> Split:
+DECLARED = ("num_classes", "ignore_index", "class_names")
+
+
+def _declared(root: Path) -> dict:
+    """What ``<root>/dataset.json`` declares (any of ``num_classes``, ``ignore_index``, ``class_names``)."""
+    path = root / "dataset.json"
+    if not path.is_file():
+        return {}
+    example = '{"ignore_index": 255, "class_names": ["background", "cell"]}'
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path} is not valid JSON ({err}); write e.g. {example}") from None
+    if not isinstance(found, dict) or set(found) - set(DECLARED):
+        raise DataError(f"{path} may declare only {', '.join(DECLARED)}, e.g. {example}; it holds {found!r}.")
+    return found
+
+
+def _check_ignore(ignore_index) -> None:
+    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
+        raise DataError(
+            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}"
+        )
+
+
+def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_index=None) -> Split:
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(
             f"{root} {what}. Pass a folder holding images/ and masks/ (or train/, val/, test/ with both), "
             f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}."
         )
+    declared = _declared(root)
+    num_classes = num_classes if num_classes is not None else declared.get("num_classes")
+    ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
+    _check_ignore(ignore_index)
     split_dirs = [s for s in SPLITS if (root / s).is_dir()]
     if split_dirs:
         if split not in split_dirs:
@@ -155,33 +186,26 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes) -> Split
     chosen = _take(chosen, subset, seed)
     mapping = palette_map(palette) if palette is not None else None
     scan = [pair[1] for pairs in every.values() for pair in pairs.values()] if num_classes is None else []
-    wanted, raw, found = {pair[1] for _, pair in chosen}, {}, set()
+    wanted, raw, per_file = {pair[1] for _, pair in chosen}, {}, {}
     for path in dict.fromkeys(scan + [pair[1] for _, pair in chosen]):  # keep only the chosen masks
         array = read_mask(path, mapping)
-        found.update(np.unique(array).tolist())
+        per_file[path] = np.unique(array).tolist()
         if path in wanted:
             raw[path] = array
-    values = sorted(found)
     if mapping is not None:
         encoding, num_classes = "palette", num_classes or max(mapping.values()) + 1
-    elif set(values) <= {0, 255} and 255 in values and num_classes in (None, 2):
-        encoding, num_classes = "binary_0_255", 2
     else:
-        encoding = "index"
-        if num_classes is None:
-            num_classes = max(values, default=0) + 1
-            if num_classes > MAX_INFERRED_CLASSES:
-                raise DataError(
-                    f"{root}: the masks hold {len(values)} values up to {values[-1]}, too many to be class "
-                    f"indices 0..K-1. {value_hint(values, Path(scan[0]))} Or pass num_classes=... explicitly."
-                )
-    names = (
-        ("background", "foreground") if encoding == "binary_0_255" else tuple(f"class_{i}" for i in range(num_classes))
-    )
+        encoding, num_classes = decide_encoding(per_file, num_classes, ignore_index, str(root))
+    names = tuple(declared.get("class_names", ()))
+    if len(names) != num_classes:
+        names = tuple(f"class_{i}" for i in range(num_classes))
+        names = ("background", "foreground") if encoding == "binary_0_255" else names
     meta = replace(
-        DATASETS["folder"], name=str(root), num_classes=num_classes, class_names=names, mask_encoding=encoding
-    )
-    images, masks = _read_pairs([pair for _, pair in chosen], meta.channels, encoding, num_classes, raw=raw)
+        DATASETS["folder"], name=str(root), num_classes=num_classes, class_names=names, mask_encoding=encoding,
+        ignore_index=ignore_index,
+    )  # fmt: skip
+    chosen_pairs = [pair for _, pair in chosen]
+    images, masks = _read_pairs(chosen_pairs, meta.channels, encoding, num_classes, raw=raw, ignore_index=ignore_index)
     return Split(meta, split, images, masks, [stem for stem, _ in chosen])
 
 
@@ -195,6 +219,7 @@ def load(
     num_classes: int | None = None,
     download: bool = True,
     size: int | tuple[int, int] = 128,
+    ignore_index: int | None = None,
 ) -> Split:
     """Load one split of a registry dataset or of your own folder.
 
@@ -214,6 +239,10 @@ def load(
             masks of only 0 and 255 are binary, read as 0/1).
         download: fetch missing files of a registry dataset (else raise, pointing to ``make data``).
         size: side (or ``(height, width)``) of generated ``shapes`` images; ignored otherwise.
+        ignore_index: folders: the mask value of pixels to leave out of losses and metrics
+            (e.g. 255 for "unlabelled"); it stays in the masks and in ``split.info.ignore_index``,
+            as CamVid's 11 does. A folder may also declare it, and ``num_classes`` and
+            ``class_names``, in a ``dataset.json`` beside ``images/``: ``{"ignore_index": 255}``.
 
     Returns:
         A :class:`Split`.
@@ -230,4 +259,4 @@ def load(
         return _load_shapes(split, subset, seed, size)
     if key in DATASETS:
         return _load_registry(DATASETS[key], split, data_dir, subset, seed, download)
-    return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes)
+    return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes, ignore_index)

@@ -9,11 +9,14 @@ Normalisation convention of the whole course: the pipeline outputs images as flo
 ``[0, 1]`` (``x / 255``) and does nothing else to them (no mean or standard deviation).
 U-Net takes these values as they are; LinkNet applies its encoder's own preprocessing
 inside the model. So normalisation happens exactly once, and a model trained on this
-pipeline needs the same ``x / 255`` at prediction time.
+pipeline needs the same ``x / 255`` at prediction time. Arrays that are not ``uint8``
+(16-bit, floats already in [0, 1]) are handled, and anything else refused, by
+:mod:`segutils.data.sources` before anything is built, like masks outside the classes.
 
 Masks come out as int32 ``[B, H, W, 1]`` class indices, or with ``one_hot=True`` as
 float32 ``[B, H, W, K]``; the one-hot vector of the ignore index (CamVid's 11,
-``unlabelled``) is all zeros, so it adds nothing to a loss or metric summed over classes.
+``unlabelled``, or a folder's declared void such as 255) is all zeros, so it adds nothing
+to a loss or metric summed over classes.
 
 Sizes: LinkNet-ResNet34 halves the image 5 times (U-Net at depth 4, 4 times), so to serve both
 models both sides must be multiples of 32.
@@ -27,79 +30,30 @@ PNG paths: images are decoded with ``tf.io.decode_png``; masks with the same dec
 ``segutils.data.load`` (:func:`segutils.data.files.read_mask` and ``to_classes``), so a
 paletted PNG gives its palette indices, a 16-bit PNG its values, and a value outside the
 classes an error that names the file and the fix (raised while iterating, as
-``tf.errors.InvalidArgumentError`` carrying the message).
+``tf.errors.InvalidArgumentError`` carrying the message). JPEG masks are refused at once.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from numbers import Integral
 
 import numpy as np
 import tensorflow as tf
 
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
-from segutils.data.files import read_mask, to_classes
+from segutils.data.sources import (  # noqa: F401 - check_size etc. are part of this module's API
+    MASK_ENCODINGS,
+    MIN_PAD_SIDE,
+    MULTIPLE,
+    check_size,
+    parse_size,
+    source,
+    whole,
+)
 
-MULTIPLE = 32
 RESIZE_METHODS = ("area", "bilinear")
-MASK_ENCODINGS = ("index", "binary_0_255")
 CHANNELS = (None, 1, 3)
-
-
-def _reflectable(side: int, target: int) -> bool:
-    """Can ``side`` be padded (centred) up to ``target`` by reflection? Each pad must be < ``side``."""
-    pad = target - side
-    return pad - pad // 2 <= side - 1
-
-
-#: The smallest side that reflection can pad up to 32 (12: pads of 10 on both sides).
-MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPLE))
-
-
-def _as_arg(size: tuple[int, int]) -> str:
-    return str(size[0]) if size[0] == size[1] else f"({size[0]}, {size[1]})"
-
-
-def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
-    """``(height, width)`` the pipeline outputs for ``img_size``, or ValueError if it cannot.
-
-    Raises:
-        ValueError: a side is not a multiple of 32 and ``pad_or_reject="reject"``; the
-            message names the size, the nearest valid sizes and the ``pad`` alternative.
-            Also with ``pad_or_reject="pad"`` when a side is too short to be padded by
-            reflection (below 12, padded to 32): the message says to resize to 32 instead.
-    """
-    h, w = (img_size, img_size) if np.isscalar(img_size) else (int(img_size[0]), int(img_size[1]))
-    if pad_or_reject not in ("reject", "pad"):
-        raise ValueError(f"pad_or_reject must be 'reject' or 'pad', got {pad_or_reject!r}")
-    if h < 1 or w < 1:
-        raise ValueError(f"img_size must be positive, got {h}x{w}")
-    up = (-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE)
-    if (h, w) == up:
-        return up
-    paddable = _reflectable(h, up[0]) and _reflectable(w, up[1])
-    if pad_or_reject == "pad":
-        if paddable:
-            return up
-        raise ValueError(
-            f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
-            f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
-            f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
-            "instead of padding them."
-        )
-    down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
-    nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
-    pad = (
-        f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} "
-        "(images reflected, masks filled with the ignore index or 0)."
-        if paddable
-        else ""
-    )
-    raise ValueError(
-        f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
-        f"Nearest valid sizes: {nearest}.{pad}"
-    )
 
 
 def _check_method(method: str) -> None:
@@ -153,86 +107,8 @@ def _to_channels(image, channels: int | None):
         return image
     if channels == 3:
         return tf.image.grayscale_to_rgb(image)
-    return tf.cast(tf.round(tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))), image.dtype)
-
-
-def _is_paths(seq) -> bool:
-    return len(seq) > 0 and isinstance(seq[0], (str, Path))
-
-
-def _out_of_range(largest: int, num_classes: int, source: str, fix: str) -> str:
-    """The one message for a mask value outside the classes, from arrays and from PNG paths alike."""
-    return (
-        f"{source} holds the value {largest}, but there are only {num_classes} classes "
-        f"(0..{num_classes - 1}); masks must hold class indices ({fix})"
-    )
-
-
-def _decode_mask(path, mask_encoding: str, num_classes: int | None):
-    """Class indices ``uint8 [H, W, 1]`` of one mask file, through ``files.read_mask`` + ``to_classes``.
-
-    Runs inside ``tf.numpy_function``. Without ``num_classes``, values up to 255 pass
-    (the pipeline keeps masks as uint8 until it casts them to int32).
-    """
-    path = Path(path.decode() if isinstance(path, bytes) else path)
-    raw = read_mask(path)
-    if mask_encoding == "index" and raw.size:
-        largest = int(raw.max())
-        if num_classes and largest >= num_classes:
-            fix = "a 0/255 PNG mask is 0/1 with mask_encoding='binary_0_255'"
-            raise ValueError(_out_of_range(largest, num_classes, f"the mask {path}", fix))
-        if not num_classes and largest > 255:
-            raise ValueError(
-                f"the mask {path} holds the value {largest}: class indices above 255 need num_classes "
-                f"(pass num_classes={largest + 1} if they are all classes)"
-            )
-    return to_classes(raw, mask_encoding, num_classes or 256, path)[..., None]
-
-
-def _source(data, subset, mask_encoding, num_classes, channels):
-    """``(dataset of (image uint8 [H,W,C], mask uint8 [H,W,1]), count, info, largest mask value)``.
-
-    The largest mask value is ``None`` for PNG paths: each mask is checked as it is decoded.
-    """
-    info = getattr(data, "info", None)
-    images, masks = (data.images, data.masks) if hasattr(data, "images") else data
-    if len(images) != len(masks):
-        raise ValueError(f"{len(images)} images but {len(masks)} masks")
-    if subset is not None:
-        images, masks = images[:subset], masks[:subset]
-    if _is_paths(images):
-        if mask_encoding not in MASK_ENCODINGS:
-            raise ValueError(f"mask_encoding must be one of {MASK_ENCODINGS}, got {mask_encoding!r}")
-        num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
-        if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
-            channels = 1 if tf.io.decode_png(tf.io.read_file(str(images[0]))).shape[-1] <= 2 else 3
-
-        def decode(image_path, mask_path):
-            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)
-            image = tf.ensure_shape(image, [None, None, channels])
-            mask = tf.numpy_function(
-                lambda p: _decode_mask(p, mask_encoding, num_classes), [mask_path], tf.uint8, stateful=False
-            )
-            mask.set_shape([None, None, 1])
-            return image, mask
-
-        paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
-        return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(images), info, None
-
-    images = [np.asarray(x)[..., None] if np.ndim(x) == 2 else np.asarray(x) for x in images]
-    masks = [np.asarray(m).reshape(np.shape(m)[:2] + (1,)) for m in masks]
-    if len({x.shape for x in images}) == 1 and len({m.shape for m in masks}) == 1:
-        ds = tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(masks)))
-    else:  # sizes differ: one element at a time, resized in the next step
-        depth = images[0].shape[-1]
-        ds = tf.data.Dataset.from_generator(
-            lambda: zip(images, masks, strict=True),
-            output_signature=(
-                tf.TensorSpec([None, None, depth], tf.as_dtype(images[0].dtype)),
-                tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)),
-            ),
-        )
-    return ds, len(images), info, max((int(m.max()) for m in masks if m.size), default=0)
+    gray = tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
+    return gray if image.dtype.is_floating else tf.cast(tf.round(gray), image.dtype)
 
 
 def make_dataset(
@@ -259,13 +135,15 @@ def make_dataset(
     Args:
         data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes``
             and ``ignore_index``), a pair ``(images, masks)`` of arrays or lists of arrays
-            (uint8 ``HxWxC`` or ``HxW``; masks ``HxW`` class indices; sizes may differ),
+            (``HxWxC`` or ``HxW``: uint8, uint16, or floats in [0, 1]; masks ``HxW`` class
+            indices, checked against ``num_classes`` and ``ignore_index``; sizes may differ),
             or a pair of lists of PNG paths: images decoded with ``tf.io.decode_png`` to
             ``channels`` (default: those of the first image, alpha dropped, so a folder
             mixing grey and RGB PNGs gives one channel count; pass ``channels=3`` to keep
             colour), masks with ``segutils.data.files.read_mask`` and ``to_classes``.
-        img_size: output side, or ``(height, width)``; multiples of 32 (see ``pad_or_reject``).
-        batch_size: images per batch (the last batch may be smaller).
+        img_size: output side, or ``(height, width)``: whole numbers, multiples of 32 (see
+            ``pad_or_reject``).
+        batch_size: images per batch, a whole number >= 1 (the last batch may be smaller).
         training: shuffle by default, and augment with ``AugmentConfig()`` unless
             ``augment`` says otherwise.
         augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for
@@ -280,7 +158,7 @@ def make_dataset(
         shuffle: shuffle the elements; defaults to ``training``.
         cache: keep decoded, resized uint8 elements in memory after the first pass.
         seed: seeds shuffling and augmentation; the same seed gives the same batches.
-        subset: keep only the first ``subset`` elements.
+        subset: keep only the first ``subset`` elements (a whole number >= 1, or None).
         repeat: repeat forever (use with ``steps_per_epoch``).
         channels: convert images to 1 or 3 channels (e.g. 3 for LinkNet on membrane).
         ignore_index: class left out of one-hot and used to pad masks; defaults to
@@ -295,30 +173,30 @@ def make_dataset(
     Taught in notebooks/01_data.ipynb.
     """
     out_size = check_size(img_size, pad_or_reject)
-    size = (img_size, img_size) if np.isscalar(img_size) else tuple(int(s) for s in img_size)
+    size = parse_size(img_size)
     _check_method(resize_method)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = whole(batch_size, "batch_size")
+    if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
+        raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
     if channels not in CHANNELS:
         raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {channels!r}")
     augment = _augment_config(augment, training)
-    ds, count, info, largest = _source(data, subset, mask_encoding, num_classes, channels)
-    if count == 0:
-        raise ValueError("no images to build a dataset from")
-    _check_channels(ds.element_spec[0].shape[-1], channels)  # here, not inside map's traced code
+    info = getattr(data, "info", None)
     num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
-    if num_classes and largest is not None and largest >= num_classes:
-        raise ValueError(_out_of_range(largest, num_classes, "a mask", "a 0/255 mask is 0/1 after `mask // 255`"))
     ignore_index = ignore_index if ignore_index is not None else getattr(info, "ignore_index", None)
     if one_hot and not num_classes:
         raise ValueError("one_hot=True needs num_classes (or a Split whose info has it)")
+    ds, count = source(data, subset, mask_encoding, num_classes, ignore_index, channels)
+    _check_channels(ds.element_spec[0].shape[-1], channels)  # here, not inside map's traced code
     shuffle = training if shuffle is None else shuffle
+    floats = ds.element_spec[0].dtype.is_floating  # float or 16-bit images: kept as float32 in 0..255
 
     def prepare(image, mask):
         image = _to_channels(image, channels)
         mask = resize_mask(mask, size)
         image = resize_image(image, size, resize_method)
-        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        image = tf.clip_by_value(image if floats else tf.round(image), 0, 255)
+        image = image if floats else tf.cast(image, tf.uint8)
         if out_size != size:
             image, mask = _pad(image, mask, out_size, 0 if ignore_index is None else ignore_index)
         image = tf.ensure_shape(image, [*out_size, image.shape[-1]])

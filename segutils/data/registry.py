@@ -40,10 +40,12 @@ class DatasetInfo:
     Attributes:
         name: registry name (``membrane``, ``camvid``, ``shapes``) or, for your own data,
             the folder it was loaded from.
-        num_classes: number of classes, ignored class included (0 for the ``folder``
-            template: decided when the folder is loaded).
+        num_classes: number of classes, ignored class included when it is one of them
+            (CamVid's 11); a folder's void value outside 0..K-1 (255) is not counted (0 for
+            the ``folder`` template: decided when the folder is loaded).
         class_names: one name per class index.
-        ignore_index: class index left out of losses and metrics, or ``None``.
+        ignore_index: mask value left out of losses and metrics (CamVid's 11; a folder's
+            ``ignore_index=...`` or ``dataset.json``), or ``None``.
         mask_encoding: how mask files store classes: ``binary_0_255`` (0 and 255 mean
             class 0 and 1), ``index`` (pixel value = class index), ``palette`` (RGB colour
             codes mapped through a palette), ``generated`` (shapes) or ``auto`` (folder).

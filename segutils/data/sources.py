@@ -1,0 +1,269 @@
+"""What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
+
+Images given as arrays: ``uint8`` as they are; ``uint16`` scaled by its range (``x / 65535``);
+floats already in ``[0, 1]`` taken as normalised (multiplied by 255 here, so the pipeline's one
+``x / 255`` gives them back: still exactly one normalisation); other integers within 0..255 as
+``uint8``. Anything else (floats outside [0, 1], NaN, larger integers, booleans) is refused with
+what was found and what to pass, instead of turning into black or white batches. Masks given as
+arrays must hold class indices 0..K-1 or the ignore index, checked here (naming the mask), not
+later inside a loss; without ``num_classes``, 0/255 masks are refused too. PNG masks are decoded
+like ``segutils.data.load`` decodes them and checked as they are read; JPEG masks are refused up
+front. Taught in ``notebooks/01_data.ipynb``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from segutils.data.files import binary_top, jpeg_masks_error, read_mask, to_classes
+
+MASK_ENCODINGS = ("index", "binary_0_255")
+MULTIPLE = 32  # LinkNet-ResNet34 halves the image 5 times
+
+
+def _reflectable(side: int, target: int) -> bool:
+    """Can ``side`` be padded (centred) up to ``target`` by reflection? Each pad must be < ``side``."""
+    pad = target - side
+    return pad - pad // 2 <= side - 1
+
+
+#: The smallest side that reflection can pad up to 32 (12: pads of 10 on both sides).
+MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPLE))
+
+
+def _as_arg(size: tuple[int, int]) -> str:
+    return str(size[0]) if size[0] == size[1] else f"({size[0]}, {size[1]})"
+
+
+def parse_size(img_size) -> tuple[int, int]:
+    """``(height, width)`` of an ``img_size`` given as one side or a pair; ValueError for anything else."""
+    pair = tuple(img_size) if isinstance(img_size, (tuple, list)) else (img_size, img_size)
+    if len(pair) == 2 and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in pair):
+        return int(pair[0]), int(pair[1])
+    if isinstance(img_size, float) or any(isinstance(s, float) for s in pair):
+        hint = "sides are whole numbers of pixels: use 256 // 4, not 256 / 4"
+    elif isinstance(img_size, (tuple, list)) and len(pair) != 2:
+        hint = f"a pair is (height, width), this has {len(pair)} value(s); for a square pass one number"
+    else:
+        hint = "pass a whole number of pixels, e.g. 256, or (height, width)"
+    raise ValueError(f"img_size must be a side or a (height, width) pair of whole numbers >= 1, got {img_size!r}: "
+                     f"{hint}")  # fmt: skip
+
+
+def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
+    """``(height, width)`` the pipeline outputs for ``img_size``, or ValueError if it cannot.
+
+    Raises:
+        ValueError: a side is not a multiple of 32 and ``pad_or_reject="reject"``; the
+            message names the size, the nearest valid sizes and the ``pad`` alternative.
+            Also with ``pad_or_reject="pad"`` when a side is too short to be padded by
+            reflection (below 12, padded to 32): the message says to resize to 32 instead;
+            and for an ``img_size`` that is not a whole number or a pair of them (``256 / 4``).
+    """
+    h, w = parse_size(img_size)
+    if pad_or_reject not in ("reject", "pad"):
+        raise ValueError(f"pad_or_reject must be 'reject' or 'pad', got {pad_or_reject!r}")
+    up = (-(-h // MULTIPLE) * MULTIPLE, -(-w // MULTIPLE) * MULTIPLE)
+    if (h, w) == up:
+        return up
+    paddable = _reflectable(h, up[0]) and _reflectable(w, up[1])
+    if pad_or_reject == "pad":
+        if paddable:
+            return up
+        raise ValueError(
+            f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
+            f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
+            f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
+            "instead of padding them."
+        )
+    down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
+    nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
+    pad = (
+        f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} "
+        "(images reflected, masks filled with the ignore index or 0)."
+        if paddable
+        else ""
+    )
+    raise ValueError(
+        f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
+        f"Nearest valid sizes: {nearest}.{pad}"
+    )
+
+
+def whole(value, name: str) -> int:
+    """``value`` if it is a whole number >= 1, else ValueError saying what was passed."""
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    hint = " (use // to divide: 256 // 4, not 256 / 4)" if isinstance(value, float) else ""
+    raise ValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}){hint}")
+
+
+def is_paths(seq) -> bool:
+    return len(seq) > 0 and isinstance(seq[0], (str, Path))
+
+
+def out_of_range(value: int, num_classes: int, source: str, fix: str) -> str:
+    """The one message for a mask value outside the classes, from arrays and from PNG paths alike."""
+    return (
+        f"{source} holds the value {value}, but there are only {num_classes} classes "
+        f"(0..{num_classes - 1}); masks must hold class indices ({fix})"
+    )
+
+
+def _void_fix(value: int) -> str:
+    return f"if {value} marks pixels to leave out, pass ignore_index={value}, or remap it to a class"
+
+
+def image_array(x, label: str) -> np.ndarray:
+    """One image as ``uint8`` or float32 in 0..255, ``H x W x C``; ValueError on any other kind."""
+    x = np.asarray(x)
+    x = x[..., None] if x.ndim == 2 else x
+    if x.ndim != 3 or x.size == 0:
+        raise ValueError(f"{label} has shape {x.shape}: an image is H x W or H x W x C with H, W >= 1")
+    if x.dtype == np.uint8:
+        return x
+    if x.dtype == np.uint16:
+        return x.astype(np.float32) * np.float32(255 / 65535)
+    if x.dtype.kind == "f":
+        if not np.isfinite(x).all():
+            raise ValueError(f"{label} holds NaN or infinite values: replace them (np.nan_to_num) first.")
+        low, high = float(x.min()), float(x.max())
+        if 0 <= low and high <= 1:
+            return x.astype(np.float32) * np.float32(255)
+        fix = (
+            "pass them as uint8 (x.astype(np.uint8)) or divide by 255 yourself"
+            if low >= 0 and high <= 255
+            else "undo the standardisation (x * std + mean) to get [0, 1], or pass uint8 values 0..255"
+        )
+        raise ValueError(f"{label} is {x.dtype} with values {low:g}..{high:g}: float images must be in [0, 1]; {fix}.")
+    if x.dtype.kind in "iu":
+        low, high = int(x.min()), int(x.max())
+        if 0 <= low and high <= 255:
+            return x.astype(np.uint8)
+        raise ValueError(
+            f"{label} is {x.dtype} with values {low}..{high}: pass uint8 (0..255), uint16 (scaled by 65535) or "
+            f"floats in [0, 1], e.g. (x / {max(high, 1)}).astype(np.float32) if {high} is white."
+        )
+    raise ValueError(f"{label} is {x.dtype}: pass images as uint8 (0..255), uint16 (0..65535) or floats in [0, 1].")
+
+
+def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None) -> np.ndarray:
+    """One mask as ``H x W x 1`` class indices (uint8, or int32 beyond 0..255); ValueError naming the mask."""
+    m = np.asarray(m)
+    m = m[..., 0] if m.ndim == 3 and m.shape[-1] == 1 else m
+    if m.ndim != 2:
+        raise ValueError(f"{label} has shape {m.shape}: masks are H x W class indices (one-hot? take argmax(-1))")
+    if m.dtype.kind == "f":
+        if not (np.isfinite(m).all() and np.array_equal(m, np.round(m))):
+            raise ValueError(f"{label} holds values that are not whole class indices (a mask resized with "
+                             "interpolation? resize masks with nearest neighbour only)")  # fmt: skip
+        m = m.astype(np.int64)
+    elif m.dtype.kind not in "iub":
+        raise ValueError(f"{label} is {m.dtype}: masks hold whole class indices")
+    m = m.astype(np.int64) if m.dtype.kind == "b" else m
+    low, high = (int(m.min()), int(m.max())) if m.size else (0, 0)
+    allowed = range(num_classes) if num_classes else range(0, max(high, 0) + 1)
+    if low < 0 or high >= len(allowed):
+        stray = [int(v) for v in np.unique(m) if int(v) not in allowed and v != ignore_index]
+        if stray:
+            values = np.unique(m).tolist()
+            fix = "a 0/255 mask is 0/1 after `mask // 255`" if binary_top(values) else _void_fix(stray[-1])
+            if num_classes:
+                raise ValueError(out_of_range(stray[-1] if stray[-1] >= 0 else stray[0], num_classes, label, fix))
+            raise ValueError(f"{label} holds the value {stray[0]}: class indices are 0, 1, ... ({fix})")
+    if not num_classes and high == 255 and ignore_index != 255 and binary_top(np.unique(m).tolist()) == 255:
+        raise ValueError(f"{label} holds only 0 and 255: binary masks are 0/1 here; pass masks // 255 "
+                         "(or num_classes=2, which refuses 255 and names the mask)")  # fmt: skip
+    fits = 0 <= low and high <= 255 and (ignore_index is None or 0 <= ignore_index <= 255)
+    return m.astype(np.uint8 if fits else np.int32)[..., None]
+
+
+def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index: int | None = None):
+    """Class indices ``uint8 [H, W, 1]`` of one mask file, through ``files.read_mask`` + ``to_classes``.
+
+    Runs inside ``tf.numpy_function``. Without ``num_classes``, values up to 255 pass
+    (the pipeline keeps masks as uint8 until it casts them to int32).
+    """
+    path = Path(path.decode() if isinstance(path, bytes) else path)
+    raw = read_mask(path)
+    if mask_encoding == "index" and raw.size:
+        values = np.unique(raw).tolist()
+        stray = [v for v in values if v != ignore_index and (v > 255 or (num_classes and v >= num_classes))]
+        if stray and num_classes:
+            fix = (
+                "a 0/255 PNG mask is 0/1 with mask_encoding='binary_0_255' when all masks are 0/255; if only "
+                "this one is, re-save it as 0/1"
+                if binary_top(values)
+                else _void_fix(stray[-1])
+            )
+            raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
+        if stray:
+            raise ValueError(
+                f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
+                f"(pass num_classes={stray[-1] + 1} if they are all classes)"
+            )
+    return to_classes(raw, mask_encoding, num_classes or 256, path, ignore_index)[..., None]
+
+
+def _label(kind: str, i: int, count: int, names) -> str:
+    return f"the {kind} of {names[i]!r}" if names is not None else f"{kind} {i} (of {count})"
+
+
+def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
+    """``(dataset of (image [H,W,C] uint8 or float32 0..255, mask [H,W,1]), count)``, checked."""
+    images, masks = (data.images, data.masks) if hasattr(data, "images") else data
+    names = getattr(data, "names", None)
+    if len(images) != len(masks):
+        raise ValueError(f"{len(images)} images but {len(masks)} masks")
+    if len(images) == 0:
+        raise ValueError("data holds no images: pass a split from segutils.data.load, or (images, masks) with at "
+                         "least one pair")  # fmt: skip
+    if subset is not None:
+        images, masks = images[:subset], masks[:subset]
+    if is_paths(images):
+        if mask_encoding not in MASK_ENCODINGS:
+            raise ValueError(f"mask_encoding must be one of {MASK_ENCODINGS}, got {mask_encoding!r}")
+        jpeg = [p for p in masks if Path(p).suffix.lower() in (".jpg", ".jpeg")]
+        if jpeg:
+            raise jpeg_masks_error(jpeg, "the mask paths")
+        if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
+            channels = 1 if tf.io.decode_png(tf.io.read_file(str(images[0]))).shape[-1] <= 2 else 3
+
+        def decode(image_path, mask_path):
+            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)
+            image = tf.ensure_shape(image, [None, None, channels])
+            mask = tf.numpy_function(
+                lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path], tf.uint8,
+                stateful=False,
+            )  # fmt: skip
+            mask.set_shape([None, None, 1])
+            return image, mask
+
+        paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
+        return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(images)
+
+    count = len(images)
+    images = [image_array(x, _label("image", i, count, names)) for i, x in enumerate(images)]
+    masks = [mask_array(m, _label("mask", i, count, names), num_classes, ignore_index) for i, m in enumerate(masks)]
+    if len({x.dtype for x in images}) > 1:  # some float: all float, in the same 0..255 range
+        images = [x.astype(np.float32) for x in images]
+    if len({m.dtype for m in masks}) > 1:
+        masks = [m.astype(np.int32) for m in masks]
+    if len({x.shape for x in images}) == 1 and len({m.shape for m in masks}) == 1:
+        return tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(masks))), count
+    depth = {x.shape[-1] for x in images}
+    if len(depth) > 1:
+        raise ValueError(f"the images have different channel counts {sorted(depth)}: pass channels=1 or 3 "
+                         "to load() or convert them first")  # fmt: skip
+    ds = tf.data.Dataset.from_generator(  # sizes differ: one element at a time, resized in the next step
+        lambda: zip(images, masks, strict=True),
+        output_signature=(
+            tf.TensorSpec([None, None, depth.pop()], tf.as_dtype(images[0].dtype)),
+            tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)),
+        ),
+    )
+    return ds, count
