@@ -159,23 +159,47 @@ def _writable() -> Check:
     return Check("Data folder writable", True, str(target))
 
 
+#: What to do when the profile's dataset is neither cached nor downloadable (no network).
+WAYS_ON = (
+    "Three ways on: run `make data` while online (it caches the datasets, so the course then runs offline); "
+    "or set SEGUTILS_MIRROR to a workshop mirror or a USB copy (e.g. SEGUTILS_MIRROR=/media/usb/data/{name}); "
+    "or run `SEGUTILS_PROFILE=ci make run`, which needs no download."
+)
+
+
 def _dataset() -> Check:
     from segutils import config
-    from segutils.data.downloads import ENV_MIRROR, verify
+    from segutils.data.downloads import verify
 
     name = config.active().dataset
     if name == "shapes":
         return Check("Profile's dataset available", True, "shapes: generated in memory, no download", required=False)
     problems = verify(name)
     found = f"{name}: {len(problems)} file(s) missing or bad" if problems else f"{name}: all files present and verified"
-    return Check(
-        "Profile's dataset available",
-        not problems,
-        found,
-        f"Run `make data` while online, or set {ENV_MIRROR} to the workshop mirror; "
-        "SEGUTILS_PROFILE=ci works offline.",
-        required=False,
-    )
+    return Check("Profile's dataset available", not problems, found, WAYS_ON, required=False)
+
+
+def dataset_for_run(name: str, profile: str) -> str | None:
+    """None when the course can read ``name`` (generated, a folder, or cached: fetched now if a source answers).
+
+    Otherwise the one message ``make run`` stops with, before the first notebook: what is
+    missing, why it cannot be downloaded now, and :data:`WAYS_ON`.
+    """
+    from segutils.data.downloads import DownloadError, data_root, download
+    from segutils.data.registry import DATASETS
+
+    meta = DATASETS.get(str(name).strip().lower())
+    if meta is None or meta.manifest is None:
+        return None
+    try:
+        download(meta.name)
+        return None
+    except DownloadError as err:
+        why = next((f"{f['kind']}: {f['detail']}" for f in err.failures if f["kind"] != "skipped"), str(err))
+        return (
+            f"The {profile} profile's notebooks read the {meta.name} dataset, which is not (all) in "
+            f"{data_root() / meta.name} and cannot be downloaded now ({why}). {WAYS_ON}"
+        )
 
 
 def _mirror() -> Check:

@@ -1,10 +1,11 @@
 """Run the course headless: every notebook in order, in the active profile.
 
-``python -m segutils.runner`` (what ``make run`` calls) executes the notebooks with
-one progress line each, writes the executed copies, each kernel's stderr
-(``NN_name.kernel.log``) and ``summary.md`` / ``summary.json`` into
-``runs/<timestamp>/``, and on a failing cell stops with a non-zero exit code naming
-the notebook and the cell. Notebook 06 writes the comparison report (``report.md``, its table
+``python -m segutils.runner`` (what ``make run`` calls) first makes sure the profile's
+dataset is cached (downloading it if a source answers; offline it stops at once, before the
+first notebook, naming the three ways on), then executes the notebooks with one progress line
+each, writes the executed copies, each kernel's stderr (``NN_name.kernel.log``) and
+``summary.md`` / ``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with
+a non-zero exit code naming the notebook and the cell. Notebook 06 writes the comparison report (``report.md``, its table
 and figures) into the same folder, and the runner prints its table at the end.
 ``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
 papermill way (``make compare DATA=folder`` runs notebooks 05 and 06 with ``DATASET=folder``).
@@ -180,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         params = dict(parse_param(p) for p in args.param)
     except ValueError as err:
         print(err, file=sys.stderr)
+        return 2
+    from segutils.readiness import dataset_for_run
+
+    missing = dataset_for_run(params.get("DATASET", config.active().dataset), profile)
+    if missing:  # offline without the dataset: stop now, not in the first notebook that loads it
+        print(missing, file=sys.stderr)
         return 2
     out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
