@@ -223,3 +223,20 @@ def test_a_damaged_cached_file_of_the_right_size_is_fetched_again_not_re_exporte
     split = load("membrane", "train")  # download=True: fetched again, then read
     assert cached.read_bytes() == good and len(split) == 20
     shutil.rmtree(tmp_path / "membrane")
+
+
+def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
+    from segutils.data.__main__ import main
+
+    mirror = Mirror(stall=lambda path: True)
+    try:
+        _ctrl_c_when(mirror, stalled=2)
+        code = main(["download", "camvid", "--data-dir", str(tmp_path), "--mirror", mirror.url, "--workers", "2",
+                     "--quiet"])  # fmt: skip
+    finally:
+        mirror.close()
+    assert code == 130
+    assert capsys.readouterr().err == (
+        f"Download of 'camvid' stopped by Ctrl-C: the files already verified (0 of 1402) are kept in "
+        f"{tmp_path / 'camvid'}; run the download again to fetch the rest.\n"
+    )
