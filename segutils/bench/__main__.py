@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ("pipeline", "models", "infer")
+BENCHMARKS = ("pipeline", "models", "train", "infer")
 
 
 def main(argv: list[str]) -> int:

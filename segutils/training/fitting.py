@@ -8,6 +8,7 @@ curves. Taught in ``notebooks/05_training.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import statistics
@@ -82,6 +83,40 @@ def _callbacks(directory: Path, phase: str, patience, lr_patience, tensorboard, 
     return found + list(extra or [])
 
 
+@contextlib.contextmanager
+def _multi_worker_fit(model):
+    """Let ``fit`` run under ``MultiWorkerMirroredStrategy``, which Keras 3 breaks (keras-team/keras#20585).
+
+    Two workarounds, active only for that strategy and only during ``fit``: (1) Keras 3 builds a
+    model made in a strategy's scope from a first batch reduced across workers, which fails; without
+    the model's reference to the strategy it builds at the first traced step, inside the scope, as
+    Keras 2 did. (2) Its step averages each logged scalar over ``axis=0``, which a scalar lacks; the
+    scalars are averaged across workers instead. The weights are all-reduced by TensorFlow as usual.
+    """
+    tf = config.import_tensorflow()
+    strategy = getattr(model, "_distribute_strategy", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    original = keras_trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and keras_trainer._collective_all_reduce_multi_worker(strategy):
+            return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    model._distribute_strategy = None
+    keras_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        with strategy.scope():
+            yield
+    finally:
+        keras_trainer.reduce_per_replica = original
+        model._distribute_strategy = strategy
+
+
 def _phase(model, train_ds, val_ds, directory, phase, first_epoch, last_epoch, steps_per_epoch, batch_size,
            patience, lr_patience, tensorboard, live, verbose, measure_input_wait, callbacks=None) -> dict:
     """One ``model.fit`` call from ``first_epoch`` to ``last_epoch``; returns its timings."""
@@ -91,8 +126,9 @@ def _phase(model, train_ds, val_ds, directory, phase, first_epoch, last_epoch, s
     history = runs.read_log(directory / "log.csv")
     callbacks = _callbacks(directory, phase, patience, lr_patience, tensorboard, live, history, timer, clock,
                            callbacks)
-    model.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=first_epoch,
-              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False)
+    with _multi_worker_fit(model):
+        model.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=first_epoch,
+                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False)
     timings = timer.summary()
     timings["steps"] = timer.steps
     if measure_input_wait and timings["median_step_s"]:

@@ -58,7 +58,10 @@ def strategy(environ=os.environ):
     """
     tf = config.import_tensorflow()
     tpu = any(environ.get(name) for name in TPU_ENV_VARS)
-    kind = choose_strategy(tpu, len(tf_config_workers(environ)), len(tf.config.list_logical_devices("GPU")))
+    workers = len(tf_config_workers(environ))
+    # MultiWorkerMirroredStrategy must come before anything starts the runtime, listing devices included
+    gpus = 0 if tpu or workers > 1 else len(tf.config.list_logical_devices("GPU"))
+    kind = choose_strategy(tpu, workers, gpus)
     if kind == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -85,14 +88,14 @@ def set_precision(mixed_precision: bool | None = None, profile: config.Profile |
     return policy
 
 
-def default_loss(num_classes: int):
+def default_loss(num_classes: int, ignore_index: int | None = None):
     """The course's loss for both compared models: soft Dice plus focal (the write-up's loss).
 
-    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    ``ignore_index`` pixels are left out of both terms. Taught in ``notebooks/04_losses_metrics.ipynb``.
     """
     from ..losses import DiceLoss, FocalLoss
 
-    return DiceLoss() + FocalLoss()
+    return DiceLoss(ignore_index=ignore_index) + FocalLoss(ignore_index=ignore_index)
 
 
 def default_metrics(num_classes: int, ignore_index: int | None = None) -> list:
@@ -121,7 +124,7 @@ def compile_model(
     profile = profile or config.active()
     model.compile(
         optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
-        loss=loss if loss is not None else default_loss(num_classes),
+        loss=loss if loss is not None else default_loss(num_classes, ignore_index),
         metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
         jit_compile=profile.jit_compile if jit_compile is None else jit_compile,
     )
