@@ -294,3 +294,18 @@ def test_make_compare_writes_a_report_for_a_folder(tmp_path, monkeypatch):
     text = report.read_text()
     assert "| unet | 1 |" in text and "| linknet | 1 |" in text and "V_rand" in text
     assert (report.parent / "table.csv").exists() and (report.parent / "masks.png").exists()
+
+
+def test_linknets_float32_cast_after_its_sigmoid_is_not_read_as_logits():
+    """LinkNet ends in sigmoid -> Activation('linear', float32): its masks are cut at p > 0.5."""
+    from segutils.evaluation.predict import from_logits
+    from segutils.models import build_linknet, build_unet
+
+    linknet = build_linknet((64, 64, 1), 1, encoder_weights=None)
+    assert [layer.name for layer in linknet.layers[-2:]] == ["sigmoid", "output"]
+    assert from_logits(linknet) is False
+    assert from_logits(build_unet((64, 64, 1), 1, filters=4, depth=2)) is False
+    assert from_logits(build_unet((64, 64, 1), 1, filters=4, depth=2, logits=True)) is True
+    x = np.random.default_rng(0).random((2, 64, 64, 1)).astype("float32")
+    probabilities = np.asarray(linknet(x, training=False))[..., 0]
+    np.testing.assert_array_equal(predict_masks(linknet, x), (probabilities > 0.5).astype(np.uint8))

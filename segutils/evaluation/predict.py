@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 
 #: Size-agnostic models are fed sides that are multiples of this (LinkNet halves 5 times).
@@ -71,13 +72,24 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def _activation(layer) -> str:
+    return getattr(getattr(layer, "activation", None), "__name__", "")
+
+
 def from_logits(model) -> bool:
-    """True when the model's output layer (named ``output``, else the last) has a linear activation."""
-    try:
-        layer = model.get_layer("output")
-    except ValueError:
-        layer = model.layers[-1]
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "linear"
+    """True when the model ends in a linear activation (logits), False for a sigmoid or softmax.
+
+    Starts at the output layer (named ``output``, else the last) and looks through identity
+    ``Activation("linear")`` layers before it, such as the float32 cast LinkNet ends in after
+    its sigmoid (without that, LinkNet's probabilities would be cut as logits: all class 1).
+    """
+    layers = list(model.layers)
+    names = [layer.name for layer in layers]
+    index = names.index("output") if "output" in names else len(layers) - 1
+    while (index > 0 and isinstance(layers[index], keras.layers.Activation)
+           and _activation(layers[index]) == "linear"):
+        index -= 1
+    return _activation(layers[index]) == "linear"
 
 
 def head_rule(outputs, threshold: float = 0.5, logits: bool = False) -> np.ndarray:
