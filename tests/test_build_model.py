@@ -1,5 +1,6 @@
 """build_model: one entry point for the compared models, the profile applied, one head rule."""
 
+import numpy as np
 import pytest
 
 import segutils  # noqa: F401  (sets SM_FRAMEWORK before segmentation_models)
@@ -82,3 +83,17 @@ def test_both_models_share_one_batchnorm_momentum():
     assert {layer.momentum for layer in linknet.layers if layer.__class__.__name__ == "BatchNormalization"} == {0.8}
     kept = build_model("unet", (64, 64, 1), 2, profile="ci", bn_momentum=None)
     assert {layer.momentum for layer in kept.layers if layer.__class__.__name__ == "BatchNormalization"} == {0.99}
+
+
+@pytest.mark.parametrize("name", ["unet", "linknet"])
+def test_any_size_keeps_the_weights_and_takes_other_sides(name):
+    from segutils.models import any_size
+
+    fixed = build_model(name, (64, 64, 1), 2, profile="ci")  # ci: LinkNet without encoder weights
+    free = any_size(fixed)
+    assert fixed.input_shape == (None, 64, 64, 1) and free.input_shape == (None, None, None, 1)
+    assert free.count_params() == fixed.count_params()
+    x = np.random.default_rng(0).random((2, 64, 64, 1)).astype("float32")
+    np.testing.assert_allclose(np.asarray(free(x, training=False)), np.asarray(fixed(x, training=False)), atol=1e-6)
+    assert free(np.zeros((1, 96, 128, 1), "float32"), training=False).shape == (1, 96, 128, 1)
+    assert any_size(free) is free

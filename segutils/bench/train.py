@@ -56,7 +56,7 @@ def measure(name: str, args) -> dict:
             keras.backend.clear_session()
             keras.utils.set_random_seed(r)
             model = build_model(name, (args.size, args.size, channels), num_classes, profile=profile)
-            training.compile_model(model, num_classes, profile=profile)
+            training.compile_model(model, num_classes, profile=profile, run_eagerly=False)  # timed as graphs
             if kind == "bare":
                 seconds = _bare_epoch_seconds(model, train_ds, val_ds, args.epochs, args.steps)
             else:

@@ -130,3 +130,24 @@ def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
     start = names.index("preprocess") + 1
     stop = next(i for i, n in enumerate(names) if n.startswith("decoder_"))
     return model.layers[start:stop]
+
+
+def any_size(model: keras.Model) -> keras.Model:
+    """The same network and weights, taking images of any height and width.
+
+    A model built for fixed ``H x W`` inputs (as notebook 05 trains them) is rebuilt from its
+    configuration with ``(None, None, C)`` inputs; both models of the course are fully
+    convolutional, so only the input changes (sides stay multiples of 32). A model that already
+    takes any size is returned as it is. Taught in ``notebooks/07_inference.ipynb``.
+    """
+    if tuple(model.input_shape[1:3]) == (None, None):
+        return model
+    config = model.get_config()
+    inputs = [layer for layer in config["layers"] if layer["class_name"] == "InputLayer"]
+    if len(inputs) != 1:
+        raise ValueError(f"any_size takes a model with one image input, {model.name!r} has {len(inputs)}")
+    shape = inputs[0]["config"]["batch_shape"]
+    inputs[0]["config"]["batch_shape"] = [shape[0], None, None, shape[-1]]
+    clone = keras.Model.from_config(config)
+    clone.set_weights(model.get_weights())
+    return clone

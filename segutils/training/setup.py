@@ -115,17 +115,20 @@ def compile_model(
     ignore_index: int | None = None,
     jit_compile: bool | None = None,
     profile: config.Profile | None = None,
+    run_eagerly: bool | None = None,
 ) -> keras.Model:
-    """``model.compile`` with Adam, the course's loss and metrics, and XLA as the profile says.
+    """``model.compile`` with Adam, the course's loss and metrics, XLA and eager steps as the profile says.
 
     Call it inside the strategy's scope. Under ``mixed_float16`` Keras wraps Adam in a
     ``LossScaleOptimizer`` by itself. Taught in ``notebooks/05_training.ipynb``.
     """
     profile = profile or config.active()
+    eager = profile.run_eagerly if run_eagerly is None else run_eagerly
     model.compile(
         optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
         loss=loss if loss is not None else default_loss(num_classes, ignore_index),
         metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
-        jit_compile=profile.jit_compile if jit_compile is None else jit_compile,
+        jit_compile=False if eager else (profile.jit_compile if jit_compile is None else jit_compile),
+        run_eagerly=eager,
     )
     return model
