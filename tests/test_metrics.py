@@ -135,3 +135,13 @@ def test_bad_input_names_the_fix():
         M.MeanIoU(None)
     with pytest.raises(ValueError, match="class_id=2 is not a scored class of 0..1"):
         M.ClassIoU(2, 2)
+
+
+def test_class_iou_agrees_with_segmentation_models_iou_score_on_one_batch():
+    import segmentation_models as sm
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, (2, 16, 16, 1)).astype("float32")
+    probs = rng.random((2, 16, 16, 1)).astype("float32")
+    theirs = float(sm.metrics.IOUScore(threshold=0.5)(truth, probs))
+    assert float(streaming(M.ClassIoU(1, 2), truth, probs)) == pytest.approx(theirs, abs=1e-5)
