@@ -20,29 +20,15 @@ from segutils.evaluation import (
     write_report,
 )
 
-
-def _head(activation, channels, size=(None, None)):
-    """A 1x1 conv head computing z = 4 * (x - 0.5) in the last channel (0 in the others)."""
-    inputs = keras.Input((*size, 1))
-    z = layers.Conv2D(channels, 1, name="head")(inputs)
-    model = keras.Model(inputs, layers.Activation(activation, name="output")(z))
-    kernel = np.zeros((1, 1, 1, channels), np.float32)
-    bias = np.zeros(channels, np.float32)
-    kernel[..., -1], bias[-1] = 4.0, -2.0
-    model.get_layer("head").set_weights([kernel, bias])
-    return model
-
-
-def _ramp(h=5, w=7):
-    return (np.arange(h * w).reshape(h, w) * 7 % 256).astype(np.uint8)
+from .heads import head_model, ramp
 
 
 def test_sigmoid_softmax_and_logits_heads_give_the_same_classes():
-    image = _ramp()
+    image = ramp()
     expected = (image / 255.0 > 0.5).astype(np.uint8)
-    sigmoid = predict_masks(_head("sigmoid", 1), image)
-    softmax = predict_masks(_head("softmax", 2), image)
-    logits = predict_masks(_head("linear", 1), image)
+    sigmoid = predict_masks(head_model("sigmoid", 1), image)
+    softmax = predict_masks(head_model("softmax", 2), image)
+    logits = predict_masks(head_model("linear", 1), image)
     assert sigmoid.shape == (5, 7) and sigmoid.dtype == np.uint8
     np.testing.assert_array_equal(sigmoid, expected)
     np.testing.assert_array_equal(softmax, expected)
@@ -50,17 +36,17 @@ def test_sigmoid_softmax_and_logits_heads_give_the_same_classes():
 
 
 def test_threshold_applies_to_probabilities_and_logits_alike():
-    image = _ramp()
+    image = ramp()
     # p > 0.8  <=>  4 (x - 0.5) > logit(0.8)  <=>  x > 0.5 + log(4) / 4
     expected = (image / 255.0 > 0.5 + np.log(4.0) / 4).astype(np.uint8)
     assert 0 < expected.sum() < expected.size
-    np.testing.assert_array_equal(predict_masks(_head("sigmoid", 1), image, threshold=0.8), expected)
-    np.testing.assert_array_equal(predict_masks(_head("linear", 1), image, threshold=0.8), expected)
+    np.testing.assert_array_equal(predict_masks(head_model("sigmoid", 1), image, threshold=0.8), expected)
+    np.testing.assert_array_equal(predict_masks(head_model("linear", 1), image, threshold=0.8), expected)
 
 
 def test_uint8_and_float_images_are_normalised_once():
-    image = _ramp()
-    model = _head("sigmoid", 1)
+    image = ramp()
+    model = head_model("sigmoid", 1)
     np.testing.assert_array_equal(predict_masks(model, image), predict_masks(model, image / 255.0))
     with pytest.raises(ValueError, match=r"float images must be in \[0, 1\].*pass the uint8 image"):
         predict_masks(model, image.astype(np.float32))
@@ -87,16 +73,17 @@ def test_sizes_that_are_not_multiples_of_32_come_back_at_their_own_size():
 
 
 def test_channels_convert_to_what_the_model_takes():
-    gray = _ramp()
+    gray = ramp()
     rgb = np.repeat(gray[..., None], 3, axis=-1)
-    np.testing.assert_array_equal(predict_masks(_head("sigmoid", 1), rgb), predict_masks(_head("sigmoid", 1), gray))
+    model = head_model("sigmoid", 1)
+    np.testing.assert_array_equal(predict_masks(model, rgb), predict_masks(model, gray))
     with pytest.raises(ValueError, match=r"takes 1 channel\(s\) but an image has 4: drop the alpha channel"):
-        predict_masks(_head("sigmoid", 1), np.zeros((4, 4, 4), np.uint8))
+        predict_masks(head_model("sigmoid", 1), np.zeros((4, 4, 4), np.uint8))
 
 
 def test_fixed_input_pads_smaller_and_rejects_or_resizes_larger_images():
-    model = _head("sigmoid", 1, size=(8, 8))
-    assert predict_masks(model, _ramp(5, 7)).shape == (5, 7)
+    model = head_model("sigmoid", 1, size=(8, 8))
+    assert predict_masks(model, ramp(5, 7)).shape == (5, 7)
     big = np.zeros((16, 16), np.uint8)
     big[:, 8:] = 255
     with pytest.raises(ValueError, match="16x16 is larger than the model's fixed input 8x8: pass resize=True"):
@@ -158,11 +145,11 @@ def test_evaluate_a_model_adds_region_scores_for_two_classes():
     )
     truth = _two_cells()
     image = (truth * 255).astype(np.uint8)
-    result = evaluate(_head("sigmoid", 1), ([image, image], [truth, truth[..., None]]), num_classes=2)
+    result = evaluate(head_model("sigmoid", 1), ([image, image], [truth, truth[..., None]]), num_classes=2)
     split = types.SimpleNamespace(images=[image], masks=[truth])
-    assert evaluate(_head("sigmoid", 1), split, num_classes=2).per_image_regions.tolist() == [[1.0, 1.0]]
+    assert evaluate(head_model("sigmoid", 1), split, num_classes=2).per_image_regions.tolist() == [[1.0, 1.0]]
     with pytest.raises(ValueError, match="data must be an \\(images, masks\\) pair, a split"):
-        evaluate(_head("sigmoid", 1), [image], num_classes=2)
+        evaluate(head_model("sigmoid", 1), [image], num_classes=2)
     assert result.scores["mean_iou"] == 1.0
     assert (result.v_rand, result.v_info) == (1.0, 1.0)
     assert result.per_image_regions.shape == (2, 2)

@@ -1,26 +1,10 @@
 """segutils.evaluation.predict_probabilities: the probability path under predict_masks (the explorer's)."""
 
-import keras
 import numpy as np
-from keras import layers
 
 from segutils.evaluation import head_rule, predict_masks, predict_probabilities, to_probabilities
 
-
-def _head(activation, channels, size=(None, None)):
-    """A 1x1 conv head computing z = 4 * (x - 0.5) in the last channel (0 in the others)."""
-    inputs = keras.Input((*size, 1))
-    z = layers.Conv2D(channels, 1, name="head")(inputs)
-    model = keras.Model(inputs, layers.Activation(activation, name="output")(z))
-    kernel = np.zeros((1, 1, 1, channels), np.float32)
-    bias = np.zeros(channels, np.float32)
-    kernel[..., -1], bias[-1] = 4.0, -2.0
-    model.get_layer("head").set_weights([kernel, bias])
-    return model
-
-
-def _ramp(h=5, w=7):
-    return (np.arange(h * w).reshape(h, w) * 7 % 256).astype(np.uint8)
+from .heads import head_model, ramp
 
 
 def _sigmoid(z):
@@ -28,11 +12,11 @@ def _sigmoid(z):
 
 
 def test_sigmoid_logits_and_softmax_heads_give_the_same_probability_of_class_1():
-    image = _ramp()
+    image = ramp()
     expected = _sigmoid(4 * (image / 255.0 - 0.5))
-    sigmoid = predict_probabilities(_head("sigmoid", 1), image)
-    logits = predict_probabilities(_head("linear", 1), image)
-    softmax = predict_probabilities(_head("softmax", 2), image)  # softmax([0, z]) = [1 - sigmoid(z), sigmoid(z)]
+    sigmoid = predict_probabilities(head_model("sigmoid", 1), image)
+    logits = predict_probabilities(head_model("linear", 1), image)
+    softmax = predict_probabilities(head_model("softmax", 2), image)  # softmax([0, z]) = [1 - sigmoid(z), sigmoid(z)]
     assert sigmoid.shape == (5, 7, 1) and sigmoid.dtype == np.float32
     np.testing.assert_allclose(sigmoid[..., 0], expected, atol=1e-6)
     np.testing.assert_allclose(logits[..., 0], expected, atol=1e-6)
@@ -41,9 +25,9 @@ def test_sigmoid_logits_and_softmax_heads_give_the_same_probability_of_class_1()
 
 
 def test_head_rule_of_the_probabilities_is_predict_masks_at_any_threshold():
-    images = [_ramp(), _ramp(9, 40)]
+    images = [ramp(), ramp(9, 40)]
     for activation in ("sigmoid", "linear"):
-        model = _head(activation, 1)
+        model = head_model(activation, 1)
         probs = predict_probabilities(model, images)
         assert [p.shape for p in probs] == [(5, 7, 1), (9, 40, 1)]
         for threshold in (0.3, 0.5, 0.8):
@@ -52,7 +36,7 @@ def test_head_rule_of_the_probabilities_is_predict_masks_at_any_threshold():
 
 
 def test_resized_probabilities_come_back_at_the_image_size_like_the_masks():
-    model = _head("sigmoid", 1, size=(8, 8))
+    model = head_model("sigmoid", 1, size=(8, 8))
     big = np.zeros((16, 16), np.uint8)
     big[:, 8:] = 255
     probs = predict_probabilities(model, np.stack([big, big]), resize=True)
