@@ -109,15 +109,21 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
-def test_ctrl_c_during_camvid_cancels_its_1400_queued_files_and_leaves_no_partial_file(tmp_path):
-    mirror = Mirror(stall=lambda path: True)
+def _download_until_ctrl_c(mirror: Mirror, name: str, data_dir, workers: int) -> str:
+    """Download ``name`` from ``mirror``, press Ctrl-C once all ``workers`` transfers hang; the interrupt's message."""
     try:
-        _ctrl_c_when(mirror, stalled=4)
+        _ctrl_c_when(mirror, stalled=workers)
         with pytest.raises(KeyboardInterrupt) as err:
-            download("camvid", data_dir=tmp_path, mirror=mirror.url, workers=4, progress=False)
+            download(name, data_dir=data_dir, mirror=mirror.url, workers=workers, progress=False)
     finally:
         mirror.close()
-    assert str(err.value) == (
+    return str(err.value)
+
+
+def test_ctrl_c_during_camvid_cancels_its_1400_queued_files_and_leaves_no_partial_file(tmp_path):
+    mirror = Mirror(stall=lambda path: True)
+    message = _download_until_ctrl_c(mirror, "camvid", tmp_path, workers=4)
+    assert message == (
         f"Download of 'camvid' stopped by Ctrl-C: the files already verified (0 of {len(CAMVID)}) are kept in "
         f"{tmp_path / 'camvid'}; run the download again to fetch the rest."
     )
@@ -128,13 +134,8 @@ def test_ctrl_c_during_camvid_cancels_its_1400_queued_files_and_leaves_no_partia
 
 def test_ctrl_c_keeps_the_membrane_files_already_verified(shared_data, tmp_path):
     mirror = Mirror(directory=shared_data / "membrane", stall=lambda path: path.startswith("train/label/"))
-    try:
-        _ctrl_c_when(mirror, stalled=2)
-        with pytest.raises(KeyboardInterrupt) as err:
-            download("membrane", data_dir=tmp_path, mirror=mirror.url, workers=2, progress=False)
-    finally:
-        mirror.close()
-    assert "the files already verified (30 of 60) are kept" in str(err.value)
+    message = _download_until_ctrl_c(mirror, "membrane", tmp_path, workers=2)
+    assert "the files already verified (30 of 60) are kept" in message
     assert _files(tmp_path / "membrane") == sorted(e.path for e in MEMBRANE if e.path.startswith("train/image/"))
     assert mirror.server.late == []
     assert dl.verify("membrane", tmp_path)[0].startswith("train/label/0.png: missing")
