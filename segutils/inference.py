@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluation import from_logits, head_rule, prepare_image
+from .evaluation import from_logits, head_rule, prepare_image, to_probabilities
 
 #: The model's total down-sampling: tile sides and steps are multiples of it, so every tile's
 #: pooling grid lines up with the whole image's (LinkNet-ResNet34 halves 5 times).
@@ -59,17 +59,6 @@ class TileGrid:
         for top in self.rows:
             for left in self.cols:
                 yield top, left
-
-
-def _probabilities(outputs, logits: bool) -> np.ndarray:
-    """Model outputs as probabilities: sigmoid or softmax of logits (tiles are blended as probabilities)."""
-    outputs = np.asarray(outputs, dtype=np.float32)
-    if not logits:
-        return outputs
-    if outputs.shape[-1] == 1:
-        return 1.0 / (1.0 + np.exp(-outputs))
-    e = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -182,7 +171,7 @@ def _flip_predict(model, batch: np.ndarray, flips, logits: bool) -> np.ndarray:
     for axes in flips:
         axes = tuple(a + 1 for a in axes)
         x = np.flip(batch, axes) if axes else batch
-        p = _probabilities(model.predict_on_batch(x), logits)
+        p = to_probabilities(model.predict_on_batch(x), logits)
         p = np.flip(p, axes) if axes else p
         total = p if total is None else total + p
     return total / len(flips)
