@@ -20,7 +20,22 @@ from . import functional as F
 _register = keras.saving.register_keras_serializable(package="segutils")
 
 
-class SegLoss(keras.losses.Loss):
+class LossArithmetic:
+    """``+`` and ``*`` for losses: ``a + b`` is a :class:`SumOfLosses`, ``0.5 * a`` a :class:`ScaledLoss`."""
+
+    def __add__(self, other):
+        return SumOfLosses([self, other])
+
+    def __radd__(self, other):
+        return self if other == 0 else SumOfLosses([other, self])
+
+    def __mul__(self, factor):
+        return ScaledLoss(self, factor)
+
+    __rmul__ = __mul__
+
+
+class SegLoss(LossArithmetic, keras.losses.Loss):
     """Base of the course's losses: preparation, configuration and ``+`` / ``*`` arithmetic."""
 
     default_name = "loss"
@@ -45,17 +60,6 @@ class SegLoss(keras.losses.Loss):
         config = super().get_config()
         config.update(from_logits=self.from_logits, ignore_index=self.ignore_index, classes=self.classes)
         return config
-
-    def __add__(self, other):
-        return SumOfLosses([self, other])
-
-    def __radd__(self, other):
-        return self if other == 0 else SumOfLosses([other, self])
-
-    def __mul__(self, factor):
-        return ScaledLoss(self, factor)
-
-    __rmul__ = __mul__
 
 
 @_register
@@ -179,7 +183,7 @@ class FocalLoss(SegLoss):
 
 
 @_register
-class SumOfLosses(SegLoss):
+class SumOfLosses(LossArithmetic, keras.losses.Loss):
     """The sum of losses; ``a + b`` makes one, named ``<a>_plus_<b>``."""
 
     def __init__(self, losses, name=None, **kwargs):
@@ -188,7 +192,6 @@ class SumOfLosses(SegLoss):
         for part in flat:
             if not callable(part):
                 raise TypeError(f"cannot add {part!r} to a loss: add losses such as DiceLoss() or CrossEntropy()")
-        kwargs.pop("from_logits", None), kwargs.pop("ignore_index", None), kwargs.pop("classes", None)
         super().__init__(name=name or "_plus_".join(p.name for p in flat), **kwargs)
         self.losses = flat
 
@@ -200,14 +203,13 @@ class SumOfLosses(SegLoss):
 
 
 @_register
-class ScaledLoss(SegLoss):
+class ScaledLoss(LossArithmetic, keras.losses.Loss):
     """A loss times a number; ``0.5 * DiceLoss()`` makes one, named ``0.5_dice``."""
 
     def __init__(self, loss, factor, name=None, **kwargs):
         loss = keras.losses.deserialize(loss) if isinstance(loss, dict) else loss
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
             raise TypeError(f"a loss can be multiplied by a number, not by {factor!r}")
-        kwargs.pop("from_logits", None), kwargs.pop("ignore_index", None), kwargs.pop("classes", None)
         super().__init__(name=name or f"{factor:g}_{loss.name}", **kwargs)
         self.loss, self.factor = loss, float(factor)
 

@@ -126,12 +126,15 @@ class ConfusionMetric(keras.metrics.Metric):
         cm = tf.convert_to_tensor(self.cm)
         tp = tf.linalg.diag_part(cm)
         fp, fn = tf.reduce_sum(cm, 0) - tp, tf.reduce_sum(cm, 1) - tp
-        counted = tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
-        present = tf.logical_and(tp + fp + fn > 0, counted)
+        present = tf.logical_and(tp + fp + fn > 0, self.counted())
         # F.iou / F.fscore with smooth 0, written with divide_no_nan so an absent class gives 0, not NaN
         iou = tf.math.divide_no_nan(tp, tp + fp + fn)
         dice = tf.math.divide_no_nan(2 * tp, 2 * tp + fp + fn)
         return iou, dice, tf.math.divide_no_nan(tp, tp + fp), tf.math.divide_no_nan(tp, tp + fn), present
+
+    def counted(self):
+        """The classes that are scored: all but the ignored one, as a boolean tensor."""
+        return tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
 
     @staticmethod
     def present_mean(values, present):
@@ -186,8 +189,7 @@ class Scores(ConfusionMetric):
     def result(self):
         iou, dice, precision, recall, present = self.class_scores()
         cm = tf.convert_to_tensor(self.cm)
-        counted = tf.cast(tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1),
-                          tf.float32)
+        counted = tf.cast(self.counted(), tf.float32)
         out = {
             "mean_iou": self.present_mean(iou, present),
             "mean_dice": self.present_mean(dice, present),
