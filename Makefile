@@ -30,12 +30,12 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m segutils.runner
+	$(PY) -m segutils.course.runner
 
 # Notebooks 05 and 06 on a folder holding images/ and masks/, parameters injected the papermill way.
 compare: $(STAMP)
 	@test -n "$(DATA)" || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
-	$(PY) -m segutils.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
+	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser
@@ -56,17 +56,17 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 data: $(STAMP)
-	$(PY) -m segutils.data download-all
+	$(PY) -m segutils.course.data download-all
 
 check: $(STAMP)
-	$(PY) -m segutils.readiness
+	$(PY) -m segutils.course.readiness
 
 # Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
 # It goes to data/, which git ignores.
 KIT ?= data/segutils-kit.tar
 KIT_FLAGS ?=
 offline-kit: $(STAMP)
-	$(PY) -m segutils.kit build --out $(KIT) $(KIT_FLAGS)
+	$(PY) -m segutils.course.kit build --out $(KIT) $(KIT_FLAGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -45,3 +45,35 @@ def _check_keras() -> None:
 
 
 _check_keras()
+
+#: Modules that moved when the course machinery went to ``segutils/course/`` and fetching to
+#: ``segutils/data/fetch/``: importing (or ``python -m``) an old path fails with one line naming the new one.
+MOVED = {
+    "segutils.kit": "segutils.course.kit",
+    "segutils.readiness": "segutils.course.readiness",
+    "segutils.runner": "segutils.course.runner",
+    "segutils.bench": "segutils.course.bench",
+    "segutils.exercises": "segutils.course.exercises",
+    "segutils.data.__main__": "segutils.course.data",
+    "segutils.data.downloads": "segutils.data.fetch.downloads",
+    "segutils.data.transfer": "segutils.data.fetch.transfer",
+    "segutils.data.weights": "segutils.data.fetch.weights",
+}
+
+
+class _MovedModules:
+    """A meta-path finder that answers an old module path with where it went."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        old = next((o for o in MOVED if name == o or name.startswith(o + ".")), None)
+        if old is None:
+            return None
+        new = MOVED[old] + name[len(old):]
+        raise ModuleNotFoundError(f"{name} moved to {new}: import {new} (or run python -m {new})", name=name)
+
+
+import sys as _sys  # noqa: E402
+
+if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
+    _sys.meta_path.insert(0, _MovedModules())

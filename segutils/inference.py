@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _compat
 from .evaluation import from_logits, head_rule, prepare_image, to_probabilities
 
 #: The model's total down-sampling: tile sides and steps are multiples of it, so every tile's
@@ -139,7 +140,8 @@ def receptive_field(model) -> int:
     field: dict[str, tuple[float, float]] = {}
     for layer in model.layers:
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
-        known = [field[t._keras_history[0].name] for t in inputs if t._keras_history[0].name in field]
+        names = [_compat.producing_layer_name(t) for t in inputs]
+        known = [field[name] for name in names if name in field]
         rf, jump = max(known) if known else (1.0, 1.0)
         if isinstance(layer, layers.Conv2DTranspose):
             stride = layer.strides[0]

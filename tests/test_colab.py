@@ -15,7 +15,8 @@ import nbformat
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from segutils import config, course
+from segutils import config
+from segutils.course import catalog as course
 
 NOTEBOOKS = course.notebooks()
 

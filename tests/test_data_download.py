@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from segutils.course.data import main
 from segutils.data import DownloadError, download
-from segutils.data.__main__ import main
-from segutils.data.downloads import PREFETCHERS, base_url, data_root, default_data_dir, verify
+from segutils.data.fetch.downloads import PREFETCHERS, base_url, data_root, default_data_dir, verify
 from segutils.data.registry import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +197,7 @@ def test_data_dir_and_mirror_defaults(monkeypatch, tmp_path):
 
 
 def test_default_outside_a_checkout_is_the_user_cache(monkeypatch, tmp_path):
-    from segutils.data import downloads as dl
+    from segutils.data.fetch import downloads as dl
 
     fake = tmp_path / "site-packages" / "segutils" / "data" / "downloads.py"
     monkeypatch.setattr(dl, "__file__", str(fake))
@@ -210,7 +210,7 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     assert list(PREFETCHERS) == ["resnet34 ImageNet encoder weights"]  # tested in test_linknet.py
     monkeypatch.delitem(PREFETCHERS, "resnet34 ImageNet encoder weights")
     monkeypatch.setitem(PREFETCHERS, "extra", lambda **kwargs: calls.append(kwargs))
-    monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ("membrane",))
+    monkeypatch.setattr(sys.modules["segutils.course.data"], "DOWNLOAD_ALL", ("membrane",))
     assert main(["download", "membrane", "--quiet"]) == 0
     assert "membrane: all files present and verified" in capsys.readouterr().out
     assert main(["verify", "membrane"]) == 0
@@ -242,6 +242,6 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     ],
 )
 def test_errors_are_sorted_into_the_right_advice(error, kind):
-    from segutils.data import downloads
+    from segutils.data.fetch import downloads
 
     assert downloads._kind(error) == kind

@@ -151,7 +151,7 @@ def test_bad_inputs_say_what_is_wrong(shapes_split):
 
 
 def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
-    from segutils.bench.pipeline import main
+    from segutils.course.bench.pipeline import main
 
     images, masks = make_shapes(4, 64, seed=6)
     for folder in ("image", "label"):

@@ -216,7 +216,7 @@ def test_conclusion_is_written_from_the_table(tmp_path):
 def test_runner_injects_parameters_after_the_parameters_cell():
     import nbformat
 
-    from segutils.runner import inject_parameters, parse_param
+    from segutils.course.runner import inject_parameters, parse_param
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -226,14 +226,15 @@ def test_runner_injects_parameters_after_the_parameters_cell():
     ]
     nb.cells[1].metadata["tags"] = ["parameters"]
     inject_parameters(nb, dict([parse_param("DATASET=/data/my folder"), parse_param("SEEDS=2")]))
-    assert nb.cells[2].source == "# Parameters injected by segutils.runner\nDATASET = '/data/my folder'\nSEEDS = 2\n"
+    injected = "# Parameters injected by segutils.course.runner\nDATASET = '/data/my folder'\nSEEDS = 2\n"
+    assert nb.cells[2].source == injected
     assert nb.cells[2].metadata["tags"] == ["injected-parameters"] and len(nb.cells) == 4
     with pytest.raises(ValueError, match="NAME=VALUE with an UPPER_CASE name, got 'data=x'"):
         parse_param("data=x")
 
 
 def test_runner_prints_the_reports_table(tmp_path, capsys):
-    from segutils.runner import print_report_table
+    from segutils.course.runner import print_report_table
 
     table = compare(_rows([0.8], [0.7]))
     assert print_report_table(write_report(tmp_path, table, text="- a conclusion"))
@@ -248,7 +249,7 @@ def test_make_compare_writes_a_report_for_a_folder(tmp_path, monkeypatch):
 
     from PIL import Image
 
-    from segutils import runner
+    from segutils.course import runner
 
     notebooks = Path(runner.ROOT) / "notebooks"
     if not (notebooks / "05_training.ipynb").exists():

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from segutils import config
-from segutils.exercises import nb00
+from segutils.course.exercises import nb00
 
 
 def test_gpu_size_solution_and_hints():

@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from segutils.course.exercises import nb01
 from segutils.data import AugmentConfig, load, make_dataset
 from segutils.data.augment import GEOMETRY_ONLY, IDENTITY
 from segutils.data.pipeline import resize_image
-from segutils.exercises import nb01
 
 
 def test_invented_solution_is_what_bilinear_resizing_makes():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from segutils.exercises import nb02
+from segutils.course.exercises import nb02
 from segutils.models import build_unet
 
 

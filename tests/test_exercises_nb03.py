@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from segutils.exercises import nb03
+from segutils.course.exercises import nb03
 from segutils.models import linknet_decoder_block
 from segutils.models.linknet import import_sm
 

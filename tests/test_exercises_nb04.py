@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segutils import losses, metrics
-from segutils.exercises import nb04
+from segutils.course.exercises import nb04
 
 
 def _digits(value):

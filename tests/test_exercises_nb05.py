@@ -2,7 +2,7 @@
 
 import pytest
 
-from segutils.exercises import nb05
+from segutils.course.exercises import nb05
 
 
 def test_input_wait_share():

@@ -4,7 +4,7 @@ import statistics
 
 import pytest
 
-from segutils.exercises import nb06
+from segutils.course.exercises import nb06
 
 
 def test_the_solutions_are_what_the_table_functions_compute():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from segutils.exercises import nb07
+from segutils.course.exercises import nb07
 from segutils.inference import receptive_field, tile_grid
 from segutils.models import build_unet
 

@@ -197,7 +197,7 @@ def test_bad_images_say_what_is_wrong(unet):
 
 
 def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
-    from segutils.bench.__main__ import main
+    from segutils.course.bench.__main__ import main
 
     argv = ["infer", "--height", "70", "--width", "100", "--tile", "64", "--overlap", "32"]
     assert main(argv + ["--filters", "4", "--depth", "2", "--repeats", "1"]) == 0

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 import pytest
 
-from segutils import kit, readiness
-from segutils.data import download, weights
-from segutils.data.downloads import _prefetch_encoder_weights, verify
+from segutils.course import kit, readiness
+from segutils.data import download
+from segutils.data.fetch import weights
+from segutils.data.fetch.downloads import _prefetch_encoder_weights, verify
 from segutils.data.registry import read_manifest
 from segutils.models import linknet
 
@@ -186,7 +187,7 @@ def test_readiness_checks_a_participant_against_the_kit(instructor_data, tmp_pat
         monkeypatch.setenv("SEGUTILS_MIRROR", url + "/{name}/")  # the kit's root, not its data/ folder
         wrong = readiness._mirror()
     assert not wrong.ok and wrong.detail.startswith(f"{url}/{{name}}/ serves nothing; not membrane, camvid, weights")
-    assert "python -m segutils.kit serve" in wrong.fix
+    assert "python -m segutils.course.kit serve" in wrong.fix
 
 
 def test_readiness_with_a_dead_mirror_fails_fast(fake_encoder, monkeypatch):

@@ -221,7 +221,7 @@ def fake_weights(tmp_path, monkeypatch):
     """A weights file on a workshop mirror folder, registered under a made-up pinned URL."""
     import hashlib
 
-    from segutils.data import weights
+    from segutils.data.fetch import weights
 
     served = tmp_path / "mirror" / "weights" / "resnet34_imagenet_1000_no_top.h5"
     served.parent.mkdir(parents=True)
@@ -259,7 +259,7 @@ def test_without_mirror_or_network_the_error_lists_every_origin(fake_weights, mo
 
 
 def test_make_data_prefetches_weights_into_the_data_folder_as_a_mirror(fake_weights, monkeypatch):
-    from segutils.data.downloads import PREFETCHERS
+    from segutils.data.fetch.downloads import PREFETCHERS
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
     copy = PREFETCHERS["resnet34 ImageNet encoder weights"](progress=False)
@@ -272,9 +272,9 @@ def test_download_all_puts_weights_in_the_data_dir_and_mirror_it_names(fake_weig
     import hashlib
     import sys
 
-    from segutils.data.__main__ import main
+    from segutils.course.data import main
 
-    monkeypatch.setattr(sys.modules["segutils.data.__main__"], "DOWNLOAD_ALL", ())
+    monkeypatch.setattr(sys.modules["segutils.course.data"], "DOWNLOAD_ALL", ())
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
     mirror = str(fake_weights.parents[1] / "{name}")
     assert main(["download-all", "--data-dir", str(tmp_path / "cli"), "--mirror", mirror, "--quiet"]) == 0

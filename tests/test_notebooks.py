@@ -6,7 +6,7 @@ import tomllib
 import nbformat
 import pytest
 
-from segutils import course
+from segutils.course import catalog as course
 
 from .conftest import ROOT
 

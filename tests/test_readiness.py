@@ -1,7 +1,7 @@
 """The readiness checklist: green/red rows with fixes, never a crash."""
 
-from segutils import readiness
-from segutils.readiness import Check
+from segutils.course import readiness
+from segutils.course.readiness import Check
 
 
 def test_all_green_is_ready():

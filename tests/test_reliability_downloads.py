@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from segutils.data import DataError, DownloadError, download, load
-from segutils.data import downloads as dl
+from segutils.data.fetch import downloads as dl
 from segutils.data.registry import read_manifest, split_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_a_damaged_cached_file_of_the_right_size_is_fetched_again_not_re_exporte
 
 
 def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
-    from segutils.data.__main__ import main
+    from segutils.course.data import main
 
     mirror = Mirror(stall=lambda path: True)
     try:

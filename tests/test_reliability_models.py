@@ -135,17 +135,17 @@ def test_the_data_package_never_imports_model_code():
     for path in sorted((ROOT / "segutils" / "data").glob("*.py")):
         assert not [m for m in _imports(path) if m.startswith("segutils.models")], path.name
     code = (
-        "import sys, segutils.data, segutils.data.weights, segutils.data.__main__\n"
+        "import sys, segutils.data, segutils.data.fetch.weights, segutils.course.data\n"
         "print(sorted(m for m in sys.modules if m.startswith('segutils.models')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
-    assert "segutils.data.weights" in _imports(ROOT / "segutils" / "models" / "linknet.py")
+    assert "segutils.data.fetch.weights" in _imports(ROOT / "segutils" / "models" / "linknet.py")
 
 
 def test_the_old_import_paths_of_the_weights_download_still_work():
-    from segutils.data import weights
-    from segutils.data.downloads import PREFETCHERS, _prefetch_encoder_weights
+    from segutils.data.fetch import weights
+    from segutils.data.fetch.downloads import PREFETCHERS, _prefetch_encoder_weights
     from segutils.models import linknet
 
     for name in ("EncoderWeightsError", "encoder_weights_path", "imagenet_weights_info", "keras_cache_dir"):

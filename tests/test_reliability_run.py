@@ -4,8 +4,8 @@ import socket
 
 import nbformat
 
-from segutils import runner
-from segutils.data import downloads
+from segutils.course import runner
+from segutils.data.fetch import downloads
 
 WAYS_ON = (
     "Three ways on: run `make data` while online (it caches the datasets, so the course then runs offline); "

@@ -5,7 +5,7 @@ import json
 import nbformat
 import pytest
 
-from segutils import runner
+from segutils.course import runner
 
 
 def _notebook(path, *sources):

@@ -3,12 +3,12 @@
 Taught in ``notebooks/01_data.ipynb``.
 """
 
-from .downloads import DownloadError, download  # noqa: F401
+from .fetch.downloads import DownloadError, download  # noqa: F401
 from .loading import DataError, Split, load  # noqa: F401
 from .registry import DATASETS, DatasetInfo, info  # noqa: F401
 
 # Synthetic shapes (NumPy only) and the tf.data pipeline; the pipeline's names load TensorFlow
-# on first use, so `python -m segutils.data` (downloads) starts without it.
+# on first use, so `python -m segutils.course.data` (downloads) starts without it.
 from .shapes import make_shapes  # noqa: F401
 
 _PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "AugmentConfig": "augment"}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .downloads import check_file, data_root
-from .downloads import download as _fetch
+from .fetch.downloads import check_file, data_root
+from .fetch.downloads import download as _fetch
 from .files import (  # noqa: F401 - read_image etc. are part of this module's API
     MAX_INFERRED_CLASSES,
     DataError,
@@ -101,7 +101,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not fetch:
             raise DataError(
                 f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run `make data` "
-                f"(or `python -m segutils.data download {meta.name}`), or call load(..., download=True)."
+                f"(or `python -m segutils.course.data download {meta.name}`), or call load(..., download=True)."
             )
         _fetch(meta.name, data_dir)
     paths = [(root / i, root / m) for i, m in pairs]
@@ -114,7 +114,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not fetch:
             raise DataError(
                 f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the bytes the "
-                f"manifest's SHA-256 names). Run the download again: `make data` (or `python -m segutils.data "
+                f"manifest's SHA-256 names). Run the download again: `make data` (or `python -m segutils.course.data "
                 f"download {meta.name}`), or load(..., download=True); it fetches only the damaged files."
             ) from None
         _fetch(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
@@ -230,7 +230,7 @@ def load(
             ``images/`` and ``masks/`` (paired by file stem), or ``train/``, ``val/``,
             ``test/`` subfolders that each hold both. Without them, a fixed 70/15/15 split.
         split: ``train``, ``val`` or ``test``.
-        data_dir: download cache (see :mod:`segutils.data.downloads`).
+        data_dir: download cache (see :mod:`segutils.data.fetch.downloads`).
         subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
         seed: seeds ``subset`` and the shapes generator; never the split itself.
         palette: folders with RGB colour-coded masks: ``{(r, g, b): class_index}`` or a

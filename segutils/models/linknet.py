@@ -15,7 +15,7 @@ layer, ``output``, is float32 even under ``mixed_float16``.
 
 Encoder weights: ``"imagenet"`` downloads the ``*_no_top.h5`` file of ``classification_models``
 into the Keras cache (``~/.keras/models``) or uses the copy found there (the download lives in
-:mod:`segutils.data.weights`); a path loads an encoder-only file in either format: the legacy
+:mod:`segutils.data.fetch.weights`); a path loads an encoder-only file in either format: the legacy
 ``.h5`` that ``classification_models`` ships, or a ``.weights.h5`` saved with
 ``encoder.save_weights`` from a ``include_top=False`` backbone. Every file is checked against the
 encoder's layers first. (To restore a whole trained LinkNet, use ``model.load_weights`` after building.)
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from segutils.data.weights import (  # noqa: F401 - re-exported: the models' names for them
+from segutils.data.fetch.weights import (  # noqa: F401 - re-exported: the models' names for them
     EncoderWeightsError,
     WeightsFile,
     encoder_weights_path,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import keras
 
-from .. import config
+from .. import _compat, config
 from ..models.build import encoder_layers
 from . import runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
@@ -28,15 +28,13 @@ MONITOR = "val_mean_iou"
 
 def _check_data(train_ds, val_ds) -> int | None:
     """Refuse empty datasets; the batch size if the dataset says it."""
-    tf = config.import_tensorflow()
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
         if ds is not None and int(ds.cardinality()) == 0:
             raise ValueError(
                 f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), that "
                 "subset is not 0, and that steps or take() did not cut it to nothing."
             )
-    size = getattr(train_ds, "_batch_size", None)
-    return int(size) if isinstance(size, int | tf.Tensor) else None
+    return _compat.batch_size_of(train_ds)
 
 
 def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
@@ -85,36 +83,14 @@ def _callbacks(directory: Path, phase: str, patience, lr_patience, tensorboard, 
 
 @contextlib.contextmanager
 def _multi_worker_fit(model):
-    """Let ``fit`` run under ``MultiWorkerMirroredStrategy``, which Keras 3 breaks (keras-team/keras#20585).
-
-    Two workarounds, active only for that strategy and only during ``fit``: (1) Keras 3 builds a
-    model made in a strategy's scope from a first batch reduced across workers, which fails; without
-    the model's reference to the strategy it builds at the first traced step, inside the scope, as
-    Keras 2 did. (2) Its step averages each logged scalar over ``axis=0``, which a scalar lacks; the
-    scalars are averaged across workers instead. The weights are all-reduced by TensorFlow as usual.
-    """
+    """``fit`` under ``MultiWorkerMirroredStrategy`` needs two Keras workarounds (see ``_compat``)."""
     tf = config.import_tensorflow()
-    strategy = getattr(model, "_distribute_strategy", None)
+    strategy = _compat.model_strategy(model)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         yield
         return
-    from keras.src.backend.tensorflow import trainer as keras_trainer
-
-    original = keras_trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("auto", "mean") and keras_trainer._collective_all_reduce_multi_worker(strategy):
-            return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
-        return original(values, strategy, reduction)
-
-    model._distribute_strategy = None
-    keras_trainer.reduce_per_replica = reduce_per_replica
-    try:
-        with strategy.scope():
-            yield
-    finally:
-        keras_trainer.reduce_per_replica = original
-        model._distribute_strategy = strategy
+    with _compat.multi_worker_fit(model, strategy):
+        yield
 
 
 def _phase(model, train_ds, val_ds, directory, phase, first_epoch, last_epoch, steps_per_epoch, batch_size,

@@ -1,4 +1,4 @@
-"""``python -m segutils.bench models``: does segutils' wrapping cost training speed?
+"""``python -m segutils.course.bench models``: does segutils' wrapping cost training speed?
 
 Times one training step (``train_on_batch``, Adam, binary cross-entropy, no XLA) of
 ``build_unet`` against a plain Keras U-Net of the same configuration written inline below,
@@ -71,7 +71,7 @@ def step_times(models: list, batch: int, size: int, steps: int, warmup: int) -> 
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segutils.bench models", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.bench models", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="square image side (multiple of 32)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per model (median)")

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .registry import ManifestEntry
+from ..registry import ManifestEntry
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection: offline shows up fast
 READ_TIMEOUT = 30.0  # seconds a started transfer may stall

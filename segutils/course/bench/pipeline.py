@@ -1,6 +1,6 @@
 """Is the input pipeline fast enough? Images/s of decode + augment + batch next to LinkNet training.
 
-``python -m segutils.bench pipeline [--data DIR] [--size 256] [--batch 8]`` reads the
+``python -m segutils.course.bench pipeline [--data DIR] [--size 256] [--batch 8]`` reads the
 membrane PNGs (``DIR/image/N.png`` and ``DIR/label/N.png``), runs them through
 :func:`segutils.data.pipeline.make_dataset` without a cache (so every image is decoded
 again), then times training steps of LinkNet-ResNet34 (random encoder, so no download)
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "membrane" / "train"
 
 
@@ -26,7 +26,7 @@ def default_data() -> Path | None:
     """The membrane training folder: the course data dir first, then ``../shared/data``."""
     candidates = []
     try:
-        from segutils.data.downloads import data_root
+        from segutils.data.fetch.downloads import data_root
 
         candidates.append(data_root() / "membrane" / "train")
     except ImportError:  # pragma: no cover - the download module is optional here
@@ -87,7 +87,7 @@ def training_throughput(size: int, batch: int, steps: int) -> tuple[float, str]:
 
 def main(argv: list[str] | None = None) -> int:
     summary = __doc__.split("\n")[0]
-    parser = argparse.ArgumentParser(prog="python -m segutils.bench pipeline", description=summary)
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.bench pipeline", description=summary)
     parser.add_argument("--data", type=Path, help="membrane train folder with image/ and label/")
     parser.add_argument("--size", type=int, default=256, help="image side (default: 256)")
     parser.add_argument("--batch", type=int, default=8, help="batch size (default: 8)")
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.data or default_data()
     if folder is None:
         print(
-            "No membrane data found: run `make data` (or `python -m segutils.data download membrane`), "
+            "No membrane data found: run `make data` (or `python -m segutils.course.data download membrane`), "
             "or pass --data DIR with train/image/*.png",
             file=sys.stderr,
         )

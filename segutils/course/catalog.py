@@ -3,16 +3,16 @@
 Every notebook's Colab badge and setup cell are built from :data:`REPO_URL` here;
 ``tests/test_notebooks.py`` checks that each notebook matches, and
 ``python -m segutils.course sync`` rewrites them after the URL changes.
+Taught in ``notebooks/00_setup.ipynb``.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 REPO_URL = "https://github.com/segmentation-course/unet-vs-linknet"
 BRANCH = "main"
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 #: The course in order: notebook file and what it teaches (later issues add 04-06).
 PLAN = [
@@ -205,7 +205,7 @@ def convention_problems(nb, filename: str) -> list[str]:
 
 
 def _exercise_problems(nb) -> list[str]:
-    """The Exercises section must be checked through ``segutils.exercises.report``."""
+    """The Exercises section must be checked through ``segutils.course.exercises.report``."""
     markdown = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"]
     start = next((i for i in markdown if "## Exercises" in _headings(nb.cells[i].source)), None)
     if start is None:
@@ -213,22 +213,7 @@ def _exercise_problems(nb) -> list[str]:
     code = [c.source for c in nb.cells[start:] if c.cell_type == "code"]
     problems = []
     if not any("report(" in source for source in code):
-        problems.append("the Exercises have no check cell calling segutils.exercises.report(...)")
+        problems.append("the Exercises have no check cell calling segutils.course.exercises.report(...)")
     if any("check out" in source for source in code):
         problems.append("an exercise cell prints 'check out' itself: let report() say it, only for answers it checked")
     return problems
-
-
-if __name__ == "__main__":  # pragma: no cover - tiny CLI
-    import nbformat
-
-    if sys.argv[1:] == ["sync"]:
-        for p in sync():
-            print(f"updated {p}")
-    elif sys.argv[1:] == ["check"]:
-        found = {p.name: convention_problems(nbformat.read(p, as_version=4), p.name) for p in notebooks()}
-        for name, problems in found.items():
-            print(f"{name}: " + ("ok" if not problems else "; ".join(problems)))
-        sys.exit(1 if any(found.values()) else 0)
-    else:
-        sys.exit("usage: python -m segutils.course {sync|check}")

@@ -1,6 +1,6 @@
 """The workshop kit: one archive with the datasets, encoder weights and wheels, for a room without Wi-Fi.
 
-``python -m segutils.kit build`` (``make offline-kit``) writes ``segutils-kit.tar``::
+``python -m segutils.course.kit build`` (``make offline-kit``) writes ``segutils-kit.tar``::
 
     segutils-kit/MANIFEST.json     every file with its size and SHA-256, and what the kit holds
     segutils-kit/SHA256SUMS        the same checksums for ``sha256sum -c``
@@ -9,7 +9,7 @@
     segutils-kit/data/weights/...  ImageNet encoder weights (Keras cache or data/weights/)
     segutils-kit/wheels/*.whl      the locked dependencies for one platform and Python version
 
-``python -m segutils.kit serve segutils-kit.tar`` unpacks it (checking every file) and
+``python -m segutils.course.kit serve segutils-kit.tar`` unpacks it (checking every file) and
 serves it over HTTP: participants set ``SEGUTILS_MIRROR=http://<laptop>:8000/data/{name}/``
 and install with ``pip install --no-index --find-links http://<laptop>:8000/wheels/ ...``.
 A USB copy works the same with paths instead of URLs. Taught in notebooks/00_setup.ipynb.
@@ -32,11 +32,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from segutils.data.downloads import DOWNLOAD_ALL, WEIGHTS, check_file, data_root, mirror_url, sha256_of
+from segutils.data.fetch.downloads import DOWNLOAD_ALL, WEIGHTS, check_file, data_root, mirror_url, sha256_of
 from segutils.data.registry import info, read_manifest
 
 ROOT = "segutils-kit"
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 #: TensorFlow 2.21 ships manylinux_2_27 wheels only, which pip does not count as manylinux2014:
 #: the default names the manylinux family explicitly (any x86_64 Linux with glibc >= 2.28).
 DEFAULT_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
@@ -67,7 +67,7 @@ def pip_download(constraints: Path, dest: Path, platforms, python_version: str) 
 
 def _weights(data_dir) -> dict[str, Path]:
     """Kit path -> file of the encoder weights found in ``<data>/weights/`` and the Keras cache."""
-    from segutils.data import weights
+    from segutils.data.fetch import weights
 
     found = {}
     known = {i["name"]: i["md5"] for i in map(weights.imagenet_weights_info, ENCODERS) if i}
@@ -100,7 +100,7 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
         bad = [f"{e.path}: {p}" for e in entries if (p := check_file(root / e.path, e))]
         if bad:
             raise KitError(f"{name} in {root} fails its manifest ({len(bad)} of {len(entries)} files, e.g. "
-                           f"{bad[0]}): run `python -m segutils.data download {name}` first.")  # fmt: skip
+                           f"{bad[0]}): run `python -m segutils.course.data download {name}` first.")  # fmt: skip
         files.update({f"data/{info(name).name}/{e.path}": root / e.path for e in entries})
     weights = _weights(data_dir)
     if not weights:
@@ -228,7 +228,7 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
 
     Taught in notebooks/00_setup.ipynb.
     """
-    from segutils.data import weights
+    from segutils.data.fetch import weights
 
     found = {}
     for name in names:
@@ -260,8 +260,8 @@ def _lan_address() -> str:
 
 
 def main(argv=None) -> int:
-    """``build`` / ``verify`` / ``serve``: see ``python -m segutils.kit -h``."""
-    parser = argparse.ArgumentParser(prog="python -m segutils.kit", description=__doc__.split("\n")[0])
+    """``build`` / ``verify`` / ``serve``: see ``python -m segutils.course.kit -h``."""
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.kit", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     b = commands.add_parser("build", help="write the kit archive")
     b.add_argument("--out", default="segutils-kit.tar")

@@ -1,4 +1,4 @@
-"""``python -m segutils.bench infer``: what does overlap-tile prediction cost against one whole-image pass?
+"""``python -m segutils.course.bench infer``: what does overlap-tile prediction cost against one whole-image pass?
 
 Predicts one random uint8 image (default 480 x 640, not multiples of 32) with a U-Net
 (``build_unet``, BatchNorm, default 8 filters, depth 4) three ways: the whole image in one
@@ -28,7 +28,7 @@ def whole_image(model, image):
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segutils.bench infer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.bench infer", description=__doc__.splitlines()[0])
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--size", type=int, help="square image side (overrides --height/--width)")

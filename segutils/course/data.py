@@ -1,4 +1,4 @@
-"""Command line: ``python -m segutils.data download-all`` (what ``make data`` runs).
+"""Command line: ``python -m segutils.course.data download-all`` (what ``make data`` runs).
 
 Commands: ``download NAME...``, ``download-all`` (the datasets in ``DOWNLOAD_ALL``, then
 every entry of ``PREFETCHERS``), ``verify [NAME...]`` and ``list``. Exit status 1 when
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .downloads import (
+from segutils.data.fetch.downloads import (
     DOWNLOAD_ALL,
     ENV_DATA_DIR,
     ENV_MIRROR,
@@ -21,7 +21,7 @@ from .downloads import (
     download,
     verify,
 )
-from .registry import DATASETS
+from segutils.data.registry import DATASETS
 
 
 def _downloadable() -> list[str]:
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--mirror", help=f"mirror URL or folder; {{name}} becomes the dataset (default: ${ENV_MIRROR})")
     common.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser = argparse.ArgumentParser(prog="python -m segutils.data", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     names = {"choices": _downloadable(), "metavar": "NAME"}
     add = commands.add_parser
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             for line in found[:10]:
                 print(f"  {line}")
         if any(problems.values()):
-            print("Fix: run `make data` (or python -m segutils.data download NAME).", file=sys.stderr)
+            print("Fix: run `make data` (or python -m segutils.course.data download NAME).", file=sys.stderr)
         return int(any(problems.values()))
 
     names = args.names if args.command == "download" else list(DOWNLOAD_ALL)

@@ -1,4 +1,4 @@
-"""``python -m segutils.bench train``: what does ``segutils.training.fit`` cost over a bare ``model.fit``?
+"""``python -m segutils.course.bench train``: what does ``segutils.training.fit`` cost over a bare ``model.fit``?
 
 For each compared model (built by ``build_model``, compiled by ``compile_model``), trains the
 same model on the same ``tf.data`` pipeline for a few epochs, alternately through
@@ -72,7 +72,7 @@ def measure(name: str, args) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segutils.bench train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.bench train", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="shapes", help="registry name or a folder (default: shapes)")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--batch", type=int, default=4)

@@ -1,7 +1,7 @@
 """A readiness checklist an instructor can run on a participant's laptop in seconds.
 
 Each check is green or red, and a red one says how to fix it. Run it in
-``notebooks/00_setup.ipynb`` or from a terminal with ``python -m segutils.readiness``
+``notebooks/00_setup.ipynb`` or from a terminal with ``python -m segutils.course.readiness``
 (exit code 1 when a required check fails). Taught in ``notebooks/00_setup.ipynb``.
 """
 
@@ -147,7 +147,7 @@ def _disk() -> Check:
 
 
 def _writable() -> Check:
-    from segutils.data.downloads import ENV_DATA_DIR, data_root
+    from segutils.data.fetch.downloads import ENV_DATA_DIR, data_root
 
     target = data_root()
     try:
@@ -169,7 +169,7 @@ WAYS_ON = (
 
 def _dataset() -> Check:
     from segutils import config
-    from segutils.data.downloads import verify
+    from segutils.data.fetch.downloads import verify
 
     name = config.active().dataset
     if name == "shapes":
@@ -185,7 +185,7 @@ def dataset_for_run(name: str, profile: str) -> str | None:
     Otherwise the one message ``make run`` stops with, before the first notebook: what is
     missing, why it cannot be downloaded now, and :data:`WAYS_ON`.
     """
-    from segutils.data.downloads import DownloadError, data_root, download
+    from segutils.data.fetch.downloads import DownloadError, data_root, download
     from segutils.data.registry import DATASETS
 
     meta = DATASETS.get(str(name).strip().lower())
@@ -205,8 +205,8 @@ def dataset_for_run(name: str, profile: str) -> str | None:
 def _mirror() -> Check:
     """With SEGUTILS_MIRROR set (a workshop), it must serve what the active profile downloads."""
     from segutils import config
-    from segutils.data.downloads import ENV_MIRROR, WEIGHTS
-    from segutils.kit import check_mirror
+    from segutils.course.kit import check_mirror
+    from segutils.data.fetch.downloads import ENV_MIRROR, WEIGHTS
 
     found = check_mirror()
     if not found:
@@ -218,7 +218,7 @@ def _mirror() -> Check:
     detail = f"{os.environ[ENV_MIRROR]} serves {', '.join(served) or 'nothing'}"
     detail += f"; not {', '.join(missing)} (first problem: {found[missing[0]]})" if missing else ""
     fix = (
-        f"Ask the instructor to run `python -m segutils.kit serve <kit>` and check that {ENV_MIRROR} is "
+        f"Ask the instructor to run `python -m segutils.course.kit serve <kit>` and check that {ENV_MIRROR} is "
         "the URL it prints (http://<instructor>:<port>/data/{name}/), or a USB copy's data/{name}; or unset it."
     )
     if not served or found.get(profile.dataset) is not None:

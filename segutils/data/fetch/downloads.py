@@ -4,7 +4,7 @@ Files download in parallel and land atomically (a temporary name in the same fol
 renamed only after the check), so a cached file is either complete and correct or
 absent; a bad download never replaces anything. Files already present and correct are
 skipped. Ctrl-C stops a download within about a second and keeps the verified files; the
-transfers themselves are in :mod:`segutils.data.transfer`.
+transfers themselves are in :mod:`segutils.data.fetch.transfer`.
 
 Where files go (first match wins): the ``data_dir`` argument; ``SEGUTILS_DATA_DIR``;
 ``data/`` at the repository root when segutils runs from a writable checkout; else
@@ -27,7 +27,7 @@ import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
-from .registry import ManifestEntry, info, read_manifest
+from ..registry import ManifestEntry, info, read_manifest
 from .transfer import (  # noqa: F401 - CONNECT_TIMEOUT etc. are part of this module's API
     CHUNK,
     CONNECT_TIMEOUT,
@@ -44,12 +44,12 @@ from .transfer import kind as _kind  # noqa: F401 - sorts errors into the advice
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
 
-#: Datasets that ``python -m segutils.data download-all`` (``make data``) fetches.
+#: Datasets that ``python -m segutils.course.data download-all`` (``make data``) fetches.
 DOWNLOAD_ALL = ("membrane", "camvid")
 
 
 def _prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
-    """:func:`segutils.data.weights.prefetch_encoder_weights` (imported on use: it needs Keras)."""
+    """:func:`segutils.data.fetch.weights.prefetch_encoder_weights` (imported on use: it needs Keras)."""
     from .weights import prefetch_encoder_weights
 
     return prefetch_encoder_weights(data_dir, mirror, progress)
@@ -65,7 +65,7 @@ PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weig
 
 def default_data_dir() -> Path:
     """``data/`` in a writable checkout of the repository, else the user cache folder."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     if (repo / "pyproject.toml").is_file() and (repo / "segutils").is_dir():
         target = repo / "data"
         if os.access(target if target.exists() else repo, os.W_OK):

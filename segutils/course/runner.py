@@ -1,6 +1,6 @@
 """Run the course headless: every notebook in order, in the active profile.
 
-``python -m segutils.runner`` (what ``make run`` calls) first makes sure the profile's
+``python -m segutils.course.runner`` (what ``make run`` calls) first makes sure the profile's
 dataset is cached (downloading it if a source answers; offline it stops at once, before the
 first notebook, naming the three ways on), then executes the notebooks with one progress line
 each, writes the executed copies, each kernel's stderr (``NN_name.kernel.log``) and
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from segutils import course
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -69,7 +69,7 @@ def inject_parameters(nb, params: dict) -> None:
     index = next((i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     if index is None:
         raise ValueError("the notebook has no cell tagged 'parameters' to inject after")
-    source = "# Parameters injected by segutils.runner\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
+    source = "# Parameters injected by segutils.course.runner\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     nb.cells.insert(index + 1, cell)
 
@@ -152,7 +152,7 @@ def print_report_table(report: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks; return 0 when all pass, 1 naming the first failing notebook and cell."""
-    parser = argparse.ArgumentParser(prog="python -m segutils.runner", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.runner", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs", help="parent folder of the run (default: runs/)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds a single cell may take")
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(err, file=sys.stderr)
         return 2
-    from segutils.readiness import dataset_for_run
+    from segutils.course.readiness import dataset_for_run
 
     missing = dataset_for_run(params.get("DATASET", config.active().dataset), profile)
     if missing:  # offline without the dataset: stop now, not in the first notebook that loads it

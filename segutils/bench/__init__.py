@@ -1,1 +1,0 @@
-"""Benchmarks: ``python -m segutils.bench pipeline`` and ``python -m segutils.bench models``."""

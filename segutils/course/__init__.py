@@ -1,0 +1,29 @@
+"""The course's machinery: what serves the course rather than teaches it.
+
+A learner never needs to open this folder, and nothing outside it imports it.
+
+- :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
+- :mod:`.readiness`: the workshop checklist (``make check``)
+- :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
+- :mod:`.kit`: the offline workshop kit (``make offline-kit``)
+- :mod:`.data`: the data command line (``make data``)
+- :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
+- :mod:`.exercises`: the answer checks of every notebook's exercises
+"""
+
+from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN` as in notebook 00
+    BRANCH,
+    NOTEBOOK_DIR,
+    PLAN,
+    REPO_URL,
+    SETUP_MARKER,
+    colab_url,
+    convention_problems,
+    github_url,
+    new_notebook,
+    notebooks,
+    repo_path,
+    setup_cell_source,
+    sync,
+    write_notebook,
+)

@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m segutils.course.bench pipeline`` and ``python -m segutils.course.bench models``."""

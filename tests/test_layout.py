@@ -1,0 +1,91 @@
+"""The package's shape: the learner's part apart from the course machinery, small, one home for internals."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import segutils
+
+PACKAGE = Path(segutils.__file__).parent
+LEARNER = sorted(p for p in PACKAGE.rglob("*.py") if "course" not in p.relative_to(PACKAGE).parts)
+PRIVATE_APIS = ("keras.src", "tensorflow.python", "._batch_size", "._keras_history", "._distribute_strategy")
+
+
+def _source(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(_source(path))
+    found = set()
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_learner_part_stays_within_6500_lines():
+    lines = sum(len(_source(p).splitlines()) for p in LEARNER)
+    assert lines <= 6500, f"segutils outside course/ has {lines} lines (at most 6,500)"
+
+
+def test_learner_part_never_imports_the_course_machinery():
+    offenders = {str(p.relative_to(PACKAGE)): sorted(m for m in _imported_modules(p) if m.startswith("segutils.course"))
+                 for p in LEARNER}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_public_function_outside_course_takes_more_than_10_parameters():
+    wide = []
+    for path in LEARNER:
+        for node in ast.walk(ast.parse(_source(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_"):
+                args = node.args
+                count = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs)
+                count -= bool(args.args and args.args[0].arg in {"self", "cls"})
+                if count > 10:
+                    wide.append(f"{path.relative_to(PACKAGE)}:{node.name} ({count})")
+    assert wide == []
+
+
+def test_private_keras_and_tensorflow_internals_live_in_compat_only():
+    users = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+             if any(api in _source(p) for api in PRIVATE_APIS)]
+    assert users == ["_compat.py"]
+
+
+def test_compat_names_the_tested_versions_when_an_internal_moved():
+    from segutils import _compat
+
+    with pytest.raises(_compat.CompatError, match=r"KerasTensor\._keras_history is not where this course expects it"
+                       r".*Fix: install the locked versions"):
+        _compat.producing_layer_name(object())
+    assert _compat.check_versions() == []
+
+
+@pytest.mark.parametrize(("old", "new"), [("segutils.kit", "segutils.course.kit"),
+                                          ("segutils.data.downloads", "segutils.data.fetch.downloads"),
+                                          ("segutils.data.__main__", "segutils.course.data")])
+def test_an_old_import_path_names_the_new_one(old, new):
+    with pytest.raises(ModuleNotFoundError, match=f"^{old} moved to {new}: import {new}"):
+        __import__(old)
+
+
+def test_python_m_on_an_old_path_says_where_it_went_in_one_line():
+    result = subprocess.run([sys.executable, "-m", "segutils.runner"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"{sys.executable}: Error while finding module specification for 'segutils.runner' (ModuleNotFoundError: "
+        "segutils.runner moved to segutils.course.runner: import segutils.course.runner "
+        "(or run python -m segutils.course.runner))"
+    ]
