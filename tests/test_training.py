@@ -1,5 +1,6 @@
 """training: strategies, fit's callbacks and run record, resume after a kill, fine-tuning, devices."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -27,9 +29,59 @@ def run_worker(*args, env=None, timeout=300):
 
 @pytest.fixture(scope="module")
 def shapes():
-    train = make_dataset(load("shapes", "train", subset=8), 32, 4, training=True, seed=0)
+    train = make_dataset(load("shapes", "train", subset=8), 32, 4, training=True, seed=0, repeat=True)
     val = make_dataset(load("shapes", "val", subset=4), 32, 4)
     return train, val
+
+
+#: One protocol for both models: 2 epochs of 2 steps; LinkNet's phase 1 is the first epoch.
+PROTOCOL = training.Protocol.from_profile(CI, epochs=2, seed=3)
+AUGMENT = ("crop_scale=0.8, flip_horizontal=True, flip_vertical=True, rotate90=True, brightness=0.1, contrast=0.2, "
+           "gamma=0.2, elastic=False, elastic_grid=3, elastic_sigma=10.0")
+RECORD_KEYS = ["best", "config", "elapsed", "environment", "epoch_seconds", "history", "model", "model_path", "name",
+               "phases", "profile", "protocol", "resumed", "seed", "timings", "train_seconds",
+               "wall_seconds_this_session"]
+
+
+class BatchNormSpy(training.StepTimer):
+    """Keeps, at the end of every epoch, LinkNet's first encoder BatchNorm: its weights and whether it trains."""
+
+    def __init__(self, layer):
+        super().__init__(4)
+        self.layer, self.seen = layer, {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen[epoch] = [np.array(w) for w in self.layer.get_weights()], self.layer.trainable
+
+
+@pytest.fixture(scope="module")
+def trained(shapes, tmp_path_factory):
+    """A tiny U-Net through fit and a tiny LinkNet through fine_tune, under PROTOCOL."""
+    from segutils.metrics import ClassIoU, MeanIoU
+
+    train, val = shapes
+    root = tmp_path_factory.mktemp("runs")
+    unet = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    training.compile_model(unet, 4, profile=CI)
+    unet_record = training.fit(unet, train, val, name="unet", protocol=PROTOCOL, run_dir=root / "train" / "ci" / "unet",
+                               quiet=True)
+    linknet = build_model("linknet", (32, 32, 3), 4, profile=CI)
+    training.compile_model(linknet, 4, profile=CI, metrics=[MeanIoU(4), ClassIoU(2, 4)])  # the caller's metrics
+    bn = next(layer for layer in encoder_layers(linknet) if layer.name == "bn0")
+    before, spy = [w.copy() for w in bn.get_weights()], BatchNormSpy(bn)
+    linknet_record = training.fine_tune(linknet, train, val, name="linknet", protocol=PROTOCOL,
+                                        run_dir=root / "linknet", quiet=True, callbacks=[spy])
+    return dict(root=root, unet=unet, unet_record=unet_record, linknet=linknet, linknet_record=linknet_record,
+                bn_before=before, bn_seen=spy.seen)
+
+
+def expected_protocol(phases):
+    return {"profile": "ci", "budget_steps": 4, "budget_images": 16, "epochs": 2, "steps_per_epoch": 2,
+            "batch_size": 4, "image_size": [32, 32], "monitor": "val_mean_iou", "patience_epochs": 1,
+            "patience_steps": 2, "lr_schedule": "ReduceLROnPlateau(factor=0.5, min_lr=1e-06)",
+            "lr_patience_epochs": 1, "lr_patience_steps": 2, "optimizer": "Adam", "lr": 1e-3, "frozen_epochs": 1,
+            "fine_tune_lr": 1e-4, "batchnorm": "frozen", "loss": "dice_plus_focal", "augmentation": AUGMENT,
+            "seed": 3, "phases": phases}
 
 
 @pytest.mark.parametrize(
@@ -50,29 +102,69 @@ def test_tf_config_workers_and_a_bad_tf_config():
     assert type(training.strategy({})).__name__ == "_DefaultDistributionStrategy"
 
 
-def test_fit_writes_a_run_record_that_find_runs_finds(shapes, tmp_path):
-    train, val = shapes
-    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
-    training.compile_model(model, 4, profile=CI)
-    record = training.fit(model, train, val, name="unet", seed=3, epochs=3, profile=CI,
-                          run_dir=tmp_path / "train" / "ci" / "unet-seed3", live=False, verbose=0)
-    assert [len(record["history"][k]) for k in ("loss", "mean_iou", "val_loss", "val_mean_iou")] == [3, 3, 3, 3]
-    assert len(record["epoch_seconds"]) == 3 and record["elapsed"][-1] == pytest.approx(sum(record["epoch_seconds"]))
+def test_fit_writes_a_run_record_that_find_runs_finds(trained):
+    record, root = trained["unet_record"], trained["root"]
+    assert sorted(record) == RECORD_KEYS
+    assert record["protocol"] == expected_protocol(["train"])
+    assert [len(record["history"][k]) for k in ("loss", "mean_iou", "val_loss", "val_mean_iou")] == [2, 2, 2, 2]
+    assert len(record["epoch_seconds"]) == 2 and record["elapsed"][-1] == pytest.approx(sum(record["epoch_seconds"]))
     best = int(np.argmax(record["history"]["val_mean_iou"]))
     assert record["best"]["epoch"] == best + 1
     assert record["best"]["val_mean_iou"] == max(record["history"]["val_mean_iou"])
-    expected = {"batch_size": 4, "epochs": 3, "steps_per_epoch": 2, "img_size": [32, 32]}
+    expected = {"batch_size": 4, "epochs": 2, "img_size": [32, 32], "loss": "dice_plus_focal"}
     assert {key: record["config"].get(key) for key in expected} == expected
-    assert record["config"]["loss"] == "dice_plus_focal" and record["config"]["params"] == model.count_params()
+    assert record["config"]["params"] == trained["unet"].count_params()
+    assert [(p["phase"], p["epochs"], p["lr"]) for p in record["phases"]] == [("train", [1, 2], 1e-3)]
     timings = record["timings"]
-    assert timings["timed_steps"] == 3 * 2 - 2  # two compile steps left out
+    assert timings["timed_steps"] == 2 * 2 - 2  # two compile steps left out
     assert timings["images_per_s"] == pytest.approx(4 / timings["median_step_s"])
     assert 0.0 <= timings["input_wait_share"] < 1.0
-    assert (tmp_path / "train" / "ci" / "unet-seed3" / "best.keras").exists()
-    found = training.find_runs("ci", root=tmp_path)
-    assert [r["name"] for r in found] == ["unet-seed3"] and found[0]["seed"] == 3
-    assert json.loads(Path(found[0]["record_path"]).read_text())["history"] == record["history"]
-    assert training.find_runs("gpu", root=tmp_path) == []
+    assert (root / "train" / "ci" / "unet" / "best.keras").exists()
+    found = training.find_runs("ci", root=root)
+    assert [r["name"] for r in found] == ["unet"] and found[0]["seed"] == 3
+    assert json.loads(Path(found[0]["record_path"]).read_text())["protocol"] == record["protocol"]
+    assert training.find_runs("gpu", root=root) == []
+
+
+def test_fine_tune_record_keeps_both_phases_and_the_callers_metrics(trained):
+    record = trained["linknet_record"]
+    assert sorted(record) == RECORD_KEYS
+    assert record["protocol"] == expected_protocol(["frozen", "unfrozen"])
+    frozen, unfrozen = record["phases"]
+    assert (frozen["phase"], frozen["epochs"], frozen["lr"]) == ("frozen", [1, 1], 1e-3)
+    assert (unfrozen["phase"], unfrozen["epochs"], unfrozen["lr"]) == ("unfrozen", [2, 2], 1e-4)
+    # compiled with MeanIoU and ClassIoU(2) only: fine_tune recompiles with them, not with the defaults
+    assert sorted(record["history"]) == ["iou_2", "loss", "mean_iou", "val_iou_2", "val_loss", "val_mean_iou"]
+    assert len(record["history"]["loss"]) == 2 and not (trained["root"] / "linknet" / "phase1.weights.h5").exists()
+
+
+def test_unet_and_linknet_trained_under_one_protocol_have_equal_protocols(trained):
+    unet, linknet = trained["unet_record"], trained["linknet_record"]
+    assert training.same_protocol(unet, linknet) and training.protocol_differences(unet, linknet) == {}
+    other = {**linknet, "protocol": {**linknet["protocol"], "patience_epochs": 5, "patience_steps": 10}}
+    assert not training.same_protocol(unet, other)
+    assert training.protocol_differences(unet, other) == {"patience_epochs": (1, 5), "patience_steps": (2, 10)}
+    with pytest.raises(ValueError, match=r"^run 'old' has no protocol: it was trained before protocols were recorded"):
+        training.same_protocol(unet, {"name": "old"})
+
+
+def test_patience_is_counted_in_epochs_and_in_steps():
+    protocol = training.Protocol.from_profile(config.get("cpu"), patience=7, lr_patience=None)
+    settings = protocol.as_dict(4, [128, 128], "dice_plus_focal", ["train"])
+    assert (settings["patience_epochs"], settings["patience_steps"]) == (7, 140)
+    assert (settings["lr_patience_epochs"], settings["lr_patience_steps"]) == (None, None)
+    assert (settings["budget_steps"], settings["budget_images"], settings["frozen_epochs"]) == (600, 2400, 10)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (dict(steps_per_epoch=None), r"^Protocol\.steps_per_epoch is None: the budget is counted in optimizer steps"),
+    (dict(patience=0), r"^Protocol\.patience must be a whole number >= 1 \(or None: never\), got 0$"),
+    (dict(batchnorm="moving"), r"^Protocol\.batchnorm must be one of \('frozen', 'train'\), got 'moving'$"),
+    (dict(profile="laptop"), r"^Unknown profile 'laptop'"),
+])
+def test_a_bad_protocol_says_what_to_fix(change, message):
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(PROTOCOL, **change)
 
 
 def test_fit_refuses_an_empty_dataset(shapes, tmp_path):
@@ -80,7 +172,29 @@ def test_fit_refuses_an_empty_dataset(shapes, tmp_path):
     model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
     training.compile_model(model, 4, profile=CI)
     with pytest.raises(ValueError, match=r"train_ds is empty: it yields no batches\. Check the split has images"):
-        training.fit(model, train.take(0), val, name="unet", run_dir=tmp_path, live=False)
+        training.fit(model, train.take(0), val, name="unet", run_dir=tmp_path, quiet=True)
+
+
+def test_fit_refuses_a_training_set_shorter_than_the_budget(shapes, tmp_path):
+    train, val = shapes
+    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    training.compile_model(model, 4, profile=CI)
+    with pytest.raises(ValueError, match=r"^train_ds holds 3 batches, but the protocol trains 2 epochs of 2 steps "
+                                         r"\(4 steps\): Keras would run out of data\. Repeat the training set"):
+        training.fit(model, train.take(3), val, name="unet", protocol=PROTOCOL, run_dir=tmp_path, quiet=True)
+    assert not tmp_path.joinpath("log.csv").exists()
+
+
+def test_fit_refuses_a_model_without_mean_iou(shapes, tmp_path):
+    train, val = shapes
+    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    with pytest.raises(ValueError, match=r"^the model is not compiled: call training\.compile_model"):
+        training.fit(model, train, val, name="unet", protocol=PROTOCOL, run_dir=tmp_path, quiet=True)
+    training.compile_model(model, 4, profile=CI, metrics=["accuracy"])
+    with pytest.raises(ValueError, match=r"^the model was compiled without a 'mean_iou' metric \(its metrics: "
+                                         r"\['accuracy'\]\), but training keeps the best model and stops early on "
+                                         r"val_mean_iou\. Compile it with training\.compile_model"):
+        training.fit(model, train, val, name="unet", protocol=PROTOCOL, run_dir=tmp_path, quiet=True)
 
 
 def test_a_killed_run_resumes_at_the_next_epoch(tmp_path):
@@ -97,30 +211,34 @@ def test_a_killed_run_resumes_at_the_next_epoch(tmp_path):
     assert not (tmp_path / "backup-train").exists()  # deleted once the run finished
 
 
-def test_fine_tune_freezes_the_encoder_with_batchnorm_in_inference_mode(shapes, tmp_path):
-    train, val = shapes
-    model = build_model("linknet", (32, 32, 3), 4, profile=CI)
-    bn = next(layer for layer in encoder_layers(model) if layer.name == "bn0")
-    before = [w.copy() for w in bn.get_weights()]
-    seen = {}
+def _scale_and_offset(batchnorm) -> int:
+    return sum(w.numpy().size for layer in batchnorm for w in (layer.gamma, layer.beta) if w is not None)
 
-    class Spy(training.StepTimer):
-        def on_epoch_end(self, epoch, logs=None):
-            seen[epoch] = [np.array(w) for w in bn.get_weights()], bn.trainable
 
-    record = training.fine_tune(model, train, val, name="linknet", num_classes=4, epochs=2, frozen_epochs=1,
-                                lr=1e-3, profile=CI, run_dir=tmp_path, live=False, verbose=0, callbacks=[Spy(4)])
-    frozen, unfrozen = record["phases"]
-    assert (frozen["phase"], frozen["epochs"], frozen["lr"]) == ("frozen", [1, 1], 1e-3)
-    assert (unfrozen["phase"], unfrozen["epochs"], unfrozen["lr"]) == ("unfrozen", [2, 2], pytest.approx(1e-4))
+def test_fine_tune_keeps_the_encoders_batchnorm_in_inference_mode(trained):
+    model, before, seen = trained["linknet"], trained["bn_before"], trained["bn_seen"]
+    frozen, unfrozen = trained["linknet_record"]["phases"]
     encoder_params = sum(w.numpy().size for layer in encoder_layers(model) for w in layer.trainable_weights)
+    batchnorm = [layer for layer in encoder_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    bn_params = _scale_and_offset(batchnorm)  # they stay frozen in phase 2
     assert unfrozen["trainable_params"] - frozen["trainable_params"] == encoder_params > 21_000_000
-    weights, trainable = seen[0]
-    assert trainable is False
-    for a, b in zip(before, weights, strict=True):  # gamma, beta, moving mean and variance all unchanged
-        np.testing.assert_array_equal(a, b)
-    assert seen[1][1] is True and not np.array_equal(seen[1][0][2], before[2])  # moving mean moves again
-    assert len(record["history"]["loss"]) == 2 and not (tmp_path / "phase1.weights.h5").exists()
+    assert not any(layer.trainable for layer in batchnorm) and bn_params > 0
+    for epoch in (0, 1):  # both phases: gamma, beta, moving mean and variance all unchanged
+        weights, trainable = seen[epoch]
+        assert trainable is False
+        for a, b in zip(before, weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_set_encoder_trainable_sets_batchnorm_apart():
+    model = build_model("linknet", (32, 32, 3), 2, profile=CI)
+    batchnorm = [layer for layer in encoder_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    others = [layer for layer in encoder_layers(model) if layer not in batchnorm and layer.weights]
+    trained_bn = training.set_encoder_trainable(model, True, batchnorm=True)
+    assert all(layer.trainable for layer in batchnorm + others)
+    frozen_bn = training.set_encoder_trainable(model, True, batchnorm=False)
+    assert all(layer.trainable for layer in others) and not any(layer.trainable for layer in batchnorm)
+    assert trained_bn - frozen_bn == _scale_and_offset(batchnorm) > 0
 
 
 def test_mirrored_over_two_cpu_devices_trains_to_the_same_weights(tmp_path):

@@ -62,9 +62,10 @@ def train_fixed(strategy):
         model = tiny_model()
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss="binary_crossentropy", metrics=[MeanIoU(2)])
     ds = fixed_data(8)
-    record = training.fit(model, ds, ds, name="tiny", epochs=3, run_dir=os.path.join(OUT, "run"), live=False,
-                          verbose=0, measure_input_wait=False, patience=None, lr_patience=None,
-                          profile=config.get("ci"), steps_per_epoch=None)
+    protocol = training.Protocol.from_profile(config.get("ci"), epochs=3, steps_per_epoch=2, lr=0.5, patience=None,
+                                              lr_patience=None)
+    record = training.fit(model, ds.repeat(), ds, name="tiny", protocol=protocol, run_dir=os.path.join(OUT, "run"),
+                          quiet=True, measure_input_wait=False)
     np.savez(os.path.join(OUT, "weights.npz"), *model.get_weights())
     print("replicas", record["config"]["replicas"], "epochs", len(record["history"]["loss"]))
 
@@ -75,13 +76,13 @@ if MODE == "resume":
 
     profile = config.get("ci")
     keras.utils.set_random_seed(0)
-    train = make_dataset(load("shapes", "train", subset=8), 32, 4, training=True, seed=0)
+    train = make_dataset(load("shapes", "train", subset=8), 32, 4, training=True, seed=0, repeat=True)
     val = make_dataset(load("shapes", "val", subset=4), 32, 4)
     model = build_model("unet", (32, 32, 3), 4, profile=profile, depth=2)
     training.compile_model(model, 4, profile=profile)
     kill = int(os.environ.get("KILL_AFTER_EPOCH", "0"))
-    record = training.fit(model, train, val, name="unet", epochs=4, profile=profile, run_dir=OUT,
-                          live=False, verbose=2, measure_input_wait=False, patience=None,
+    protocol = training.Protocol.from_profile(profile, epochs=4, patience=None)
+    record = training.fit(model, train, val, name="unet", protocol=protocol, run_dir=OUT, measure_input_wait=False,
                           callbacks=[KillAt(kill)] if kill else None)
     print("resumed", record["resumed"], "epochs", len(record["history"]["loss"]))
 elif MODE == "single":

@@ -1,10 +1,11 @@
-"""Training: strategies, mixed precision, ``fit`` with callbacks, fine-tuning, run records.
+"""Training: strategies, mixed precision, the comparison's protocol, ``fit`` with callbacks, fine-tuning, run records.
 
 A thin layer over Keras' ``compile`` and ``fit``. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .fitting import fine_tune, fit, probe_step_seconds, set_encoder_trainable
+from .protocol import Protocol, protocol_differences, same_protocol
 from .runs import find_runs, read_log, run_dir, runs_root
 from .setup import (
     choose_strategy,
@@ -19,6 +20,7 @@ from .setup import (
 __all__ = [
     "EpochClock",
     "LiveCurves",
+    "Protocol",
     "StepTimer",
     "choose_strategy",
     "compile_model",
@@ -28,9 +30,11 @@ __all__ = [
     "fine_tune",
     "fit",
     "probe_step_seconds",
+    "protocol_differences",
     "read_log",
     "run_dir",
     "runs_root",
+    "same_protocol",
     "set_encoder_trainable",
     "set_precision",
     "strategy",

@@ -1,9 +1,9 @@
-"""``fit`` and ``fine_tune``: Keras' ``model.fit`` with the course's callbacks and a run record.
+"""``fit`` and ``fine_tune``: Keras' ``model.fit`` under a protocol, with the course's callbacks and a run record.
 
-No hand-written loop: ``model.fit`` does the training; callbacks keep the best model (validation
-mean IoU), stop early, lower the learning rate on a plateau, log every epoch to CSV, back the run
-up every epoch so that an interrupted run resumes where it stopped, time the steps and draw the
-curves. Taught in ``notebooks/05_training.ipynb``.
+No hand-written loop: ``model.fit`` does the training for the protocol's budget; callbacks keep
+the best model (validation mean IoU), stop early, lower the learning rate on a plateau, log
+every epoch to CSV, back the run up every epoch so that an interrupted run resumes where it
+stopped, time the steps and draw the curves. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,21 +21,41 @@ from .. import _compat, config
 from ..models.build import encoder_layers
 from . import runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
-from .setup import compile_model
-
-MONITOR = "val_mean_iou"
+from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
 
 
-def _check_data(train_ds, val_ds) -> int | None:
-    """Refuse empty datasets; the batch size if the dataset says it."""
+def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
+    """Refuse empty datasets and a training set shorter than the budget; the batch size if the dataset says it."""
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
         if ds is not None and int(ds.cardinality()) == 0:
             raise ValueError(
                 f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), that "
                 "subset is not 0, and that steps or take() did not cut it to nothing."
             )
+    batches, steps = int(train_ds.cardinality()), protocol.epochs * protocol.steps_per_epoch
+    if 0 < batches < steps:
+        raise ValueError(
+            f"train_ds holds {batches} batches, but the protocol trains {protocol.epochs} epochs of "
+            f"{protocol.steps_per_epoch} steps ({steps} steps): Keras would run out of data. Repeat the training "
+            "set: make_dataset(..., repeat=True), or train_ds.repeat()."
+        )
     return _compat.batch_size_of(train_ds)
 
+
+def _check_compiled(model: keras.Model) -> None:
+    """Refuse a model that is not compiled, or compiled without the monitored ``mean_iou`` metric."""
+    settings = model.get_compile_config() if getattr(model, "compiled", False) else {}
+    if not settings:
+        raise ValueError("the model is not compiled: call training.compile_model(model, num_classes) first")
+    metrics = settings.get("metrics") or []
+    metrics = list(metrics.values()) if isinstance(metrics, dict) else metrics
+    names = [m if isinstance(m, str) else m.get("config", {}).get("name") for m in metrics]
+    if "mean_iou" not in names:
+        raise ValueError(
+            f"the model was compiled without a 'mean_iou' metric (its metrics: {names}), but training keeps the best "
+            f"model and stops early on {MONITOR}. Compile it with training.compile_model(model, num_classes), or "
+            "add segutils.metrics.MeanIoU(num_classes) to its metrics."
+        )
 
 def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
     """Median seconds of a training step on one batch already in memory (no input pipeline).
@@ -58,27 +78,20 @@ def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
     return statistics.median(seconds)
 
 
-def _callbacks(directory: Path, phase: str, patience, lr_patience, tensorboard, live, history, timer, clock, extra):
+def _callbacks(directory: Path, phase: str, protocol: Protocol, history: dict, stop_early: bool, live: bool):
     best = keras.callbacks.ModelCheckpoint(directory / "best.keras", monitor=MONITOR, mode="max", save_best_only=True)
     if history.get(MONITOR):  # a resumed run: beat the best so far, not -inf
         best.best = max(history[MONITOR])
-    found = [
-        keras.callbacks.BackupAndRestore(directory / f"backup-{phase}"),
-        best,
-        keras.callbacks.CSVLogger(directory / "log.csv", append=True),
-        clock,
-        timer,
-    ]
-    if patience:
-        found.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=patience))
-    if lr_patience:
-        found.append(keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=0.5,
-                                                       patience=lr_patience, min_lr=1e-6))
-    if tensorboard:
-        found.append(keras.callbacks.TensorBoard(directory / "tensorboard"))
+    found = [keras.callbacks.BackupAndRestore(directory / f"backup-{phase}"), best,
+             keras.callbacks.CSVLogger(directory / "log.csv", append=True)]
+    if stop_early and protocol.patience:
+        found.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=protocol.patience))
+    if protocol.lr_patience:
+        found.append(keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max", factor=LR_FACTOR,
+                                                       patience=protocol.lr_patience, min_lr=MIN_LR))
     if live:
         found.append(LiveCurves(directory.name, history=history))
-    return found + list(extra or [])
+    return found
 
 
 @contextlib.contextmanager
@@ -93,25 +106,41 @@ def _multi_worker_fit(model):
         yield
 
 
-def _phase(model, train_ds, val_ds, directory, phase, first_epoch, last_epoch, steps_per_epoch, batch_size,
-           patience, lr_patience, tensorboard, live, verbose, measure_input_wait, callbacks=None) -> dict:
-    """One ``model.fit`` call from ``first_epoch`` to ``last_epoch``; returns its timings."""
-    timer = StepTimer(batch_size)
+def _phase(model, data, run: dict, phase: str, first: int, last: int, stop_early: bool) -> dict:
+    """One ``model.fit`` call from epoch ``first`` to ``last``; returns its timings."""
+    train_ds, val_ds = data
+    directory, protocol = run["directory"], run["protocol"]
+    timer = StepTimer(run["batch_size"])
     seconds_file = directory / "epochs.json"
     clock = EpochClock(on_epoch=lambda epoch, s, logs: runs.append_epoch_seconds(seconds_file, epoch, s))
     history = runs.read_log(directory / "log.csv")
-    callbacks = _callbacks(directory, phase, patience, lr_patience, tensorboard, live, history, timer, clock,
-                           callbacks)
+    callbacks = _callbacks(directory, phase, protocol, history, stop_early, not run["quiet"])
+    callbacks += [clock, timer, *run["callbacks"]]
     with _multi_worker_fit(model):
-        model.fit(train_ds, validation_data=val_ds, epochs=last_epoch, initial_epoch=first_epoch,
-                  steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False)
+        model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
+                  steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks, verbose=0 if run["quiet"] else "auto",
+                  shuffle=False)
     timings = timer.summary()
     timings["steps"] = timer.steps
-    if measure_input_wait and timings["median_step_s"]:
+    if run["measure_input_wait"] and timings["median_step_s"]:
         probe = probe_step_seconds(model, train_ds)
         timings["in_memory_step_s"] = probe
         timings["input_wait_share"] = max(0.0, 1.0 - probe / timings["median_step_s"])
     return timings
+
+
+def _begin(model, train_ds, val_ds, name, protocol, run_dir, phases, **run) -> dict:
+    """Check everything, prepare the run folder and build the protocol dict before the first step."""
+    protocol = protocol or Protocol.from_profile()
+    _check_compiled(model)
+    batch_size = _check_data(train_ds, val_ds, protocol) or config.get(protocol.profile).batch_size
+    directory = Path(run_dir or runs.run_dir(name, protocol.seed, protocol.profile))
+    image_size = train_ds.element_spec[0].shape[1:3]
+    image_size = list(image_size) if None not in image_size else list(model.input_shape[1:3])
+    settings = protocol.as_dict(batch_size, image_size, getattr(model.loss, "name", str(model.loss)), phases)
+    return dict(run, directory=directory, protocol=protocol, batch_size=batch_size, settings=settings,
+                resumed=_start(directory, phases), callbacks=list(run["callbacks"] or []),
+                started=time.perf_counter())
 
 
 def _start(directory: Path, phases: tuple[str, ...]) -> bool:
@@ -132,24 +161,26 @@ def _pooled(phase_timings: list[dict], batch_size: int) -> dict:
                 input_wait_share=max(waits) if waits else None, timed_steps=len(steps))
 
 
-def _record(model, directory, name, seed, profile, phases, batch_size, extra, started, resumed) -> dict:
+def _record(model, name, run: dict, phases: list[dict], extra) -> dict:
+    directory = run["directory"]
     model.save(directory / "final.keras")
     history = runs.read_log(directory / "log.csv")
     epoch_seconds = runs.read_epoch_seconds(directory / "epochs.json")
     elapsed = list(itertools.accumulate(epoch_seconds))
     best_path = directory / "best.keras"
+    settings, protocol = run["settings"], run["protocol"]
     record = dict(
-        name=directory.name, model=name, seed=seed, profile=profile.as_dict(), environment=runs.environment(),
-        config=dict(img_size=list(model.input_shape[1:3]), batch_size=batch_size, epochs=len(epoch_seconds),
-                    loss=getattr(model.loss, "name", str(model.loss)),
-                    encoder_pretrained=getattr(model, "encoder_pretrained", None),
+        name=directory.name, model=name, seed=protocol.seed, profile=config.get(protocol.profile).as_dict(),
+        environment=runs.environment(), protocol=settings,
+        config=dict(img_size=settings["image_size"], batch_size=run["batch_size"], epochs=len(epoch_seconds),
+                    loss=settings["loss"], encoder_pretrained=getattr(model, "encoder_pretrained", None),
                     mixed_precision=keras.mixed_precision.global_policy().name == "mixed_float16",
                     jit_compile=bool(model.jit_compile), params=model.count_params(),
-                    replicas=model.distribute_strategy.num_replicas_in_sync, **extra),
+                    replicas=model.distribute_strategy.num_replicas_in_sync, **(extra or {})),
         history=history, epoch_seconds=epoch_seconds, elapsed=elapsed,
-        timings=_pooled([p["timings"] for p in phases], batch_size),
+        timings=_pooled([p["timings"] for p in phases], run["batch_size"]),
         best=runs.best_epoch(history, elapsed, MONITOR), train_seconds=elapsed[-1] if elapsed else 0.0,
-        wall_seconds_this_session=time.perf_counter() - started, resumed=resumed, phases=phases,
+        wall_seconds_this_session=time.perf_counter() - run["started"], resumed=run["resumed"], phases=phases,
         model_path=str(best_path if best_path.exists() else directory / "final.keras"),
     )
     for phase in phases:
@@ -158,105 +189,105 @@ def _record(model, directory, name, seed, profile, phases, batch_size, extra, st
     return record
 
 
-def fit(model: keras.Model, train_ds, val_ds, name: str, seed: int = 0, epochs: int | None = None,
-        steps_per_epoch: int | None = None, profile=None, run_dir=None, patience: int | None = 5,
-        lr_patience: int | None = 3, tensorboard: bool = False, live: bool = True, verbose="auto",
-        measure_input_wait: bool = True, extra: dict | None = None, callbacks: list | None = None) -> dict:
-    """Train a compiled model with ``model.fit`` and the course's callbacks; returns the run record.
+def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
+        extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
+        measure_input_wait: bool = True) -> dict:
+    """Train a compiled model with ``model.fit`` under a protocol and the course's callbacks; returns the run record.
 
     Run it again after an interruption (Ctrl-C, a closed laptop, a killed kernel) with the same
     ``run_dir``: it resumes after the last finished epoch. A finished run is started over.
 
     Args:
-        model: compiled (see :func:`compile_model`), with ``mean_iou`` among its metrics.
-        train_ds, val_ds: ``tf.data`` datasets of ``(image, mask)`` batches.
+        model: compiled (see :func:`compile_model`), with ``mean_iou`` among its metrics; its
+            optimizer's learning rate is set to ``protocol.lr``.
+        train_ds, val_ds: ``tf.data`` datasets of ``(image, mask)`` batches; ``train_ds`` repeats
+            (or holds at least the budget's batches).
         name: the model's name in records and tables (``"unet"``, ``"linknet"``).
-        seed: recorded, and part of the default run directory.
-        epochs, steps_per_epoch: default to the profile's.
-        profile: a :class:`~segutils.config.Profile` (default: the active one).
+        protocol: budget, early stopping, schedule and seed (default: the active profile's).
         run_dir: where the run lives (default ``runs/train/<profile>/<name>-seed<seed>/``).
-        patience: epochs without a better validation mean IoU before stopping (None: never).
-        lr_patience: epochs without progress before halving the learning rate (None: never).
-        tensorboard, live: add TensorBoard logs; redraw curves in the notebook every epoch.
-        measure_input_wait: time a few in-memory steps after training (state restored).
         extra: more configuration for the record (dataset, split sizes, ...).
         callbacks: more Keras callbacks, called after the course's (so after the backup).
+        quiet: no progress bar and no live curves (tests, demos, scripts).
+        measure_input_wait: time a few in-memory steps after training (state restored).
 
     Returns:
-        The run record (also in ``record.json``; keys in :mod:`segutils.training.runs`).
+        The run record (also in ``record.json``; keys in :mod:`segutils.training.runs`), with the
+        flat ``protocol`` dict (see :meth:`Protocol.as_dict`).
 
     Raises:
-        ValueError: an empty dataset, or a model compiled without a ``mean_iou`` metric.
+        ValueError: an empty or too short dataset, or a model not compiled with a ``mean_iou`` metric.
     """
-    started = time.perf_counter()
-    profile = profile or config.active()
-    batch_size = _check_data(train_ds, val_ds) or profile.batch_size
-    directory = Path(run_dir or runs.run_dir(name, seed, profile.name))
-    resumed = _start(directory, ("train",))
-    epochs = epochs or profile.epochs
-    steps = steps_per_epoch if steps_per_epoch is not None else profile.steps_per_epoch
-    timings = _phase(model, train_ds, val_ds, directory, "train", 0, epochs, steps, batch_size, patience,
-                     lr_patience, tensorboard, live, verbose, measure_input_wait, callbacks)
-    phase = dict(phase="train", epochs=[1, epochs], lr=float(model.optimizer.learning_rate.numpy()),
-                 trainable_params=_trainable(model), timings=timings)
-    extra = dict(steps_per_epoch=steps, lr=profile.lr, **(extra or {}))
-    return _record(model, directory, name, seed, profile, [phase], batch_size, extra, started, resumed)
+    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["train"], quiet=quiet, callbacks=callbacks,
+                 measure_input_wait=measure_input_wait)
+    protocol = run["protocol"]
+    model.optimizer.learning_rate = protocol.lr
+    timings = _phase(model, (train_ds, val_ds), run, "train", 0, protocol.epochs, stop_early=True)
+    phase = dict(phase="train", epochs=[1, protocol.epochs], lr=protocol.lr, trainable_params=_trainable(model),
+                 timings=timings)
+    return _record(model, name, run, [phase], extra)
 
 
 def _trainable(model) -> int:
     return int(sum(w.numpy().size for w in model.trainable_weights))
 
 
-def set_encoder_trainable(model: keras.Model, trainable: bool) -> int:
-    """Freeze or unfreeze LinkNet's encoder, BatchNorm included; returns the trainable parameters.
+def set_encoder_trainable(model: keras.Model, trainable: bool, batchnorm: bool | None = None) -> int:
+    """Freeze or unfreeze LinkNet's encoder; returns the trainable parameters. Recompile after.
 
-    Keras runs a frozen ``BatchNormalization`` in inference mode (its ImageNet statistics stay),
-    unlike ``sm.Linknet(encoder_freeze=True)``, which leaves BatchNorm training. Recompile after.
+    ``batchnorm`` sets the encoder's BatchNorm layers apart (default: as ``trainable``). Keras
+    runs a ``BatchNormalization`` with ``trainable=False`` in inference mode (its ImageNet
+    statistics, scale and offset stay), unlike ``sm.Linknet(encoder_freeze=True)``, which leaves
+    BatchNorm training.
     """
     for layer in encoder_layers(model):
-        layer.trainable = trainable
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = trainable if batchnorm is None or not is_bn else batchnorm
     return _trainable(model)
 
 
-def fine_tune(model: keras.Model, train_ds, val_ds, name: str, num_classes: int, seed: int = 0,
-              epochs: int | None = None, frozen_epochs: int | None = None, lr: float | None = None,
-              lr_factor: float = 0.1, loss=None, ignore_index: int | None = None, profile=None, run_dir=None,
-              **fit_kwargs) -> dict:
-    """Two-phase training of a pretrained encoder; one run record with both phases.
+def _recompile(model: keras.Model, lr: float) -> None:
+    """Compile again with the caller's loss, metrics and settings, and a fresh optimizer at ``lr``."""
+    settings = keras.saving.deserialize_keras_object(model.get_compile_config())
+    settings["optimizer"].learning_rate = lr
+    model.compile(**settings)
 
-    Phase 1 trains the decoder with the encoder frozen (BatchNorm in inference mode) for
-    ``frozen_epochs`` (default: a third of ``epochs``); phase 2 unfreezes everything at
-    ``lr * lr_factor``. The total is ``epochs``, the same budget as a one-phase ``fit``.
-    Resumable like :func:`fit`, also between the phases.
+
+def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
+              extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
+              measure_input_wait: bool = True) -> dict:
+    """Two-phase training of a pretrained encoder within the protocol's budget; one run record with both phases.
+
+    Phase 1 trains the decoder for ``protocol.frozen_epochs`` with the encoder frozen (BatchNorm
+    in inference mode) at ``protocol.lr``; phase 2 trains everything for the rest of the epochs at
+    ``protocol.fine_tune_lr``, with ``fit``'s early stopping. The schedule runs in both. In phase 2
+    the encoder's BatchNorm follows ``protocol.batchnorm``: ``"frozen"`` (the default) keeps it in
+    inference mode, as the Keras transfer-learning guide advises: updating its statistics from
+    small batches would undo what the encoder learned on ImageNet. The model keeps its compiled
+    loss and metrics (recompiled with a fresh Adam per phase). Arguments as in :func:`fit`;
+    resumable like it, also between the phases.
     """
-    started = time.perf_counter()
-    profile = profile or config.active()
-    epochs = epochs or profile.epochs
-    frozen_epochs = max(1, epochs // 3) if frozen_epochs is None else frozen_epochs
-    lr = profile.lr if lr is None else lr
-    batch_size = _check_data(train_ds, val_ds) or profile.batch_size
-    directory = Path(run_dir or runs.run_dir(name, seed, profile.name))
-    resumed = _start(directory, ("frozen", "unfrozen"))
-    kwargs = dict(patience=None, lr_patience=None, tensorboard=False, live=True, verbose="auto",
-                  measure_input_wait=True, callbacks=None)
-    kwargs |= {k: v for k, v in fit_kwargs.items() if k != "steps_per_epoch"}
-    steps = fit_kwargs.get("steps_per_epoch", profile.steps_per_epoch)
-    marker = directory / "phase1.weights.h5"
+    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["frozen", "unfrozen"], quiet=quiet,
+                 callbacks=callbacks, measure_input_wait=measure_input_wait)
+    protocol = run["protocol"]
+    if protocol.frozen_epochs >= protocol.epochs:
+        raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
+                         "phase 2: give fine_tune more epochs, or fewer frozen_epochs")
+    marker = run["directory"] / "phase1.weights.h5"
     phases = []
-    for phase, trainable, first, last, rate in (("frozen", False, 0, frozen_epochs, lr),
-                                               ("unfrozen", True, frozen_epochs, epochs, lr * lr_factor)):
+    for phase, first, last, rate in (("frozen", 0, protocol.frozen_epochs, protocol.lr),
+                                     ("unfrozen", protocol.frozen_epochs, protocol.epochs, protocol.fine_tune_lr)):
         if phase == "frozen" and marker.exists():
             model.load_weights(marker)
             continue
-        params = set_encoder_trainable(model, trainable)
-        compile_model(model, num_classes, loss=loss, lr=rate, ignore_index=ignore_index, profile=profile)
-        timings = _phase(model, train_ds, val_ds, directory, phase, first, last, steps, batch_size, **kwargs)
+        unfrozen = phase == "unfrozen"
+        params = set_encoder_trainable(model, unfrozen, batchnorm=unfrozen and protocol.batchnorm == "train")
+        _recompile(model, rate)
+        timings = _phase(model, (train_ds, val_ds), run, phase, first, last, stop_early=unfrozen)
         phases.append(dict(phase=phase, epochs=[first + 1, last], lr=rate, trainable_params=params, timings=timings))
         if phase == "frozen":
             model.save_weights(marker)
     marker.unlink(missing_ok=True)
-    extra = dict(steps_per_epoch=steps, lr=lr, frozen_epochs=frozen_epochs, lr_factor=lr_factor)
-    record = _record(model, directory, name, seed, profile, phases, batch_size, extra, started, resumed)
-    for backup in directory.glob("backup-*"):
+    record = _record(model, name, run, phases, extra)
+    for backup in run["directory"].glob("backup-*"):
         shutil.rmtree(backup, ignore_errors=True)
     return record

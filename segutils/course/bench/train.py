@@ -61,9 +61,10 @@ def measure(name: str, args) -> dict:
                 seconds = _bare_epoch_seconds(model, train_ds, val_ds, args.epochs, args.steps)
             else:
                 with tempfile.TemporaryDirectory() as tmp:
-                    record = training.fit(model, train_ds, val_ds, name=name, epochs=args.epochs,
-                                          steps_per_epoch=args.steps, profile=profile, run_dir=tmp, live=False,
-                                          verbose=0, patience=None)
+                    protocol = training.Protocol.from_profile(profile, epochs=args.epochs, steps_per_epoch=args.steps,
+                                                              patience=None)
+                    record = training.fit(model, train_ds, val_ds, name=name, protocol=protocol, run_dir=tmp,
+                                          quiet=True)
                 seconds = record["epoch_seconds"]
                 wait = record["timings"]["input_wait_share"]
             rounds[kind].append(statistics.median(seconds[1:]))

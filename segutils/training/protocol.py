@@ -1,0 +1,114 @@
+"""The comparison's protocol: how every compared model trains, written into every run record.
+
+A :class:`Protocol` holds the settings that must be equal for a fair comparison: the budget
+(epochs of ``steps_per_epoch`` optimizer steps), early stopping, the learning-rate schedule, the
+rates of both phases, the BatchNorm policy, the augmentation and the seed. ``fit`` and
+``fine_tune`` write it, with the batch, image size and loss they saw, as the record's flat
+``protocol`` dict; :func:`same_protocol` compares two records on every key but ``phases``.
+Taught in ``notebooks/05_training.ipynb``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .. import config
+from ..data.augment import AugmentConfig
+
+MONITOR = "val_mean_iou"
+LR_FACTOR, MIN_LR = 0.5, 1e-6  # ReduceLROnPlateau: halve the rate on a plateau, never below MIN_LR
+BATCHNORM_POLICIES = ("frozen", "train")
+
+
+def _whole(value, name: str, minimum: int, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        hint = " (or None: never)" if none_ok else ""
+        raise ValueError(f"Protocol.{name} must be a whole number >= {minimum}{hint}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How one model of a comparison trains; :meth:`from_profile` fills it from a profile.
+
+    Attributes:
+        profile: name of the profile the run belongs to (``ci``, ``cpu``, ``gpu``).
+        epochs, steps_per_epoch: the budget, ``epochs * steps_per_epoch`` optimizer steps; the
+            training set repeats (``make_dataset(..., repeat=True)``), so it does not depend on the split.
+        lr: Adam's learning rate (one-phase training, and phase 1 of ``fine_tune``).
+        patience: epochs without a better ``val_mean_iou`` before stopping (None: never).
+        lr_patience: epochs without progress before the rate is halved (None: never).
+        frozen_epochs: ``fine_tune``'s phase 1 (encoder frozen), of the same budget.
+        fine_tune_lr: the rate of ``fine_tune``'s phase 2 (everything trains).
+        batchnorm: a pretrained encoder's BatchNorm in phase 2: ``"frozen"`` (inference mode, the
+            Keras guidance) or ``"train"`` (statistics and scale updated at the training batch).
+        augment: the training set's augmentation (pass it to ``make_dataset(..., augment=)``).
+        seed: the run's seed (weights, shuffling, augmentation).
+    """
+
+    profile: str
+    epochs: int
+    steps_per_epoch: int
+    lr: float = 1e-3
+    patience: int | None = 5
+    lr_patience: int | None = 3
+    frozen_epochs: int = 1
+    fine_tune_lr: float = 1e-4
+    batchnorm: str = "frozen"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+
+    def __post_init__(self):
+        config.get(self.profile)
+        _whole(self.epochs, "epochs", 1)
+        if self.steps_per_epoch is None:
+            raise ValueError("Protocol.steps_per_epoch is None: the budget is counted in optimizer steps, so it "
+                             "needs a whole number; repeat the training set with make_dataset(..., repeat=True)")
+        _whole(self.steps_per_epoch, "steps_per_epoch", 1)
+        _whole(self.patience, "patience", 1, none_ok=True)
+        _whole(self.lr_patience, "lr_patience", 1, none_ok=True)
+        _whole(self.frozen_epochs, "frozen_epochs", 1)
+        if self.batchnorm not in BATCHNORM_POLICIES:
+            raise ValueError(f"Protocol.batchnorm must be one of {BATCHNORM_POLICIES}, got {self.batchnorm!r}")
+
+    @classmethod
+    def from_profile(cls, profile: config.Profile | None = None, **changes) -> Protocol:
+        """The profile's protocol (default: the active profile), with ``changes`` applied.
+
+        Phase 1 of ``fine_tune`` takes a third of the epochs, phase 2 runs at a tenth of the rate.
+        """
+        profile = profile or config.active()
+        epochs = changes.get("epochs", profile.epochs)
+        base = cls(profile.name, profile.epochs, profile.steps_per_epoch, lr=profile.lr, patience=profile.patience,
+                   lr_patience=profile.lr_patience, frozen_epochs=max(1, epochs // 3), fine_tune_lr=profile.lr / 10)
+        return dataclasses.replace(base, **changes)
+
+    def as_dict(self, batch_size: int, image_size: list[int], loss: str, phases: list[str]) -> dict:
+        """The flat dict a run record keeps as ``protocol``, with what the run saw."""
+        steps = self.epochs * self.steps_per_epoch
+        in_steps = lambda epochs: None if epochs is None else epochs * self.steps_per_epoch  # noqa: E731
+        augment = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.augment).items())
+        return dict(profile=self.profile, budget_steps=steps, budget_images=steps * batch_size, epochs=self.epochs,
+                    steps_per_epoch=self.steps_per_epoch, batch_size=batch_size, image_size=list(image_size),
+                    monitor=MONITOR, patience_epochs=self.patience, patience_steps=in_steps(self.patience),
+                    lr_schedule=f"ReduceLROnPlateau(factor={LR_FACTOR}, min_lr={MIN_LR})",
+                    lr_patience_epochs=self.lr_patience, lr_patience_steps=in_steps(self.lr_patience),
+                    optimizer="Adam", lr=self.lr, frozen_epochs=self.frozen_epochs, fine_tune_lr=self.fine_tune_lr,
+                    batchnorm=self.batchnorm, loss=loss, augmentation=augment, seed=self.seed, phases=list(phases))
+
+
+def protocol_differences(first: dict, second: dict) -> dict:
+    """``{key: (first's, second's)}`` for every protocol key but ``phases`` on which two run records differ."""
+    a, b = first.get("protocol"), second.get("protocol")
+    if a is None or b is None:
+        missing = first if a is None else second
+        raise ValueError(f"run {missing.get('name', '?')!r} has no protocol: it was trained before protocols were "
+                         "recorded; train it again with segutils.training.fit or fine_tune")
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k != "phases" and a.get(k) != b.get(k)}
+
+
+def same_protocol(first: dict, second: dict) -> bool:
+    """Whether two run records were trained under equal protocols (every key but ``phases``)."""
+    return not protocol_differences(first, second)
