@@ -234,3 +234,10 @@ def environment_report() -> Report:
             "Profile": profile,
         }
     )
+
+
+if __name__ == "__main__":  # python -m segutils.config plan: the entry point may use the whole package
+    import_tensorflow()  # its start-up lines kept out of the table
+    from segutils.training.plan import main
+
+    sys.exit(main(sys.argv[1:]))

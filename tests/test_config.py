@@ -104,3 +104,44 @@ def test_a_failing_tensorflow_import_carries_the_startup_log(monkeypatch, capfd)
     assert any(note.startswith("TensorFlow's start-up output:") for note in err.value.__notes__)
     os.write(2, b"fd 2 is restored\n")
     assert capfd.readouterr().err == "fd 2 is restored\n"
+
+
+def test_every_profile_fixes_a_budget_in_steps_that_trains():
+    budgets = {name: config.budget(profile) for name, profile in config.PROFILES.items()}
+    assert {name: (b["steps"], b["images"], b["patience_steps"]) for name, b in budgets.items()} == {
+        "ci": (2, 8, 2), "cpu": (600, 2400, 100), "gpu": (1200, 9600, 160)}
+    assert budgets["gpu"]["steps"] >= 2 * budgets["cpu"]["steps"]
+    assert all(b["patience_steps"] >= b["steps"] / 10 for b in budgets.values())  # early stopping waits long enough
+
+
+PLAN_CI = """\
+profile   steps  images  epochs x steps  patience ep (steps)  s/step unet, linknet     time of the steps
+--------------------------------------------------------------------------------------------------------
+ci            2       8           1 x 2                1 (2)  0.250, 1.500             3.5 s (2 models x 1 seed)
+cpu         600    2400         30 x 20              5 (100)  ?, ?                     ? (2 models x 1 seed)
+gpu        1200    9600         60 x 20              8 (160)  ?, ?                     ? (2 models x 3 seeds)"""
+
+
+def test_plan_prints_each_profiles_budget_and_the_time_of_its_steps():
+    assert config.plan({"ci": {"unet": 0.25, "linknet": 1.5}}) == PLAN_CI  # 2 steps x (0.25 + 1.5) s
+    cpu = config.plan({"cpu": {"unet": 0.3, "linknet": 0.5}}).splitlines()[3]
+    assert cpu.endswith("0.300, 0.500             8 min (2 models x 1 seed)")  # 600 x 0.8 s = 480 s
+
+
+def test_python_m_config_plan_takes_step_times_from_the_newest_run_record(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    for model, seconds in (("unet", 0.25), ("linknet", 1.5)):
+        run = tmp_path / "train" / "ci" / f"{model}-seed0"
+        run.mkdir(parents=True)
+        (run / "record.json").write_text(json.dumps({"model": model, "seed": 0,
+                                                     "timings": {"median_step_s": seconds}}))
+    env = {**os.environ, "SEGUTILS_RUNS_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "segutils.config", "plan", "--profile", "ci", "--no-measure"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == PLAN_CI + "\ns/step (training steps only, no validation):\n  ci unet: newest run record\n" \
+        "  ci linknet: newest run record\n"

@@ -1,0 +1,83 @@
+"""``python -m segutils.config plan``: every profile's budget, and what its steps cost on this machine.
+
+The seconds per step come from the newest run record of the profile and model when there is
+one, else from a few training steps measured here (float32, no XLA: this machine's CPU or
+GPU). Taught in ``notebooks/00_setup.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import config
+
+MODELS = ("unet", "linknet")
+MEASURED_PIXELS = 128 * 128 * 4  # larger batches are measured at 128 px x 4 and scaled by their pixels
+
+
+def recorded_step_seconds(profile: str, model: str) -> float | None:
+    """Median s/step of the newest run record of ``model`` in ``profile`` (None without one)."""
+    from .runs import find_runs
+
+    found = [r for r in find_runs(profile) if r.get("model") == model and r.get("timings", {}).get("median_step_s")]
+    newest = max(found, key=lambda r: Path(r["record_path"]).stat().st_mtime, default=None)
+    return None if newest is None else newest["timings"]["median_step_s"]
+
+
+def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, str]:
+    """Median s/step of ``model`` at the profile's size, batch and width, and how it was measured."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ..models import build_model
+    from .fitting import probe_step_seconds
+    from .setup import compile_model
+
+    size, batch = profile.img_size, profile.batch_size
+    scale = 1.0
+    if size * size * batch > MEASURED_PIXELS:
+        scale, size, batch = size * size * batch / MEASURED_PIXELS, 128, 4
+    keras.mixed_precision.set_global_policy("float32")
+    weights = {} if model == "unet" else {"encoder_weights": None}  # the same steps, no download
+    net = build_model(model, (size, size, 3), 2, profile=profile, **weights)
+    compile_model(net, 2, profile=profile, jit_compile=False)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, size, size, 3), dtype=np.float32)
+    y = (rng.random((batch, size, size, 1)) > 0.5).astype(np.int32)
+    net.train_on_batch(x, y)  # builds the optimizer, which the probe restores afterwards
+    seconds = probe_step_seconds(net, tf.data.Dataset.from_tensors((x, y))) * scale
+    how = "measured here" if scale == 1.0 else f"measured here at 128 px x 4, scaled x{scale:g} by pixels"
+    return seconds, how
+
+
+def table(profiles: list[str] | None = None, models: tuple[str, ...] = MODELS, measure: bool = True) -> str:
+    """:func:`segutils.config.plan`'s table, and where each s/step comes from.
+
+    Args:
+        profiles: the profiles to time (default: all); the others print ``?``.
+        models: the models of one run of notebook 05.
+        measure: measure the steps that have no run record (else they print ``?``).
+    """
+    seconds, sources = {}, []
+    for name in profiles or list(config.PROFILES):
+        profile = config.get(name)
+        for model in models:
+            value, how = recorded_step_seconds(profile.name, model), "newest run record"
+            if value is None and measure:
+                value, how = measure_step_seconds(profile, model)
+            seconds.setdefault(profile.name, {})[model] = value
+            sources.append(f"  {profile.name} {model}: " + (how if value is not None else "no run record yet"))
+    return "\n".join([config.plan(seconds, models), "s/step (training steps only, no validation):", *sources])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m segutils.config", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["plan"])
+    parser.add_argument("--profile", action="append", help="time only this profile (repeatable; default: all)")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: unet,linknet)")
+    parser.add_argument("--no-measure", action="store_true", help="only run records: print ? for the others")
+    args = parser.parse_args(argv)
+    print(table(args.profile, tuple(args.models.split(",")), measure=not args.no_measure))
+    return 0
