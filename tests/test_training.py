@@ -167,6 +167,13 @@ def test_a_bad_protocol_says_what_to_fix(change, message):
         dataclasses.replace(PROTOCOL, **change)
 
 
+def test_fine_tune_refuses_a_protocol_without_a_second_phase(tmp_path):
+    with pytest.raises(ValueError, match=r"^Protocol\.frozen_epochs=1 leaves no epoch of 1 for phase 2: give fine_tune "
+                                         r"more epochs, or fewer frozen_epochs$"):
+        training.fine_tune(None, None, None, "linknet", protocol=training.Protocol.from_profile(CI), run_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fit_refuses_an_empty_dataset(shapes, tmp_path):
     train, val = shapes
     model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)

@@ -57,6 +57,7 @@ def _check_compiled(model: keras.Model) -> None:
             "add segutils.metrics.MeanIoU(num_classes) to its metrics."
         )
 
+
 def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
     """Median seconds of a training step on one batch already in memory (no input pipeline).
 
@@ -266,12 +267,12 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
     loss and metrics (recompiled with a fresh Adam per phase). Arguments as in :func:`fit`;
     resumable like it, also between the phases.
     """
-    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["frozen", "unfrozen"], quiet=quiet,
-                 callbacks=callbacks, measure_input_wait=measure_input_wait)
-    protocol = run["protocol"]
+    protocol = protocol or Protocol.from_profile()
     if protocol.frozen_epochs >= protocol.epochs:
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
                          "phase 2: give fine_tune more epochs, or fewer frozen_epochs")
+    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["frozen", "unfrozen"], quiet=quiet,
+                 callbacks=callbacks, measure_input_wait=measure_input_wait)
     marker = run["directory"] / "phase1.weights.h5"
     phases = []
     for phase, first, last, rate in (("frozen", 0, protocol.frozen_epochs, protocol.lr),
