@@ -46,8 +46,9 @@ def _check_keras() -> None:
 
 _check_keras()
 
-#: Modules that moved when the course machinery went to ``segutils/course/`` and fetching to
-#: ``segutils/data/fetch/``: importing (or ``python -m``) an old path fails with one line naming the new one.
+#: Modules that moved when the course machinery went to ``segutils/course/``, fetching to ``segutils/data/fetch/``
+#: and prediction to ``segutils/predict.py``: importing (or ``python -m``) an old path fails with one line naming
+#: the new one.
 MOVED = {
     "segutils.kit": "segutils.course.kit",
     "segutils.readiness": "segutils.course.readiness",
@@ -58,6 +59,8 @@ MOVED = {
     "segutils.data.downloads": "segutils.data.fetch.downloads",
     "segutils.data.transfer": "segutils.data.fetch.transfer",
     "segutils.data.weights": "segutils.data.fetch.weights",
+    "segutils.inference": "segutils.predict",
+    "segutils.evaluation.predict": "segutils.predict",
 }
 
 

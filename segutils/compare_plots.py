@@ -12,7 +12,8 @@ import statistics
 
 import numpy as np
 
-from .plotting import _plt, as_rgb, colour, mask_to_rgb
+from .evaluation.report import time_to_reach
+from .plotting import as_rgb, colour, mask_hw, mask_to_rgb, pyplot
 
 #: What each error code of :func:`error_codes` means, and its colour in :func:`error_map`.
 ERRORS = ("correct", "false positive", "false negative", "wrong class", "ignored")
@@ -28,14 +29,6 @@ def model_colour(name: str, index: int = 0) -> str:
     return MODEL_COLOURS.get(name, f"C{(index + 2) % 10}")
 
 
-def _reach(record: dict, target: float, metric: str) -> tuple[float, float]:
-    """``(epoch, seconds)`` at which ``record``'s ``metric`` first reached ``target`` (``inf`` when never)."""
-    for epoch, (value, seconds) in enumerate(zip(record["history"][metric], record["elapsed"], strict=False), 1):
-        if value >= target:
-            return float(epoch), float(seconds)
-    return math.inf, math.inf
-
-
 def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_iou") -> dict[str, dict]:
     """Per model, the median over its seeds of the epoch and the training seconds at which ``metric``
     first reached ``target_iou`` (a seed that never did counts as infinitely late; NaN: the median never did).
@@ -45,7 +38,8 @@ def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_
     """
     per_model: dict[str, list[tuple[float, float]]] = {}
     for record in runs:
-        per_model.setdefault(record["model"], []).append(_reach(record, target_iou, metric))
+        reached = time_to_reach(record, target_iou, metric)  # never counts as infinitely late in the median
+        per_model.setdefault(record["model"], []).append(tuple(math.inf if math.isnan(v) else v for v in reached))
     result = {}
     for model, reached in per_model.items():
         epoch, seconds = (statistics.median(v) for v in zip(*reached, strict=True))
@@ -85,7 +79,7 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
     from matplotlib.ticker import MaxNLocator
 
     models = list(dict.fromkeys(r["model"] for r in runs))
-    fig, (ax_e, ax_s) = _plt().subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, (ax_e, ax_s) = pyplot().subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for r in runs:
         values = r["history"][metric]
         colour = model_colour(r["model"], models.index(r["model"]))
@@ -127,7 +121,7 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
         lengths = [len(v) for v in ious.values()]
         raise ValueError(f"every model needs the IoU of the same classes, got lengths {lengths}")
     names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
-    fig, ax = _plt().subplots(figsize=(max(4.5, 1.1 * k * len(ious)), 3.4))
+    fig, ax = pyplot().subplots(figsize=(max(4.5, 1.1 * k * len(ious)), 3.4))
     width = 0.8 / len(ious)
     for j, (model, iou) in enumerate(ious.items()):
         x = np.arange(k) - 0.4 + width * (j + 0.5)
@@ -161,7 +155,7 @@ def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mea
     shown = [c for c in speeds if c in table.columns]
     if not shown or metric not in table.columns:
         raise ValueError(f"the table needs {metric!r} and one of {list(speeds)}; it has {table.columns}")
-    fig, axes = _plt().subplots(1, len(shown), figsize=(4.4 * len(shown), 3.4), squeeze=False)
+    fig, axes = pyplot().subplots(1, len(shown), figsize=(4.4 * len(shown), 3.4), squeeze=False)
     for ax, column in zip(axes[0], shown, strict=True):
         for j, model in enumerate(table.models):
             x, y = table.mean(model, column), table.mean(model, metric)
@@ -184,7 +178,7 @@ def error_codes(truth, prediction, num_classes: int = 2, positive: int = 1, igno
     predicted, not true), 2 false negative (``positive`` true, not predicted); more classes: 3 wrong
     class; 4 an ignored true pixel. Returns uint8 ``H x W``."""
     truth, prediction = np.asarray(truth), np.asarray(prediction)
-    truth = truth[..., 0] if truth.ndim == 3 else truth
+    truth = mask_hw(truth)
     if truth.shape != prediction.shape:
         raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same H x W")
     codes = np.zeros(truth.shape, np.uint8)
@@ -223,7 +217,7 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
     from matplotlib.patches import Patch
 
     height = (width + 0.3) * len(rows) + 0.6
-    fig, axes = _plt().subplots(len(rows), ncols, figsize=(width * ncols, height), squeeze=False)
+    fig, axes = pyplot().subplots(len(rows), ncols, figsize=(width * ncols, height), squeeze=False)
     for axrow, (ylabel, panels) in zip(axes, rows, strict=True):
         for ax, (picture, title) in zip(axrow, panels, strict=True):
             ax.imshow(picture, interpolation="nearest")

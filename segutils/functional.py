@@ -12,8 +12,10 @@ Taught in ``notebooks/04_losses_metrics.ipynb``.
 
 from __future__ import annotations
 
+import math
 import numbers
 
+import numpy as np
 import tensorflow as tf
 
 #: Added to numerator and denominator of the soft overlap losses: an empty class in both
@@ -44,9 +46,26 @@ def tversky(tp, fp, fn, alpha=0.5, beta=0.5, smooth=SMOOTH):
 
 def enet_weights(shares, c=1.02):
     """Class weights ``1 / ln(c + p_class)`` from pixel shares (ENet, Paszke et al. 2016; LinkNet)."""
-    import numpy as np
-
     return 1.0 / np.log(c + np.asarray(shares, dtype=float))
+
+
+def head_rule(outputs, threshold=0.5, from_logits=False):
+    """Class indices ``(..., H, W)`` from model outputs ``(..., H, W, C)``: the rule of metrics and prediction.
+
+    One channel (sigmoid): class 1 where ``p > threshold``, strictly, so ``p == threshold`` is class 0,
+    as argmax gives class 0 on the tie ``[1 - p, p] = [0.5, 0.5]``; for logits, ``z > logit(threshold)``.
+    K channels: argmax (ties to the lower class; the same on logits and softmax). A numpy array gives
+    uint8 numpy classes, a tensor int32 tensor classes.
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
+    cut = math.log(threshold / (1 - threshold)) if from_logits else threshold
+    if tf.is_tensor(outputs):
+        if outputs.shape[-1] > 1:
+            return tf.argmax(outputs, axis=-1, output_type=tf.int32)
+        return tf.cast(outputs[..., 0] > tf.cast(cut, outputs.dtype), tf.int32)
+    outputs = np.asarray(outputs)
+    return (outputs.argmax(axis=-1) if outputs.shape[-1] > 1 else outputs[..., 0] > cut).astype(np.uint8)
 
 
 def check_ignore_index(ignore_index) -> None:
@@ -72,7 +91,13 @@ def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
     Returns:
         ``(truth, probs, log_probs, valid)``: one-hot truth and probabilities ``(B, H, W, C)``
         in float32 (a sigmoid output becomes the two classes ``[1 - p, p]``), zero at ignored
-        pixels; log-probabilities (stable for logits); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
+        pixels; log-probabilities (stable for logits; probabilities are clipped to
+        ``[EPSILON, 1 - EPSILON]`` only there, before the logarithm); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
+
+    Raises:
+        ValueError (shapes known) or InvalidArgumentError (under ``tf.function``, in the same words):
+        targets of another batch size or side than the predictions, target values outside
+        ``0..classes - 1`` that are not the ``ignore_index``, NaN predictions.
     """
     check_ignore_index(ignore_index)
     y_pred = tf.cast(y_pred, tf.float32)
@@ -82,25 +107,25 @@ def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
         raise ValueError("the prediction's last axis (classes) must have a known size")
     if y_true.shape.rank == y_pred.shape.rank - 1:
         y_true = y_true[..., None]
-    if y_true.shape.rank != y_pred.shape.rank or (
-        None not in y_true.shape[1:-1] + y_pred.shape[1:-1] and y_true.shape[1:-1] != y_pred.shape[1:-1]
-    ):
-        raise ValueError(
-            f"target shape {tuple(y_true.shape)} does not match prediction shape {tuple(y_pred.shape)}: "
-            "give masks of the prediction's height and width, as (B, H, W), (B, H, W, 1) class indices "
-            f"or (B, H, W, {channels}) one-hot"
-        )
+    mismatch = (f"target shape {tuple(y_true.shape)} does not match prediction shape {tuple(y_pred.shape)}: give "
+                "masks of the prediction's batch size, height and width, as (B, H, W), (B, H, W, 1) class indices "
+                f"or (B, H, W, {channels}) one-hot")
+    if y_true.shape.rank != y_pred.shape.rank or not y_true.shape[:-1].is_compatible_with(y_pred.shape[:-1]):
+        raise ValueError(mismatch)
+    tf.debugging.assert_equal(tf.shape(y_true)[:-1], tf.shape(y_pred)[:-1], message=mismatch)
+    tf.debugging.assert_equal(tf.reduce_any(tf.math.is_nan(y_pred)), False, message=(
+        "the predictions hold NaN: the model diverged or its input holds NaN; scores of NaN mean nothing "
+        "(lower the learning rate, check the inputs with np.isfinite)"))
     classes = max(channels, 2)
     if y_true.shape[-1] == 1:
         labels = tf.cast(tf.round(y_true[..., 0]), tf.int32)
         valid = tf.ones_like(labels, tf.bool) if ignore_index is None else tf.not_equal(labels, ignore_index)
         kept = tf.where(valid, labels, 0)
-        tf.debugging.assert_less(
-            kept,
-            classes,
-            message=f"target values must be class indices below num_classes={classes} "
-            "(or the ignore_index): map the mask values to 0..num_classes-1 first, e.g. 0/255 masks to 0/1",
-        )
+        outside = (f"target values must be class indices 0..{classes - 1} (num_classes={classes}) or the "
+                   f"ignore_index ({ignore_index}): map the mask values to classes first, e.g. 0/255 masks to 0/1, "
+                   "or pass ignore_index for a void label")
+        tf.debugging.assert_less(kept, classes, message=outside)
+        tf.debugging.assert_non_negative(kept, message=outside)
         truth = tf.one_hot(kept, classes)
     elif y_true.shape[-1] == classes:
         truth = y_true
@@ -112,21 +137,15 @@ def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
             f"target has {y_true.shape[-1]} channels and the prediction {channels}: give class indices "
             f"(one channel) or one-hot targets with {classes} channels"
         )
-    if channels == 1:
-        logit_or_p = y_pred
-        if from_logits:
-            log_probs = tf.concat([tf.math.log_sigmoid(-logit_or_p), tf.math.log_sigmoid(logit_or_p)], -1)
-            probs = tf.exp(log_probs)
-        else:
-            p = tf.clip_by_value(logit_or_p, EPSILON, 1 - EPSILON)
-            probs = tf.concat([1 - p, p], -1)
-            log_probs = tf.math.log(probs)
+    if channels == 1 and from_logits:
+        log_probs = tf.concat([tf.math.log_sigmoid(-y_pred), tf.math.log_sigmoid(y_pred)], -1)
+        probs = tf.exp(log_probs)
     elif from_logits:
         log_probs = tf.nn.log_softmax(y_pred, axis=-1)
         probs = tf.exp(log_probs)
     else:
-        probs = tf.clip_by_value(y_pred, EPSILON, 1 - EPSILON)
-        log_probs = tf.math.log(probs)
+        probs = tf.concat([1 - y_pred, y_pred], -1) if channels == 1 else y_pred
+        log_probs = tf.math.log(tf.clip_by_value(probs, EPSILON, 1 - EPSILON))
     valid = tf.cast(valid, tf.float32)[..., None]
     return truth * valid, probs * valid, log_probs, valid
 

@@ -2,7 +2,7 @@
 
 Two faces of one computation, the confusion matrix (rows: truth, columns: prediction):
 :func:`confusion_matrix` and :func:`scores` on numpy class masks (evaluation), and streaming
-Keras metrics (:class:`MeanIoU`, :class:`ClassIoU`, :class:`Scores`) that ``compile``,
+Keras metrics (:class:`MeanIoU`, :class:`ClassIoU`) that ``compile``,
 ``ModelCheckpoint`` and ``EarlyStopping`` use. Targets may be sparse or one-hot, predictions
 probabilities or logits (a threshold for one sigmoid channel, argmax otherwise); they run under
 ``mixed_float16``. A class absent from truth and prediction has no IoU (NaN in :func:`scores`)
@@ -12,8 +12,6 @@ Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
 
 from __future__ import annotations
-
-import math
 
 import keras
 import numpy as np
@@ -45,7 +43,7 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None 
                          "give one predicted class per true pixel (predict_masks crops to the image's size)")
     if p.dtype.kind == "f" and not np.array_equal(p, np.round(p)):
         raise ValueError("the prediction holds fractions: give class masks (threshold or argmax the "
-                         "probabilities, e.g. with segutils.evaluation.predict_masks)")
+                         "probabilities, e.g. with segutils.predict.predict_masks)")
     t, p = t.astype(np.int64).ravel(), p.astype(np.int64).ravel()
     if ignore_index is not None:
         keep = t != ignore_index
@@ -86,60 +84,50 @@ def scores(cm, ignore_index: int | None = None) -> dict:
 
 
 class ConfusionMetric(keras.metrics.Metric):
-    """A streaming confusion matrix; subclasses read their scores from it."""
+    """A streaming confusion matrix over :func:`segutils.functional.prepare` and ``head_rule``.
+
+    Targets and predictions are checked and the ignored pixels dropped by ``prepare`` (as in the
+    losses); predictions become classes by ``head_rule`` (one channel: ``p > threshold``). A
+    ``sample_weight`` (one per image ``(B,)``, or per pixel ``(B, H, W)`` / ``(B, H, W, 1)``) weighs
+    each pixel's count, as in Keras' ``MeanIoU``.
+    """
 
     def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
         F.check_ignore_index(ignore_index)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes={num_classes!r}: give the number of classes as an int >= 2 "
                              "(2 for a binary mask, the ignored class included when it is a model output)")
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
         super().__init__(name=name, **kwargs)
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.threshold, self.from_logits = float(threshold), bool(from_logits)
         self.cm = self.add_variable((num_classes, num_classes), "zeros", dtype="float32", name="confusion")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = tf.cast(y_pred, tf.float32)
-        y_true = tf.cast(y_true, tf.float32)
-        if y_true.shape.rank == y_pred.shape.rank - 1:
-            y_true = y_true[..., None]
-        if y_pred.shape[-1] == 1:
-            cut = math.log(self.threshold / (1 - self.threshold)) if self.from_logits else self.threshold
-            pred = tf.cast(y_pred[..., 0] >= cut, tf.int32)
-        else:
-            pred = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
-        if y_true.shape[-1] == 1:
-            labels = tf.cast(tf.round(y_true[..., 0]), tf.int32)
-        else:
-            labels = tf.argmax(y_true, axis=-1, output_type=tf.int32)
-        valid = tf.ones_like(labels, tf.bool) if self.ignore_index is None else labels != self.ignore_index
-        labels = tf.where(valid, labels, 0)
-        tf.debugging.assert_less(labels, self.num_classes, message=(
-            f"target values must be class indices below num_classes={self.num_classes} (or the ignore_index): "
-            "map the mask values to 0..num_classes-1 first, e.g. 0/255 masks to 0/1"))
+        if y_pred.shape[-1] is not None and max(y_pred.shape[-1], 2) > self.num_classes:
+            raise ValueError(f"{self.name}: predictions with {y_pred.shape[-1]} channels are scored as "
+                             f"{max(y_pred.shape[-1], 2)} classes, but num_classes={self.num_classes}: give the "
+                             "model's number of classes")
+        truth, _, _, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
+        labels = tf.argmax(truth, axis=-1, output_type=tf.int32)
+        pred = F.head_rule(tf.cast(y_pred, tf.float32), self.threshold, self.from_logits)
+        weights = valid[..., 0]
+        if sample_weight is not None:
+            weights *= _per_pixel(tf.cast(sample_weight, tf.float32), weights)
         cm = tf.math.confusion_matrix(tf.reshape(labels, [-1]), tf.reshape(pred, [-1]), self.num_classes,
-                                      weights=tf.reshape(tf.cast(valid, tf.float32), [-1]), dtype=tf.float32)
+                                      weights=tf.reshape(weights, [-1]), dtype=tf.float32)
         self.cm.assign_add(cm)
 
-    def class_scores(self):
-        """``(iou, dice, precision, recall, present)`` per class as tensors (0 where undefined)."""
+    def ious(self):
+        """``(iou, present)`` per class: :func:`segutils.functional.iou` of the counts (0 where undefined), and
+        whether the class is scored (not ignored) and present in truth or prediction."""
         cm = tf.convert_to_tensor(self.cm)
         tp = tf.linalg.diag_part(cm)
         fp, fn = tf.reduce_sum(cm, 0) - tp, tf.reduce_sum(cm, 1) - tp
-        present = tf.logical_and(tp + fp + fn > 0, self.counted())
-        # F.iou / F.fscore with smooth 0, written with divide_no_nan so an absent class gives 0, not NaN
-        iou = tf.math.divide_no_nan(tp, tp + fp + fn)
-        dice = tf.math.divide_no_nan(2 * tp, 2 * tp + fp + fn)
-        return iou, dice, tf.math.divide_no_nan(tp, tp + fp), tf.math.divide_no_nan(tp, tp + fn), present
-
-    def counted(self):
-        """The classes that are scored: all but the ignored one, as a boolean tensor."""
-        return tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
-
-    @staticmethod
-    def present_mean(values, present):
-        return tf.math.divide_no_nan(tf.reduce_sum(tf.where(present, values, 0.0)),
-                                     tf.reduce_sum(tf.cast(present, tf.float32)))
+        counted = tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
+        present = tf.logical_and(tp + fp + fn > 0, counted)
+        return tf.where(present, F.iou(tp, fp, fn, smooth=0.0), 0.0), present
 
     def reset_state(self):
         self.cm.assign(tf.zeros_like(self.cm))
@@ -147,6 +135,19 @@ class ConfusionMetric(keras.metrics.Metric):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "ignore_index": self.ignore_index,
                 "threshold": self.threshold, "from_logits": self.from_logits}
+
+
+def _per_pixel(sample_weight, like):
+    """A ``(B,)``, ``(B, H, W)`` or ``(B, H, W, 1)`` sample weight as ``like``'s ``(B, H, W)``."""
+    rank = sample_weight.shape.rank
+    if rank == 1:
+        sample_weight = sample_weight[:, None, None]
+    elif rank == 4 and sample_weight.shape[-1] == 1:
+        sample_weight = sample_weight[..., 0]
+    elif rank != 3:
+        raise ValueError(f"sample_weight of shape {tuple(sample_weight.shape)}: give one weight per image (B,) or "
+                         "per pixel (B, H, W) or (B, H, W, 1)")
+    return tf.broadcast_to(sample_weight, tf.shape(like))
 
 
 @_register
@@ -157,8 +158,8 @@ class MeanIoU(ConfusionMetric):
         super().__init__(num_classes, name=name, **kwargs)
 
     def result(self):
-        iou, *_, present = self.class_scores()
-        return self.present_mean(iou, present)
+        iou, present = self.ious()
+        return tf.math.divide_no_nan(tf.reduce_sum(iou), tf.reduce_sum(tf.cast(present, tf.float32)))
 
 
 @_register
@@ -172,32 +173,7 @@ class ClassIoU(ConfusionMetric):
         self.class_id = class_id
 
     def result(self):
-        return self.class_scores()[0][self.class_id]
+        return self.ious()[0][self.class_id]
 
     def get_config(self):
         return {**super().get_config(), "class_id": self.class_id}
-
-
-@_register
-class Scores(ConfusionMetric):
-    """All scores as a dict: ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` and per class
-    ``iou_k``, ``dice_k``, ``precision_k``, ``recall_k`` (0 where undefined)."""
-
-    def __init__(self, num_classes, name="scores", **kwargs):
-        super().__init__(num_classes, name=name, **kwargs)
-
-    def result(self):
-        iou, dice, precision, recall, present = self.class_scores()
-        cm = tf.convert_to_tensor(self.cm)
-        counted = tf.cast(self.counted(), tf.float32)
-        out = {
-            "mean_iou": self.present_mean(iou, present),
-            "mean_dice": self.present_mean(dice, present),
-            "pixel_accuracy": tf.math.divide_no_nan(tf.reduce_sum(tf.linalg.diag_part(cm) * counted),
-                                                    tf.reduce_sum(cm * counted[:, None])),
-        }
-        for k in range(self.num_classes):
-            if k != self.ignore_index:
-                out.update({f"iou_{k}": iou[k], f"dice_{k}": dice[k], f"precision_{k}": precision[k],
-                            f"recall_{k}": recall[k]})
-        return out

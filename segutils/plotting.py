@@ -25,7 +25,8 @@ def colour(k: int) -> tuple[float, float, float]:
     return tuple(PALETTE[k % len(PALETTE)] / 255.0)
 
 
-def _plt():
+def pyplot():
+    """``matplotlib.pyplot``, imported on first use (importing segutils draws nothing)."""
     import matplotlib.pyplot as plt
 
     return plt
@@ -42,14 +43,15 @@ def as_rgb(image) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
-def _mask2d(mask) -> np.ndarray:
+def mask_hw(mask) -> np.ndarray:
+    """A class mask as ``H x W`` (an ``H x W x 1`` mask loses its channel axis)."""
     mask = np.asarray(mask)
-    return mask[..., 0] if mask.ndim == 3 else mask
+    return mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
 
 
 def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:
     """Colour-code a class mask: class k gets ``PALETTE[k]``, the ignore index black; uint8 RGB."""
-    mask = _mask2d(mask).astype(np.int64)
+    mask = mask_hw(mask).astype(np.int64)
     rgb = PALETTE[mask % len(PALETTE)]
     if ignore_index is not None:
         rgb[mask == ignore_index] = 0
@@ -64,9 +66,9 @@ def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, b
     """
     rgb = as_rgb(image)
     colours = mask_to_rgb(mask, ignore_index) / 255.0
-    weight = np.full(_mask2d(mask).shape + (1,), alpha, dtype=np.float32)
+    weight = np.full(mask_hw(mask).shape + (1,), alpha, dtype=np.float32)
     if background is not None:
-        weight[_mask2d(mask) == background] = 0.0
+        weight[mask_hw(mask) == background] = 0.0
     return rgb * (1 - weight) + colours * weight
 
 
@@ -77,7 +79,7 @@ def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
         float RGB ``H x W x 3`` in ``[0, 1]``.
     """
     rgb = as_rgb(image).copy()
-    m = _mask2d(mask)
+    m = mask_hw(mask)
     edge = np.zeros(m.shape, dtype=bool)
     edge[1:] |= m[1:] != m[:-1]
     edge[:, 1:] |= m[:, 1:] != m[:, :-1]
@@ -100,7 +102,7 @@ def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, t
 
     Taught in notebooks/01_data.ipynb.
     """
-    plt = _plt()
+    plt = pyplot()
     n = min(n, len(images))
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n + 0.6), squeeze=False)
     for i in range(n):
@@ -137,7 +139,7 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
 
     Taught in notebooks/01_data.ipynb.
     """
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
     for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
@@ -165,11 +167,11 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
 
     from segutils.data.augment import augment
 
-    plt = _plt()
+    plt = pyplot()
     pixels = np.asarray(image)
     pixels = pixels / 255.0 if pixels.dtype == np.uint8 else pixels
     x = tf.convert_to_tensor(pixels[..., None] if pixels.ndim == 2 else pixels, tf.float32)
-    m = tf.convert_to_tensor(_mask2d(mask)[..., None].astype(np.int32))
+    m = tf.convert_to_tensor(mask_hw(mask)[..., None].astype(np.int32))
     fig, axes = plt.subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
     for row, (name, config) in zip(axes, configs.items(), strict=True):
         row[0].imshow(outline(x.numpy(), m.numpy()))
@@ -223,7 +225,7 @@ def draw_unet(model_or_levels, ax=None):
     levels = _unet_levels(model_or_levels)
     depth = len(levels) - 1
     if ax is None:
-        _, ax = _plt().subplots(figsize=(1.4 * (2 * depth + 2), 1.1 * (depth + 1.5)))
+        _, ax = pyplot().subplots(figsize=(1.4 * (2 * depth + 2), 1.1 * (depth + 1.5)))
     box_h = 0.62
 
     def size(h, w):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compare_plots import ERROR_COLOURS, error_codes, error_handles
-from .evaluation import head_rule, predict_probabilities
-from .plotting import as_rgb, overlay
+from .plotting import as_rgb, mask_hw, overlay
+from .predict import head_rule, predict_probabilities
 
 
 @dataclass
@@ -40,13 +40,13 @@ class ExplorerData:
 
 def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=None, class_names=None,
                   batch_size: int = 8) -> ExplorerData:  # fmt: skip
-    """Run every model once over ``images`` (:func:`segutils.evaluation.predict_probabilities`).
+    """Run every model once over ``images`` (:func:`segutils.predict.predict_probabilities`).
 
     Args:
         models: ``{name: keras model}`` (or ``{name: probabilities}`` already computed, one per image).
         images, masks: the test images and their true class masks (``H x W``), in the same order.
     """
-    masks = [np.asarray(m)[..., 0] if np.ndim(m) == 3 else np.asarray(m) for m in masks]
+    masks = [mask_hw(m) for m in masks]
     if not models or len(images) != len(masks) or not len(images):
         raise ValueError(f"give at least one model and as many images as masks, got {len(images)} and {len(masks)}")
     probabilities = {}

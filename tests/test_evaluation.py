@@ -1,4 +1,4 @@
-"""segutils.evaluation: predict_masks' preparation, padding and head rule; evaluate; V_rand / V_info."""
+"""predict_masks' preparation, padding and head rule; segutils.evaluation: evaluate, V_rand / V_info."""
 
 import csv
 import types
@@ -13,12 +13,12 @@ from segutils.evaluation import (
     conclusion,
     evaluate,
     gap_exceeds_spread,
-    predict_masks,
     region_scores,
     run_row,
-    seconds_to_reach,
+    time_to_reach,
     write_report,
 )
+from segutils.predict import ends_in_logits, predict_masks
 
 from .heads import head_model, ramp
 
@@ -121,9 +121,6 @@ def test_merging_two_cells_lowers_v_rand_and_v_info():
 
 
 def test_evaluate_on_fixed_predictions_equals_hand_computed_values():
-    pytest.importorskip(
-        "segutils.metrics", reason="segutils.metrics (the contract's confusion_matrix) not in the tree yet"
-    )
     truth = [np.array([[0, 0], [1, 1]]), np.array([[1, 1], [1, 1]])]
     pred = [np.array([[0, 1], [1, 1]]), np.array([[1, 1], [1, 0]])]
     result = evaluate(pred, (None, truth), num_classes=2, regions=False)
@@ -140,9 +137,6 @@ def test_evaluate_on_fixed_predictions_equals_hand_computed_values():
 
 
 def test_evaluate_a_model_adds_region_scores_for_two_classes():
-    pytest.importorskip(
-        "segutils.metrics", reason="segutils.metrics (the contract's confusion_matrix) not in the tree yet"
-    )
     truth = _two_cells()
     image = (truth * 255).astype(np.uint8)
     result = evaluate(head_model("sigmoid", 1), ([image, image], [truth, truth[..., None]]), num_classes=2)
@@ -190,10 +184,12 @@ def test_gap_exceeds_spread_needs_two_seeds_per_model():
     assert gap_exceeds_spread(compare(_rows([0.80], [0.70])), "mean_iou") is None
 
 
-def test_seconds_to_reach_reads_the_first_epoch_at_the_target():
-    record = {"history": {"val_mean_iou": [0.4, 0.7, 0.65, 0.8]}, "elapsed": [10.0, 21.0, 30.0, 41.0]}
-    assert seconds_to_reach(record, 0.7) == 21.0
-    assert np.isnan(seconds_to_reach(record, 0.9))
+def test_time_to_reach_reads_the_first_epoch_at_the_target():
+    record = {"history": {"val_mean_iou": [0.4, 0.7, 0.65, 0.8], "val_loss": [0.9, 0.5, 0.4, 0.3]},
+              "elapsed": [10.0, 21.0, 30.0, 41.0]}
+    assert time_to_reach(record, 0.7) == (2.0, 21.0)
+    assert time_to_reach(record, 0.75, "val_mean_iou") == (4.0, 41.0)
+    assert np.isnan(time_to_reach(record, 0.9)).all()
 
 
 def test_conclusion_is_written_from_the_table(tmp_path):
@@ -254,10 +250,6 @@ def test_make_compare_writes_a_report_for_a_folder(tmp_path, monkeypatch):
     notebooks = Path(runner.ROOT) / "notebooks"
     if not (notebooks / "05_training.ipynb").exists():
         pytest.skip("notebooks/05_training.ipynb is not in the tree yet")
-    pytest.importorskip(
-        "segutils.metrics", reason="segutils.metrics (the contract's confusion_matrix) not in the tree yet"
-    )
-    pytest.importorskip("segutils.losses", reason="segutils.losses not in the tree yet")
     folder = tmp_path / "my data"
     rng = np.random.default_rng(0)
     for kind in ("images", "masks"):
@@ -286,14 +278,13 @@ def test_make_compare_writes_a_report_for_a_folder(tmp_path, monkeypatch):
 
 def test_linknets_float32_cast_after_its_sigmoid_is_not_read_as_logits():
     """LinkNet ends in sigmoid -> Activation('linear', float32): its masks are cut at p > 0.5."""
-    from segutils.evaluation.predict import from_logits
     from segutils.models import build_linknet, build_unet
 
     linknet = build_linknet((64, 64, 1), 1, encoder_weights=None)
     assert [layer.name for layer in linknet.layers[-2:]] == ["sigmoid", "output"]
-    assert from_logits(linknet) is False
-    assert from_logits(build_unet((64, 64, 1), 1, filters=4, depth=2)) is False
-    assert from_logits(build_unet((64, 64, 1), 1, filters=4, depth=2, logits=True)) is True
+    assert ends_in_logits(linknet) is False
+    assert ends_in_logits(build_unet((64, 64, 1), 1, filters=4, depth=2)) is False
+    assert ends_in_logits(build_unet((64, 64, 1), 1, filters=4, depth=2, logits=True)) is True
     x = np.random.default_rng(0).random((2, 64, 64, 1)).astype("float32")
     probabilities = np.asarray(linknet(x, training=False))[..., 0]
     np.testing.assert_array_equal(predict_masks(linknet, x), (probabilities > 0.5).astype(np.uint8))

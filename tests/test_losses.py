@@ -163,10 +163,13 @@ def test_finite_values_and_gradients_on_empty_masks_and_saturated_predictions(po
     for truth in (empty, full):
         for edge in edges:
             pred = tf.Variable(tf.fill((1, 4, 4, 1), tf.constant(edge, dtype)))
-            with tf.GradientTape() as tape:
-                result = loss(truth, pred)
-            grad = tape.gradient(result, pred)
-            assert np.isfinite(float(result)) and np.all(np.isfinite(grad.numpy().astype("float32")))
+            # unclipped, an empty class predicted exactly 0 has gradient 1 / (2 * SMOOTH) = 5e4 per pixel in
+            # Dice and Jaccard: each fits in float16 (max 65504), their sum does not, so float16 checks one at a time
+            for part in [loss] if dtype == "float32" else loss.losses:
+                with tf.GradientTape() as tape:
+                    result = part(truth, pred)
+                grad = tape.gradient(result, pred)
+                assert np.isfinite(float(result)) and np.all(np.isfinite(grad.numpy().astype("float32"))), part.name
 
 
 def test_perfect_prediction_scores_zero_and_inverted_scores_high():
@@ -214,3 +217,73 @@ def test_compiled_model_saves_and_loads_without_and_with_segutils(tmp_path):
     assert again.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(
         model.evaluate(x, y, verbose=0, return_dict=True)["loss"], abs=1e-6
     )
+
+
+GT0 = np.zeros((3, 3), "float32")  # segmentation_models' tests/test_metrics.py hand cases
+GT1 = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], "float32")
+PR1 = np.array([[0, 0, 0], [1, 1, 0], [0, 0, 0]], "float32")
+PR2 = np.array([[0, 0, 0], [1, 1, 0], [1, 1, 0]], "float32")
+PR3 = np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0]], "float32")
+SM_CASES = [  # (truth, prediction, IoU, F1, F2) of segmentation_models' IOU_CASES, F1_CASES, F2_CASES
+    (GT0, GT0, 1.0, 1.0, 1.0), (GT1, GT1, 1.0, 1.0, 1.0), (GT0, PR1, 0.0, 0.0, 0.0), (GT0, PR2, 0.0, 0.0, 0.0),
+    (GT0, PR3, 0.0, 0.0, 0.0), (GT1, PR1, 0.5, 2 / 3, 5 / 9), (GT1, PR2, 1 / 3, 0.5, 0.5), (GT1, PR3, 0.0, 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize(("truth", "pred", "iou", "f1", "f2"), SM_CASES)
+def test_overlap_losses_do_not_clip_segmentation_models_hand_cases(truth, pred, iou, f1, f2):
+    t, p = truth[None, ..., None], pred[None, ..., None]
+    assert 1 - value(L.JaccardLoss(classes=[1], smooth=1e-11), t, p) == pytest.approx(iou, abs=1e-6)
+    assert 1 - value(L.DiceLoss(classes=[1], smooth=1e-11), t, p) == pytest.approx(f1, abs=1e-6)
+    assert 1 - value(L.DiceLoss(beta=2.0, classes=[1], smooth=1e-11), t, p) == pytest.approx(f2, abs=1e-6)
+
+
+def test_a_class_absent_from_target_and_prediction_scores_iou_1_not_0_024():
+    zeros = np.zeros((1, 64, 64, 1), "float32")
+    assert 1 - value(L.JaccardLoss(classes=[1]), zeros, zeros) == 1.0
+
+
+def _both_modes(loss, y_true, y_pred):
+    """The loss in eager mode and under tf.function with unknown shapes (the checks then run in the graph)."""
+    spec = [tf.TensorSpec([None] * np.ndim(y_true), tf.float32), tf.TensorSpec([None, None, None, 1], tf.float32)]
+    graph = tf.function(lambda t, p: loss(t, p), input_signature=spec)
+    return [lambda: loss(y_true, y_pred), lambda: graph(tf.constant(y_true, tf.float32), tf.constant(y_pred))]
+
+
+LOSSES = [L.CrossEntropy, L.DiceLoss, L.JaccardLoss, L.FocalLoss, L.TverskyLoss]
+
+
+@pytest.mark.parametrize("make", LOSSES)
+def test_a_target_batch_of_1_is_not_broadcast_against_predictions_of_2(make):
+    pred = np.full((2, 4, 4, 1), 0.5, "float32")
+    eager, graph = _both_modes(make(), np.zeros((1, 4, 4), "float32"), pred)
+    message = r"^target shape \(1, 4, 4, 1\) does not match prediction shape \(2, 4, 4, 1\)"
+    with pytest.raises(ValueError, match=message):
+        eager()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"target shape \(None, None, None, 1\) does not match"):
+        graph()
+
+
+@pytest.mark.parametrize("make", LOSSES)
+def test_a_target_of_minus_1_without_ignore_index_is_refused_not_dropped(make):
+    target = np.zeros((1, 4, 4), "float32")
+    target[0, 0, 0] = -1
+    message = r"target values must be class indices 0..1 \(num_classes=2\) or the ignore_index \(None\)"
+    for mode in _both_modes(make(), target, np.full((1, 4, 4, 1), 0.5, "float32")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            mode()
+    target[0, 0, 0] = 2
+    for mode in _both_modes(make(), target, np.full((1, 4, 4, 1), 0.5, "float32")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            mode()
+    target[0, 0, 0] = 255
+    assert np.isfinite(value(make(ignore_index=255), target, np.full((1, 4, 4, 1), 0.5, "float32")))
+
+
+@pytest.mark.parametrize("make", LOSSES)
+def test_nan_predictions_are_refused_not_scored(make):
+    pred = np.full((1, 4, 4, 1), 0.5, "float32")
+    pred[0, 1, 1] = np.nan
+    for mode in _both_modes(make(), np.zeros((1, 4, 4), "float32"), pred):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="the predictions hold NaN: the model diverged"):
+            mode()

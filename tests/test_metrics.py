@@ -4,6 +4,7 @@ Keras metrics against numpy and keras.metrics.MeanIoU, mixed precision, errors t
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from segutils import metrics as M
 
@@ -60,16 +61,12 @@ def test_streaming_metrics_equal_numpy_scores_over_batches():
     truth = rng.integers(0, 3, (4, 8, 8))
     probs = rng.random((4, 8, 8, 3)).astype("float32")
     expected = M.scores(M.confusion_matrix(truth, probs.argmax(-1), 3))
-    mean_iou, iou_2, scores = M.MeanIoU(3), M.ClassIoU(2, 3), M.Scores(3)
+    mean_iou, iou_2 = M.MeanIoU(3), M.ClassIoU(2, 3)
     for i in range(4):  # four updates, one batch each
-        for m in (mean_iou, iou_2, scores):
+        for m in (mean_iou, iou_2):
             m.update_state(truth[i : i + 1], probs[i : i + 1])
     assert float(mean_iou.result()) == pytest.approx(expected["mean_iou"], abs=1e-6)
     assert float(iou_2.result()) == pytest.approx(expected["iou"][2], abs=1e-6)
-    result = scores.result()
-    assert float(result["pixel_accuracy"]) == pytest.approx(expected["pixel_accuracy"], abs=1e-6)
-    assert float(result["recall_1"]) == pytest.approx(expected["recall"][1], abs=1e-6)
-    assert float(result["dice_0"]) == pytest.approx(expected["dice"][0], abs=1e-6)
     one_hot = np.eye(3, dtype="float32")[truth]
     assert float(streaming(M.MeanIoU(3), one_hot, probs)) == pytest.approx(expected["mean_iou"], abs=1e-6)
 
@@ -110,7 +107,7 @@ def test_metrics_under_mixed_float16_in_fit():
         history = model.fit(x, y, epochs=1, verbose=0).history
         assert set(history) >= {"mean_iou", "iou_0"} and 0.0 <= history["mean_iou"][0] <= 1.0
         probs = model.predict(x, verbose=0)
-        expected = M.scores(M.confusion_matrix(y[..., 0], probs[..., 0] >= 0.5, 2))["mean_iou"]
+        expected = M.scores(M.confusion_matrix(y[..., 0], probs[..., 0] > 0.5, 2))["mean_iou"]
         assert model.evaluate(x, y, verbose=0, return_dict=True)["mean_iou"] == pytest.approx(expected, abs=1e-5)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -145,3 +142,41 @@ def test_class_iou_agrees_with_segmentation_models_iou_score_on_one_batch():
     probs = rng.random((2, 16, 16, 1)).astype("float32")
     theirs = float(sm.metrics.IOUScore(threshold=0.5)(truth, probs))
     assert float(streaming(M.ClassIoU(1, 2), truth, probs)) == pytest.approx(theirs, abs=1e-5)
+
+
+def test_sample_weight_is_honoured_per_image_and_per_pixel():
+    truth = np.array([[[1, 1], [0, 0]], [[1, 0], [0, 0]]])
+    probs = np.array([[[0.9, 0.9], [0.1, 0.1]], [[0.1, 0.9], [0.9, 0.9]]], "float32")[..., None]
+    # image 0 alone is perfect (IoU 1 for both classes); image 1 gets every pixel wrong
+    metric = M.MeanIoU(2)
+    metric.update_state(truth, probs, sample_weight=np.array([1.0, 0.0]))
+    assert float(metric.result()) == 1.0
+    metric.reset_state()
+    metric.update_state(truth, probs)
+    assert float(metric.result()) == pytest.approx(1 / 3)  # class 0: 2 / (2 + 1 + 3), class 1: 2 / (2 + 3 + 1)
+    # per pixel: only the two top-right pixels count, each weighted 3: class 1 tp 3 (image 0), fp 3 (image 1)
+    pixel = np.zeros((2, 2, 2), "float32")
+    pixel[:, 0, 1] = 3.0
+    iou_1 = M.ClassIoU(1, 2)
+    iou_1.update_state(truth, probs, sample_weight=pixel[..., None])
+    assert float(iou_1.result()) == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match=r"sample_weight of shape \(2, 2\): give one weight per image \(B,\)"):
+        iou_1.update_state(truth, probs, sample_weight=np.ones((2, 2)))
+
+
+def test_mean_iou_of_mismatched_sides_or_batches_is_our_error_not_keras_shape_error():
+    probs = np.full((2, 8, 8, 1), 0.9, "float32")
+    with pytest.raises(ValueError, match=r"target shape \(2, 4, 8, 1\) does not match prediction shape "
+                                         r"\(2, 8, 8, 1\): give masks of the prediction's batch size, height"):
+        M.MeanIoU(2).update_state(np.zeros((2, 4, 8), "int32"), probs)
+    with pytest.raises(ValueError, match=r"target shape \(1, 8, 8, 1\) does not match prediction shape"):
+        M.MeanIoU(2).update_state(np.zeros((1, 8, 8), "int32"), probs)
+    with pytest.raises(ValueError, match=r"mean_iou: predictions with 3 channels are scored as 3 classes, but "
+                                         r"num_classes=2"):
+        M.MeanIoU(2).update_state(np.zeros((2, 8, 8), "int32"), np.full((2, 8, 8, 3), 0.3, "float32"))
+
+
+def test_mean_iou_of_nan_predictions_is_refused_not_a_plausible_number():
+    probs = np.full((1, 4, 4, 1), np.nan, "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the predictions hold NaN: the model diverged"):
+        M.MeanIoU(2).update_state(np.zeros((1, 4, 4), "int32"), probs)

@@ -1,8 +1,8 @@
-"""segutils.evaluation.predict_probabilities: the probability path under predict_masks (the explorer's)."""
+"""segutils.predict.predict_probabilities: the probability path under predict_masks (the explorer's)."""
 
 import numpy as np
 
-from segutils.evaluation import head_rule, predict_masks, predict_probabilities, to_probabilities
+from segutils.predict import head_rule, predict_masks, predict_probabilities, to_probabilities
 
 from .heads import head_model, ramp
 
@@ -45,6 +45,6 @@ def test_resized_probabilities_come_back_at_the_image_size_like_the_masks():
 
 
 def test_to_probabilities_hand_computed():
-    np.testing.assert_allclose(to_probabilities(np.array([[0.0], [np.log(3.0)]]), logits=True), [[0.5], [0.75]])
-    np.testing.assert_allclose(to_probabilities(np.array([0.0, np.log(3.0)]), logits=True), [0.25, 0.75])
-    np.testing.assert_array_equal(to_probabilities(np.array([[0.25]]), logits=False), [[0.25]])
+    np.testing.assert_allclose(to_probabilities(np.array([[0.0], [np.log(3.0)]]), from_logits=True), [[0.5], [0.75]])
+    np.testing.assert_allclose(to_probabilities(np.array([0.0, np.log(3.0)]), from_logits=True), [0.25, 0.75])
+    np.testing.assert_array_equal(to_probabilities(np.array([[0.25]]), from_logits=False), [[0.25]])

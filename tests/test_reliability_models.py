@@ -108,7 +108,7 @@ def test_a_size_agnostic_unet_given_sides_its_depth_cannot_halve_names_the_sizes
     expected = (
         "U-Net with depth=2 down-samples by 4, so height and width must be multiples of 4; got height 30 "
         "(nearest valid sizes: 28 or 32); width 6 (nearest valid sizes: 4 or 8). Pad or crop the images to those "
-        "sizes (segutils.evaluation.predict_masks pads and crops for you)."
+        "sizes (segutils.predict.predict_masks pads and crops for you)."
     )
     image = np.zeros((1, 30, 6, 1), "float32")
     for call in (model, lambda x: model.predict(x, verbose=0)):

@@ -20,13 +20,17 @@ CLAIMS = {
 }
 
 
-def seconds_to_reach(record: dict, val_iou: float) -> float:
-    """Wall-clock training seconds until the run's validation mean IoU first reached ``val_iou`` (NaN: never)."""
-    history = record.get("history", {}).get("val_mean_iou", [])
-    for value, elapsed in zip(history, record.get("elapsed", []), strict=False):
-        if value >= val_iou:
-            return float(elapsed)
-    return math.nan
+def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
+    """``(epoch, seconds)``: the first epoch (from 1) and the wall-clock training seconds at which the run's
+    ``metric`` reached ``target`` (``>=``); ``(nan, nan)`` when it never did.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    history = record.get("history", {}).get(metric, [])
+    for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
+        if value >= target:
+            return float(epoch), float(elapsed)
+    return math.nan, math.nan
 
 
 def conclusion(

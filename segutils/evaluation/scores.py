@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .predict import predict_masks
+from ..plotting import mask_hw
+from ..predict import predict_masks
 
 
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
@@ -94,7 +95,7 @@ def _data(data) -> tuple[list | None, list[np.ndarray]]:
             "data must be an (images, masks) pair, a split from segutils.data.load, "
             "or a tf.data.Dataset of (image, mask) batches"
         )
-    masks = [np.asarray(m)[..., 0] if np.ndim(m) == 3 else np.asarray(m) for m in masks]
+    masks = [mask_hw(m) for m in masks]
     return images, masks
 
 

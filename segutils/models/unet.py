@@ -79,7 +79,7 @@ def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Mode
     shapes are checked (eager calls and ``predict``), so the graph and exports stay the same.
     """
     plain = model.call
-    fix = "Pad or crop the images to those sizes (segutils.evaluation.predict_masks pads and crops for you)."
+    fix = "Pad or crop the images to those sizes (segutils.predict.predict_masks pads and crops for you)."
 
     def call(inputs, *args, **kwargs):
         shape = getattr(inputs, "shape", None)

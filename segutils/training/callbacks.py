@@ -83,9 +83,9 @@ class LiveCurves(keras.callbacks.Callback):
             return
         if get_ipython() is None:
             return
-        from ..plotting import _plt
+        from ..plotting import pyplot
 
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(9, 3))
         for ax, key in zip(axes, ("loss", self.metric), strict=True):
             for name in (key, f"val_{key}"):

@@ -4,15 +4,19 @@ import keras
 import numpy as np
 import pytest
 
-from segutils.inference import (
+from segutils.models import build_unet
+from segutils.predict import (
     blend_window,
+    ends_in_logits,
+    head_rule,
     mirror_indices,
+    predict_masks,
+    predict_probabilities,
     predict_tiled,
     receptive_field,
     tile_grid,
     tiled_probabilities,
 )
-from segutils.models import build_unet
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +41,7 @@ class Recorder:
     def __init__(self, model):
         self.model, self.shapes = model, []
         self.input_shape, self.layers, self.get_layer = model.input_shape, model.layers, model.get_layer
+        self.name, self.outputs = model.name, model.outputs
 
     def predict_on_batch(self, x):
         self.shapes.append(x.shape)
@@ -153,7 +158,7 @@ def test_logits_are_turned_into_probabilities_first():
 
 
 def test_rgb_is_converted_for_a_grayscale_model_like_predict_masks(unet):
-    from segutils.evaluation import predict_masks
+    from segutils.predict import predict_masks
 
     rgb = (np.random.default_rng(7).random((64, 96, 3)) * 255).astype(np.uint8)
     # overlap 0, a tile the image fits in: one pass over the image, as predict_masks makes
@@ -207,3 +212,77 @@ def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
     rows = [line.split()[0:2] for line in out.splitlines() if line.startswith(("whole", "tiled"))]
     assert [r[0] for r in rows] == ["whole", "tiled", "tiled"] and "peak resident memory" in out
     assert "tiled 64x64/32" in out and "tiled + 4 flips" in out
+
+
+def _lambda_logits_model():
+    inputs = keras.Input((None, None, 1))
+    z = keras.layers.Conv2D(1, 1, name="head")(inputs)
+    return keras.Model(inputs, keras.layers.Lambda(lambda t: 2.0 * t, name="scale")(z), name="hidden_logits")
+
+
+def test_logits_hidden_behind_a_lambda_are_refused_not_cut_at_one_half():
+    model = _lambda_logits_model()
+    image = np.zeros((32, 32), np.uint8)
+    message = (r"cannot tell whether model 'hidden_logits' outputs logits or probabilities: its layer 'scale' "
+               r"\(Lambda\) has no activation; pass from_logits=True \(logits\) or from_logits=False")
+    for predict in (predict_masks, predict_probabilities, predict_tiled):
+        with pytest.raises(ValueError, match=message):
+            predict(model, image)
+    model.get_layer("head").set_weights([np.zeros((1, 1, 1, 1), np.float32), np.array([-0.1], np.float32)])
+    # told, the prediction reads the Lambda's -0.2 as a logit: probability sigmoid(-0.2)
+    np.testing.assert_allclose(predict_probabilities(model, image, from_logits=True), 1 / (1 + np.exp(0.2)), rtol=1e-6)
+
+
+def test_a_flat_or_two_output_model_gets_one_clear_error():
+    inputs = keras.Input((None, None, 1))
+    flat = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs)), name="flat")
+    two = keras.Model(inputs, [keras.layers.Conv2D(1, 1, activation="sigmoid")(inputs),
+                               keras.layers.Conv2D(2, 1, activation="softmax")(inputs)], name="two")
+    image = np.zeros((32, 32), np.uint8)
+    for predict in (predict_masks, predict_probabilities, predict_tiled):
+        with pytest.raises(ValueError, match=r"^model 'flat' maps \(None, None, None, 1\) to \(None, 3\): prediction "
+                                             r"takes a segmentation model from images \(B, H, W, C\) to class maps"):
+            predict(flat, image)
+        with pytest.raises(ValueError, match=r"^model 'two' has 2 outputs: prediction takes a segmentation model with "
+                                             r"one output .* keras.Model\(model.input, model.outputs\[0\]\)"):
+            predict(two, image)
+
+
+def test_every_course_model_is_read_as_probabilities_or_logits():
+    from segutils.models import build_linknet, build_linknet_scratch
+
+    assert ends_in_logits(build_linknet_scratch((64, 64, 3), 3)) is False
+    assert ends_in_logits(build_linknet((64, 64, 3), 3, encoder_weights=None)) is False
+    assert ends_in_logits(build_unet((None, None, 1), 2, filters=4, depth=2, logits=True)) is True
+
+
+def test_predict_tiled_refuses_a_nan_image(unet):
+    image = np.full((64, 64), 0.5, np.float32)
+    image[3, 4] = np.nan
+    message = r"^the image holds 1 NaN and 0 infinite values: a model cannot classify them"
+    with pytest.raises(ValueError, match=message):
+        predict_tiled(unet, image)
+    with pytest.raises(ValueError, match=message):
+        predict_masks(unet, image)
+
+
+def test_the_head_rule_at_the_threshold_itself_is_class_0_in_prediction_and_metrics():
+    """p == threshold exactly: class 0 everywhere (strict >), as argmax of [0.5, 0.5] gives class 0."""
+    from segutils import metrics
+
+    from .heads import head_model
+
+    image = np.array([[0.5, 0.75], [0.25, 0.5]], np.float32)  # z = 4 (x - 0.5): 0, 1, -1, 0
+    for activation, from_logits in (("sigmoid", False), ("linear", True)):
+        model = head_model(activation, 1)
+        probs = predict_probabilities(model, image)
+        assert probs[0, 0, 0] == 0.5  # sigmoid(0) is exactly one half
+        np.testing.assert_array_equal(predict_masks(model, image), [[0, 1], [0, 0]])
+        np.testing.assert_array_equal(predict_tiled(model, image), [[0, 1], [0, 0]])
+        outputs = model.predict_on_batch(image[None, ..., None])
+        truth = np.array([[[0, 1], [0, 0]]])
+        metric = metrics.ClassIoU(1, 2, from_logits=from_logits)
+        metric.update_state(truth, outputs)
+        assert float(metric.result()) == 1.0  # 0.5 counted as class 1 would give IoU 1/3
+    np.testing.assert_array_equal(head_rule(np.array([[0.25], [0.2500001]]), 0.25), [0, 1])
+    np.testing.assert_array_equal(head_rule(np.array([[0.5, 0.5], [0.4, 0.6]])), [0, 1])  # argmax: ties to class 0
