@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import shutil
 import statistics
 import warnings
 from collections.abc import Callable
@@ -66,22 +67,33 @@ def check_available(fmt: str) -> None:
         )
 
 
-def export_model(model, directory, fmt: str) -> Path:
+def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     """Write ``model`` in format ``fmt`` under ``directory``; returns the file or folder written.
 
     The input signature is the model's own, so a ``(None, None, C)`` model exports for any
     image size and batch. ``litert_fp16`` stores weights as float16 (half the file),
     ``litert_int8`` as int8 with a scale per tensor (a quarter; Keras passes
     ``optimizations=[tf.lite.Optimize.DEFAULT]`` to the converter); activations stay float32.
+    A model never called (freshly built, or loaded with ``keras.models.load_model``) is called
+    once on a batch of zeros first, as Keras' ONNX export needs.
 
     Raises:
         ExportUnavailable: the format's packages are missing (see :data:`NEEDS`).
+        FileExistsError: an earlier export is there and ``overwrite`` is False.
 
     Taught in ``notebooks/07_inference.ipynb``.
     """
     check_available(fmt)
     path = Path(directory) / FILENAMES[fmt]
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} holds an earlier {fmt} export: pass overwrite=True to replace it, "
+                              "or export into another directory")
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
+    _call_once(model)
     with _quiet():
         if fmt == "saved_model":
             model.export(str(path), format="tf_saved_model", verbose=False)
@@ -90,6 +102,12 @@ def export_model(model, directory, fmt: str) -> Path:
         else:
             model.export(str(path), format="litert", verbose=False, **_litert_options(fmt))
     return path
+
+
+def _call_once(model) -> None:
+    """Call ``model`` on a batch of zeros (unknown sides as 32), so that Keras' export sees it was called."""
+    shape = [1] + [32 if side is None else side for side in model.input_shape[1:]]
+    model(np.zeros(shape, np.float32), training=False)
 
 
 @contextlib.contextmanager
@@ -176,7 +194,8 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(time_calls(fn, repeats=repeats))  # the course's one timing loop, one warm-up
 
 
-def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5) -> list[dict]:
+def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
+                    overwrite: bool = False) -> list[dict]:  # fmt: skip
     """Export ``model`` in each format, load it back, and compare it with the Keras model on ``images``.
 
     Args:
@@ -185,6 +204,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5)
         directory: where the artifacts go.
         formats: some of :data:`FORMATS`.
         repeats: timed calls per format (median).
+        overwrite: replace the exports of an earlier call in ``directory`` (else FileExistsError).
 
     Returns:
         One row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median
@@ -197,6 +217,9 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5)
     images = np.asarray(images, np.float32)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    if (directory / "model.keras").exists() and not overwrite:
+        raise FileExistsError(f"{directory} holds an earlier export (model.keras): pass overwrite=True to replace "
+                              "it, or export into another directory")
     model.save(directory / "model.keras")
     reference = np.asarray(model.predict_on_batch(images))
     rows = [dict(format="keras", path=directory / "model.keras", bytes=size_bytes(directory / "model.keras"),
@@ -206,7 +229,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5)
         row = dict(format=fmt, path=None, bytes=None, ms=None, max_abs_diff=None, tolerance=TOLERANCE[fmt],
                    outputs=None, error=None)  # fmt: skip
         try:
-            row["path"] = export_model(model, directory, fmt)
+            row["path"] = export_model(model, directory, fmt, overwrite)
             predict = load_exported(row["path"], fmt)
         except ExportUnavailable as err:
             row["error"] = str(err)

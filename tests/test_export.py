@@ -89,3 +89,36 @@ def test_compare_exports_makes_the_table(monkeypatch, unet, images, tmp_path):
     assert litert_row["error"] is None and litert_row["bytes"] == (tmp_path / "model.tflite").stat().st_size
     assert litert_row["ms"] > 0 and litert_row["max_abs_diff"] <= export.TOLERANCE["litert"]
     np.testing.assert_allclose(litert_row["outputs"], keras_row["outputs"], atol=export.TOLERANCE["litert"])
+
+
+@pytest.mark.parametrize("how", ["freshly built", "loaded"])
+def test_onnx_export_of_a_model_keras_never_called(how, tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_unet((None, None, 1), 1, filters=4, depth=2)
+    if how == "loaded":
+        model.save(tmp_path / "m.keras")
+        model = keras.models.load_model(tmp_path / "m.keras")
+    path = export.export_model(model, tmp_path / "out", "onnx")  # Keras alone: "The model provided has never called"
+    images = np.random.default_rng(0).random((1, 32, 64, 1), dtype="float32")
+    outputs = export.load_exported(path, "onnx")(images)
+    assert np.abs(outputs - model.predict_on_batch(images)).max() <= export.TOLERANCE["onnx"]
+
+
+def test_an_earlier_export_is_not_overwritten_without_overwrite_true(unet, images, tmp_path):
+    first = export.export_model(unet, tmp_path, "litert")
+    first.write_bytes(b"an earlier export")
+    with pytest.raises(FileExistsError, match=rf"^{first} holds an earlier litert export: pass overwrite=True to "
+                                              "replace it, or export into another directory$"):
+        export.export_model(unet, tmp_path, "litert")
+    assert first.read_bytes() == b"an earlier export"
+    assert export.export_model(unet, tmp_path, "litert", overwrite=True) == first
+    assert first.stat().st_size > 4 * 7_397
+    saved = export.export_model(unet, tmp_path, "saved_model")
+    with pytest.raises(FileExistsError, match="holds an earlier saved_model export"):
+        export.export_model(unet, tmp_path, "saved_model")
+    assert export.export_model(unet, tmp_path, "saved_model", overwrite=True) == saved
+    export.compare_exports(unet, images, tmp_path / "table", formats=(), repeats=1)
+    with pytest.raises(FileExistsError, match=r"holds an earlier export \(model.keras\): pass overwrite=True"):
+        export.compare_exports(unet, images, tmp_path / "table", formats=(), repeats=1)
+    rows = export.compare_exports(unet, images, tmp_path, formats=("litert",), repeats=1, overwrite=True)
+    assert rows[1]["error"] is None and rows[1]["max_abs_diff"] <= export.TOLERANCE["litert"]
