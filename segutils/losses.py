@@ -220,16 +220,14 @@ class ScaledLoss(LossArithmetic, keras.losses.Loss):
         return {"name": self.name, "loss": keras.losses.serialize(self.loss), "factor": self.factor}
 
 
-def enet_class_weights(masks, num_classes=None, ignore_index=None, c=1.02):
+def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
     """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks``.
 
-    ``num_classes`` is needed: a class absent from these masks still needs its weight.
+    ``num_classes`` is required: a class absent from these masks still needs its weight.
+    Taught in ``notebooks/04_losses_metrics.ipynb``.
     """
     import numpy as np
 
-    if num_classes is None:
-        raise ValueError("enet_class_weights needs num_classes (e.g. 2 for membrane): a class absent from "
-                         "the masks still needs a weight")
     labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
     if ignore_index is not None:
         labels = labels[labels != ignore_index]

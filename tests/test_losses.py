@@ -56,7 +56,7 @@ def test_enet_class_weights_from_pixel_shares():
     masks = [np.array([[0, 1, 1, 1]])]  # shares 0.25 and 0.75
     assert L.enet_class_weights(masks, 2) == pytest.approx([1 / math.log(1.27), 1 / math.log(1.77)])
     assert L.enet_class_weights([np.array([[0, 0, 0, 0]])], 2)[1] == pytest.approx(1 / math.log(1.02))
-    with pytest.raises(ValueError, match="needs num_classes"):
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'num_classes'"):
         L.enet_class_weights(masks)
     with pytest.raises(ValueError, match="0/255 masks to 0/1"):
         L.enet_class_weights([np.array([[0, 255]])], 2)

@@ -8,7 +8,7 @@ what was found and what to pass, instead of turning into black or white batches.
 arrays must hold class indices 0..K-1 or the ignore index, checked here (naming the mask), not
 later inside a loss; without ``num_classes``, 0/255 masks are refused too. PNG masks are decoded
 like ``segutils.data.load`` decodes them and checked as they are read; JPEG masks are refused up
-front. Taught in ``notebooks/01_data.ipynb``.
+front. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations

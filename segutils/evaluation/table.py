@@ -36,7 +36,7 @@ def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = No
         model: the model's name in the table (e.g. ``"unet"``).
         seed: the run's seed.
         evaluation: a :class:`~segutils.evaluation.Evaluation` on the test split.
-        record: the run record (``segutils.training.find_runs``; CONTRACTS.md keys).
+        record: the run record (``segutils.training.find_runs``).
         speed: ``segutils.speed.benchmark``'s result.
     """
     row = {"model": model, "seed": seed}

@@ -1,6 +1,6 @@
 """Callbacks the course adds to ``fit``: a step timer, an epoch clock and live curves.
 
-Taught in ``notebooks/05_training.ipynb``.
+Used by ``segutils.training.fit`` (``notebooks/05_training.ipynb``).
 """
 
 from __future__ import annotations

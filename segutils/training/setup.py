@@ -88,10 +88,11 @@ def set_precision(mixed_precision: bool | None = None, profile: config.Profile |
     return policy
 
 
-def default_loss(num_classes: int, ignore_index: int | None = None):
+def default_loss(*, ignore_index: int | None = None):
     """The course's loss for both compared models: soft Dice plus focal (the write-up's loss).
 
-    ``ignore_index`` pixels are left out of both terms. Taught in ``notebooks/04_losses_metrics.ipynb``.
+    ``ignore_index`` pixels are left out of both terms (keyword only: the classes come from the
+    predictions, so the loss takes no ``num_classes``). Taught in ``notebooks/04_losses_metrics.ipynb``.
     """
     from ..losses import DiceLoss, FocalLoss
 
@@ -126,7 +127,7 @@ def compile_model(
     eager = profile.run_eagerly if run_eagerly is None else run_eagerly
     model.compile(
         optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
-        loss=loss if loss is not None else default_loss(num_classes, ignore_index),
+        loss=loss if loss is not None else default_loss(ignore_index=ignore_index),
         metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
         jit_compile=False if eager else (profile.jit_compile if jit_compile is None else jit_compile),
         run_eagerly=eager,

@@ -6,7 +6,7 @@ A notebook's check cell reads::
 
 An empty answer (``None``) is replaced by the solution so the notebook runs on, and the
 cell says so; an answer is never reported as checked when it was not given. The checks
-live in ``segutils/exercises/nbNN.py``, one module per notebook, each a function that
+live in ``segutils/course/exercises/nbNN.py``, one module per notebook, each a function that
 returns ``None`` for a right answer or a hint that does not give the answer away.
 
 Taught in notebooks/00_setup.ipynb.

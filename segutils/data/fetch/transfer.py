@@ -5,7 +5,7 @@ renamed only after its size and SHA-256 match. A web page where a file should be
 login page) is recognised and stops the download. Ctrl-C (a ``KeyboardInterrupt``, which is
 also what Jupyter's "interrupt kernel" raises) cancels the queued files and hangs up the open
 connections, so the pool stops within about a second; ``.part`` files of a process that was
-killed are swept by the next download. Taught in ``notebooks/01_data.ipynb``.
+killed are swept by the next download. Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations
