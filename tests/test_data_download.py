@@ -242,6 +242,6 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     ],
 )
 def test_errors_are_sorted_into_the_right_advice(error, kind):
-    from segutils.data.fetch import downloads
+    from segutils.data.fetch import transfer
 
-    assert downloads._kind(error) == kind
+    assert transfer.kind(error) == kind

@@ -89,3 +89,14 @@ def test_python_m_on_an_old_path_says_where_it_went_in_one_line():
         "segutils.runner moved to segutils.course.runner: import segutils.course.runner "
         "(or run python -m segutils.course.runner))"
     ]
+
+
+def test_no_module_imports_another_modules_private_name():
+    private = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(_source(path))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                private += [f"{path.relative_to(PACKAGE)}: {alias.name} as {alias.asname}" for alias in node.names
+                            if alias.name.startswith("_") and alias.name != "_compat"
+                            or (alias.asname or "").startswith("_")]  # fmt: skip
+    assert private == []

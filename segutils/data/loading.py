@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fetch import downloads as fetching
 from .fetch.downloads import check_file, data_root
-from .fetch.downloads import download as _fetch
 from .files import (  # noqa: F401 - read_image etc. are part of this module's API
     MAX_INFERRED_CLASSES,
     DataError,
@@ -103,7 +103,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
                 f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run `make data` "
                 f"(or `python -m segutils.course.data download {meta.name}`), or call load(..., download=True)."
             )
-        _fetch(meta.name, data_dir)
+        fetching.download(meta.name, data_dir)
     paths = [(root / i, root / m) for i, m in pairs]
     try:
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
@@ -117,7 +117,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
                 f"manifest's SHA-256 names). Run the download again: `make data` (or `python -m segutils.course.data "
                 f"download {meta.name}`), or load(..., download=True); it fetches only the damaged files."
             ) from None
-        _fetch(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
+        fetching.download(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
 

@@ -39,7 +39,6 @@ from .transfer import (  # noqa: F401 - CONNECT_TIMEOUT etc. are part of this mo
     run_all,
     sweep_stale_parts,
 )
-from .transfer import kind as _kind  # noqa: F401 - sorts errors into the advice below
 
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
