@@ -1,11 +1,8 @@
 """Export a trained model for people who do not have the course: SavedModel, ONNX, LiteRT.
 
-Everything goes through Keras' own ``model.export``: ``format="tf_saved_model"`` (loaded back
-with ``tf.saved_model.load``, called through its ``serve`` signature), ``format="onnx"``
-(written by ``tf2onnx``, run back with ``onnxruntime``) and ``format="litert"`` (a ``.tflite``
-file, run back with the ``ai_edge_litert`` interpreter, or ``tf.lite.Interpreter`` without it),
-plus a LiteRT variant whose weights are stored as float16. Each artifact is loaded back and
-its predictions compared with the Keras model's by :func:`compare_exports`. A format whose
+Everything goes through Keras' own ``model.export`` (SavedModel, ONNX by ``tf2onnx``, LiteRT with
+float32, float16 or int8 weights); :func:`compare_exports` loads each artifact back (``tf.saved_model``,
+``onnxruntime``, the LiteRT interpreter) and compares its predictions with Keras'. A format whose
 packages are missing raises :class:`ExportUnavailable`, saying what to install.
 Taught in ``notebooks/07_inference.ipynb``.
 """
@@ -35,16 +32,11 @@ FILENAMES = {
     "litert_fp16": "model_fp16.tflite",
     "litert_int8": "model_int8.tflite",
 }
-#: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel
-#: runs the same TensorFlow graph (measured: exactly 0); ONNX Runtime and the LiteRT interpreter
-#: do the same float32 arithmetic in another order; float16 weights keep 11 significant bits,
-#: int8 weights 256 levels per tensor, and a confident trained model turns small weight errors
-#: into large ones at the few pixels near p = 0.5. Measured in notebook 07 (python -m pytest
-#: --nbval-lax): ONNX 4.3e-6, LiteRT 8.3e-6, float16 1.0e-2, int8 1.2e-1 with the cpu profile's
-#: membrane U-Net (1.9M parameters), whose test mean IoU moved by +0.0000 and -0.0004.
-#: They are U-Net figures: an untrained LinkNet (random ResNet34 encoder, BatchNorm statistics
-#: never updated, so activations grow layer after layer) measured ONNX 2.2e-4, LiteRT 2.4e-4,
-#: float16 7.8e-2 and int8 1.0 at 64 x 96 -- check a trained model, not a fresh one.
+#: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel runs
+#: the same graph (0); ONNX and LiteRT do float32 in another order; float16 keeps 11 significant bits,
+#: int8 256 levels per tensor. Measured in notebook 07 with the cpu profile's membrane U-Net: ONNX
+#: 4.3e-6, LiteRT 8.3e-6, float16 1.0e-2, int8 1.2e-1 (test mean IoU +0.0000 and -0.0004). An untrained
+#: LinkNet (random encoder) measured 2.2e-4, 2.4e-4, 7.8e-2 and 1.0: check a trained model.
 TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 2.5e-1}
 #: What each format needs besides TensorFlow, to export it and to run it back.
 NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
@@ -70,18 +62,11 @@ def check_available(fmt: str) -> None:
 def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     """Write ``model`` in format ``fmt`` under ``directory``; returns the file or folder written.
 
-    The input signature is the model's own, so a ``(None, None, C)`` model exports for any
-    image size and batch. ``litert_fp16`` stores weights as float16 (half the file),
-    ``litert_int8`` as int8 with a scale per tensor (a quarter; Keras passes
-    ``optimizations=[tf.lite.Optimize.DEFAULT]`` to the converter); activations stay float32.
-    A model never called (freshly built, or loaded with ``keras.models.load_model``) is called
-    once on a batch of zeros first, as Keras' ONNX export needs.
-
-    Raises:
-        ExportUnavailable: the format's packages are missing (see :data:`NEEDS`).
-        FileExistsError: an earlier export is there and ``overwrite`` is False.
-
-    Taught in ``notebooks/07_inference.ipynb``.
+    The model's own input signature is kept (a ``(None, None, C)`` model exports for any size).
+    ``litert_fp16`` stores float16 weights (half the file), ``litert_int8`` int8 weights with a scale
+    per tensor (a quarter); activations stay float32. A model Keras never called (freshly built or
+    loaded) is called once on zeros first. Raises :class:`ExportUnavailable` (packages missing) and
+    ``FileExistsError`` (an earlier export, unless ``overwrite``). Taught in ``notebooks/07_inference.ipynb``.
     """
     check_available(fmt)
     path = Path(directory) / FILENAMES[fmt]
@@ -196,21 +181,13 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
                     overwrite: bool = False) -> list[dict]:  # fmt: skip
-    """Export ``model`` in each format, load it back, and compare it with the Keras model on ``images``.
-
-    Args:
-        model: a Keras model.
-        images: float32 ``(B, H, W, C)`` in ``[0, 1]`` (already prepared).
-        directory: where the artifacts go.
-        formats: some of :data:`FORMATS`.
-        repeats: timed calls per format (median).
-        overwrite: replace the exports of an earlier call in ``directory`` (else FileExistsError).
+    """Export ``model`` in each of ``formats``, load it back, and compare it with Keras on ``images``
+    (float32 ``(B, H, W, C)`` in [0, 1]), timing ``repeats`` calls; ``overwrite`` as in :func:`export_model`.
 
     Returns:
-        One row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median
-        milliseconds for the batch), ``max_abs_diff`` (largest difference from Keras'
-        outputs), ``tolerance``, ``outputs`` (for the caller's metrics) and ``error`` (``None``,
-        or why the format could not be produced: then the other fields are ``None``).
+        One row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the
+        batch), ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error``
+        (``None``, or why the format could not be produced; then the other fields are ``None``).
 
     Taught in ``notebooks/07_inference.ipynb``.
     """

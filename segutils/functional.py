@@ -1,12 +1,9 @@
 """The functional core under :mod:`segutils.losses` and :mod:`segutils.metrics`.
 
-Written once, as ``segmentation_models`` does in ``base/functional.py``: the smoothing constant,
-target/prediction preparation (sparse or one-hot targets, probabilities or logits, one sigmoid
-channel or a softmax), the masking of ignored pixels in the prediction *and* the target, the
-per-class counts and the formulas of IoU, F-score, Tversky, cross-entropy and the focal term.
-The formulas use plain arithmetic, so they serve tensors (losses, Keras metrics) and numpy
-arrays (:func:`segutils.metrics.scores`) alike.
-
+Written once, as ``segmentation_models`` does in ``base/functional.py``: the smoothing constant, the
+checks and preparation of targets and predictions (ignored pixels masked in both), the head rule,
+per-class counts, and the formulas of IoU, F-score, Tversky, cross-entropy and focal loss, in plain
+arithmetic so that they serve tensors and numpy arrays (:func:`segutils.metrics.scores`) alike.
 Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
 
@@ -18,8 +15,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-#: Added to numerator and denominator of the soft overlap losses: an empty class in both
-#: target and prediction scores 1 (loss 0) and gradients stay finite.
+#: Added to numerator and denominator of the soft overlap losses: a class empty in both target and
+#: prediction scores 1 (loss 0); its gradient there is finite, 1 / (2 * SMOOTH) per pixel.
 SMOOTH = 1e-5
 #: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a logarithm.
 EPSILON = 1e-7
@@ -37,10 +34,8 @@ def fscore(tp, fp, fn, beta=1.0, smooth=SMOOTH):
 
 
 def tversky(tp, fp, fn, alpha=0.5, beta=0.5, smooth=SMOOTH):
-    """Tversky index ``(tp + s) / (tp + alpha fp + beta fn + s)`` (Salehi et al. 2017).
-
-    ``alpha = beta = 0.5`` is Dice, ``alpha = beta = 1`` is IoU; ``beta > alpha`` weighs misses.
-    """
+    """Tversky index ``(tp + s) / (tp + alpha fp + beta fn + s)`` (Salehi et al. 2017): ``alpha = beta = 0.5``
+    is Dice, ``alpha = beta = 1`` IoU; ``beta > alpha`` weighs misses."""
     return (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
 
 
@@ -82,22 +77,14 @@ def check_ignore_index(ignore_index) -> None:
 def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
     """Targets and predictions as per-class tensors, and the mask of pixels that count.
 
-    Args:
-        y_true: class indices ``(B, H, W)`` or ``(B, H, W, 1)``, or one-hot ``(B, H, W, C)``.
-        y_pred: ``(B, H, W, 1)`` sigmoid (binary) or ``(B, H, W, C)`` softmax, or their logits.
-        from_logits: ``y_pred`` holds logits.
-        ignore_index: label whose pixels are left out of target and prediction alike.
+    ``y_true``: class indices ``(B, H, W[, 1])`` or one-hot ``(B, H, W, C)``; ``y_pred``: ``(B, H, W, 1)``
+    sigmoid or ``(B, H, W, C)`` softmax (logits with ``from_logits``); ``ignore_index`` pixels are left
+    out of both. Returns ``(truth, probs, log_probs, valid)``: one-hot truth and probabilities
+    ``(B, H, W, C)`` float32 (a sigmoid becomes ``[1 - p, p]``), zero at ignored pixels; log-probabilities
+    (probabilities clipped to ``[EPSILON, 1 - EPSILON]`` only there); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
 
-    Returns:
-        ``(truth, probs, log_probs, valid)``: one-hot truth and probabilities ``(B, H, W, C)``
-        in float32 (a sigmoid output becomes the two classes ``[1 - p, p]``), zero at ignored
-        pixels; log-probabilities (stable for logits; probabilities are clipped to
-        ``[EPSILON, 1 - EPSILON]`` only there, before the logarithm); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
-
-    Raises:
-        ValueError (shapes known) or InvalidArgumentError (under ``tf.function``, in the same words):
-        targets of another batch size or side than the predictions, target values outside
-        ``0..classes - 1`` that are not the ``ignore_index``, NaN predictions.
+    Refused with one message (ValueError, or InvalidArgumentError when only the graph knows): another
+    batch size or side, targets outside ``0..C-1`` that are not ``ignore_index``, NaN predictions.
     """
     check_ignore_index(ignore_index)
     y_pred = tf.cast(y_pred, tf.float32)

@@ -1,11 +1,9 @@
 """Segmentation losses on the functional core of :mod:`segutils.functional`.
 
-Each loss is a ``keras.losses.Loss`` with ``get_config``, registered for serialisation, so a
-compiled model saves as ``.keras`` and loads again (``segmentation_models``' closures do not:
-sm issues #181, #109). All take ``from_logits`` and ``ignore_index``; a prediction with one
-channel is a sigmoid (binary), more channels a softmax. Ignored pixels are left out of the
-prediction as well as the target. Losses combine: ``DiceLoss() + FocalLoss()`` is a loss named
-``dice_plus_focal``; ``0.5 * DiceLoss()`` one named ``0.5_dice``.
+Each loss is a registered ``keras.losses.Loss`` with ``get_config``, so a compiled model saves and
+loads (``segmentation_models``' closures do not: sm issues #181, #109). All take ``from_logits`` and
+``ignore_index``; one channel is a sigmoid, more a softmax. ``DiceLoss() + FocalLoss()`` is a loss
+named ``dice_plus_focal``, ``0.5 * DiceLoss()`` one named ``0.5_dice``.
 
 Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
@@ -66,9 +64,8 @@ class SegLoss(LossArithmetic, keras.losses.Loss):
 class DiceLoss(SegLoss):
     """``1 - F_beta`` averaged over the classes (soft Dice when ``beta = 1``; Milletari et al. 2016).
 
-    ``classes`` picks the class channels averaged (default: all but ``ignore_index``; for a sigmoid
-    both background and foreground; ``classes=[1]`` scores the foreground only, as
-    ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do on one channel).
+    ``classes``: the class channels averaged (default: all but ``ignore_index``, for a sigmoid both;
+    ``classes=[1]`` scores the foreground only, as ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do).
     """
 
     default_name = "dice"
@@ -133,11 +130,8 @@ def _per_class(values, channels, what):
 
 @_register
 class CrossEntropy(SegLoss):
-    """Cross-entropy, binary (one sigmoid channel) or categorical, with optional class weights.
-
-    ``class_weights`` holds one weight per class (``enet_class_weights`` gives LinkNet's).
-    The mean is over the pixels that count: ``sum(w_y * -log p_y) / n``.
-    """
+    """Cross-entropy ``sum(w_y * -log p_y) / n`` over the ``n`` pixels that count, binary (one sigmoid
+    channel) or categorical; ``class_weights``, one per class (``enet_class_weights`` gives LinkNet's)."""
 
     default_name = "cross_entropy"
 
@@ -157,10 +151,9 @@ class CrossEntropy(SegLoss):
 class FocalLoss(SegLoss):
     """Focal loss ``-a_y (1 - p_y)^gamma log p_y`` per pixel (Lin et al. 2017), mean over pixels.
 
-    Binary (one sigmoid channel): a float ``alpha`` weighs the foreground, ``1 - alpha`` the
-    background, as ``sm.losses.BinaryFocalLoss``. Categorical: a float ``alpha`` weighs every class
-    (``sm.losses.CategoricalFocalLoss`` also averages over the classes, so it is this divided by
-    C), or give one ``alpha`` per class.
+    A float ``alpha`` weighs the foreground (``1 - alpha`` the background) of one sigmoid channel, as
+    ``sm.losses.BinaryFocalLoss``, or every class of a softmax (``sm.losses.CategoricalFocalLoss`` is
+    this divided by C); or give one ``alpha`` per class.
     """
 
     default_name = "focal"

@@ -1,12 +1,9 @@
 """Segmentation metrics on the functional core of :mod:`segutils.functional`.
 
-Two faces of one computation, the confusion matrix (rows: truth, columns: prediction):
-:func:`confusion_matrix` and :func:`scores` on numpy class masks (evaluation), and streaming
-Keras metrics (:class:`MeanIoU`, :class:`ClassIoU`) that ``compile``,
-``ModelCheckpoint`` and ``EarlyStopping`` use. Targets may be sparse or one-hot, predictions
-probabilities or logits (a threshold for one sigmoid channel, argmax otherwise); they run under
-``mixed_float16``. A class absent from truth and prediction has no IoU (NaN in :func:`scores`)
-and is left out of the means; so is the ignored class.
+Two faces of one confusion matrix (rows: truth, columns: prediction): :func:`confusion_matrix` and
+:func:`scores` on numpy class masks, and the streaming Keras metrics :class:`MeanIoU` and
+:class:`ClassIoU` that ``compile`` and the callbacks use. A class absent from truth and prediction
+has no IoU (NaN in :func:`scores`) and is left out of the means; so is the ignored class.
 
 Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
@@ -84,13 +81,10 @@ def scores(cm, ignore_index: int | None = None) -> dict:
 
 
 class ConfusionMetric(keras.metrics.Metric):
-    """A streaming confusion matrix over :func:`segutils.functional.prepare` and ``head_rule``.
-
-    Targets and predictions are checked and the ignored pixels dropped by ``prepare`` (as in the
-    losses); predictions become classes by ``head_rule`` (one channel: ``p > threshold``). A
-    ``sample_weight`` (one per image ``(B,)``, or per pixel ``(B, H, W)`` / ``(B, H, W, 1)``) weighs
-    each pixel's count, as in Keras' ``MeanIoU``.
-    """
+    """A streaming confusion matrix: targets checked and ignored pixels dropped by
+    :func:`segutils.functional.prepare` (as in the losses), predictions classed by its ``head_rule``
+    (one channel: ``p > threshold``); ``sample_weight``, per image ``(B,)`` or per pixel
+    ``(B, H, W[, 1])``, weighs each pixel's count, as in Keras' ``MeanIoU``."""
 
     def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
         F.check_ignore_index(ignore_index)

@@ -1,15 +1,10 @@
-"""Prediction, the course's one way: whole images (:func:`predict_masks`) or tiles of any size (:func:`predict_tiled`).
+"""Prediction, one way: whole images (:func:`predict_masks`) or overlapping tiles of any size (:func:`predict_tiled`).
 
-Images are prepared as ``segutils.data.pipeline.make_dataset`` prepares them (uint8 -> ``x / 255``,
-float in [0, 1] kept, 1 <-> 3 channels converted); model outputs become classes by
-:func:`segutils.functional.head_rule`, the rule the metrics use too: one channel, class 1 where
-``p > threshold`` (``z > logit(threshold)`` for logits); K channels, argmax.
-
-Whole images are padded by reflection to a multiple of :data:`MULTIPLE` (or to a fixed input),
-predicted in batches and cropped back. Large images follow the U-Net paper's overlap-tile strategy
-(Ronneberger et al. 2015, Fig. 2): tiles with a mirrored margin, overlapping by ``overlap`` pixels and
-blended by a ``sin^2`` / ``cos^2`` window whose weights add up to 1, so no seam is left; logits become
-probabilities before blending. Taught in ``notebooks/06_comparison.ipynb`` and ``notebooks/07_inference.ipynb``.
+Images are prepared as the training pipeline prepares them (uint8 -> ``x / 255``); outputs become
+classes by :func:`segutils.functional.head_rule`, the metrics' rule (one channel: ``p > threshold``;
+K: argmax). Tiles follow the U-Net paper's overlap-tile strategy (Ronneberger et al. 2015, Fig. 2):
+mirrored margins, neighbours blended by ``sin^2`` / ``cos^2`` weights that add up to 1, so no seam.
+Taught in ``notebooks/06_comparison.ipynb`` and ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
@@ -26,9 +21,6 @@ from . import _compat
 from .data.sources import MULTIPLE
 from .functional import head_rule
 
-__all__ = ["MULTIPLE", "FLIPS", "TileGrid", "blend_window", "ends_in_logits", "head_rule", "mirror_indices",
-           "predict_masks", "predict_probabilities", "predict_tiled", "prepare_image", "receptive_field",
-           "tile_grid", "tiled_probabilities", "to_probabilities"]  # fmt: skip
 #: ``tf.image.rgb_to_grayscale``'s weights, as the pipeline converts RGB to one channel.
 GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
 #: The flips averaged by ``tta=True``: image axes flipped in each variant.
@@ -46,12 +38,8 @@ def _check_finite(image: np.ndarray) -> None:
 
 
 def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
-    """One image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (the pipeline's ``x / 255``).
-
-    Raises:
-        ValueError: NaN or infinite values, a float image outside [0, 1], an integer image that is
-            not uint8, or channels that do not convert (only 1 <-> 3).
-    """
+    """One image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (the pipeline's ``x / 255``); ValueError
+    for NaN, floats outside [0, 1], integers other than uint8, channels other than 1 <-> 3."""
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
@@ -94,32 +82,27 @@ def _check_head(model) -> None:
                          "takes a segmentation model from images (B, H, W, C) to class maps (B, H, W, classes)")
 
 
-def _activation(layer) -> str:
-    return getattr(getattr(layer, "activation", None), "__name__", "")
-
-
 def ends_in_logits(model) -> bool:
     """True when the model ends in a linear activation (logits), False for a sigmoid or softmax.
 
-    Starts at the output layer (named ``output``, else the last) and looks through identity
-    ``Activation("linear")`` layers before it, such as the float32 cast LinkNet ends in after
-    its sigmoid (without that, LinkNet's probabilities would be cut as logits: all class 1).
-
-    Raises:
-        ValueError: the last layer that decides has no activation (a ``Lambda``, say): pass
-            ``from_logits=`` to the prediction instead of letting it guess.
+    Reads the output layer (named ``output``, else the last), looking through ``Activation("linear")``
+    layers such as LinkNet's float32 cast after its sigmoid. ValueError when that layer has no
+    activation (a ``Lambda``, say): then pass ``from_logits=`` rather than let it guess.
     """
     _check_head(model)
     layers = list(model.layers)
     names = [layer.name for layer in layers]
     index = names.index("output") if "output" in names else len(layers) - 1
-    while index > 0 and isinstance(layers[index], keras.layers.Activation) and _activation(layers[index]) == "linear":
+    def activation(layer) -> str:
+        return getattr(getattr(layer, "activation", None), "__name__", "")
+
+    while index > 0 and isinstance(layers[index], keras.layers.Activation) and activation(layers[index]) == "linear":
         index -= 1
     if not hasattr(layers[index], "activation"):
         raise ValueError(f"cannot tell whether model {model.name!r} outputs logits or probabilities: its layer "
                          f"{layers[index].name!r} ({type(layers[index]).__name__}) has no activation; pass "
                          "from_logits=True (logits) or from_logits=False (sigmoid/softmax probabilities)")
-    return _activation(layers[index]) == "linear"
+    return activation(layers[index]) == "linear"
 
 
 def to_probabilities(outputs, from_logits: bool) -> np.ndarray:
@@ -208,25 +191,17 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
 
 def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, resize: bool = False,
                   from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:  # fmt: skip
-    """Class-index masks of ``images`` predicted by ``model``, each at its image's own size.
+    """Class-index masks of ``images``, each at its image's own size: uint8 ``(H, W)`` for one image,
+    ``(N, H, W)`` for a batch of one size, else a list.
 
-    Images are prepared as the training pipeline prepares them, padded by reflection on the bottom
-    and right to a multiple of 32 (size-agnostic model) or to the model's fixed input (smaller
-    images), predicted ``batch_size`` at a time, cropped back, and classified by :func:`head_rule`.
-    An image larger than a fixed input raises unless ``resize=True``, which resizes it bilinearly
-    to the input and the output back with nearest neighbour.
+    Each image is prepared, padded by reflection (bottom, right) to a multiple of 32 or to the
+    model's fixed input, predicted ``batch_size`` at a time, cropped back and classified by
+    :func:`head_rule` (class 1 where ``p > threshold``). An image larger than a fixed input raises
+    unless ``resize=True`` (bilinear to the input, nearest back).
 
     Args:
-        model: a Keras segmentation model mapping ``(B, H, W, C)`` to ``(B, H, W, 1 or K)``.
-        images: one uint8/float image (HxW or HxWxC with C <= 4), a batch ``(N, H, W[, C])``,
-            or a list of images whose sizes may differ.
-        batch_size: images per forward pass (same-size images are batched together).
-        threshold: the binary head's probability cut (class 1 where ``p > threshold``).
-        resize: allow resizing images larger than a fixed model input.
+        images: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list.
         from_logits: whether the model outputs logits; ``None`` reads it from the output layer.
-
-    Returns:
-        uint8 masks: ``(H, W)`` for one image, ``(N, H, W)`` for a batch of one size, else a list.
     """
     return _predict(model, images, batch_size, resize, from_logits,
                     lambda out, logits: head_rule(out, threshold, logits))  # fmt: skip
@@ -371,12 +346,9 @@ def _static_tile(model, tile: int | None) -> int:
 
 def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4,
                         tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE) -> np.ndarray:
-    """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size.
-
-    Args and preparation as in :func:`predict_tiled`; C is the model's output channels (1 for a
-    binary head: the probability of class 1). Tiles are cut lazily (mirrored indices, no padded
-    copy): besides the image, the only full-size arrays are the probability and weight sums.
-    """
+    """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size, arguments as in
+    :func:`predict_tiled`. Tiles are cut lazily (mirrored indices, no padded copy): besides the image,
+    the only full-size arrays are the probability and weight sums."""
     array = np.asarray(image)
     array = array[..., None] if array.ndim == 2 else array
     if array.ndim != 3:
@@ -433,22 +405,18 @@ def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batc
     """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles.
 
     Args:
-        model: a segmentation model taking ``(B, h, w, C)`` float32 in ``[0, 1]``
-            (``input_shape=(None, None, C)`` for any tile size).
-        image: ``(H, W)`` or ``(H, W, C)``; uint8 (divided by 255) or float in ``[0, 1]``; each
-            tile is prepared by :func:`prepare_image` (1 <-> 3 channels converted).
-        tile: tile side in pixels, a multiple of ``multiple`` (default 256, or the model's fixed input).
-        overlap: pixels shared by neighbouring tiles, a multiple of ``multiple``; half of it
-            (rounded up to ``multiple``) is the mirrored context around the image.
+        image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``, prepared tile by tile.
+        tile: tile side, a multiple of ``multiple`` (default 256, or the model's fixed input).
+        overlap: pixels neighbouring tiles share (a multiple of ``multiple``); half of it, rounded
+            up to ``multiple``, is the mirrored context around the image.
         batch_size: tiles predicted at once: with the accumulators, the whole memory cost.
-        tta: average the probabilities over the four flips (none, vertical, horizontal, both).
-        threshold: the binary head's threshold (class 1 where ``p > threshold``).
-        progress: show a tqdm bar; ``None`` shows it from 16 tiles on.
+        tta: average the probabilities over the four flips (four times the cost).
+        threshold: class 1 where ``p > threshold`` (one output channel).
+        progress: a tqdm bar; ``None`` shows it from 16 tiles on.
         multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
 
-    On an image that fits in one tile, the probabilities equal whole-image prediction's (within
-    1e-5) at pixels farther from the border than the model's receptive-field radius; nearer, the
-    tile sees mirrored context where the whole image's 'same' convolutions see zero padding.
+    Farther from the border than the receptive-field radius, one tile's probabilities equal the
+    whole image's (within 1e-5); nearer, mirrored context replaces the convolutions' zero padding.
     """
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple)
     return head_rule(probs, threshold)
