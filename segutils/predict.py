@@ -167,8 +167,8 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
     """Each image's model output (cropped back), turned by ``to(output, from_logits)``; stacked when one size."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
     _check_head(model)
+    from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
     items, single = _as_list(images)
     groups: dict[tuple, list[int]] = {}
     prepared = []
@@ -345,7 +345,8 @@ def _static_tile(model, tile: int | None) -> int:
 
 
 def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4,
-                        tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE) -> np.ndarray:
+                        tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE,
+                        from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
     """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size, arguments as in
     :func:`predict_tiled`. Tiles are cut lazily (mirrored indices, no padded copy): besides the image,
     the only full-size arrays are the probability and weight sums."""
@@ -357,7 +358,8 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     _check_finite(array)  # before any tile is predicted
-    channels, logits = model.input_shape[-1], ends_in_logits(model)
+    _check_head(model)
+    channels, logits = model.input_shape[-1], ends_in_logits(model) if from_logits is None else bool(from_logits)
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
@@ -401,7 +403,8 @@ def _accumulate(total, weight, p, window, top: int, left: int) -> None:
 
 
 def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,
-                  threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE) -> np.ndarray:
+                  threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE,
+                  from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
     """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles.
 
     Args:
@@ -414,9 +417,10 @@ def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batc
         threshold: class 1 where ``p > threshold`` (one output channel).
         progress: a tqdm bar; ``None`` shows it from 16 tiles on.
         multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
+        from_logits: whether the model outputs logits; ``None`` reads it from the output layer.
 
     Farther from the border than the receptive-field radius, one tile's probabilities equal the
     whole image's (within 1e-5); nearer, mirrored context replaces the convolutions' zero padding.
     """
-    probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple)
+    probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
     return head_rule(probs, threshold)

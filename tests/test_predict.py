@@ -231,6 +231,7 @@ def test_logits_hidden_behind_a_lambda_are_refused_not_cut_at_one_half():
     model.get_layer("head").set_weights([np.zeros((1, 1, 1, 1), np.float32), np.array([-0.1], np.float32)])
     # told, the prediction reads the Lambda's -0.2 as a logit: probability sigmoid(-0.2)
     np.testing.assert_allclose(predict_probabilities(model, image, from_logits=True), 1 / (1 + np.exp(0.2)), rtol=1e-6)
+    np.testing.assert_allclose(tiled_probabilities(model, image, from_logits=True), 1 / (1 + np.exp(0.2)), rtol=1e-6)
 
 
 def test_a_flat_or_two_output_model_gets_one_clear_error():
