@@ -19,6 +19,7 @@ from segutils.models import build_model, encoder_layers
 
 WORKER = Path(__file__).with_name("train_worker.py")
 CI = config.get("ci")
+SIZE = CI.img_size  # 64: the ci profile's images
 
 
 def run_worker(*args, env=None, timeout=300):
@@ -29,8 +30,8 @@ def run_worker(*args, env=None, timeout=300):
 
 @pytest.fixture(scope="module")
 def shapes():
-    train = make_dataset(load("shapes", "train", subset=8), 32, 4, training=True, seed=0, repeat=True)
-    val = make_dataset(load("shapes", "val", subset=4), 32, 4)
+    train = make_dataset(load("shapes", "train", subset=8), SIZE, 4, training=True, seed=0, repeat=True)
+    val = make_dataset(load("shapes", "val", subset=4), SIZE, 4)
     return train, val
 
 
@@ -61,11 +62,11 @@ def trained(shapes, tmp_path_factory):
 
     train, val = shapes
     root = tmp_path_factory.mktemp("runs")
-    unet = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    unet = build_model("unet", (SIZE, SIZE, 3), 4, profile=CI, depth=2)
     training.compile_model(unet, 4, profile=CI)
     unet_record = training.fit(unet, train, val, name="unet", protocol=PROTOCOL, run_dir=root / "train" / "ci" / "unet",
                                quiet=True)
-    linknet = build_model("linknet", (32, 32, 3), 4, profile=CI)
+    linknet = build_model("linknet", (SIZE, SIZE, 3), 4, profile=CI)
     training.compile_model(linknet, 4, profile=CI, metrics=[MeanIoU(4), ClassIoU(2, 4)])  # the caller's metrics
     bn = next(layer for layer in encoder_layers(linknet) if layer.name == "bn0")
     before, spy = [w.copy() for w in bn.get_weights()], BatchNormSpy(bn)
@@ -77,7 +78,7 @@ def trained(shapes, tmp_path_factory):
 
 def expected_protocol(phases):
     return {"profile": "ci", "budget_steps": 4, "budget_images": 16, "epochs": 2, "steps_per_epoch": 2,
-            "batch_size": 4, "image_size": [32, 32], "monitor": "val_mean_iou", "patience_epochs": 1,
+            "batch_size": 4, "image_size": [64, 64], "monitor": "val_mean_iou", "patience_epochs": 1,
             "patience_steps": 2, "lr_schedule": "ReduceLROnPlateau(factor=0.5, min_lr=1e-06)",
             "lr_patience_epochs": 1, "lr_patience_steps": 2, "optimizer": "Adam", "lr": 1e-3, "frozen_epochs": 1,
             "fine_tune_lr": 1e-4, "batchnorm": "frozen", "loss": "dice_plus_focal", "augmentation": AUGMENT,
@@ -111,7 +112,7 @@ def test_fit_writes_a_run_record_that_find_runs_finds(trained):
     best = int(np.argmax(record["history"]["val_mean_iou"]))
     assert record["best"]["epoch"] == best + 1
     assert record["best"]["val_mean_iou"] == max(record["history"]["val_mean_iou"])
-    expected = {"batch_size": 4, "epochs": 2, "img_size": [32, 32], "loss": "dice_plus_focal"}
+    expected = {"batch_size": 4, "epochs": 2, "img_size": [64, 64], "loss": "dice_plus_focal"}
     assert {key: record["config"].get(key) for key in expected} == expected
     assert record["config"]["params"] == trained["unet"].count_params()
     assert [(p["phase"], p["epochs"], p["lr"]) for p in record["phases"]] == [("train", [1, 2], 1e-3)]
@@ -176,7 +177,7 @@ def test_fine_tune_refuses_a_protocol_without_a_second_phase(tmp_path):
 
 def test_fit_refuses_an_empty_dataset(shapes, tmp_path):
     train, val = shapes
-    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    model = build_model("unet", (SIZE, SIZE, 3), 4, profile=CI, depth=2)
     training.compile_model(model, 4, profile=CI)
     with pytest.raises(ValueError, match=r"train_ds is empty: it yields no batches\. Check the split has images"):
         training.fit(model, train.take(0), val, name="unet", run_dir=tmp_path, quiet=True)
@@ -184,7 +185,7 @@ def test_fit_refuses_an_empty_dataset(shapes, tmp_path):
 
 def test_fit_refuses_a_training_set_shorter_than_the_budget(shapes, tmp_path):
     train, val = shapes
-    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    model = build_model("unet", (SIZE, SIZE, 3), 4, profile=CI, depth=2)
     training.compile_model(model, 4, profile=CI)
     with pytest.raises(ValueError, match=r"^train_ds holds 3 batches, but the protocol trains 2 epochs of 2 steps "
                                          r"\(4 steps\): Keras would run out of data\. Repeat the training set"):
@@ -194,7 +195,7 @@ def test_fit_refuses_a_training_set_shorter_than_the_budget(shapes, tmp_path):
 
 def test_fit_refuses_a_model_without_mean_iou(shapes, tmp_path):
     train, val = shapes
-    model = build_model("unet", (32, 32, 3), 4, profile=CI, depth=2)
+    model = build_model("unet", (SIZE, SIZE, 3), 4, profile=CI, depth=2)
     with pytest.raises(ValueError, match=r"^the model is not compiled: call training\.compile_model"):
         training.fit(model, train, val, name="unet", protocol=PROTOCOL, run_dir=tmp_path, quiet=True)
     training.compile_model(model, 4, profile=CI, metrics=["accuracy"])
