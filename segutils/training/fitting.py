@@ -263,7 +263,10 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
     ``protocol.fine_tune_lr``, with ``fit``'s early stopping. The schedule runs in both. In phase 2
     the encoder's BatchNorm follows ``protocol.batchnorm``: ``"frozen"`` (the default) keeps it in
     inference mode, as the Keras transfer-learning guide advises: updating its statistics from
-    small batches would undo what the encoder learned on ImageNet. The model keeps its compiled
+    small batches would undo what the encoder learned on ImageNet (measured once here, cpu sizes,
+    membrane, a random encoder in the ImageNet file format, one seed: best validation mean IoU
+    0.561 frozen against 0.526 train, which fell to 0.400 right after unfreezing). Unlike the
+    guide's ``training=False``, its scale and offset stay frozen too. The model keeps its compiled
     loss and metrics (recompiled with a fresh Adam per phase). Arguments as in :func:`fit`;
     resumable like it, also between the phases.
     """
