@@ -151,7 +151,7 @@ def test_unet_and_linknet_trained_under_one_protocol_have_equal_protocols(traine
 
 def test_patience_is_counted_in_epochs_and_in_steps():
     protocol = training.Protocol.from_profile(config.get("cpu"), patience=7, lr_patience=None)
-    settings = protocol.as_dict(4, [128, 128], "dice_plus_focal", ["train"])
+    settings = protocol.as_dict(4, [128, 128], "dice_plus_focal", "Adam", ["train"])
     assert (settings["patience_epochs"], settings["patience_steps"]) == (7, 140)
     assert (settings["lr_patience_epochs"], settings["lr_patience_steps"]) == (None, None)
     assert (settings["budget_steps"], settings["budget_images"], settings["frozen_epochs"]) == (600, 2400, 10)

@@ -138,7 +138,9 @@ def _begin(model, train_ds, val_ds, name, protocol, run_dir, phases, **run) -> d
     directory = Path(run_dir or runs.run_dir(name, protocol.seed, protocol.profile))
     image_size = train_ds.element_spec[0].shape[1:3]
     image_size = list(image_size) if None not in image_size else list(model.input_shape[1:3])
-    settings = protocol.as_dict(batch_size, image_size, getattr(model.loss, "name", str(model.loss)), phases)
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # under mixed precision: the wrapped one
+    settings = protocol.as_dict(batch_size, image_size, getattr(model.loss, "name", str(model.loss)),
+                                type(optimizer).__name__, phases)
     return dict(run, directory=directory, protocol=protocol, batch_size=batch_size, settings=settings,
                 resumed=_start(directory, phases), callbacks=list(run["callbacks"] or []),
                 started=time.perf_counter())

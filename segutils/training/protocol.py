@@ -37,7 +37,7 @@ class Protocol:
         profile: name of the profile the run belongs to (``ci``, ``cpu``, ``gpu``).
         epochs, steps_per_epoch: the budget, ``epochs * steps_per_epoch`` optimizer steps; the
             training set repeats (``make_dataset(..., repeat=True)``), so it does not depend on the split.
-        lr: Adam's learning rate (one-phase training, and phase 1 of ``fine_tune``).
+        lr: the optimizer's learning rate (one-phase training, and phase 1 of ``fine_tune``).
         patience: epochs without a better ``val_mean_iou`` before stopping (None: never).
         lr_patience: epochs without progress before the rate is halved (None: never).
         frozen_epochs: ``fine_tune``'s phase 1 (encoder frozen), of the same budget.
@@ -85,8 +85,8 @@ class Protocol:
                    lr_patience=profile.lr_patience, frozen_epochs=max(1, epochs // 3), fine_tune_lr=profile.lr / 10)
         return dataclasses.replace(base, **changes)
 
-    def as_dict(self, batch_size: int, image_size: list[int], loss: str, phases: list[str]) -> dict:
-        """The flat dict a run record keeps as ``protocol``, with what the run saw."""
+    def as_dict(self, batch_size: int, image_size: list[int], loss: str, optimizer: str, phases: list[str]) -> dict:
+        """The flat dict a run record keeps as ``protocol``, with what the run saw (batch, size, loss, optimizer)."""
         steps = self.epochs * self.steps_per_epoch
         in_steps = lambda epochs: None if epochs is None else epochs * self.steps_per_epoch  # noqa: E731
         augment = ", ".join(f"{k}={v}" for k, v in dataclasses.asdict(self.augment).items())
@@ -95,7 +95,7 @@ class Protocol:
                     monitor=MONITOR, patience_epochs=self.patience, patience_steps=in_steps(self.patience),
                     lr_schedule=f"ReduceLROnPlateau(factor={LR_FACTOR}, min_lr={MIN_LR})",
                     lr_patience_epochs=self.lr_patience, lr_patience_steps=in_steps(self.lr_patience),
-                    optimizer="Adam", lr=self.lr, frozen_epochs=self.frozen_epochs, fine_tune_lr=self.fine_tune_lr,
+                    optimizer=optimizer, lr=self.lr, frozen_epochs=self.frozen_epochs, fine_tune_lr=self.fine_tune_lr,
                     batchnorm=self.batchnorm, loss=loss, augmentation=augment, seed=self.seed, phases=list(phases))
 
 
