@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from segutils.course.data import main
+from segutils.course.data import PREFETCHERS, main, verify
 from segutils.data import DownloadError, download
-from segutils.data.fetch.downloads import PREFETCHERS, base_url, data_root, default_data_dir, verify
+from segutils.data.fetch.downloads import base_url, data_root, default_data_dir
 from segutils.data.registry import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]

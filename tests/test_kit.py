@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import pytest
 
 from segutils.course import kit, readiness
+from segutils.course.data import prefetch_encoder_weights, verify
 from segutils.data import download
 from segutils.data.fetch import weights
-from segutils.data.fetch.downloads import _prefetch_encoder_weights, verify
 from segutils.data.registry import read_manifest
 from segutils.models import linknet
 
@@ -79,7 +79,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
         assert kit.check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
         assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
         cached = linknet.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
-        copied = _prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
+        copied = prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
     assert verify("membrane", data_dir=empty) == []
     assert len(list((empty / "membrane").rglob("*.png"))) == 60
     assert cached == str(tmp_path / "keras-participant" / "models" / WEIGHTS_NAME)

@@ -259,7 +259,7 @@ def test_without_mirror_or_network_the_error_lists_every_origin(fake_weights, mo
 
 
 def test_make_data_prefetches_weights_into_the_data_folder_as_a_mirror(fake_weights, monkeypatch):
-    from segutils.data.fetch.downloads import PREFETCHERS
+    from segutils.course.data import PREFETCHERS
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
     copy = PREFETCHERS["resnet34 ImageNet encoder weights"](progress=False)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from segutils.course.data import verify
 from segutils.data import DataError, DownloadError, download, load
 from segutils.data.fetch import downloads as dl
 from segutils.data.registry import read_manifest, split_names
@@ -138,7 +139,7 @@ def test_ctrl_c_keeps_the_membrane_files_already_verified(shared_data, tmp_path)
     assert "the files already verified (30 of 60) are kept" in message
     assert _files(tmp_path / "membrane") == sorted(e.path for e in MEMBRANE if e.path.startswith("train/image/"))
     assert mirror.server.late == []
-    assert dl.verify("membrane", tmp_path)[0].startswith("train/label/0.png: missing")
+    assert verify("membrane", tmp_path)[0].startswith("train/label/0.png: missing")
 
 
 def test_stale_part_files_of_a_killed_download_are_swept_by_the_next_one(tmp_path):

@@ -2,26 +2,67 @@
 
 Commands: ``download NAME...``, ``download-all`` (the datasets in ``DOWNLOAD_ALL``, then
 every entry of ``PREFETCHERS``), ``verify [NAME...]`` and ``list``. Exit status 1 when
-anything failed, with the reason and the fix on stderr; 130 after Ctrl-C. Taught in ``notebooks/01_data.ipynb``.
+anything failed, with the reason and the fix on stderr; 130 after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
+import shutil
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from segutils.data.fetch.downloads import (
-    DOWNLOAD_ALL,
     ENV_DATA_DIR,
     ENV_MIRROR,
-    PREFETCHERS,
+    WEIGHTS,
     DownloadError,
+    check_file,
     data_root,
     default_data_dir,
     download,
-    verify,
 )
-from segutils.data.registry import DATASETS
+from segutils.data.registry import DATASETS, info, read_manifest
+
+#: Datasets that ``download-all`` (``make data``) fetches.
+DOWNLOAD_ALL = ("membrane", "camvid")
+
+
+def verify(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Problems of the cached copy of ``name``, one line per bad file (empty: all good)."""
+    root = data_root(data_dir) / info(name).name
+    problems = [(e.path, check_file(root / e.path, e)) for e in read_manifest(info(name).manifest)[1]]
+    return [f"{path}: {problem}" for path, problem in problems if problem]
+
+
+def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
+    """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
+
+    The copy under the data folder makes that folder a complete mirror for a workshop.
+    """
+    from segutils.data.fetch.weights import encoder_weights_path, imagenet_weights_info
+
+    cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
+    copy = data_root(data_dir) / WEIGHTS / cached.name
+    expected = imagenet_weights_info("resnet34")["md5"]
+    if copy.is_file() and hashlib.md5(copy.read_bytes()).hexdigest() == expected:
+        return copy
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    partial = copy.with_name(f".{copy.name}.{os.getpid()}.part")
+    try:
+        shutil.copyfile(cached, partial)
+        os.replace(partial, copy)
+    finally:
+        partial.unlink(missing_ok=True)
+    return copy
+
+
+#: More things ``download-all`` fetches after the datasets, by name: each is called as
+#: ``fetch(data_dir=..., mirror=..., progress=bool)``.
+PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": prefetch_encoder_weights}
 
 
 def _downloadable() -> list[str]:

@@ -32,7 +32,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from segutils.data.fetch.downloads import DOWNLOAD_ALL, WEIGHTS, check_file, data_root, mirror_url, sha256_of
+from segutils.course.data import DOWNLOAD_ALL
+from segutils.data.fetch.downloads import WEIGHTS, check_file, data_root, mirror_url, sha256_of
 from segutils.data.registry import info, read_manifest
 
 ROOT = "segutils-kit"

@@ -169,7 +169,7 @@ WAYS_ON = (
 
 def _dataset() -> Check:
     from segutils import config
-    from segutils.data.fetch.downloads import verify
+    from segutils.course.data import verify
 
     name = config.active().dataset
     if name == "shapes":

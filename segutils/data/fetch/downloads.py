@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 
 from ..registry import ManifestEntry, info, read_manifest
@@ -43,23 +42,8 @@ from .transfer import (  # noqa: F401 - CONNECT_TIMEOUT etc. are part of this mo
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
 
-#: Datasets that ``python -m segutils.course.data download-all`` (``make data``) fetches.
-DOWNLOAD_ALL = ("membrane", "camvid")
-
-
-def _prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
-    """:func:`segutils.data.fetch.weights.prefetch_encoder_weights` (imported on use: it needs Keras)."""
-    from .weights import prefetch_encoder_weights
-
-    return prefetch_encoder_weights(data_dir, mirror, progress)
-
-
 #: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
 WEIGHTS = "weights"
-
-#: More things ``download-all`` fetches after the datasets, by name: each is called as
-#: ``fetch(data_dir=..., mirror=..., progress=bool)``.
-PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": _prefetch_encoder_weights}
 
 
 def default_data_dir() -> Path:
@@ -107,8 +91,8 @@ def sha256_of(path: Path) -> str:
 def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:
     """``None`` if ``path`` matches its manifest entry, else what is wrong with it.
 
-    ``full=False`` checks presence and size only (cheap, for every load); ``download`` and
-    ``verify`` check the SHA-256 too.
+    ``full=False`` checks presence and size only (cheap, for every load); ``download`` (and
+    ``python -m segutils.course.data verify``) check the SHA-256 too.
     """
     if not path.is_file():
         return "missing"
@@ -118,16 +102,6 @@ def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | Non
     if full and sha256_of(path) != entry.sha256:
         return "has the right size but the wrong SHA-256 (damaged or a different version)"
     return None
-
-
-def verify(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
-    """Problems of the cached copy of ``name``, one line per bad file (empty: all good).
-
-    Taught in ``notebooks/01_data.ipynb``.
-    """
-    root = data_root(data_dir) / info(name).name
-    problems = [(e.path, check_file(root / e.path, e)) for e in read_manifest(info(name).manifest)[1]]
-    return [f"{path}: {problem}" for path, problem in problems if problem]
 
 
 _ADVICE = {

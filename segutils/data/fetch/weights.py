@@ -2,8 +2,8 @@
 
 ``"imagenet"`` resolves to the ``*_no_top.h5`` file of ``classification_models`` in the Keras
 cache (``~/.keras/models``): the copy there, else one fetched from ``SEGUTILS_MIRROR``'s
-``weights/`` folder, else from GitHub, each checked against its md5. ``make data`` also copies
-it to ``<data>/weights/``, so the data folder is a complete mirror. :func:`read_weights_file`
+``weights/`` folder, else from GitHub, each checked against its md5 (``make data`` also copies
+it to ``<data>/weights/``: :mod:`segutils.course.data`). :func:`read_weights_file`
 says what a file holds (a web page, a truncated file, the layers of a network) before Keras
 loads it. The models import this module, never the reverse. Taught in
 ``notebooks/03_linknet.ipynb``.
@@ -11,15 +11,13 @@ loads it. The models import this module, never the reverse. Taught in
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from .downloads import WEIGHTS, data_root, mirror_url
+from .downloads import WEIGHTS, mirror_url
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -101,28 +99,6 @@ def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | N
             "weights file (.h5 from classification_models, or .weights.h5)."
         )
     return path
-
-
-def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) -> Path:
-    """Fetch LinkNet's ImageNet ResNet34 encoder into the Keras cache and ``<data>/weights/``.
-
-    The copy under the data folder makes that folder a complete mirror for a workshop.
-    """
-    import shutil
-
-    cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
-    copy = data_root(data_dir) / WEIGHTS / cached.name
-    expected = imagenet_weights_info("resnet34")["md5"]
-    if copy.is_file() and hashlib.md5(copy.read_bytes()).hexdigest() == expected:
-        return copy
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    partial = copy.with_name(f".{copy.name}.{os.getpid()}.part")
-    try:
-        shutil.copyfile(cached, partial)
-        os.replace(partial, copy)
-    finally:
-        partial.unlink(missing_ok=True)
-    return copy
 
 
 @dataclass(frozen=True)
