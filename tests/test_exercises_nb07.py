@@ -4,7 +4,7 @@ import pytest
 
 from segutils.course.exercises import nb07
 from segutils.models import build_unet
-from segutils.predict import receptive_field, tile_grid
+from segutils.tiling import receptive_field, tile_grid
 
 
 def test_tile_count_solution_is_what_tile_grid_lays():

@@ -5,18 +5,8 @@ import numpy as np
 import pytest
 
 from segutils.models import build_unet
-from segutils.predict import (
-    blend_window,
-    ends_in_logits,
-    head_rule,
-    mirror_indices,
-    predict_masks,
-    predict_probabilities,
-    predict_tiled,
-    receptive_field,
-    tile_grid,
-    tiled_probabilities,
-)
+from segutils.predict import ends_in_logits, head_rule, predict_masks, predict_probabilities
+from segutils.tiling import blend_window, mirror_indices, predict_tiled, receptive_field, tile_grid, tiled_probabilities
 
 
 @pytest.fixture(scope="module")

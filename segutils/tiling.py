@@ -1,0 +1,232 @@
+"""Prediction in tiles: one image of any size, cut into overlapping tiles the model predicts a few at a time.
+
+The U-Net paper's overlap-tile strategy (Ronneberger et al. 2015, Fig. 2): a mirrored margin
+around the image, neighbours blended by ``sin^2`` / ``cos^2`` weights that add up to 1, so no
+seam; :func:`receptive_field` says how much context a tile needs. Images are prepared and
+classified as in :mod:`segutils.predict`. Taught in ``notebooks/07_inference.ipynb``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _compat
+from .data.sources import MULTIPLE
+from .functional import head_rule
+from .predict import check_finite, check_head, ends_in_logits, prepare_image, round_up, to_probabilities
+
+#: The flips averaged by ``tta=True``: image axes flipped in each variant.
+FLIPS = ((), (0,), (1,), (0, 1))
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """Where the tiles of an ``height x width`` image sit: tile size ``(tile_h, tile_w)``, the
+    ``overlap`` of neighbours, the mirrored ``margin`` above and left (a multiple of ``MULTIPLE``),
+    and the tiles' top (``rows``) and left (``cols``) edges in image coordinates (the first is ``-margin``)."""
+
+    height: int
+    width: int
+    tile: tuple[int, int]
+    overlap: int
+    margin: int
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    def origins(self) -> Iterator[tuple[int, int]]:
+        """The tiles' ``(top, left)`` corners, row by row."""
+        return itertools.product(self.rows, self.cols)
+
+
+def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multiple: int = MULTIPLE) -> TileGrid:
+    """Lay tiles of ``tile`` pixels, overlapping by ``overlap``, over an ``height x width`` image.
+
+    The image is extended by a mirrored margin of ``overlap / 2`` (rounded up to ``multiple``) on
+    each side; tiles step by ``tile - overlap`` from ``-margin`` until the far margin is covered. An
+    image that fits (with its margins) in less than one tile gets one tile, shrunk to a multiple.
+
+    Raises:
+        ValueError: ``tile`` or ``overlap`` not a multiple of ``multiple``, or ``overlap >= tile``.
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"the image is empty: {height} x {width} pixels")
+    if tile < multiple or tile % multiple:
+        below, above = max(tile // multiple, 1) * multiple, round_up(max(tile, 1), multiple)
+        raise ValueError(
+            f"tile={tile} must be a positive multiple of {multiple} (the model's down-sampling), "
+            f"so that every tile's pooling grid lines up with the image's; use tile={below} or {above}."
+        )
+    if overlap < 0 or overlap % multiple or overlap >= tile:
+        raise ValueError(
+            f"overlap={overlap} must be a multiple of {multiple} from 0 to tile - {multiple} = {tile - multiple} "
+            f"(tile={tile}); {min(tile - multiple, round_up(max(overlap, 0), multiple))} is the nearest that works."
+        )
+    margin = round_up(overlap // 2, multiple)
+    sides = []
+    for size in (height, width):
+        side = min(tile, round_up(size + 2 * margin, multiple))
+        step = side - overlap
+        count = 1 if size + 2 * margin <= side else math.ceil((size + 2 * margin - side) / step) + 1
+        sides.append((side, tuple(-margin + k * step for k in range(count))))
+    (tile_h, rows), (tile_w, cols) = sides
+    return TileGrid(height, width, (tile_h, tile_w), overlap, margin, rows, cols)
+
+
+def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
+    """The ``tile_h x tile_w`` float32 blend weight: 1 inside, ``sin^2`` ramps over ``overlap`` at the edges.
+
+    Where two tiles overlap, one ramps down as ``cos^2`` while the other ramps up as ``sin^2``, so
+    their weights sum to 1. Every weight is > 0, so the borders (one tile only) stay defined.
+    """
+
+    def ramp(length: int) -> np.ndarray:
+        weight = np.ones(length, dtype=np.float64)
+        if overlap:
+            up = np.sin(0.5 * np.pi * (np.arange(overlap) + 0.5) / overlap) ** 2
+            n = min(overlap, length)
+            weight[:n] = np.minimum(weight[:n], up[:n])
+            weight[length - n :] = np.minimum(weight[length - n :], up[:n][::-1])
+        return weight
+
+    return np.outer(ramp(tile[0]), ramp(tile[1])).astype(np.float32)
+
+
+def receptive_field(model) -> int:
+    """Side in pixels of the largest input window one output pixel depends on.
+
+    Walks the layers in order: a ``k x k`` conv or pool adds ``(k - 1) * jump`` pixels (``jump``:
+    input pixels between neighbouring features); strides multiply ``jump``, an up-sampling divides
+    it; merges take the widest input. An output pixel nearer to the border than half this is
+    touched by the convolutions' zero padding.
+    """
+    from keras import layers
+
+    field: dict[str, tuple[float, float]] = {}
+    for layer in model.layers:
+        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+        known = [field[n] for n in (_compat.producing_layer_name(t) for t in inputs) if n in field]
+        rf, jump = max(known) if known else (1.0, 1.0)
+        if isinstance(layer, layers.Conv2DTranspose):
+            stride = layer.strides[0]
+            rf, jump = rf + (math.ceil(layer.kernel_size[0] / stride) - 1) * jump, jump / stride
+        elif isinstance(layer, layers.Conv2D | layers.DepthwiseConv2D):
+            rf += (layer.kernel_size[0] - 1) * layer.dilation_rate[0] * jump
+            jump *= layer.strides[0]
+        elif isinstance(layer, layers.MaxPooling2D | layers.AveragePooling2D):
+            rf, jump = rf + (layer.pool_size[0] - 1) * jump, jump * layer.strides[0]
+        elif isinstance(layer, layers.UpSampling2D):
+            jump /= layer.size[0]
+        field[layer.name] = (rf, jump)
+    return int(field[model.layers[-1].name][0])
+
+
+def mirror_indices(start: int, length: int, size: int) -> np.ndarray:
+    """Indices ``start .. start + length - 1`` reflected into ``[0, size)`` like ``np.pad(mode="reflect")``."""
+    index = np.arange(start, start + length)
+    if size == 1:
+        return np.zeros_like(index)
+    period = 2 * (size - 1)
+    index = np.abs(index) % period
+    return np.where(index >= size, period - index, index)
+
+
+def _static_tile(model, tile: int | None) -> int:
+    height, width = model.input_shape[1:3]
+    if height is None and width is None:
+        return 256 if tile is None else tile
+    if height != width or (tile is not None and tile != height):
+        raise ValueError(
+            f"the model takes fixed {height} x {width} inputs, so tiles must be square and of that size; "
+            f"got tile={tile}. Build it with input_shape=(None, None, C) to tile at any size."
+        )
+    return height
+
+
+def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4,
+                        tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE,
+                        from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
+    """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size, arguments as in
+    :func:`predict_tiled`. Tiles are cut lazily (mirrored indices, no padded copy): besides the image,
+    the only full-size arrays are the probability and weight sums."""
+    array = np.asarray(image)
+    array = array[..., None] if array.ndim == 2 else array
+    if array.ndim != 3:
+        raise ValueError(f"predict_tiled takes one image (H, W) or (H, W, C), got shape {np.shape(image)}; "
+                         "for a batch, call it once per image.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_finite(array)  # before any tile is predicted
+    check_head(model)
+    channels, logits = model.input_shape[-1], ends_in_logits(model) if from_logits is None else bool(from_logits)
+    grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
+    window = blend_window(grid.tile, grid.overlap)
+    total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
+    from tqdm.auto import tqdm
+
+    show = len(grid) >= 16 if progress is None else progress
+    bar = tqdm(total=len(grid), unit="tile", desc="tiles", disable=not show)
+    origins = grid.origins()  # an iterator: tiles are cut batch by batch, never all at once
+    while batch := list(itertools.islice(origins, batch_size)):
+        tiles = np.stack([prepare_image(_cut(array, top, left, grid.tile), channels) for top, left in batch])
+        probs = 0.0
+        for axes in FLIPS if tta else ((),):  # each flip undone on its prediction
+            axes = tuple(a + 1 for a in axes)
+            probs = probs + np.flip(to_probabilities(model.predict_on_batch(np.flip(tiles, axes)), logits), axes)
+        probs = probs / (len(FLIPS) if tta else 1)
+        if total is None:
+            total = np.zeros(array.shape[:2] + probs.shape[-1:], dtype=np.float32)
+        for (top, left), p in zip(batch, probs, strict=True):
+            _accumulate(total, weight, p, window, top, left)
+        bar.update(len(batch))
+    bar.close()
+    return total / weight[..., None]
+
+
+def _cut(array: np.ndarray, top: int, left: int, tile: tuple[int, int]) -> np.ndarray:
+    """The tile at ``(top, left)``, mirrored where it leaves the image (a copy of one tile only)."""
+    rows = mirror_indices(top, tile[0], array.shape[0])
+    cols = mirror_indices(left, tile[1], array.shape[1])
+    return array[rows[:, None], cols[None, :]]
+
+
+def _accumulate(total, weight, p, window, top: int, left: int) -> None:
+    """Add the part of one tile's weighted probabilities that lies inside the image."""
+    y0, x0 = max(top, 0), max(left, 0)
+    y1, x1 = min(top + p.shape[0], total.shape[0]), min(left + p.shape[1], total.shape[1])
+    if y0 >= y1 or x0 >= x1:
+        return
+    w = window[y0 - top : y1 - top, x0 - left : x1 - left]
+    total[y0:y1, x0:x1] += p[y0 - top : y1 - top, x0 - left : x1 - left] * w[..., None]
+    weight[y0:y1, x0:x1] += w
+
+
+def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,
+                  threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE,
+                  from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
+    """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``, prepared tile by tile.
+        tile: tile side, a multiple of ``multiple`` (default 256, or the model's fixed input).
+        overlap: pixels neighbouring tiles share (a multiple of ``multiple``); half of it, rounded
+            up to ``multiple``, is the mirrored context around the image.
+        batch_size: tiles predicted at once: with the accumulators, the whole memory cost.
+        tta: average the probabilities over the four flips (four times the cost).
+        threshold: class 1 where ``p > threshold`` (one output channel).
+        progress: a tqdm bar; ``None`` shows it from 16 tiles on.
+        multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
+        from_logits: whether the model outputs logits; ``None`` reads it from the output layer.
+
+    Farther from the border than the receptive-field radius, one tile's probabilities equal the
+    whole image's (within 1e-5); nearer, mirrored context replaces the convolutions' zero padding.
+    """
+    probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
+    return head_rule(probs, threshold)
