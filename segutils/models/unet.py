@@ -122,9 +122,7 @@ def encoder_block(x, filters: int, name: str, batchnorm: bool = False, dropout: 
     Returns:
         ``(skip, down)``: ``(B, H, W, filters)`` and ``(B, H/2, W/2, filters)``.
     """
-    x = double_conv(x, filters, name, batchnorm)
-    if dropout:
-        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    x = bottleneck(x, filters, batchnorm, dropout, name)  # the same double conv and dropout, then the pool
     return x, layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
