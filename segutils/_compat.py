@@ -1,8 +1,9 @@
 """The one home of private Keras and TensorFlow internals the course leans on.
 
-Three things have no public API: the batch size a ``tf.data`` pipeline was batched with,
-the layer that produced a symbolic tensor, and the per-replica reduction inside Keras'
-TensorFlow trainer (for ``MultiWorkerMirroredStrategy``, keras-team/keras#20585). Each use
+Five things have no public API: the batch size a ``tf.data`` pipeline was batched with,
+the layer that produced a symbolic tensor, the per-replica reduction inside Keras'
+TensorFlow trainer (for ``MultiWorkerMirroredStrategy``, keras-team/keras#20585), the epoch a
+resumed ``fit`` starts at, and saving a model without its optimizer's state. Each use
 is here, behind :func:`check_versions`, so a Keras or TensorFlow that moved them fails with
 one line naming the versions this was written for instead of an ``AttributeError`` deep in
 training. Not taught: a learner never needs to open it.
@@ -99,3 +100,30 @@ def multi_worker_fit(model, strategy):
 def model_strategy(model):
     """The ``tf.distribute`` strategy a Keras model was built under (None outside any scope)."""
     return getattr(model, "_distribute_strategy", None)
+
+
+def set_initial_epoch(model, epoch: int | None) -> None:
+    """Make the next ``fit`` start at ``epoch`` whatever its ``initial_epoch`` (None: as passed).
+
+    Keras' own ``BackupAndRestore`` resumes this way (``Trainer._initial_epoch``, read once ``fit``
+    has started); Keras never resets it, so a resumed run must set it back to None when done.
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise _moved("keras.Model._initial_epoch", AttributeError("_initial_epoch"))
+    model._initial_epoch = epoch
+
+
+@contextlib.contextmanager
+def without_optimizer(model):
+    """Hide the optimizer while saving, so a ``.keras`` file or ``save_weights`` holds the weights only.
+
+    Keras saves whatever state the model's ``optimizer`` attribute holds (Adam: two moments per
+    weight, so a file three times the weights') and offers no switch to leave it out; with the
+    attribute None for the save, the file loads with ``load_model(path, compile=False)``.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    model.optimizer = None
+    try:
+        yield model
+    finally:
+        model.optimizer = optimizer

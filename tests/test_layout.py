@@ -11,7 +11,8 @@ import segutils
 
 PACKAGE = Path(segutils.__file__).parent
 LEARNER = sorted(p for p in PACKAGE.rglob("*.py") if "course" not in p.relative_to(PACKAGE).parts)
-PRIVATE_APIS = ("keras.src", "tensorflow.python", "._batch_size", "._keras_history", "._distribute_strategy")
+PRIVATE_APIS = ("keras.src", "tensorflow.python", "._batch_size", "._keras_history", "._distribute_strategy",
+                "._initial_epoch")
 
 
 def _source(path: Path) -> str:

@@ -64,8 +64,8 @@ def trained(shapes, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     unet = build_model("unet", (SIZE, SIZE, 3), 4, profile=CI, depth=2)
     training.compile_model(unet, 4, profile=CI)
-    unet_record = training.fit(unet, train, val, name="unet", protocol=PROTOCOL, run_dir=root / "train" / "ci" / "unet",
-                               quiet=True)
+    unet_record = training.fit(unet, train, val, name="unet", protocol=PROTOCOL,
+                               run_dir=root / "train" / "ci" / "shapes" / "unet", quiet=True)
     linknet = build_model("linknet", (SIZE, SIZE, 3), 4, profile=CI)
     training.compile_model(linknet, 4, profile=CI, metrics=[MeanIoU(4), ClassIoU(2, 4)])  # the caller's metrics
     bn = next(layer for layer in encoder_layers(linknet) if layer.name == "bn0")
@@ -120,7 +120,7 @@ def test_fit_writes_a_run_record_that_find_runs_finds(trained):
     assert timings["timed_steps"] == 2 * 2 - 2  # two compile steps left out
     assert timings["images_per_s"] == pytest.approx(4 / timings["median_step_s"])
     assert 0.0 <= timings["input_wait_share"] < 1.0
-    assert (root / "train" / "ci" / "unet" / "best.keras").exists()
+    assert (root / "train" / "ci" / "shapes" / "unet" / "best.keras").exists()
     found = training.find_runs("ci", root=root)
     assert [r["name"] for r in found] == ["unet"] and found[0]["seed"] == 3
     assert json.loads(Path(found[0]["record_path"]).read_text())["protocol"] == record["protocol"]
@@ -206,7 +206,7 @@ def test_fit_refuses_a_model_without_mean_iou(shapes, tmp_path):
 
 
 def test_a_killed_run_resumes_at_the_next_epoch(tmp_path):
-    killed = run_worker("resume", str(tmp_path), env={"KILL_AFTER_EPOCH": "2"})
+    killed = run_worker("resume", str(tmp_path), env={"KILL_AFTER_EPOCH": "2", "SEGUTILS_BACKUP_SECONDS": "0"})
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert training.read_log(tmp_path / "log.csv")["loss"].__len__() == 2
     assert not (tmp_path / "record.json").exists()

@@ -2,8 +2,8 @@
 
 No hand-written loop: ``model.fit`` does the training for the protocol's budget; callbacks keep
 the best model (validation mean IoU), stop early, lower the learning rate on a plateau, log
-every epoch to CSV, back the run up every epoch so that an interrupted run resumes where it
-stopped, time the steps and draw the curves. Taught in ``notebooks/05_training.ipynb``.
+every epoch to CSV, back the run up every few minutes so that an interrupted run resumes where
+it stopped (:mod:`.checkpoints`), time the steps and draw the curves. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -19,18 +19,29 @@ import keras
 
 from .. import _compat, config
 from ..models.build import encoder_layers
-from . import runs
+from . import checkpoints, runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
 
+PHASE1 = "phase1.weights.h5"  # fine_tune's weights after its frozen phase
+
 
 def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
-    """Refuse empty datasets and a training set shorter than the budget; the batch size if the dataset says it."""
+    """Refuse missing or empty datasets and a training set shorter than the budget, before the first step.
+
+    Returns the batch size if the dataset says it.
+    """
+    if val_ds is None:
+        raise ValueError(
+            "val_ds is None: fit keeps the best model and stops early by the validation mean IoU, so it needs "
+            "validation batches. Pass make_dataset(load(dataset, 'val'), size, batch) as val_ds."
+        )
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
-        if ds is not None and int(ds.cardinality()) == 0:
+        cardinality = int(ds.cardinality())  # unknown after filter(), infinite after repeat(): look for a batch
+        if cardinality == 0 or (cardinality < 0 and not any(True for _ in ds.take(1))):
             raise ValueError(
                 f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), that "
-                "subset is not 0, and that steps or take() did not cut it to nothing."
+                "subset is not 0, and that steps, take() or filter() did not cut it to nothing."
             )
     batches, steps = int(train_ds.cardinality()), protocol.epochs * protocol.steps_per_epoch
     if 0 < batches < steps:
@@ -79,11 +90,9 @@ def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
     return statistics.median(seconds)
 
 
-def _callbacks(directory: Path, phase: str, protocol: Protocol, history: dict, stop_early: bool, live: bool):
-    best = keras.callbacks.ModelCheckpoint(directory / "best.keras", monitor=MONITOR, mode="max", save_best_only=True)
-    if history.get(MONITOR):  # a resumed run: beat the best so far, not -inf
-        best.best = max(history[MONITOR])
-    found = [keras.callbacks.BackupAndRestore(directory / f"backup-{phase}"), best,
+def _callbacks(directory: Path, phase: str, run: dict, history: dict, stop_early: bool, live: bool):
+    protocol, best = run["protocol"], max(history[MONITOR]) if history.get(MONITOR) else None  # a resumed run's best
+    found = [checkpoints.Checkpoints(directory, phase, run["identity"], MONITOR, best=best),
              keras.callbacks.CSVLogger(directory / "log.csv", append=True)]
     if stop_early and protocol.patience:
         found.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max", patience=protocol.patience))
@@ -115,12 +124,16 @@ def _phase(model, data, run: dict, phase: str, first: int, last: int, stop_early
     seconds_file = directory / "epochs.json"
     clock = EpochClock(on_epoch=lambda epoch, s, logs: runs.append_epoch_seconds(seconds_file, epoch, s))
     history = runs.read_log(directory / "log.csv")
-    callbacks = _callbacks(directory, phase, protocol, history, stop_early, not run["quiet"])
-    callbacks += [clock, timer, *run["callbacks"]]
-    with _multi_worker_fit(model):
-        model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
-                  steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks, verbose=0 if run["quiet"] else "auto",
-                  shuffle=False)
+    callbacks = _callbacks(directory, phase, run, history, stop_early, not run["quiet"])
+    callbacks += [timer, clock, *run["callbacks"]]  # the clock last: an epoch's seconds include every callback's
+    try:
+        with _multi_worker_fit(model):
+            model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
+                      steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks,
+                      verbose=0 if run["quiet"] else "auto", shuffle=False)
+    except BaseException:  # Ctrl-C, a failing callback: back up what the finished epochs reached
+        callbacks[0].interrupted()
+        raise
     timings = timer.summary()
     timings["steps"] = timer.steps
     if run["measure_input_wait"] and timings["median_step_s"]:
@@ -135,20 +148,28 @@ def _begin(model, train_ds, val_ds, name, protocol, run_dir, phases, **run) -> d
     protocol = protocol or Protocol.from_profile()
     _check_compiled(model)
     batch_size = _check_data(train_ds, val_ds, protocol) or config.get(protocol.profile).batch_size
-    directory = Path(run_dir or runs.run_dir(name, protocol.seed, protocol.profile))
+    dataset = (run.pop("extra") or {}).get("dataset", "unnamed")
+    directory = Path(run_dir or runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset))
     image_size = train_ds.element_spec[0].shape[1:3]
     image_size = list(image_size) if None not in image_size else list(model.input_shape[1:3])
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # under mixed precision: the wrapped one
     settings = protocol.as_dict(batch_size, image_size, getattr(model.loss, "name", str(model.loss)),
                                 type(optimizer).__name__, phases)
+    identity = runs.identity(name, protocol.seed, protocol.profile, dataset, runs.data_signature(train_ds, val_ds),
+                             dict(settings, params=model.count_params()))
     return dict(run, directory=directory, protocol=protocol, batch_size=batch_size, settings=settings,
-                resumed=_start(directory, phases), callbacks=list(run["callbacks"] or []),
-                started=time.perf_counter())
+                identity=identity, phases=phases, callbacks=list(run["callbacks"] or []), started=time.perf_counter())
 
 
-def _start(directory: Path, phases: tuple[str, ...]) -> bool:
-    """Prepare ``directory``: keep an interrupted run (True) or clear a finished or empty one."""
-    resuming = any((directory / f"backup-{p}").exists() for p in phases) or (directory / "phase1.weights.h5").exists()
+def _start(run: dict) -> bool:
+    """Prepare the run folder: keep an interrupted run of this training (True) or clear a finished or empty one.
+
+    A backup that is damaged or belongs to another training (:func:`.checkpoints.check_backup`)
+    is set aside first, so the run starts over instead of resuming it.
+    """
+    directory, identity = run["directory"], run["identity"]
+    valid = [checkpoints.check_backup(directory / f"backup-{p}", identity) for p in run["phases"]]
+    resuming = any(valid) or checkpoints.check_marker(directory / PHASE1, identity)
     if not resuming and directory.exists():
         for name in ("log.csv", "epochs.json", runs.RECORD, "best.keras", "final.keras"):
             (directory / name).unlink(missing_ok=True)
@@ -166,7 +187,7 @@ def _pooled(phase_timings: list[dict], batch_size: int) -> dict:
 
 def _record(model, name, run: dict, phases: list[dict], extra) -> dict:
     directory = run["directory"]
-    model.save(directory / "final.keras")
+    checkpoints.save_model(model, directory / "final.keras")
     history = runs.read_log(directory / "log.csv")
     epoch_seconds = runs.read_epoch_seconds(directory / "epochs.json")
     elapsed = list(itertools.accumulate(epoch_seconds))
@@ -207,8 +228,9 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
             (or holds at least the budget's batches).
         name: the model's name in records and tables (``"unet"``, ``"linknet"``).
         protocol: budget, early stopping, schedule and seed (default: the active profile's).
-        run_dir: where the run lives (default ``runs/train/<profile>/<name>-seed<seed>/``).
-        extra: more configuration for the record (dataset, split sizes, ...).
+        run_dir: where the run lives (default ``runs/train/<profile>/<dataset>/<name>-seed<seed>/``, the
+            dataset from ``extra["dataset"]``); one ``fit`` at a time: a second one stops naming it.
+        extra: more configuration for the record (``dataset``, split sizes, ...).
         callbacks: more Keras callbacks, called after the course's (so after the backup).
         quiet: no progress bar and no live curves (tests, demos, scripts).
         measure_input_wait: time a few in-memory steps after training (state restored).
@@ -218,16 +240,19 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
         flat ``protocol`` dict (see :meth:`Protocol.as_dict`).
 
     Raises:
-        ValueError: an empty or too short dataset, or a model not compiled with a ``mean_iou`` metric.
+        ValueError: a missing, empty or too short dataset, or a model not compiled with a ``mean_iou`` metric.
+        RunBusyError: another ``fit`` trains in the run folder.
     """
     run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["train"], quiet=quiet, callbacks=callbacks,
-                 measure_input_wait=measure_input_wait)
+                 measure_input_wait=measure_input_wait, extra=extra)
     protocol = run["protocol"]
-    model.optimizer.learning_rate = protocol.lr
-    timings = _phase(model, (train_ds, val_ds), run, "train", 0, protocol.epochs, stop_early=True)
-    phase = dict(phase="train", epochs=[1, protocol.epochs], lr=protocol.lr, trainable_params=_trainable(model),
-                 timings=timings)
-    return _record(model, name, run, [phase], extra)
+    with runs.claim(run["directory"]):
+        run["resumed"] = _start(run)
+        model.optimizer.learning_rate = protocol.lr
+        timings = _phase(model, (train_ds, val_ds), run, "train", 0, protocol.epochs, stop_early=True)
+        phase = dict(phase="train", epochs=[1, protocol.epochs], lr=protocol.lr, trainable_params=_trainable(model),
+                     timings=timings)
+        return _record(model, name, run, [phase], extra)
 
 
 def _trainable(model) -> int:
@@ -277,23 +302,28 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
                          "phase 2: give fine_tune more epochs, or fewer frozen_epochs")
     run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["frozen", "unfrozen"], quiet=quiet,
-                 callbacks=callbacks, measure_input_wait=measure_input_wait)
-    marker = run["directory"] / "phase1.weights.h5"
-    phases = []
+                 callbacks=callbacks, measure_input_wait=measure_input_wait, extra=extra)
+    with runs.claim(run["directory"]):
+        run["resumed"] = _start(run)
+        return _two_phases(model, (train_ds, val_ds), name, run, extra)
+
+
+def _two_phases(model, data, name: str, run: dict, extra) -> dict:
+    protocol, marker, phases = run["protocol"], run["directory"] / PHASE1, []
     for phase, first, last, rate in (("frozen", 0, protocol.frozen_epochs, protocol.lr),
                                      ("unfrozen", protocol.frozen_epochs, protocol.epochs, protocol.fine_tune_lr)):
         if phase == "frozen" and marker.exists():
-            model.load_weights(marker)
+            checkpoints.load_weights(model, marker)
             continue
         unfrozen = phase == "unfrozen"
         params = set_encoder_trainable(model, unfrozen, batchnorm=unfrozen and protocol.batchnorm == "train")
         _recompile(model, rate)
-        timings = _phase(model, (train_ds, val_ds), run, phase, first, last, stop_early=unfrozen)
+        timings = _phase(model, data, run, phase, first, last, stop_early=unfrozen)
         phases.append(dict(phase=phase, epochs=[first + 1, last], lr=rate, trainable_params=params, timings=timings))
         if phase == "frozen":
-            model.save_weights(marker)
-    marker.unlink(missing_ok=True)
+            checkpoints.save_marker(model, marker, run["identity"])
+    checkpoints.remove_marker(marker)
     record = _record(model, name, run, phases, extra)
-    for backup in run["directory"].glob("backup-*"):
-        shutil.rmtree(backup, ignore_errors=True)
+    for phase in run["phases"]:
+        shutil.rmtree(run["directory"] / f"backup-{phase}", ignore_errors=True)
     return record

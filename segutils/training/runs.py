@@ -1,16 +1,22 @@
-"""Run directories and run records: what a training run leaves for notebooks 06 and 07.
+"""Run folders and run records: what a training run leaves for notebooks 06 and 07.
 
-A run directory holds ``best.keras`` (best validation mean IoU), ``final.keras``, ``log.csv``
-(one row per epoch, kept across resumes), ``epochs.json`` (wall clock per epoch), the
-``backup/`` of an unfinished run, and ``record.json``. Taught in ``notebooks/05_training.ipynb``.
+A run folder, ``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``, belongs to one training
+and holds ``best.keras`` (best validation mean IoU) and ``final.keras`` (both without optimizer
+state), ``log.csv`` (one row per epoch, kept across resumes), ``epochs.json`` (wall clock per
+epoch), the ``backup-<phase>/`` of an unfinished run (:mod:`.checkpoints`), ``record.json``,
+and ``.lock``, held while a ``fit`` trains there. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import json
 import os
 import platform
+import re
+import time
 from pathlib import Path
 
 from .. import config
@@ -29,9 +35,126 @@ def runs_root() -> Path:
     return Path.home() / ".cache" / "segutils" / "runs"
 
 
-def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None = None) -> Path:
-    """``<root>/train/<profile>/<name>-seed<seed>/``."""
-    return Path(root or runs_root()) / "train" / profile / f"{name}-seed{seed}"
+def dataset_slug(dataset) -> str:
+    """A folder name for a dataset: a registry name as it is, a folder as ``<its name>-<8 hex of its path>``."""
+    text = str(dataset)
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not Path(text).expanduser().is_dir():
+        return text
+    path = Path(text).expanduser().resolve()
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
+    return f"{name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+
+
+def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None = None, dataset="unnamed") -> Path:
+    """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/`` (``dataset`` through :func:`dataset_slug`)."""
+    return Path(root or runs_root()) / "train" / profile / dataset_slug(dataset) / f"{name}-seed{seed}"
+
+
+def data_signature(*datasets) -> list:
+    """Each ``tf.data`` dataset's element shapes and dtypes and its cardinality (None for a missing one)."""
+    import tensorflow as tf
+
+    def spec(ds):
+        if ds is None:
+            return None
+        shapes = [[str(s.shape), s.dtype.name] for s in tf.nest.flatten(ds.element_spec)]
+        return dict(elements=shapes, cardinality=int(ds.cardinality()))
+
+    return [spec(ds) for ds in datasets]
+
+
+def identity(name: str, seed: int, profile: str, dataset, data: list, protocol: dict | None = None) -> dict:
+    """What makes a training this one; a backup resumes only a run with an equal identity.
+
+    Args:
+        name, seed, profile: the model's name, the seed and the profile's name.
+        dataset: the dataset's name or folder (``extra["dataset"]`` in :func:`~segutils.training.fit`).
+        data: :func:`data_signature` of the training and validation datasets.
+        protocol: the run record's ``protocol`` dict (budget, schedule, batch, loss, ...) and more, plain values.
+    """
+    found = dict(model=name, seed=seed, profile=profile, dataset=str(dataset), data=data) | (protocol or {})
+    return json.loads(json.dumps(found, default=str))
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Rename ``path`` to ``<name>.set-aside-<time>`` (nothing is deleted) and say so in one line."""
+    target = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while target.exists():
+        target, n = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{n}"), n + 1
+    path.rename(target)
+    print(f"Set aside {path} as {target.name}: {why}. Training starts again from the last good state.")
+    return target
+
+
+def trim_epochs(directory: Path, first: int) -> None:
+    """Drop the rows of epochs ``>= first`` (0-based) from ``log.csv`` and ``epochs.json``: they are done again.
+
+    ``log.csv`` is rewritten in place (a ``CSVLogger`` may hold it open for appending).
+    """
+    log = directory / "log.csv"
+    if log.exists():
+        lines = log.read_text().splitlines(keepends=True)
+        heads = [line.split(",", 1)[0].strip() for line in lines[1:]]
+        kept = [line for line, head in zip(lines[1:], heads, strict=True) if not head.isdigit() or int(head) < first]
+        if len(kept) < len(lines) - 1:
+            with log.open("r+") as handle:
+                handle.write("".join(lines[:1] + kept))
+                handle.truncate()
+    seconds = directory / "epochs.json"
+    if seconds.exists():
+        data = {k: v for k, v in json.loads(seconds.read_text()).items() if int(k) < first}
+        tmp = seconds.with_name(f".{seconds.name}.part")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(seconds)
+
+
+class RunBusyError(RuntimeError):
+    """Another ``fit`` is training in this run folder."""
+
+
+@contextlib.contextmanager
+def claim(directory: Path):
+    """Hold ``directory/.lock`` while training: a second ``fit`` on the folder stops with one line.
+
+    An ``fcntl.flock`` (``msvcrt.locking`` on Windows) that the system releases when the
+    process ends, however it ends: a killed run leaves no stale lock.
+
+    Raises:
+        RunBusyError: another process (or another ``fit`` in this one) holds the lock.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / ".lock"
+    handle = path.open("a+")
+    try:
+        try:
+            _lock(handle)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise RunBusyError(
+                f"{directory} is busy: another fit (process {holder}) is training there. Wait for it to finish, "
+                "or give this run its own run_dir= (or another seed)."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield path
+    finally:
+        handle.close()  # closing the file releases the lock
+
+
+def _lock(handle) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def read_log(path: Path) -> dict[str, list[float]]:
@@ -93,6 +216,8 @@ def write_record(directory: Path, record: dict) -> Path:
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
     """The finished runs' records (each with ``record_path``), sorted by model and seed.
 
+    A ``record.json`` that does not read as a record (truncated, edited) is named in one line and skipped.
+
     Args:
         profile_name: only runs of this profile (default: every profile).
         root: the runs root (default :func:`runs_root`).
@@ -100,10 +225,16 @@ def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
     base = Path(root or runs_root()) / "train"
-    pattern = f"{profile_name}/*/{RECORD}" if profile_name else f"*/*/{RECORD}"
     records = []
-    for path in sorted(base.glob(pattern)):
-        record = json.loads(path.read_text())
+    for path in sorted(base.glob(f"{profile_name or '*'}/*/*/{RECORD}")):  # <profile>/<dataset>/<run>/
+        try:
+            record = json.loads(path.read_text())
+            if not isinstance(record, dict) or "model" not in record:
+                raise ValueError("not a run record (no 'model' key)")
+        except (OSError, ValueError) as error:
+            print(f"Skipped {path}: unreadable ({type(error).__name__}: {str(error)[:80]}); run that training again "
+                  "or delete its folder.")
+            continue
         record["record_path"] = str(path)
         records.append(record)
     return sorted(records, key=lambda r: (r.get("model", ""), r.get("seed", 0)))

@@ -1,0 +1,250 @@
+"""Cheap checkpoints: the best weights kept in memory, a backup every few minutes, files without Adam's moments.
+
+What ``fit`` writes into a run folder, and when:
+
+- ``best.keras``: the model at its best validation mean IoU, written once when a phase ends
+  (until then the best weights wait in memory), without optimizer state, so a third of a
+  file with Adam's two moments per weight; ``keras.models.load_model(path, compile=False)`` loads it.
+- ``backup-<phase>/``: weights *and* optimizer state, the finished epochs, the best so far and
+  who the run is (:func:`read_meta`). Written at most every ``SEGUTILS_BACKUP_SECONDS``
+  (default 300: a kill loses at most five minutes), and when training is interrupted (Ctrl-C);
+  deleted when the phase ends. Every file is written to a temporary name and renamed, so a kill
+  while saving leaves the previous backup whole.
+
+Used by ``segutils.training.fit`` (``notebooks/05_training.ipynb``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .. import _compat
+from . import runs
+
+BACKUP_ENV_VAR = "SEGUTILS_BACKUP_SECONDS"
+DEFAULT_BACKUP_SECONDS = 300.0
+STATE, BEST, META = "state.weights.h5", "best.npz", "meta.json"
+
+
+def backup_seconds() -> float:
+    """Seconds between two backups: ``$SEGUTILS_BACKUP_SECONDS`` (0: every epoch), else 300."""
+    text = os.environ.get(BACKUP_ENV_VAR, "")
+    try:
+        return float(text) if text else DEFAULT_BACKUP_SECONDS
+    except ValueError:
+        raise ValueError(f"{BACKUP_ENV_VAR}={text!r} is not a number of seconds; unset it or set e.g. 300") from None
+
+
+def _atomic(path: Path, write) -> Path:
+    """``write(tmp)``, then rename ``tmp`` to ``path``: a kill while saving leaves the previous file whole."""
+    tmp = path.with_name(f".part.{path.name}")  # keeps the suffix Keras insists on
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_model(model: keras.Model, path: Path) -> Path:
+    """``model.save(path)`` without optimizer state, atomically."""
+    with _compat.without_optimizer(model):
+        return _atomic(path, model.save)
+
+
+def _load_arrays(path: Path) -> list:
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def read_meta(backup: Path) -> dict:
+    """A backup's ``meta.json``: ``epoch`` (finished), ``best``, ``best_epoch``, ``best_file``, ``identity``.
+
+    Raises:
+        ValueError: the file is missing, truncated or not a backup's (the message says which).
+    """
+    path = backup / META
+    try:
+        meta = json.loads(path.read_text())
+        int(meta["epoch"]), meta["identity"], meta["best_file"]  # noqa: B018 - the keys it needs
+    except FileNotFoundError:
+        raise ValueError(f"it has no {META} (an older course version's backup, or one killed while saving)") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"its {META} is unreadable ({type(error).__name__}: {error})") from None
+    for name in (STATE, meta["best_file"]):
+        if name and not (backup / name).is_file():
+            raise ValueError(f"its {name} is missing")
+    return meta
+
+
+def check_backup(backup: Path, identity: dict) -> bool:
+    """True if ``backup`` can resume this run; else it is set aside (renamed) with one line saying why.
+
+    It must be readable (``meta.json``, the state file opens) and belong to the same training:
+    its stored ``identity`` (model, seed, data, protocol) equal to ``identity``.
+    """
+    if not backup.exists():
+        return False
+    try:
+        meta = read_meta(backup)
+        stored = meta["identity"]
+        if stored != identity:
+            keys = sorted(k for k in {*stored, *identity} if stored.get(k) != identity.get(k))
+            changes = "; ".join(f"{k}: {stored.get(k)!r} -> {identity.get(k)!r}" for k in keys)
+            raise ValueError(f"it belongs to another training ({changes})")
+        for name in {STATE, meta["best_file"]} - {None}:
+            _check_file(backup / name)
+    except (ValueError, OSError, EOFError) as error:
+        runs.set_aside(backup, str(error))
+        return False
+    return True
+
+
+def _check_file(path: Path) -> None:
+    import h5py
+
+    try:
+        if path.suffix == ".h5":
+            with h5py.File(path, "r"):
+                pass
+        else:
+            _load_arrays(path)
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"its {path.name} does not open ({type(error).__name__}: {str(error)[:160]})") from None
+
+
+class Checkpoints(keras.callbacks.Callback):
+    """Keeps the best weights in memory, backs the run up every ``seconds``, writes ``best.keras`` at the end.
+
+    Args:
+        directory: the run folder.
+        phase: names the backup folder (``backup-<phase>``).
+        identity: what makes this training this one (:func:`segutils.training.runs.identity`).
+        monitor: the logged value to maximise (``val_mean_iou``).
+        best: the best value before this phase (a second phase, a resumed run), or None.
+        seconds: between two backups (default :func:`backup_seconds`; 0: every epoch).
+    """
+
+    def __init__(self, directory: Path, phase: str, identity: dict, monitor: str = "val_mean_iou",
+                 best: float | None = None, seconds: float | None = None):
+        super().__init__()
+        self.directory, self.backup, self.identity = Path(directory), Path(directory) / f"backup-{phase}", identity
+        self.monitor, self.best = monitor, -math.inf if best is None else best
+        self.seconds = backup_seconds() if seconds is None else seconds
+        self.epoch = 0  # finished epochs
+        self.best_epoch, self._best_weights, self._saved_best = None, None, True
+        self._last_save, self._first, self._in_epoch = time.monotonic(), True, False
+        self.saves = 0
+
+    def on_train_begin(self, logs=None):
+        self._last_save, self._first = time.monotonic(), True
+        if check_backup(self.backup, self.identity):
+            self._restore()
+
+    def _restore(self):
+        meta = read_meta(self.backup)
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:  # else Keras skips the saved Adam moments
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self.backup / STATE)
+        if meta["best_file"] == BEST:
+            self._best_weights = _load_arrays(self.backup / BEST)
+        elif meta["best_file"] == STATE:
+            self._best_weights = self.model.get_weights()
+        self.epoch, self.best_epoch = int(meta["epoch"]), meta["best_epoch"]
+        self._saved_best = meta["best_file"] == BEST
+        self.best = -math.inf if meta["best"] is None else meta["best"]
+        _compat.set_initial_epoch(self.model, self.epoch)
+        print(f"Resuming {self.directory} after epoch {self.epoch} (backup of {meta.get('saved', '?')}).")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._in_epoch = True
+        if self._first:  # rows a killed run logged after its last backup are done again: drop them
+            runs.trim_epochs(self.directory, epoch)
+            self._first = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch, self._in_epoch = epoch + 1, False
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best:
+            self.best, self.best_epoch = float(value), self.epoch
+            self._best_weights, self._saved_best = self.model.get_weights(), False
+        if time.monotonic() - self._last_save >= self.seconds:
+            self.save()
+
+    def save(self) -> None:
+        """Write the backup now: state (weights + optimizer), the best weights if not the state's, meta last."""
+        self.backup.mkdir(parents=True, exist_ok=True)
+        _atomic(self.backup / STATE, self.model.save_weights)  # weights and the optimizer's state
+        best_file = None
+        if self._best_weights is not None:  # the state holds the best weights only at the best epoch's end
+            best_file = STATE if self.best_epoch == self.epoch and not self._in_epoch else BEST
+            if best_file == BEST and not self._saved_best:
+                _atomic(self.backup / BEST, lambda tmp: np.savez(tmp, *self._best_weights))
+        self._saved_best = self._saved_best or best_file == BEST
+        meta = dict(epoch=self.epoch, best=None if math.isinf(self.best) else self.best, best_epoch=self.best_epoch,
+                    best_file=best_file, identity=self.identity, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
+        _atomic(self.backup / META, lambda tmp: tmp.write_text(json.dumps(meta, indent=1, default=str)))
+        self._last_save, self.saves = time.monotonic(), self.saves + 1
+
+    def interrupted(self) -> None:
+        """Training stopped by an exception (Ctrl-C): back up now, so that ``fit`` resumes after the last epoch.
+
+        Stopped within an epoch, the steps it took stay in the weights and the epoch runs again in full,
+        as with Keras' own ``BackupAndRestore(save_freq=steps)``.
+        """
+        if self.model is None:  # fit failed before it started
+            return
+        _compat.set_initial_epoch(self.model, None)
+        if self.epoch and self.model.optimizer is not None:
+            self.save()
+            print(f"Interrupted: backed up in {self.backup}; run fit again to resume after epoch {self.epoch}.")
+
+    def on_train_end(self, logs=None):
+        _compat.set_initial_epoch(self.model, None)
+        if self._best_weights is not None:
+            if self.best_epoch == self.epoch:
+                save_model(self.model, self.directory / "best.keras")
+            else:
+                current = self.model.get_weights()
+                self.model.set_weights(self._best_weights)
+                save_model(self.model, self.directory / "best.keras")
+                self.model.set_weights(current)
+        shutil.rmtree(self.backup, ignore_errors=True)
+
+
+def save_marker(model: keras.Model, path: Path, identity: dict) -> None:
+    """``fine_tune``'s weights after its frozen phase (no optimizer state: phase 2 compiles anew), and whose."""
+    path.with_suffix(".json").write_text(json.dumps(identity, default=str))
+    with _compat.without_optimizer(model):
+        _atomic(path, model.save_weights)
+
+
+def check_marker(path: Path, identity: dict) -> bool:
+    """True if the frozen phase's weights at ``path`` are this training's; else set them aside."""
+    if not path.exists():
+        return False
+    try:
+        if json.loads(path.with_suffix(".json").read_text()) != identity:
+            raise ValueError("it belongs to another training")
+    except (OSError, ValueError) as error:
+        runs.set_aside(path, str(error) if isinstance(error, ValueError) else "its .json is missing")
+        return False
+    return True
+
+
+def load_weights(model: keras.Model, path: Path) -> None:
+    """Load weights saved by :func:`save_marker`."""
+    with _compat.without_optimizer(model):
+        model.load_weights(path)
+
+
+def remove_marker(path: Path) -> None:
+    """Delete the frozen phase's weights and their ``.json`` once the run has finished."""
+    path.unlink(missing_ok=True)
+    path.with_suffix(".json").unlink(missing_ok=True)
