@@ -7,7 +7,8 @@ What ``fit`` writes into a run folder, and when:
   file with Adam's two moments per weight; ``keras.models.load_model(path, compile=False)`` loads it.
 - ``backup-<phase>/``: weights *and* optimizer state, the finished epochs, the best so far and
   who the run is (:func:`read_meta`). Written at most every ``SEGUTILS_BACKUP_SECONDS``
-  (default 300: a kill loses at most five minutes), and when training is interrupted (Ctrl-C);
+  (default 600: a kill loses at most ten minutes, and LinkNet's 262 MB backup is written about once
+  in a ``cpu`` run), and when training is interrupted (Ctrl-C);
   deleted when the phase ends. Every file is written to a temporary name and renamed, so a kill
   while saving leaves the previous backup whole.
 
@@ -30,17 +31,17 @@ from .. import _compat
 from . import runs
 
 BACKUP_ENV_VAR = "SEGUTILS_BACKUP_SECONDS"
-DEFAULT_BACKUP_SECONDS = 300.0
+DEFAULT_BACKUP_SECONDS = 600.0
 STATE, BEST, META = "state.weights.h5", "best.npz", "meta.json"
 
 
 def backup_seconds() -> float:
-    """Seconds between two backups: ``$SEGUTILS_BACKUP_SECONDS`` (0: every epoch), else 300."""
+    """Seconds between two backups: ``$SEGUTILS_BACKUP_SECONDS`` (0: every epoch), else 600."""
     text = os.environ.get(BACKUP_ENV_VAR, "")
     try:
         return float(text) if text else DEFAULT_BACKUP_SECONDS
     except ValueError:
-        raise ValueError(f"{BACKUP_ENV_VAR}={text!r} is not a number of seconds; unset it or set e.g. 300") from None
+        raise ValueError(f"{BACKUP_ENV_VAR}={text!r} is not a number of seconds; unset it or set e.g. 600") from None
 
 
 def _atomic(path: Path, write) -> Path:
