@@ -155,7 +155,7 @@ def _begin(model, train_ds, val_ds, name, protocol, run_dir, phases, **run) -> d
     optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # under mixed precision: the wrapped one
     settings = protocol.as_dict(batch_size, image_size, getattr(model.loss, "name", str(model.loss)),
                                 type(optimizer).__name__, phases)
-    identity = runs.identity(name, protocol.seed, protocol.profile, dataset, runs.data_signature(train_ds, val_ds),
+    identity = runs.identity(name, protocol.seed, protocol.profile, dataset, (train_ds, val_ds),
                              dict(settings, params=model.count_params()))
     return dict(run, directory=directory, protocol=protocol, batch_size=batch_size, settings=settings,
                 identity=identity, phases=phases, callbacks=list(run["callbacks"] or []), started=time.perf_counter())

@@ -50,38 +50,28 @@ def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None =
     return Path(root or runs_root()) / "train" / profile / dataset_slug(dataset) / f"{name}-seed{seed}"
 
 
-def data_signature(*datasets) -> list:
-    """Each ``tf.data`` dataset's element shapes and dtypes and its cardinality (None for a missing one)."""
-    import tensorflow as tf
-
-    def spec(ds):
-        if ds is None:
-            return None
-        shapes = [[str(s.shape), s.dtype.name] for s in tf.nest.flatten(ds.element_spec)]
-        return dict(elements=shapes, cardinality=int(ds.cardinality()))
-
-    return [spec(ds) for ds in datasets]
-
-
-def identity(name: str, seed: int, profile: str, dataset, data: list, protocol: dict | None = None) -> dict:
+def identity(name: str, seed: int, profile: str, dataset, datasets: tuple, protocol: dict | None = None) -> dict:
     """What makes a training this one; a backup resumes only a run with an equal identity.
 
     Args:
         name, seed, profile: the model's name, the seed and the profile's name.
         dataset: the dataset's name or folder (``extra["dataset"]`` in :func:`~segutils.training.fit`).
-        data: :func:`data_signature` of the training and validation datasets.
+        datasets: the training and validation ``tf.data`` datasets: their element shapes, dtypes and cardinality.
         protocol: the run record's ``protocol`` dict (budget, schedule, batch, loss, ...) and more, plain values.
     """
+    import tensorflow as tf
+
+    data = [dict(elements=[[str(s.shape), s.dtype.name] for s in tf.nest.flatten(ds.element_spec)],
+                 cardinality=int(ds.cardinality())) for ds in datasets]
     found = dict(model=name, seed=seed, profile=profile, dataset=str(dataset), data=data) | (protocol or {})
     return json.loads(json.dumps(found, default=str))
 
 
 def set_aside(path: Path, why: str) -> Path:
     """Rename ``path`` to ``<name>.set-aside-<time>`` (nothing is deleted) and say so in one line."""
-    target = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while target.exists():
-        target, n = path.with_name(f"{path.name}.set-aside-{time.strftime('%Y%m%d-%H%M%S')}-{n}"), n + 1
+    stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
+    while (target := path.with_name(f"{path.name}.set-aside-{stamp}" + (f"-{n}" if n else ""))).exists():
+        n += 1
     path.rename(target)
     print(f"Set aside {path} as {target.name}: {why}. Training starts again from the last good state.")
     return target
