@@ -67,56 +67,42 @@ def read_meta(backup: Path) -> dict:
     """A backup's ``meta.json``: ``epoch`` (finished), ``best``, ``best_epoch``, ``best_file``, ``identity``.
 
     Raises:
-        ValueError: the file is missing, truncated or not a backup's (the message says which).
+        ValueError: it is missing or unreadable, or a file it names does not open (the message says which).
     """
-    path = backup / META
+    import h5py
+
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads((backup / META).read_text())
         int(meta["epoch"]), meta["identity"], meta["best_file"]  # noqa: B018 - the keys it needs
     except FileNotFoundError:
         raise ValueError(f"it has no {META} (an older course version's backup, or one killed while saving)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"its {META} is unreadable ({type(error).__name__}: {error})") from None
-    for name in (STATE, meta["best_file"]):
-        if name and not (backup / name).is_file():
-            raise ValueError(f"its {name} is missing")
+    for name in {STATE, meta["best_file"]} - {None}:
+        try:
+            h5py.File(backup / name, "r").close() if name == STATE else _load_arrays(backup / name)
+        except (OSError, ValueError, EOFError) as error:
+            raise ValueError(f"its {name} does not open ({type(error).__name__}: {str(error)[:160]})") from None
     return meta
 
 
 def check_backup(backup: Path, identity: dict) -> bool:
     """True if ``backup`` can resume this run; else it is set aside (renamed) with one line saying why.
 
-    It must be readable (``meta.json``, the state file opens) and belong to the same training:
-    its stored ``identity`` (model, seed, data, protocol) equal to ``identity``.
+    It must read (:func:`read_meta`) and belong to the same training: an equal ``identity``.
     """
     if not backup.exists():
         return False
     try:
-        meta = read_meta(backup)
-        stored = meta["identity"]
+        stored = read_meta(backup)["identity"]
         if stored != identity:
             keys = sorted(k for k in {*stored, *identity} if stored.get(k) != identity.get(k))
             changes = "; ".join(f"{k}: {stored.get(k)!r} -> {identity.get(k)!r}" for k in keys)
             raise ValueError(f"it belongs to another training ({changes})")
-        for name in {STATE, meta["best_file"]} - {None}:
-            _check_file(backup / name)
-    except (ValueError, OSError, EOFError) as error:
+    except ValueError as error:
         runs.set_aside(backup, str(error))
         return False
     return True
-
-
-def _check_file(path: Path) -> None:
-    import h5py
-
-    try:
-        if path.suffix == ".h5":
-            with h5py.File(path, "r"):
-                pass
-        else:
-            _load_arrays(path)
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"its {path.name} does not open ({type(error).__name__}: {str(error)[:160]})") from None
 
 
 class Checkpoints(keras.callbacks.Callback):
@@ -148,7 +134,7 @@ class Checkpoints(keras.callbacks.Callback):
             self._restore()
 
     def _restore(self):
-        meta = read_meta(self.backup)
+        meta = json.loads((self.backup / META).read_text())
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:  # else Keras skips the saved Adam moments
             optimizer.build(self.model.trainable_variables)
@@ -228,24 +214,13 @@ def save_marker(model: keras.Model, path: Path, identity: dict) -> None:
 
 def check_marker(path: Path, identity: dict) -> bool:
     """True if the frozen phase's weights at ``path`` are this training's; else set them aside."""
-    if not path.exists():
-        return False
-    try:
-        if json.loads(path.with_suffix(".json").read_text()) != identity:
-            raise ValueError("it belongs to another training")
-    except (OSError, ValueError) as error:
-        runs.set_aside(path, str(error) if isinstance(error, ValueError) else "its .json is missing")
-        return False
-    return True
+    info = path.with_suffix(".json")
+    if path.exists() and (not info.exists() or json.loads(info.read_text()) != identity):
+        runs.set_aside(path, "it belongs to another training")
+    return path.exists()
 
 
 def load_weights(model: keras.Model, path: Path) -> None:
     """Load weights saved by :func:`save_marker`."""
     with _compat.without_optimizer(model):
         model.load_weights(path)
-
-
-def remove_marker(path: Path) -> None:
-    """Delete the frozen phase's weights and their ``.json`` once the run has finished."""
-    path.unlink(missing_ok=True)
-    path.with_suffix(".json").unlink(missing_ok=True)

@@ -322,7 +322,8 @@ def _two_phases(model, data, name: str, run: dict, extra) -> dict:
         phases.append(dict(phase=phase, epochs=[first + 1, last], lr=rate, trainable_params=params, timings=timings))
         if phase == "frozen":
             checkpoints.save_marker(model, marker, run["identity"])
-    checkpoints.remove_marker(marker)
+    for path in (marker, marker.with_suffix(".json")):
+        path.unlink(missing_ok=True)
     record = _record(model, name, run, phases, extra)
     for phase in run["phases"]:
         shutil.rmtree(run["directory"] / f"backup-{phase}", ignore_errors=True)

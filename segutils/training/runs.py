@@ -115,36 +115,25 @@ def claim(directory: Path):
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ".lock"
-    handle = path.open("a+")
-    try:
-        try:
-            _lock(handle)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            raise RunBusyError(
-                f"{directory} is busy: another fit (process {holder}) is training there. Wait for it to finish, "
-                "or give this run its own run_dir= (or another seed)."
-            ) from None
+    with path.open("a+") as handle:  # closing the file releases the lock
         handle.seek(0)
-        handle.truncate()
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RunBusyError(f"{directory} is busy: another fit (process {handle.read().strip() or '?'}) is "
+                               "training there. Wait for it to finish, or give this run its own run_dir= (or another "
+                               "seed).") from None
+        handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()
         yield path
-    finally:
-        handle.close()  # closing the file releases the lock
-
-
-def _lock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def read_log(path: Path) -> dict[str, list[float]]:
