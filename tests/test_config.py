@@ -135,7 +135,7 @@ def test_python_m_config_plan_takes_step_times_from_the_newest_run_record(tmp_pa
     import sys
 
     for model, seconds in (("unet", 0.25), ("linknet", 1.5)):
-        run = tmp_path / "train" / "ci" / f"{model}-seed0"
+        run = tmp_path / "train" / "ci" / "shapes" / f"{model}-seed0"  # <profile>/<dataset>/<run>
         run.mkdir(parents=True)
         (run / "record.json").write_text(json.dumps({"model": model, "seed": 0,
                                                      "timings": {"median_step_s": seconds}}))
