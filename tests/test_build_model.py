@@ -61,7 +61,7 @@ def test_missing_imagenet_weights_warn_and_fall_back(monkeypatch):
 
 
 def test_unknown_model_name():
-    with pytest.raises(ValueError, match=r"build_model knows \('unet', 'linknet'\), got 'segnet'"):
+    with pytest.raises(ValueError, match=r"build_model knows \('unet', 'linknet', 'unet-resnet34'\), got 'segnet'"):
         build_model("segnet", (64, 64, 1), 2, profile="ci")
 
 
@@ -97,3 +97,47 @@ def test_any_size_keeps_the_weights_and_takes_other_sides(name):
     np.testing.assert_allclose(np.asarray(free(x, training=False)), np.asarray(fixed(x, training=False)), atol=1e-6)
     assert free(np.zeros((1, 96, 128, 1), "float32"), training=False).shape == (1, 96, 128, 1)
     assert any_size(free) is free
+
+
+def test_unet_resnet34_is_sm_unet_on_linknets_encoder_with_the_same_head():
+    """The same-encoder control: sm.Unet('resnet34', classes=1) has 24,456,154 parameters; the input layers add 0."""
+    from segutils.models.linknet import import_sm
+
+    model = build_model("unet-resnet34", (64, 64, 1), 2, profile="ci")
+    reference = import_sm().Unet("resnet34", input_shape=(64, 64, 3), classes=1, activation="sigmoid",
+                                 encoder_weights=None)
+    assert model.count_params() == reference.count_params() == 24_456_154
+    assert model.name == "unet_resnet34" and model.encoder_pretrained is False
+    assert model.layers[-1].name == "output" and model.layers[-1].dtype_policy.name == "float32"
+    assert model.output_shape == (None, 64, 64, 1)
+    names = [layer.name for layer in encoder_layers(model) if layer.weights]  # unnamed paddings are numbered
+    linknet = build_model("linknet", (64, 64, 1), 2, profile="ci")
+    assert names == [layer.name for layer in encoder_layers(linknet) if layer.weights] and len(names) == 72
+    assert encoder_layers(model)[0].name == "bn_data" and encoder_layers(model)[-1].name == "relu1"
+    assert {layer.momentum for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"} == {0.9}
+
+
+def test_unet_resnet34_loads_the_same_encoder_file_as_linknet(tmp_path):
+    from classification_models.tfkeras import Classifiers
+
+    encoder = Classifiers.get("resnet34")[0](input_shape=(None, None, 3), weights=None, include_top=False)
+    rng = np.random.default_rng(0)
+    encoder.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") for w in encoder.get_weights()])
+    encoder.save(tmp_path / "resnet34.h5")  # legacy HDF5, the format of the ImageNet file
+    model = build_model("unet-resnet34", (64, 64, 1), 2, profile="ci", encoder_weights=str(tmp_path / "resnet34.h5"))
+    assert model.encoder_pretrained is True
+    np.testing.assert_array_equal(model.get_layer("stage4_unit1_conv1").get_weights()[0],
+                                  encoder.get_layer("stage4_unit1_conv1").get_weights()[0])
+
+
+def test_missing_imagenet_weights_name_the_control_model(monkeypatch):
+    real = build_module.build_unet_encoder
+
+    def offline(input_shape, channels, **kwargs):
+        if kwargs["encoder_weights"] == "imagenet":
+            raise EncoderWeightsError("Could not download the ImageNet weights of the resnet34 encoder (offline).")
+        return real(input_shape, channels, **kwargs)
+
+    monkeypatch.setattr(build_module, "build_unet_encoder", offline)
+    with pytest.warns(EncoderNotPretrainedWarning, match="U-Net-ResNet34's encoder is NOT pretrained: Could not"):
+        assert build_model("unet-resnet34", (64, 64, 1), 2, profile="cpu").encoder_pretrained is False

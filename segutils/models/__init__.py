@@ -1,10 +1,18 @@
-"""Models: U-Net (``unet``) and LinkNet (``linknet``). Taught in notebooks 02 and 03.
+"""Models: U-Net (``unet``), LinkNet (``linknet``) and U-Net on LinkNet's encoder (``unet-resnet34``).
+
+Taught in notebooks 02, 03 and 05.
 
 Every model takes float32 images in [0, 1] and ends in a float32 layer named ``output``.
 """
 
 from .build import MODEL_NAMES, EncoderNotPretrainedWarning, any_size, build_model, encoder_layers, output_channels
-from .linknet import EncoderWeightsError, build_linknet, build_linknet_scratch, linknet_decoder_block
+from .linknet import (
+    EncoderWeightsError,
+    build_linknet,
+    build_linknet_scratch,
+    build_unet_encoder,
+    linknet_decoder_block,
+)
 from .unet import build_unet
 
 __all__ = [
@@ -17,6 +25,7 @@ __all__ = [
     "EncoderWeightsError",
     "build_linknet",
     "build_linknet_scratch",
+    "build_unet_encoder",
     "build_unet",
     "linknet_decoder_block",
 ]

@@ -1,8 +1,9 @@
-"""One entry point for the two compared models: ``build_model("unet" | "linknet", ...)``.
+"""One entry point for the compared models: ``build_model("unet" | "linknet" | "unet-resnet34", ...)``.
 
-The comparison is only fair if both models are built the same way: same input, same head,
-same output dtype. ``build_model`` applies the profile (U-Net width, LinkNet's encoder
-weights) and the course's head rule: a dataset with two classes gets a one-channel sigmoid
+The comparison is only fair if the models are built the same way: same input, same head,
+same output dtype. ``build_model`` applies the profile (U-Net width, the weights of the
+ResNet34 encoder that LinkNet and the same-encoder control ``unet-resnet34`` share) and the
+course's head rule: a dataset with two classes gets a one-channel sigmoid
 head (class 1 where p > threshold), more classes a K-channel softmax. Taught in
 ``notebooks/05_training.ipynb``.
 """
@@ -14,10 +15,12 @@ import warnings
 import keras
 
 from .. import config
-from .linknet import EncoderWeightsError, build_linknet
+from .linknet import EncoderWeightsError, build_linknet, build_unet_encoder
 from .unet import build_unet
 
-MODEL_NAMES = ("unet", "linknet")
+MODEL_NAMES = ("unet", "linknet", "unet-resnet34")
+#: The models on the pretrained ResNet34 encoder, and their names in messages.
+ON_ENCODER = {"linknet": "LinkNet", "unet-resnet34": "U-Net-ResNet34"}
 #: BatchNorm momentum of the compared models. Keras' 0.99 averages the statistics over ~100
 #: steps, so in a run of a few hundred steps validation sees stale statistics for most of it
 #: (and the best checkpoint is picked on noise); 0.9 follows the weights within ~10 steps.
@@ -50,17 +53,18 @@ def build_model(
     bn_momentum: float | None = BN_MOMENTUM,
     **overrides,
 ) -> keras.Model:
-    """Build ``"unet"`` or ``"linknet"`` for masks with ``num_classes`` classes, sized by a profile.
+    """Build ``"unet"``, ``"linknet"`` or ``"unet-resnet34"`` for masks with ``num_classes`` classes.
 
-    U-Net takes ``profile.unet_filters`` filters at level 1 and batch normalisation; LinkNet
-    takes ``profile.encoder_weights``. Both end in the same head (see :func:`output_channels`).
+    U-Net takes ``profile.unet_filters`` filters at level 1 and batch normalisation; LinkNet and
+    ``unet-resnet34`` (sm's U-Net decoder on the same ResNet34 encoder, the same-encoder control)
+    take ``profile.encoder_weights``. All end in the same head (see :func:`output_channels`).
 
     Args:
-        name: ``"unet"`` or ``"linknet"``.
+        name: one of :data:`MODEL_NAMES`.
         input_shape: ``(H, W, C)``; sides multiples of 32 (LinkNet) or ``None``.
         num_classes: classes in the masks (2 for membrane), ignored class included.
         profile: a :class:`~segutils.config.Profile`, its name, or ``None`` for the active one.
-        missing_weights: when LinkNet's ImageNet weights cannot be had (offline): ``"warn"``
+        missing_weights: when the encoder's ImageNet weights cannot be had (offline): ``"warn"``
             builds a random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"``
             re-raises the :class:`EncoderWeightsError`.
         bn_momentum: momentum of every BatchNorm layer, the same for both models (``None``
@@ -100,19 +104,20 @@ def _build(name, input_shape, channels, profile, missing_weights, overrides):
         model = build_unet(input_shape, channels, **kwargs)
         model.encoder_pretrained = None
         return model
+    build = build_linknet if name == "linknet" else build_unet_encoder
     kwargs = dict(encoder_weights=profile.encoder_weights) | overrides
     try:
-        model = build_linknet(input_shape, channels, **kwargs)
+        model = build(input_shape, channels, **kwargs)
     except EncoderWeightsError as err:
         if missing_weights == "raise":
             raise
         warnings.warn(
-            f"LinkNet's encoder is NOT pretrained: {err} Training goes on from a random encoder, "
-            "so LinkNet's results here do not show what ImageNet pretraining gives.",
+            f"{ON_ENCODER[name]}'s encoder is NOT pretrained: {err} Training goes on from a random encoder, "
+            f"so {ON_ENCODER[name]}'s results here do not show what ImageNet pretraining gives.",
             EncoderNotPretrainedWarning,
             stacklevel=3,
         )
-        model = build_linknet(input_shape, channels, **(kwargs | {"encoder_weights": None}))
+        model = build(input_shape, channels, **(kwargs | {"encoder_weights": None}))
         model.encoder_pretrained = False
         return model
     model.encoder_pretrained = kwargs["encoder_weights"] is not None
@@ -120,13 +125,14 @@ def _build(name, input_shape, channels, profile, missing_weights, overrides):
 
 
 def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The encoder's layers of a :func:`build_linknet` model: after ``preprocess``, before the decoder.
+    """The encoder's layers of a LinkNet or ``unet-resnet34`` model: after ``preprocess``, before the decoder.
 
     Taught in ``notebooks/05_training.ipynb``.
     """
     names = [layer.name for layer in model.layers]
     if "preprocess" not in names or not any(n.startswith("decoder_") for n in names):
-        raise ValueError(f"{model.name!r} is not a build_linknet model: no 'preprocess' or 'decoder_*' layers")
+        raise ValueError(f"{model.name!r} is not a build_linknet model (nor unet-resnet34): "
+                         "no 'preprocess' or 'decoder_*' layers")
     start = names.index("preprocess") + 1
     stop = next(i for i, n in enumerate(names) if n.startswith("decoder_"))
     return model.layers[start:stop]

@@ -180,20 +180,39 @@ def build_linknet(
             given does not hold this backbone's encoder (a web page, truncated, a whole model).
         ValueError: not ``(H, W, C)``, C not 1 or 3, or H, W not multiples of 32.
     """
+    return build_on_encoder("Linknet", input_shape, num_classes, backbone, encoder_weights, logits,
+                            encoder_freeze=encoder_freeze, decoder_block_type=decoder_block_type)
+
+
+def build_unet_encoder(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
+                       logits: bool = False) -> keras.Model:
+    """U-Net's decoder on a pretrained encoder, ``segmentation_models.Unet``, wrapped as :func:`build_linknet`.
+
+    The same encoder, weights, input layers and float32 ``output`` as LinkNet, only the decoder
+    differs (sm's U-Net decoder: up-sampling, concatenated skips, two 3x3 convs of 256, 128,
+    64, 32, 16 filters): the course's same-encoder control. ``(H, W, 1)``, one class: 24,456,154
+    parameters. Returns a model named ``unet_{backbone}``. Taught in ``notebooks/05_training.ipynb``.
+    """
+    return build_on_encoder("Unet", input_shape, num_classes, backbone, encoder_weights, logits)
+
+
+def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, encoder_weights, logits: bool,
+                     **sm_kwargs) -> keras.Model:
+    """``sm.<kind>`` (``"Linknet"`` or ``"Unet"``) on ``backbone``, flat, with the course's input and output layers."""
     sm = import_sm()
-    height, width, channels = check_input_shape(input_shape, "build_linknet")
+    name = f"{kind.lower()}_{backbone}"
+    height, width, channels = check_input_shape(input_shape, f"build_{kind.lower()}")
     if channels not in (1, 3):
-        raise ValueError(f"build_linknet needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
-    check_input_size((height, width), 32, f"LinkNet-{backbone}")
+        raise ValueError(f"{name} needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
+    check_input_size((height, width), 32, f"{kind}-{backbone}")
     scale, offset = preprocessing_affine(backbone)
     weights = encoder_weights_path(backbone, encoder_weights)
     found = read_weights_file(weights, backbone) if weights not in (None, "imagenet") else None  # before building
     activation = final_activation(num_classes, logits)
     try:
-        core = sm.Linknet(
+        core = getattr(sm, kind)(
             backbone, input_shape=(height, width, 3), classes=num_classes, activation=activation,
-            encoder_weights=None if found is not None else weights, encoder_freeze=encoder_freeze,
-            decoder_block_type=decoder_block_type,
+            encoder_weights=None if found is not None else weights, **sm_kwargs,
         )
     except Exception as err:
         if weights == "imagenet" and "URL fetch failure" in str(err):
@@ -211,10 +230,10 @@ def build_linknet(
         x = layers.Rescaling(255.0 * float(scale[0]), float(offset[0]), name="preprocess")(x)
     else:
         x = layers.Rescaling([255.0 * float(s) for s in scale], [float(o) for o in offset], name="preprocess")(x)
-    model = prepend(keras.Model(image, x), core, name=f"linknet_{backbone}")
+    model = prepend(keras.Model(image, x), core, name=name)
     out = layers.Activation("linear", dtype="float32", name="output")(model.output)
-    model = keras.Model(model.input, out, name=f"linknet_{backbone}")
-    return check_sides_on_call(model, 32, f"LinkNet-{backbone}") if None in (height, width) else model
+    model = keras.Model(model.input, out, name=name)
+    return check_sides_on_call(model, 32, f"{kind}-{backbone}") if None in (height, width) else model
 
 
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):
