@@ -10,7 +10,11 @@ import platform
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .table import Table, gap_exceeds_spread
+import numpy as np
+
+from .stats import paired_bootstrap, verdict
+from .table import Table
+from .writeup import WRITEUP_NAME
 
 #: The original write-up's claims, shown beside the measured figures.
 CLAIMS = {
@@ -18,6 +22,13 @@ CLAIMS = {
     "speed": "8 s (U-Net) vs 1-2 s (LinkNet) per training step, hardware unknown",
     "convergence": "LinkNet converges faster",
 }
+#: The gaps the conclusion tests, ``(a, b, what a - b measures)``, when both models are in the table.
+GAPS = (
+    ("linknet", "unet", "the write-up's question"),
+    ("unet-resnet34", "linknet", "the decoder's effect: the same ResNet34 encoder, U-Net's decoder against LinkNet's"),
+    ("unet-resnet34", "unet", "mostly the encoder's effect: ResNet34 against U-Net's own encoder, both decoders "
+     "concatenating skips (their widths differ)"),
+)
 
 
 def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
@@ -33,54 +44,71 @@ def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> 
     return math.nan, math.nan
 
 
+def _speed(table: Table, models: list[str]) -> list[str]:
+    lines = []
+    for column, what, unit in (("step_s", "training step", "s"), ("latency_ms", "prediction of one image", "ms")):
+        values = {m: table.mean(m, column) for m in models if column in table.columns and table.mean(m, column) > 0}
+        if len(values) > 1:
+            fast = min(values, key=values.get)
+            lines.append(f"- **Speed ({what})**: " + ", ".join(f"{m} {v:.4g} {unit}" for m, v in values.items())
+                         + f": {fast} is " + ", ".join(f"{values[m] / values[fast]:.2f}x faster than {m}"
+                                                       for m in values if m != fast) + ".")
+    return lines
+
+
+def _writeup(table: Table, unet_filters: int | None) -> list[str]:
+    rows = [m for m in table.models if m.startswith(WRITEUP_NAME)]
+    if not rows or "step_s" not in table.columns:
+        return []
+    at = "; ".join(f"{table.mean(m, 'step_s'):.3g} s per training step, {table.mean(m, 'flops'):.1f} GFLOPs per "
+                   f"image at {m.split('@')[-1].strip()}" for m in rows)
+    narrower = f", not the {unet_filters}-filter U-Net trained here" if unet_filters and unet_filters != 64 else ""
+    line = (f"- **The write-up's speed claim** ({CLAIMS['speed']}) concerns its U-Net: 64 filters, UpSampling2D "
+            f"decoder, {table.mean(rows[0], 'parameters'):,.0f} parameters{narrower}. This machine measures {at}.")
+    linknet = table.mean("linknet", "step_s") if "linknet" in table.models else math.nan
+    if linknet > 0:
+        line += (f" LinkNet's step at the profile's size takes {linknet:.3g} s: the write-up's U-Net is "
+                 f"{table.mean(rows[0], 'step_s') / linknet:.1f}x slower here (the write-up: 4-8x).")
+    return [line]
+
+
 def conclusion(
     table: Table,
+    per_image: dict | None = None,
     reach: dict[str, float] | None = None,
     target_iou: float | None = None,
     encoder_pretrained: bool | None = None,
+    unet_filters: int | None = None,
 ) -> str:
-    """Markdown conclusion of a two-model table, every figure read from it.
+    """Markdown conclusion of a comparison table, every figure read from it.
 
     Args:
-        table: :func:`~segutils.evaluation.compare`'s table with two models.
+        table: :func:`~segutils.evaluation.compare`'s table (speed-only write-up rows allowed).
+        per_image: ``{model: (seeds, images) per-image test mean IoU}``; each pair of :data:`GAPS`
+            present gets its gap with a 95 % paired-bootstrap interval (seeds paired by index).
         reach: seconds each model took to reach ``target_iou`` on validation (NaN: never).
         target_iou: the validation mean IoU ``reach`` refers to.
-        encoder_pretrained: whether LinkNet's encoder started from ImageNet weights.
+        encoder_pretrained: whether the ResNet34 encoder started from ImageNet weights.
+        unet_filters: width of the trained U-Net, to set beside the write-up's 64.
     """
-    a, b = table.models
-    ma, mb = table.mean(a, "mean_iou"), table.mean(b, "mean_iou")
-    better, worse = (a, b) if ma >= mb else (b, a)
+    models = [m for m in table.models if not m.startswith(WRITEUP_NAME)]
+    ranked = sorted(models, key=lambda m: -table.mean(m, "mean_iou"))
     lines = [
-        f"- **Accuracy**: {better} has the higher test mean IoU, {max(ma, mb):.4f} against "
-        f"{min(ma, mb):.4f} (a gap of {abs(ma - mb):.4f}). The write-up claimed {CLAIMS['accuracy']}; "
-        "pixel accuracy is dominated by the larger class, mean IoU is not."
+        "- **Accuracy**: test mean IoU " + ", ".join(f"{m} {table.mean(m, 'mean_iou'):.4f}" for m in ranked)
+        + f". The write-up claimed {CLAIMS['accuracy']}; pixel accuracy is dominated by the larger class, "
+        "mean IoU is not."
     ]
-    spread = gap_exceeds_spread(table, "mean_iou")
-    if spread is None:
-        lines.append(
-            "- **Seeds**: one seed per model, so there is no spread to compare the gap with: "
-            "run with more `SEEDS` before trusting the ordering."
-        )
-    else:
-        lines.append(
-            f"- **Seeds**: the gap {'exceeds' if spread else 'does not exceed'} the spread across "
-            f"seeds (sum of the two standard deviations)."
-        )
-    for column, what in (("step_s", "training step"), ("latency_ms", "prediction of one image")):
-        if column in table.columns:
-            sa, sb = table.mean(a, column), table.mean(b, column)
-            if sa > 0 and sb > 0:
-                fast, slow = (a, b) if sa <= sb else (b, a)
-                lines.append(
-                    f"- **Speed ({what})**: {fast} is {max(sa, sb) / min(sa, sb):.2f}x faster than {slow} "
-                    f"({sa:.4g} vs {sb:.4g} {'s' if column == 'step_s' else 'ms'} for {a} vs {b})."
-                    + (f" The write-up claimed {CLAIMS['speed']}." if column == "step_s" else "")
-                )
+    for a, b, what in GAPS:
+        if per_image and a in per_image and b in per_image:
+            x, y = np.atleast_2d(per_image[a]), np.atleast_2d(per_image[b])
+            n = min(len(x), len(y))
+            lines.append(f"- **{a} vs {b}** ({what}): {verdict(a, b, paired_bootstrap(x[:n], y[:n]))}.")
+    lines += _speed(table, models) + _writeup(table, unet_filters)
     if reach and target_iou is not None:
         reached = {m: s for m, s in reach.items() if not math.isnan(s)}
         if len(reached) > 1 and len(set(reached.values())) == 1:
             lines.append(
-                f"- **Convergence**: both models reached validation mean IoU {target_iou:.3f} after the "
+                f"- **Convergence**: {' and '.join(reached)} reached validation mean IoU {target_iou:.3f} after the "
                 f"same {next(iter(reached.values())):.1f} s: no difference at this resolution of epochs. "
                 f'The write-up claimed "{CLAIMS["convergence"]}".'
             )
@@ -95,12 +123,12 @@ def conclusion(
             lines.append(f"- **Convergence**: neither model reached validation mean IoU {target_iou:.3f}.")
     if encoder_pretrained is not None:
         lines.append(
-            "- LinkNet's encoder was "
+            "- The ResNet34 encoder was "
             + (
                 "pretrained on ImageNet."
                 if encoder_pretrained
                 else "NOT pretrained here (the ImageNet weights were unavailable or off in this profile): "
-                "the figures show LinkNet's architecture from a random start, not its usual pretrained setup."
+                "the figures show the models on it from a random start, not their usual pretrained setup."
             )
         )
     return "\n".join(lines)

@@ -127,18 +127,3 @@ def compare(rows: list[dict]) -> Table:
     Taught in ``notebooks/06_comparison.ipynb``.
     """
     return Table(rows)
-
-
-def gap_exceeds_spread(table: Table, metric: str = "mean_iou") -> bool | None:
-    """Whether the two models' means on ``metric`` differ by more than the sum of their seed std's.
-
-    ``None`` when a model has fewer than two seeds (no spread to compare with).
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
-    if len(table.models) != 2:
-        raise ValueError(f"gap_exceeds_spread compares two models, the table has {table.models}")
-    a, b = table.models
-    spread = table.std(a, metric) + table.std(b, metric)
-    if math.isnan(spread):
-        return None
-    return abs(table.mean(a, metric) - table.mean(b, metric)) > spread

@@ -1,0 +1,67 @@
+"""The write-up's U-Net, measured for speed only: the model its "8 s vs 1-2 s per step" was about.
+
+The original Keras write-up (zhixuhao/unet) trains U-Net at the paper's width, 64 filters at
+level 1, with an UpSampling2D + 2x2 conv decoder, no BatchNorm and dropout 0.5: 31,030,593
+parameters with one output channel. The course trains a narrower U-Net on CPU profiles, so
+its step time answers another question; this row puts the write-up's model beside it,
+untrained (speed does not depend on the weights). Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import keras
+import numpy as np
+
+from ..models.build import output_channels
+from ..models.unet import build_unet
+from ..speed import benchmark, time_calls
+
+#: ``build_unet`` arguments of the write-up's U-Net.
+WRITEUP_UNET = dict(filters=64, depth=4, batchnorm=False, dropout=0.5, upsampling="upsample_conv")
+#: Name of its rows in the comparison table (``"<name> @<size> px"``).
+WRITEUP_NAME = "unet-64 write-up"
+
+
+def build_writeup_unet(input_shape, num_classes: int) -> keras.Model:
+    """The write-up's U-Net (:data:`WRITEUP_UNET`) with the course's head for ``num_classes`` classes."""
+    return build_unet(input_shape, output_channels(num_classes), **WRITEUP_UNET)
+
+
+def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, profile, repeats: int = 3) -> float:
+    """Median seconds of one training step of ``model`` on a random batch, compiled as the profile trains.
+
+    ``training.compile_model`` (Adam, the course's loss and metrics, the profile's XLA and eager
+    settings); one untimed warm-up step absorbs tracing and compiling.
+    """
+    from ..training.setup import compile_model
+
+    compile_model(model, num_classes, profile=profile)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
+    y = rng.integers(0, num_classes, (batch_size, *model.input_shape[1:3], 1)).astype(np.uint8)
+    return statistics.median(time_calls(lambda: model.train_on_batch(x, y), repeats, warmup=1))
+
+
+def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profile, repeats: int = 3) -> list[dict]:
+    """Speed-only table rows of the write-up's U-Net at each side in ``sizes``.
+
+    Each row holds ``step_s`` (:func:`train_step_seconds` at ``batch_size``, under the profile's
+    precision policy), ``latency_ms``, ``images_per_s``, ``parameters`` and ``flops`` (GFLOPs per
+    image) from ``segutils.speed.benchmark``, and is named ``"unet-64 write-up @<size> px"``.
+    """
+    policy = keras.mixed_precision.global_policy().name
+    rows = []
+    try:
+        keras.mixed_precision.set_global_policy("mixed_float16" if profile.mixed_precision else "float32")
+        for size in sizes:
+            model = build_writeup_unet((size, size, channels), num_classes)
+            speed = benchmark(model, batch_size=batch_size, repeats=repeats, warmup=1)
+            step = train_step_seconds(model, num_classes, batch_size, profile, repeats)
+            rows.append(dict(model=f"{WRITEUP_NAME} @{size} px", seed=0, step_s=step, latency_ms=speed["latency_ms"],
+                             images_per_s=speed["images_per_s"], parameters=speed["parameters"],
+                             flops=speed["flops"] / 1e9))
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    return rows
