@@ -98,3 +98,60 @@ def test_a_fork_changes_what_colab_installs(monkeypatch, shell):
     )
     assert sh.run_cell(course.setup_cell_source(), store_history=False).success
     assert _pip(commands[1])[-1] == "segutils @ git+https://github.com/someone/fork.git@main"
+
+
+def _drive(monkeypatch):
+    """``google.colab.drive`` whose ``mount`` records its folder instead of asking Google."""
+    mounted = []
+    drive = types.ModuleType("google.colab.drive")
+    drive.mount = mounted.append
+    colab = types.ModuleType("google.colab")
+    colab.drive = drive
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.drive", drive)
+    monkeypatch.delenv("SEGUTILS_RUNS_DIR", raising=False)
+    return mounted
+
+
+def test_on_colab_the_setup_cell_offers_to_keep_runs_on_google_drive(shell, monkeypatch):
+    """Off by default (mounting asks for Google's authorisation); set to True it mounts Drive and keeps runs there."""
+    from segutils.training import runs_root
+
+    sh, commands = shell
+    mounted = _drive(monkeypatch)
+    source = course.setup_cell_source()
+    assert "KEEP_RUNS_ON_DRIVE = False  # Colab: True keeps training runs on Google Drive" in source
+    assert sh.run_cell(source, store_history=False).success
+    assert mounted == [] and "SEGUTILS_RUNS_DIR" not in os.environ
+    kept = source.replace("KEEP_RUNS_ON_DRIVE = False", "KEEP_RUNS_ON_DRIVE = True")
+    assert sh.run_cell(kept, store_history=False).success
+    assert mounted == ["/content/drive"]
+    assert os.environ["SEGUTILS_RUNS_DIR"] == "/content/drive/MyDrive/segutils/runs"
+    assert str(runs_root()) == "/content/drive/MyDrive/segutils/runs"
+    assert [_pip(c) for c in commands] == EXPECTED_ON_COLAB * 2  # Drive adds no install
+
+
+def test_locally_keep_runs_on_drive_changes_nothing(shell, monkeypatch):
+    sh, commands = shell
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("SEGUTILS_RUNS_DIR", raising=False)
+    kept = course.setup_cell_source().replace("KEEP_RUNS_ON_DRIVE = False", "KEEP_RUNS_ON_DRIVE = True")
+    assert sh.run_cell(kept, store_history=False).success
+    assert commands == [] and "SEGUTILS_RUNS_DIR" not in os.environ
+
+
+def test_without_runs_notebooks_06_and_07_say_where_they_looked_and_what_to_do(monkeypatch, tmp_path):
+    from segutils.evaluation.fallback import no_runs_advice
+
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert no_runs_advice("cpu") == (
+        f"Looked for notebook 05's runs in {tmp_path}/train/cpu. To use its runs, run notebook 05 first in the "
+        "'cpu' profile, or point SEGUTILS_RUNS_DIR at the folder that holds its train/cpu/."
+    )
+    _drive(monkeypatch)
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
+    assert no_runs_advice("gpu").endswith(
+        "'gpu' profile: on Colab each notebook has its own runtime, so set KEEP_RUNS_ON_DRIVE = True in the setup "
+        "cell of notebook 05 and of this one (runs go to Google Drive, where this runtime finds them)."
+    )

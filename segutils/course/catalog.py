@@ -26,6 +26,8 @@ PLAN = [
     ("07_inference.ipynb", "Inference: images of any size (overlap-tile), flips, export to SavedModel/ONNX/LiteRT"),
 ]
 
+#: Where Colab mounts Google Drive, and the runs folder on it (``SEGUTILS_RUNS_DIR`` when kept there).
+DRIVE, DRIVE_RUNS = "/content/drive", "/content/drive/MyDrive/segutils/runs"
 #: Packages Colab lacks; everything else the course needs ships with Colab.
 COLAB_EXTRAS = ["segmentation-models==1.0.1"]
 
@@ -57,14 +59,27 @@ SETUP_MARKER = "# Setup: installs only on Colab; locally `make lab` already did 
 
 
 def setup_cell_source() -> str:
-    """The setup cell every notebook starts with (identical in all of them)."""
+    """The setup cell every notebook starts with (identical in all of them).
+
+    On Colab it installs what Colab lacks and, with ``KEEP_RUNS_ON_DRIVE = True``, mounts Google
+    Drive and keeps the training runs there (``SEGUTILS_RUNS_DIR``): each Colab notebook runs in
+    its own runtime, whose files vanish with it.
+    """
     extras = " ".join(f'"{p}"' for p in COLAB_EXTRAS)
     return f"""{SETUP_MARKER}
+import os
 import sys
+
+KEEP_RUNS_ON_DRIVE = False  # Colab: True keeps training runs on Google Drive, so 06 and 07 find 05's runs
 
 if "google.colab" in sys.modules:  # Colab has TensorFlow, NumPy, matplotlib, ipywidgets, tqdm
     %pip install -q {extras}
     %pip install -q --no-deps "segutils @ git+{REPO_URL}.git@{BRANCH}"
+    if KEEP_RUNS_ON_DRIVE:  # each notebook runs in its own runtime; Drive outlives them
+        from google.colab import drive
+
+        drive.mount("{DRIVE}")
+        os.environ["SEGUTILS_RUNS_DIR"] = "{DRIVE_RUNS}"
 
 import segutils.config as config
 

@@ -33,7 +33,8 @@ def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, pr
     """Median seconds of one training step of ``model`` on a random batch, compiled as the profile trains.
 
     ``training.compile_model`` (Adam, the course's loss and metrics, the profile's XLA and eager
-    settings); one untimed warm-up step absorbs tracing and compiling.
+    settings); one untimed warm-up step absorbs tracing and compiling (none when the profile
+    runs eagerly: there is nothing to trace).
     """
     from ..training.setup import compile_model
 
@@ -41,7 +42,8 @@ def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, pr
     rng = np.random.default_rng(0)
     x = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
     y = rng.integers(0, num_classes, (batch_size, *model.input_shape[1:3], 1)).astype(np.uint8)
-    return statistics.median(time_calls(lambda: model.train_on_batch(x, y), repeats, warmup=1))
+    warmup = 0 if profile.run_eagerly else 1
+    return statistics.median(time_calls(lambda: model.train_on_batch(x, y), repeats, warmup))
 
 
 def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profile, repeats: int = 3) -> list[dict]:
