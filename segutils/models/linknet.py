@@ -191,7 +191,8 @@ def build_unet_encoder(input_shape, num_classes: int, backbone: str = "resnet34"
     The same encoder, weights, input layers and float32 ``output`` as LinkNet, only the decoder
     differs (sm's U-Net decoder: up-sampling, concatenated skips, two 3x3 convs of 256, 128,
     64, 32, 16 filters): the course's same-encoder control. ``(H, W, 1)``, one class: 24,456,154
-    parameters. Returns a model named ``unet_{backbone}``. Taught in ``notebooks/05_training.ipynb``.
+    parameters. Returns a model named ``unet_{backbone}``; the course builds it with
+    ``build_model("unet-resnet34", ...)``.
     """
     return build_on_encoder("Unet", input_shape, num_classes, backbone, encoder_weights, logits)
 
