@@ -94,6 +94,22 @@ def test_the_pretrained_encoder_trains_in_two_phases(rehearsal):
     assert frozen["trainable_params"] < unfrozen["trainable_params"]
 
 
+def test_every_model_of_a_seed_trains_under_an_equal_protocol(rehearsal):
+    from segutils.training import protocol_differences
+
+    records, _, _ = rehearsal
+    runs = {(r["model"], r["seed"]): r for r in records}
+    for seed in range(3):
+        for model in MODELS[1:]:
+            assert protocol_differences(runs["unet", seed], runs[model, seed]) == {}, (model, seed)
+    assert protocol_differences(runs["linknet", 0], runs["linknet", 2]) == {"seed": (0, 2)}
+    assert runs["linknet", 1]["protocol"]["phases"] == ["frozen", "unfrozen"]
+    assert runs["unet", 1]["protocol"]["phases"] == ["train"]
+    protocol = runs["unet", 0]["protocol"]
+    assert (protocol["profile"], protocol["budget_steps"], protocol["batch_size"], protocol["image_size"]) == (
+        "gpu", 2, 2, [32, 32])
+
+
 def test_losses_are_finite_and_outputs_float32(rehearsal):
     records, _, _ = rehearsal
     for r in records:
