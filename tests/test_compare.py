@@ -1,6 +1,8 @@
 """The comparison on the write-up's terms: paired bootstrap, scores at the labels' size, the write-up's U-Net."""
 
 import dataclasses
+import json
+import sys
 
 import keras
 import numpy as np
@@ -158,3 +160,41 @@ def test_conclusion_without_per_image_scores_or_writeup_rows_still_reads_the_tab
     table = compare([dict(model="unet", seed=0, mean_iou=0.8), dict(model="linknet", seed=0, mean_iou=0.7)])
     assert conclusion(table).startswith("- **Accuracy**: test mean IoU unet 0.8000, linknet 0.7000.")
     assert "interval" not in conclusion(table) and "write-up's speed claim" not in conclusion(table)
+
+
+def test_runs_for_takes_notebook_05s_runs_when_there_are_some(tmp_path, monkeypatch):
+    from segutils.evaluation.fallback import runs_for
+
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
+    for model, dataset in (("unet", "shapes"), ("linknet", "membrane")):
+        folder = tmp_path / "train" / "ci" / f"{model}-seed0"
+        folder.mkdir(parents=True)
+        (folder / "record.json").write_text(json.dumps(dict(model=model, seed=0, config=dict(dataset=dataset))))
+    runs, note = runs_for(["unet"], "shapes", 1, config.get("ci"))
+    assert [(r["model"], r["seed"]) for r in runs] == [("unet", 0)]
+    assert note == f"1 run(s) of notebook 05 from {tmp_path}/train/ci."
+
+
+def test_without_runs_06_trains_as_05_does_fine_tune_for_a_pretrained_encoder(tmp_path, monkeypatch):
+    """The fallback on an encoder file in the ImageNet file's format: LinkNet fine-tunes, U-Net fits, one protocol."""
+    from classification_models.tfkeras import Classifiers
+
+    from segutils.evaluation.fallback import runs_for
+    from segutils.training import protocol_differences
+
+    encoder = Classifiers.get("resnet34")[0](input_shape=(None, None, 3), weights=None, include_top=False)
+    encoder.save(tmp_path / "resnet34.h5")
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    profile = dataclasses.replace(config.get("ci"), img_size=32, batch_size=2, epochs=2, steps_per_epoch=1,
+                                  encoder_weights=str(tmp_path / "resnet34.h5"))
+    runs, note = runs_for(("unet", "linknet"), "shapes", 1, profile, subset=4)
+    unet, linknet = runs
+    assert (unet["model"], linknet["model"]) == ("unet", "linknet")
+    assert [p["phase"] for p in unet["phases"]] == ["train"]
+    assert [p["phase"] for p in linknet["phases"]] == ["frozen", "unfrozen"] and linknet["config"]["encoder_pretrained"]
+    assert protocol_differences(unet, linknet) == {}
+    assert note.startswith("No run of notebook 05 for ['unet', 'linknet'] on 'shapes': trained here in ")
+    assert note.endswith(f"Looked for notebook 05's runs in {tmp_path}/runs/train/ci. To use its runs, run notebook "
+                         "05 first in the 'ci' profile, or point SEGUTILS_RUNS_DIR at the folder that holds its "
+                         "train/ci/.")
