@@ -167,7 +167,7 @@ def test_runs_for_takes_notebook_05s_runs_when_there_are_some(tmp_path, monkeypa
 
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
     for model, dataset in (("unet", "shapes"), ("linknet", "membrane")):
-        folder = tmp_path / "train" / "ci" / f"{model}-seed0"
+        folder = tmp_path / "train" / "ci" / dataset / f"{model}-seed0"
         folder.mkdir(parents=True)
         (folder / "record.json").write_text(json.dumps(dict(model=model, seed=0, config=dict(dataset=dataset))))
     runs, note = runs_for(["unet"], "shapes", 1, config.get("ci"))

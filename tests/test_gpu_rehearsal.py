@@ -63,7 +63,7 @@ def rehearsal(tmp_path_factory, encoder_file):
         results = [runner.run_notebook(_gpu_at_ci_sizes(name, folder, encoder_file), folder / "out", 900,
                                        show_progress=False, params=params)
                    for name in ("05_training.ipynb", "06_comparison.ipynb")]
-    records = [json.loads(p.read_text()) for p in sorted((folder / "runs" / "train" / "gpu").glob("*/record.json"))]
+    records = [json.loads(p.read_text()) for p in sorted((folder / "runs" / "train" / "gpu").glob("*/*/record.json"))]
     report = folder / "runs" / "compare" / "gpu" / "report.md"
     return records, report.read_text() if report.exists() else "", results
 
