@@ -13,14 +13,13 @@ import contextlib
 import importlib.util
 import logging
 import shutil
-import statistics
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .speed import time_calls
+from .speed import median_ms
 
 #: The formats :func:`export_model` writes, in the order of the notebook's table.
 FORMATS = ("saved_model", "onnx", "litert", "litert_fp16", "litert_int8")
@@ -175,10 +174,6 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
     return predict
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    return statistics.median(time_calls(fn, repeats=repeats))  # the course's one timing loop, one warm-up
-
-
 def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
                     overwrite: bool = False) -> list[dict]:  # fmt: skip
     """Export ``model`` in each of ``formats``, load it back, and compare it with Keras on ``images``
@@ -200,7 +195,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
     model.save(directory / "model.keras")
     reference = np.asarray(model.predict_on_batch(images))
     rows = [dict(format="keras", path=directory / "model.keras", bytes=size_bytes(directory / "model.keras"),
-                 ms=1000 * _median_seconds(lambda: model.predict_on_batch(images), repeats), max_abs_diff=0.0,
+                 ms=median_ms(lambda: model.predict_on_batch(images), repeats), max_abs_diff=0.0,
                  tolerance=0.0, outputs=reference, error=None)]  # fmt: skip
     for fmt in formats:
         row = dict(format=fmt, path=None, bytes=None, ms=None, max_abs_diff=None, tolerance=TOLERANCE[fmt],
@@ -213,7 +208,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
             rows.append(row)
             continue
         outputs = np.asarray(predict(images))
-        row.update(bytes=size_bytes(row["path"]), ms=1000 * _median_seconds(lambda p=predict: p(images), repeats),
+        row.update(bytes=size_bytes(row["path"]), ms=median_ms(lambda p=predict: p(images), repeats),
                    max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
         rows.append(row)
     return rows

@@ -34,6 +34,14 @@ def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> l
     return times
 
 
+def median_ms(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median milliseconds of ``repeats`` timed calls of ``fn()`` (:func:`time_calls`, ``warmup`` untimed).
+
+    Taught in ``notebooks/02_unet.ipynb``.
+    """
+    return 1000 * statistics.median(time_calls(fn, repeats=repeats, warmup=warmup))
+
+
 def _spatial(shape) -> int:
     return int(np.prod([d for d in shape[1:-1]]))
 

@@ -54,3 +54,17 @@ def test_benchmark_reports_latency_throughput_parameters_and_flops():
     assert result["latency_p90_ms"] >= result["latency_ms"] > 0 and result["images_per_s"] > 0
     assert result["input_shape"] == (8, 8, 1) and result["batch_size"] == 2
     assert np.isfinite(list(v for k, v in result.items() if k != "input_shape")).all()
+
+
+def test_median_ms_is_the_median_of_the_timed_calls_in_milliseconds(monkeypatch):
+    from segutils import speed
+
+    calls = []
+
+    def timed(fn, repeats, warmup):
+        calls.append((repeats, warmup))
+        return [0.3, 0.1, 0.2]
+
+    monkeypatch.setattr(speed, "time_calls", timed)
+    assert speed.median_ms(lambda: None, repeats=3, warmup=2) == pytest.approx(200.0)
+    assert calls == [(3, 2)]
