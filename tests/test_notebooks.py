@@ -112,3 +112,54 @@ def test_readme_lists_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, f"README's notebooks table lacks {path.name}"
+
+
+SHORT_CELL_NOTEBOOKS = [p for p in NOTEBOOKS if p.name[:2] >= "04"]
+
+
+@pytest.mark.parametrize("path", SHORT_CELL_NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_from_notebook_04_on_are_at_most_25_lines(path):
+    assert course.long_code_cells(_read(path)) == []
+
+
+def test_a_26_line_code_cell_is_reported_and_25_lines_are_not(setup_nb):
+    setup_nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"x{k} = {k}" for k in range(25))))
+    assert course.long_code_cells(setup_nb) == []
+    setup_nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"x{k} = {k}" for k in range(26))))
+    assert course.long_code_cells(setup_nb) == [f"cell {len(setup_nb.cells)}: 26 lines"]
+
+
+def _solution_cell(nb):
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
+    return next(c for c in nb.cells[start:] if c.cell_type == "code" and "SOLUTION_1 =" in c.source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_hides_its_solutions_in_a_collapsed_code_cell(path):
+    nb = _read(path)
+    assert course.is_hidden(_solution_cell(nb))
+
+
+def test_a_solution_in_plain_sight_fails(setup_nb):
+    cell = _solution_cell(setup_nb)
+    del cell.metadata["jupyter"]
+    number = setup_nb.cells.index(cell) + 1
+    assert _problems(setup_nb) == [
+        f"cell {number} shows its solution: hide its source (metadata jupyter.source_hidden = true)"
+    ]
+
+
+def test_a_solution_in_details_fails(setup_nb):
+    setup_nb.cells.remove(_solution_cell(setup_nb))
+    setup_nb.cells.insert(-2, nbformat.v4.new_markdown_cell("<details><summary>Solution</summary>\n\n42\n</details>"))
+    assert _problems(setup_nb) == [
+        "a solution sits in <details>: put it in a code cell whose source is hidden "
+        "(solution_cell() in segutils.course.catalog), so nbval runs it",
+        "the Exercises have no solution cell (a hidden code cell assigning SOLUTION_...)",
+    ]
+
+
+def test_solution_cell_is_collapsed_code():
+    cell = course.solution_cell("SOLUTION_1 = 4\n")
+    assert cell.cell_type == "code" and cell.source == "SOLUTION_1 = 4"
+    assert cell.metadata == {"jupyter": {"source_hidden": True}} and course.is_hidden(cell)

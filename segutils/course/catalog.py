@@ -225,10 +225,61 @@ def _exercise_problems(nb) -> list[str]:
     start = next((i for i in markdown if "## Exercises" in _headings(nb.cells[i].source)), None)
     if start is None:
         return []
-    code = [c.source for c in nb.cells[start:] if c.cell_type == "code"]
+    cells = list(enumerate(nb.cells, start=1))[start:]
+    code = [c.source for _, c in cells if c.cell_type == "code"]
     problems = []
     if not any("report(" in source for source in code):
         problems.append("the Exercises have no check cell calling segutils.course.exercises.report(...)")
     if any("check out" in source for source in code):
         problems.append("an exercise cell prints 'check out' itself: let report() say it, only for answers it checked")
+    if any("<details" in c.source for _, c in cells if c.cell_type == "markdown"):
+        problems.append("a solution sits in <details>: put it in a code cell whose source is hidden "
+                        "(solution_cell() in segutils.course.catalog), so nbval runs it")  # fmt: skip
+    solutions = [(i, c) for i, c in cells if c.cell_type == "code" and _assigns_solution(c.source)]
+    if not solutions:
+        problems.append("the Exercises have no solution cell (a hidden code cell assigning SOLUTION_...)")
+    for i, cell in solutions:
+        if not is_hidden(cell):
+            problems.append(f"cell {i} shows its solution: hide its source (metadata jupyter.source_hidden = true)")
     return problems
+
+
+def _assigns_solution(source: str) -> bool:
+    """Whether ``source`` assigns a top-level name starting with ``SOLUTION``."""
+    import ast
+
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    for node in body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        for target in targets:
+            names = target.elts if isinstance(target, ast.Tuple) else [target]
+            if any(isinstance(n, ast.Name) and n.id.startswith("SOLUTION") for n in names):
+                return True
+    return False
+
+
+def is_hidden(cell) -> bool:
+    """Whether a cell's source is collapsed in JupyterLab (``metadata.jupyter.source_hidden``)."""
+    return cell.metadata.get("jupyter", {}).get("source_hidden") is True
+
+
+def solution_cell(source: str):
+    """A code cell with ``source`` collapsed: JupyterLab shows a bar, nbval and ``make run`` still run it."""
+    import nbformat.v4 as v4
+
+    cell = v4.new_code_cell(source.strip())
+    cell.metadata["jupyter"] = {"source_hidden": True}
+    return cell
+
+
+#: The longest code cell a notebook from 04 on may have (issue 14: a cell shows one idea).
+MAX_CODE_LINES = 25
+
+
+def long_code_cells(nb, limit: int = MAX_CODE_LINES) -> list[str]:
+    """The code cells of ``nb`` longer than ``limit`` lines, as ``"cell N: L lines"``."""
+    return [f"cell {i}: {len(c.source.splitlines())} lines" for i, c in enumerate(nb.cells, start=1)
+            if c.cell_type == "code" and len(c.source.splitlines()) > limit]  # fmt: skip
