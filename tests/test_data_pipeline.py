@@ -278,3 +278,15 @@ def test_channel_conversion_errors_say_how_to_fix_them():
     with pytest.raises(ValueError) as err:
         make_dataset((images, masks), 32, 2, channels=4)
     assert str(err.value) == "channels must be 1 (grayscale), 3 (RGB) or None (keep them), got 4"
+
+
+def test_resize_split_averages_images_and_keeps_mask_classes():
+    from types import SimpleNamespace
+
+    from segutils.data.pipeline import resize_split
+
+    image = np.array([[0, 10, 20, 30]] * 4, np.uint8)[..., None]  # 4 x 4 x 1
+    mask = np.array([[0, 0, 3, 3]] * 2 + [[1, 1, 2, 2]] * 2, np.uint8)
+    images, masks = resize_split(SimpleNamespace(images=[image], masks=[mask]), 2)
+    assert images[0].dtype == np.uint8 and images[0][..., 0].tolist() == [[5, 25], [5, 25]]  # area: means of 2 x 2
+    assert masks[0].tolist() == [[0, 3], [1, 2]]  # nearest neighbour: no class invented

@@ -75,6 +75,17 @@ def resize_mask(mask, size):
     return tf.image.resize(mask, size, method="nearest")
 
 
+
+def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A split's images (``uint8``, ``area``) and masks (nearest) at ``side x side``, as the pipeline resizes them.
+
+    What a trained model is scored on: the test split at the side it was trained at.
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    images = [np.asarray(resize_image(im, (side, side))).round().astype(np.uint8) for im in split.images]
+    masks = [np.asarray(resize_mask(m[..., None], (side, side)))[..., 0] for m in split.masks]
+    return images, masks
+
 def _pad(image, mask, size, fill: int):
     """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size``.
 
