@@ -127,3 +127,48 @@ def test_streamed_iou_hints(wrong, hint):
     message = nb04.check_streamed_iou(wrong)
     assert hint in message
     assert _digits(nb04.streamed_iou()) not in message
+
+
+def _train_tiny(loss, x, y, x_val, y_val, minority, epochs=20, seed=0):
+    """Notebook 04's experiment: a three-layer network trained with ``loss``; the minority class's val IoU."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((None, None, x.shape[-1]))
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    hidden = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(hidden)
+    net = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(hidden))
+    net.compile(keras.optimizers.Adam(1e-2), loss=loss)
+    net.fit(x, y[..., None], batch_size=8, epochs=epochs, verbose=0)
+    predicted = (net.predict(x_val, verbose=0)[..., 0] > 0.5).astype("uint8")
+    return float(metrics.scores(metrics.confusion_matrix(y_val, predicted, 2))["iou"][minority])
+
+
+def test_focal_term_accepts_what_the_change_gives_and_rejects_the_unchanged_cell():
+    from segutils.data import load
+    from segutils.data.pipeline import resize_split
+
+    def arrays(split):
+        images, masks = resize_split(split, 64)
+        return np.stack(images).astype("float32") / 255, (np.stack(masks) > 0).astype("uint8")
+
+    x, y = arrays(load("shapes", "train", subset=32, size=64, seed=0))  # the ci profile's experiment
+    x_val, y_val = arrays(load("shapes", "val", subset=32, size=64, seed=0))
+    minority = int(np.bincount(y.ravel(), minlength=2).argmin())
+    dice_alone = _train_tiny(losses.DiceLoss(), x, y, x_val, y_val, minority)
+    with_focal = _train_tiny(losses.DiceLoss() + losses.FocalLoss(), x, y, x_val, y_val, minority)
+    assert with_focal >= dice_alone + nb04.FOCAL_GAIN, (dice_alone, with_focal)
+    assert nb04.check_focal_term(with_focal, dice_alone=dice_alone) is None
+    assert nb04.check_focal_term(round(with_focal, 3), dice_alone=dice_alone) is None  # copied as printed
+    assert "unchanged cell" in nb04.check_focal_term(dice_alone, dice_alone=dice_alone)
+    assert "unchanged cell" in nb04.check_focal_term(round(dice_alone, 3), dice_alone=dice_alone)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [(0.62, "unchanged cell"), (0.64, "only EXPERIMENT_LOSS changed"), (0.3, "only EXPERIMENT_LOSS changed"),
+     (1.2, "between 0 and 1"), ("0.9", "between 0 and 1")],  # fmt: skip
+)
+def test_focal_term_hints(wrong, hint):
+    assert hint in nb04.check_focal_term(wrong, dice_alone=0.62)
+    assert nb04.check_focal_term(0.9, dice_alone=0.62) is None

@@ -41,3 +41,45 @@ def test_exact_pixels_solution_matches_the_receptive_field():
 def test_exact_pixels_hints(wrong, hint):
     assert hint in nb07.check_exact_pixels(wrong)
     assert "400" not in nb07.check_exact_pixels(wrong)
+
+
+def _seam_errors(overlaps):
+    """Seam errors of notebook 07 (mean |tiled - whole| beyond half the field from the border) per overlap."""
+    import keras
+    import numpy as np
+
+    from segutils.inference import tiled_probabilities
+
+    keras.utils.set_random_seed(0)
+    model = build_unet((None, None, 1), 1, filters=4, depth=3)  # receptive field 96: derived overlap 64
+    image = (np.random.default_rng(0).random((300, 280, 1)) * 255).astype(np.uint8)
+    whole = tiled_probabilities(model, image, tile=320, overlap=0)
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    interior = np.minimum.reduce([yy, xx, h - 1 - yy, w - 1 - xx]) >= receptive_field(model) // 2
+    errors = {}
+    for overlap in overlaps:
+        probs = tiled_probabilities(model, image, tile=128, overlap=overlap, progress=False)
+        errors[overlap] = float(np.abs(probs - whole).max(axis=-1)[interior].mean())
+    return errors
+
+
+def test_seam_error_accepts_a_smaller_overlap_and_rejects_the_unchanged_and_no_overlap():
+    errors = _seam_errors((0, 32, 64))
+    assert errors[0] > errors[32] > errors[64] > 0, errors
+    given = dict(derived=errors[64], none=errors[0], overlap=64)
+    assert nb07.check_seam_error(errors[32], **given) is None
+    assert nb07.check_seam_error(round(errors[32], 5), **given) is None  # copied as printed
+    assert "unchanged cell" in nb07.check_seam_error(errors[64], **given)
+    assert "without any overlap" in nb07.check_seam_error(errors[0], **given)
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [(0.0005, "unchanged cell"), (0.01, "without any overlap"), (0.0002, "less than none"), (0.02, "less than none"),
+     (2.0, "between 0 and 1"), (True, "between 0 and 1")],  # fmt: skip
+)
+def test_seam_error_hints(wrong, hint):
+    given = dict(derived=0.0005, none=0.01, overlap=64)
+    assert hint in nb07.check_seam_error(wrong, **given)
+    assert nb07.check_seam_error(0.001, **given) is None
