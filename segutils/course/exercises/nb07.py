@@ -60,8 +60,9 @@ def check_seam_error(answer, derived: float, none: float, overlap: int) -> str |
     The seam error is the mean |tiled - whole| probability at least half the receptive field from the
     image's border. Measured (U-Net trained by 07's fallback, receptive field 200, seed 0): ``ci``
     (tile 128, derived overlap 64, 315 x 297 image): overlap 0 0.0114, 32 0.00095, 64 0.00046;
-    ``cpu``: not measured yet (the shared machine was busy). So 32 is accepted from :data:`SEAM_FACTOR` times the derived overlap's
-    error up to no overlap's; the unchanged cell's (derived) value is rejected.
+    ``cpu``: not measured yet (the shared machine was busy). So 32 is accepted from
+    :data:`SEAM_FACTOR` times the derived overlap's error up to no overlap's; the unchanged cell's
+    (derived) value is rejected.
     """
     if not _is_number(answer) or not 0 <= answer <= 1:
         return "Give the seam error the cell prints: a mean difference of probabilities, between 0 and 1."
