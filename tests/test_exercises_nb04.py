@@ -166,9 +166,10 @@ def test_focal_term_accepts_what_the_change_gives_and_rejects_the_unchanged_cell
 
 @pytest.mark.parametrize(
     "wrong, hint",
-    [(0.62, "unchanged cell"), (0.64, "only EXPERIMENT_LOSS changed"), (0.3, "only EXPERIMENT_LOSS changed"),
+    [(0.62, "unchanged cell"), (0.635, "only EXPERIMENT_LOSS changed"), (0.3, "only EXPERIMENT_LOSS changed"),
      (1.2, "between 0 and 1"), ("0.9", "between 0 and 1")],  # fmt: skip
 )
 def test_focal_term_hints(wrong, hint):
     assert hint in nb04.check_focal_term(wrong, dice_alone=0.62)
     assert nb04.check_focal_term(0.9, dice_alone=0.62) is None
+    assert nb04.check_focal_term(0.66, dice_alone=0.62) is None  # the smallest gain measured (cpu): 0.038

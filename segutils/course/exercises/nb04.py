@@ -121,7 +121,7 @@ def check_streamed_iou(answer) -> str | None:
 
 
 #: Exercise 5: the least gain in minority-class IoU that adding the focal term to Dice gives.
-FOCAL_GAIN = 0.05
+FOCAL_GAIN = 0.02
 
 
 def check_focal_term(answer, dice_alone: float) -> str | None:
@@ -129,7 +129,8 @@ def check_focal_term(answer, dice_alone: float) -> str | None:
 
     Measured (three-layer network, 32 training pairs, 20 epochs, seeds 0-2, validation split):
     ``ci`` (shapes at 64 px): Dice alone 0.729 / 0.446 / 0.774, Dice + focal 0.947 / 0.900 / 0.949;
-    ``cpu`` (membrane at 128 px): not measured yet (the shared machine was busy).
+    ``cpu`` (membrane at 128 px, its 20 training pairs, minority: the membrane): Dice alone
+    0.454 / 0.452 / 0.426, Dice + focal 0.496 / 0.497 / 0.464 (gains 0.038-0.045).
     So the change is accepted when it gains at least :data:`FOCAL_GAIN` over Dice alone, and
     Dice alone's own value (the unchanged cell) is rejected.
     """
