@@ -56,7 +56,7 @@ def _momentum_run(momentum, x, y, x_val, y_val, num_classes):
 
     keras.utils.set_random_seed(0)
     net = build_model("unet", x.shape[1:], num_classes, profile="ci", bn_momentum=momentum, filters=8, depth=2)
-    net.compile(keras.optimizers.Adam(1e-3), loss=training.default_loss(num_classes))
+    net.compile(keras.optimizers.Adam(1e-3), loss=training.default_loss())
     net.fit(x, y[..., None], batch_size=4, epochs=20, verbose=0)
     predicted = np.argmax(net.predict(x_val, batch_size=4, verbose=0), axis=-1)
     return float(scores(confusion_matrix(y_val, predicted, num_classes))["mean_iou"])
