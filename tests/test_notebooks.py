@@ -159,7 +159,14 @@ def test_a_solution_in_details_fails(setup_nb):
     ]
 
 
-def test_solution_cell_is_collapsed_code():
+def test_solution_cell_is_collapsed_code_in_jupyterlab_and_colab():
     cell = course.solution_cell("SOLUTION_1 = 4\n")
-    assert cell.cell_type == "code" and cell.source == "SOLUTION_1 = 4"
-    assert cell.metadata == {"jupyter": {"source_hidden": True}} and course.is_hidden(cell)
+    assert cell.cell_type == "code" and cell.source == "# @title Solutions\nSOLUTION_1 = 4"
+    assert cell.metadata == {"jupyter": {"source_hidden": True}, "cellView": "form"} and course.is_hidden(cell)
+    assert course.solution_cell(cell.source).source == cell.source  # the title is not doubled
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_solution_cell_is_the_standard_one(path):
+    cell, standard = _solution_cell(_read(path)), course.solution_cell(_solution_cell(_read(path)).source)
+    assert (cell.source, cell.metadata) == (standard.source, standard.metadata)

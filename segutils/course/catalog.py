@@ -266,12 +266,21 @@ def is_hidden(cell) -> bool:
     return cell.metadata.get("jupyter", {}).get("source_hidden") is True
 
 
+SOLUTION_TITLE = "# @title Solutions"
+
+
 def solution_cell(source: str):
-    """A code cell with ``source`` collapsed: JupyterLab shows a bar, nbval and ``make run`` still run it."""
+    """A code cell with ``source`` collapsed: JupyterLab shows a bar, nbval and ``make run`` still run it.
+
+    Colab hides it too: its first line is a form title (:data:`SOLUTION_TITLE`) and ``cellView`` is
+    ``form``, so Colab shows the title and keeps the code folded until the learner opens it.
+    """
     import nbformat.v4 as v4
 
-    cell = v4.new_code_cell(source.strip())
+    source = source.strip()
+    cell = v4.new_code_cell(source if source.startswith(SOLUTION_TITLE) else f"{SOLUTION_TITLE}\n{source}")
     cell.metadata["jupyter"] = {"source_hidden": True}
+    cell.metadata["cellView"] = "form"
     return cell
 
 
