@@ -48,7 +48,7 @@ def _seam_errors(overlaps):
     import keras
     import numpy as np
 
-    from segutils.predict import tiled_probabilities
+    from segutils.tiling import tiled_probabilities
 
     keras.utils.set_random_seed(0)
     model = build_unet((None, None, 1), 1, filters=4, depth=3)  # receptive field 96: derived overlap 64
