@@ -48,16 +48,6 @@ def check_gap_over_spread(answer) -> str | None:
     return None
 
 
-def check_gap_vs_spread(answer) -> str | None:
-    """The True/False form of exercise 2 (``False``), kept while a branch's 06 still asks it; 06 asks for the ratio."""
-    if not isinstance(answer, bool):
-        return "Answer True or False."
-    if answer:
-        return ("Compute both means and both sample standard deviations (statistics.stdev): "
-                "is the difference of the means really larger than the two spreads added?")  # fmt: skip
-    return None
-
-
 def check_my_gap(answer, gap: float) -> str | None:
     """Exercise 3: LinkNet's test mean IoU minus U-Net's, read from this run's table (``gap``).
 
