@@ -47,11 +47,18 @@ def check_versions() -> list[str]:
 
 
 def batch_size_of(dataset) -> int | None:
-    """The batch size ``dataset.batch(n)`` was called with, or None (tf.data keeps it private)."""
+    """The batch size ``dataset.batch(n)`` was called with, or None (tf.data keeps it private).
+
+    Looks through the datasets wrapped around the batch (``repeat``, ``prefetch``, ``take``, ...).
+    """
     import tensorflow as tf
 
-    size = getattr(dataset, "_batch_size", None)
-    return int(size) if isinstance(size, int | tf.Tensor) else None
+    while dataset is not None:
+        size = getattr(dataset, "_batch_size", None)
+        if isinstance(size, int | tf.Tensor):
+            return int(size)
+        dataset = getattr(dataset, "_input_dataset", None)
+    return None
 
 
 def producing_layer_name(tensor) -> str:

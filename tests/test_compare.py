@@ -198,3 +198,26 @@ def test_without_runs_06_trains_as_05_does_fine_tune_for_a_pretrained_encoder(tm
     assert note.endswith(f"Looked for notebook 05's runs in {tmp_path}/runs/train/ci. To use its runs, run notebook "
                          "05 first in the 'ci' profile, or point SEGUTILS_RUNS_DIR at the folder that holds its "
                          "train/ci/.")
+
+
+def _run(model, seed, phases, **changes):
+    protocol = dict(budget_steps=600, batch_size=4, lr=0.001, batchnorm="frozen", seed=seed, phases=phases)
+    return dict(model=model, seed=seed, protocol={**protocol, **changes})
+
+
+def test_report_prints_the_shared_protocol_once_and_each_models_phases(tmp_path):
+    runs = [_run("unet", 0, ["train"]), _run("unet", 1, ["train"]),
+            _run("linknet", 0, ["frozen", "unfrozen"]), _run("linknet", 1, ["frozen", "unfrozen"])]
+    report = write_report(tmp_path, _table(), runs=runs).read_text()
+    section = report.split("## Protocol\n\n")[1].split("\n\n")[0]
+    assert section.splitlines() == [
+        "- budget_steps: 600", "- batch_size: 4", "- lr: 0.001", "- batchnorm: frozen",
+        "- unet: phases ['train'], seeds [0, 1]", "- linknet: phases ['frozen', 'unfrozen'], seeds [0, 1]",
+    ]
+
+
+def test_report_says_when_the_runs_do_not_share_one_protocol(tmp_path):
+    runs = [_run("unet", 0, ["train"]), _run("linknet", 0, ["train"], lr=0.0001)]
+    report = write_report(tmp_path, _table(), runs=runs).read_text()
+    assert "- **Not one protocol**: the runs differ in lr (['0.0001', '0.001'])" in report
+    assert "- lr:" not in report

@@ -101,3 +101,14 @@ def test_no_module_imports_another_modules_private_name():
                             if alias.name.startswith("_") and alias.name != "_compat"
                             or (alias.asname or "").startswith("_")]  # fmt: skip
     assert private == []
+
+
+def test_the_batch_size_is_read_through_repeat_and_prefetch():
+    """A repeated training set (every profile's) still tells its batch, so records do not fall back to the profile's."""
+    import tensorflow as tf
+
+    from segutils import _compat
+
+    assert _compat.batch_size_of(tf.data.Dataset.range(10).batch(3).repeat().prefetch(2)) == 3
+    assert _compat.batch_size_of(tf.data.Dataset.range(10).batch(2).prefetch(1).repeat().take(5)) == 2
+    assert _compat.batch_size_of(tf.data.Dataset.range(10)) is None

@@ -134,6 +134,30 @@ def conclusion(
     return "\n".join(lines)
 
 
+def protocol_lines(runs: list[dict]) -> list[str]:
+    """The protocol the runs share, once; then each model's phases and seeds, and any key on which they differ.
+
+    ``seed`` differs between seeds and ``phases`` between models by design; every other key must be equal for
+    the comparison to be fair, and a difference is printed as one line starting with **Not one protocol**.
+    """
+    protocols = [r["protocol"] for r in runs if r.get("protocol")]
+    if not protocols:
+        return ["- the runs recorded no protocol (trained before protocols were recorded)"]
+    keys = [k for k in protocols[0] if k not in ("seed", "phases")]
+    lines = [f"- {k}: {protocols[0][k]}" for k in keys if all(p.get(k) == protocols[0][k] for p in protocols)]
+    differ = sorted({k for p in protocols for k in p if k not in ("seed", "phases")
+                     and any(q.get(k) != p.get(k) for q in protocols)})
+    models: dict[str, dict] = {}
+    for r in runs:
+        entry = models.setdefault(r["model"], {"phases": r.get("protocol", {}).get("phases"), "seeds": []})
+        entry["seeds"].append(r.get("seed"))
+    lines += [f"- {m}: phases {e['phases']}, seeds {sorted(e['seeds'])}" for m, e in models.items()]
+    if differ:
+        lines.append("- **Not one protocol**: the runs differ in " + ", ".join(
+            f"{k} ({sorted({str(p.get(k)) for p in protocols})})" for k in differ))
+    return lines
+
+
 def write_report(
     directory: str | Path,
     table: Table,
@@ -141,8 +165,9 @@ def write_report(
     profile: dict | None = None,
     text: str = "",
     versions: dict | None = None,
+    runs: list[dict] | None = None,
 ) -> Path:
-    """Write ``report.md`` (table, conclusion, figures as PNG, machine, profile, versions) and ``table.csv``.
+    """Write ``report.md`` (table, conclusion, protocol, figures as PNG, machine, profile, versions) and ``table.csv``.
 
     Args:
         directory: where to write (created).
@@ -151,6 +176,7 @@ def write_report(
         profile: the profile's fields.
         text: the conclusion (Markdown).
         versions: package versions to list.
+        runs: the compared run records; their shared protocol is printed once (:func:`protocol_lines`).
 
     Returns:
         The path of ``report.md``. Taught in ``notebooks/06_comparison.ipynb``.
@@ -161,6 +187,8 @@ def write_report(
     parts = [f"# Comparison report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", table.to_markdown(), ""]
     if text:
         parts += ["## Conclusion", "", text, ""]
+    if runs:
+        parts += ["## Protocol", "", *protocol_lines(runs), ""]
     for name, fig in (figures or {}).items():
         fig.savefig(directory / f"{name}.png", dpi=100, bbox_inches="tight")
         parts += [f"![{name}]({name}.png)", ""]
