@@ -9,7 +9,15 @@ import tensorflow as tf
 from PIL import Image
 
 from segutils.data.augment import GEOMETRY_ONLY, AugmentConfig
-from segutils.data.pipeline import check_size, describe, make_dataset, resize_mask, to_one_hot
+from segutils.data.pipeline import (
+    ImageFormat,
+    MaskFormat,
+    check_size,
+    describe,
+    make_dataset,
+    resize_mask,
+    to_one_hot,
+)
 from segutils.data.shapes import make_shapes
 
 
@@ -37,7 +45,7 @@ def test_sparse_batches_have_the_documented_shapes_dtypes_and_ranges(shapes_spli
 
 def test_one_hot_sums_to_one_and_matches_the_sparse_mask(shapes_split):
     _, sparse = first(make_dataset(shapes_split, 64, 6))
-    _, dense = first(make_dataset(shapes_split, 64, 6, one_hot=True))
+    _, dense = first(make_dataset(shapes_split, 64, 6, masks=MaskFormat(one_hot=True)))
     assert dense.dtype == np.float32 and dense.shape == (6, 64, 64, 4)
     np.testing.assert_array_equal(dense.sum(-1), 1.0)
     np.testing.assert_array_equal(dense.argmax(-1), sparse[..., 0])
@@ -61,7 +69,8 @@ def test_normalisation_is_exactly_x_over_255_and_nothing_else(shapes_split):
 def test_resized_masks_keep_only_their_own_classes(method, size):
     images, masks = make_shapes(2, 100, seed=4)
     masks = np.where(masks > 0, 3, 0).astype(np.uint8)  # classes {0, 3}: 1 and 2 would be invented
-    _, out = first(make_dataset((images, masks), size, 2, resize_method=method, pad_or_reject="pad"))
+    padded = ImageFormat(resize_method=method, pad_or_reject="pad")
+    _, out = first(make_dataset((images, masks), size, 2, images=padded))
     assert set(np.unique(out)) == {0, 3}
     assert set(np.unique(resize_mask(masks[0][..., None], (37, 59)).numpy())) == {0, 3}
 
@@ -69,7 +78,7 @@ def test_resized_masks_keep_only_their_own_classes(method, size):
 def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
     for method in ["nearest", "bicubic", "lanczos3"]:
         with pytest.raises(ValueError, match="masks always use nearest"):
-            make_dataset(shapes_split, 64, 2, resize_method=method)
+            make_dataset(shapes_split, 64, 2, images=ImageFormat(resize_method=method))
 
 
 def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(shapes_split):
@@ -88,13 +97,14 @@ def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(sha
 
 def test_pad_reflects_images_and_fills_masks_with_the_ignore_index():
     images, masks = make_shapes(1, 100, seed=2)
-    ds = make_dataset((images, masks), 100, 1, pad_or_reject="pad", ignore_index=11)
+    padded = ImageFormat(pad_or_reject="pad")
+    ds = make_dataset((images, masks), 100, 1, masks=MaskFormat(ignore_index=11), images=padded)
     image, mask = first(ds)
     assert image.shape == (1, 128, 128, 3) and mask.shape == (1, 128, 128, 1)
     assert (mask[0, :14] == 11).all() and (mask[0, :, -14:] == 11).all()
     np.testing.assert_array_equal(mask[0, 14:114, 14:114, 0], masks[0])
     np.testing.assert_allclose(image[0, 13], image[0, 15], atol=1e-7)  # reflected about row 14
-    _, zero_filled = first(make_dataset((images, masks), 100, 1, pad_or_reject="pad"))
+    _, zero_filled = first(make_dataset((images, masks), 100, 1, images=ImageFormat(pad_or_reject="pad")))
     assert (zero_filled[0, :14] == 0).all()
 
 
@@ -110,7 +120,8 @@ def test_same_seed_gives_the_same_augmented_batches_and_another_seed_does_not(sh
 def test_augmented_pipeline_keeps_masks_aligned_with_colour_coded_images():
     _, masks = make_shapes(4, 96, seed=5)
     images = (np.eye(4, dtype=np.uint8)[masks] * 255)[..., 1:]  # class 0 is black, 1-3 pure colours
-    ds = make_dataset((images, masks), 64, 4, training=True, augment=GEOMETRY_ONLY, resize_method="bilinear")
+    bilinear = ImageFormat(resize_method="bilinear")
+    ds = make_dataset((images, masks), 64, 4, training=True, augment=GEOMETRY_ONLY, images=bilinear)
     out_images, out_masks = first(ds)
     derived = np.where(out_images.max(-1) < 0.5, 0, out_images.argmax(-1) + 1)
     assert np.mean(derived == out_masks[..., 0]) > 0.98
@@ -124,7 +135,8 @@ def test_png_paths_are_decoded_with_tf_io(tmp_path):
         Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp_path / f"{i}_mask.png")
         image_paths.append(tmp_path / f"{i}.png")
         mask_paths.append(str(tmp_path / f"{i}_mask.png"))
-    ds = make_dataset((image_paths, mask_paths), 32, 3, mask_encoding="binary_0_255", channels=3, cache=False)
+    binary, rgb = MaskFormat(encoding="binary_0_255"), ImageFormat(channels=3)
+    ds = make_dataset((image_paths, mask_paths), 32, 3, masks=binary, images=rgb)
     out_images, out_masks = first(ds)
     assert out_images.shape == (3, 32, 32, 3) and set(np.unique(out_masks)) == {0, 1}
     np.testing.assert_array_equal(out_images[..., 0], out_images[..., 2])
@@ -141,13 +153,14 @@ def test_mixed_sizes_subset_and_repeat():
 
 def test_bad_inputs_say_what_is_wrong(shapes_split):
     with pytest.raises(ValueError, match="num_classes"):
-        make_dataset((shapes_split.images, shapes_split.masks), 64, 2, one_hot=True)
+        make_dataset((shapes_split.images, shapes_split.masks), 64, 2, masks=MaskFormat(one_hot=True))
     with pytest.raises(ValueError, match="6 images but 5 masks"):
         make_dataset((shapes_split.images, shapes_split.masks[:5]), 64, 2)
     with pytest.raises(ValueError, match=r"holds the value 255, but there are only 2 classes \(0\.\.1\)"):
-        make_dataset((shapes_split.images, [m * 0 + 255 for m in shapes_split.masks]), 64, 2, num_classes=2)
+        all_255 = [m * 0 + 255 for m in shapes_split.masks]
+        make_dataset((shapes_split.images, all_255), 64, 2, masks=MaskFormat(num_classes=2))
     with pytest.raises(ValueError, match="pad_or_reject"):
-        make_dataset(shapes_split, 64, 2, pad_or_reject="crop")
+        make_dataset(shapes_split, 64, 2, images=ImageFormat(pad_or_reject="crop"))
 
 
 def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
@@ -159,7 +172,7 @@ def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
     for i, (image, mask) in enumerate(zip(images, masks, strict=True)):
         Image.fromarray(image[..., 0]).save(tmp_path / "image" / f"{i}.png")
         Image.fromarray(np.where(mask > 0, 255, 0).astype(np.uint8)).save(tmp_path / "label" / f"{i}.png")
-    argv = ["--data", str(tmp_path), "--size", "32", "--batch", "2", "--batches", "3", "--no-model"]
+    argv = ["--data", str(tmp_path), "--size", "32", "--batch", "2", "--batches", "3"]
     assert main(argv) == 0
     assert "images/s" in capsys.readouterr().out
 
@@ -170,7 +183,7 @@ def test_augment_true_is_the_default_config_false_is_none_and_anything_else_is_a
     np.testing.assert_array_equal(on[0], default[0])
     np.testing.assert_array_equal(on[1], default[1])
     plain = first(make_dataset(shapes_split, 64, 3))
-    off = first(make_dataset(shapes_split, 64, 3, training=True, shuffle=False, augment=False))
+    off = first(make_dataset(shapes_split, 64, 3, augment=False))
     np.testing.assert_array_equal(off[0], plain[0])
     assert not np.array_equal(on[0], plain[0])
     expected = (
@@ -204,7 +217,7 @@ def test_png_masks_give_the_same_classes_as_the_files_decoder(tmp_path, kind):
     paths = save_pairs(tmp_path, images, stored, mode="P" if kind == "paletted" else None)
     expected_mode = "P" if kind == "paletted" else "I;16"
     assert Image.open(paths[1][0]).mode == expected_mode
-    _, out = first(make_dataset(paths, 32, 2, num_classes=3))
+    _, out = first(make_dataset(paths, 32, 2, masks=MaskFormat(num_classes=3)))
     assert sorted(np.unique(out).tolist()) == [0, 1, 2]
     np.testing.assert_array_equal(out[..., 0], masks)
 
@@ -218,8 +231,8 @@ def test_png_mask_values_outside_the_classes_raise_the_in_memory_message(tmp_pat
         "if only this one is, re-save it as 0/1)"
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(expected)):
-        first(make_dataset(paths, 32, 1, num_classes=2))
-    _, out = first(make_dataset(paths, 32, 1, num_classes=2, mask_encoding="binary_0_255"))
+        first(make_dataset(paths, 32, 1, masks=MaskFormat(num_classes=2)))
+    _, out = first(make_dataset(paths, 32, 1, masks=MaskFormat(num_classes=2, encoding="binary_0_255")))
     np.testing.assert_array_equal(out[0, ..., 0], masks[0] > 0)
 
 
@@ -228,20 +241,20 @@ def test_binary_0_255_png_masks_are_strict(tmp_path):
     paths = save_pairs(tmp_path, images, np.where(masks > 0, 255, 128).astype(np.uint8))
     expected = f"{paths[1][0]} should hold only 0 and 255 but has values [128, 255]."
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(expected)):
-        first(make_dataset(paths, 32, 1, mask_encoding="binary_0_255"))
+        first(make_dataset(paths, 32, 1, masks=MaskFormat(encoding="binary_0_255")))
 
 
 def test_png_folders_mixing_grey_and_rgb_images_are_decoded_to_one_channel_count(tmp_path):
     images, masks = make_shapes(2, 32, seed=8)
     image_paths, mask_paths = save_pairs(tmp_path, images, masks)
     Image.fromarray(images[1][..., 0]).save(image_paths[1])  # the second image is grey
-    out, _ = first(make_dataset((image_paths, mask_paths), 32, 2, cache=False))
+    out, _ = first(make_dataset((image_paths, mask_paths), 32, 2))
     assert out.shape == (2, 32, 32, 3)
     np.testing.assert_allclose(out[0], images[0] / 255.0, atol=1e-7)
     np.testing.assert_array_equal(out[1, ..., 0], out[1, ..., 2])
-    grey, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2, cache=False))
+    grey, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2))
     assert grey.shape == (2, 32, 32, 1)
-    rgb, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2, cache=False, channels=3))
+    rgb, _ = first(make_dataset((image_paths[::-1], mask_paths[::-1]), 32, 2, images=ImageFormat(channels=3)))
     assert rgb.shape == (2, 32, 32, 3)
 
 
@@ -253,7 +266,7 @@ def test_sizes_too_small_to_reflect_are_rejected_up_front_with_the_fix():
     )
     images, masks = make_shapes(2, 8, seed=0)
     with pytest.raises(ValueError) as err:
-        make_dataset((images, masks), 8, 2, pad_or_reject="pad")
+        make_dataset((images, masks), 8, 2, images=ImageFormat(pad_or_reject="pad"))
     assert str(err.value) == expected
     with pytest.raises(ValueError, match=re.escape("Pass img_size=(32, 64) to resize the images to 32x64")):
         check_size((11, 40), "pad")
@@ -261,7 +274,7 @@ def test_sizes_too_small_to_reflect_are_rejected_up_front_with_the_fix():
         check_size(8)
     assert str(err.value).endswith("Nearest valid sizes: 32x32.")  # no pad advice that would fail
     assert check_size(12, "pad") == (32, 32)
-    image, mask = first(make_dataset((images, masks), 12, 2, pad_or_reject="pad"))
+    image, mask = first(make_dataset((images, masks), 12, 2, images=ImageFormat(pad_or_reject="pad")))
     assert image.shape == (2, 32, 32, 3) and mask.shape == (2, 32, 32, 1)
 
 
@@ -273,10 +286,10 @@ def test_channel_conversion_errors_say_how_to_fix_them():
         "(images[..., :3] for each image), or pass channels=None to keep all 4"
     )
     with pytest.raises(ValueError) as err:
-        make_dataset((rgba, masks), 32, 2, channels=3)
+        make_dataset((rgba, masks), 32, 2, images=ImageFormat(channels=3))
     assert str(err.value) == expected
     with pytest.raises(ValueError) as err:
-        make_dataset((images, masks), 32, 2, channels=4)
+        make_dataset((images, masks), 32, 2, images=ImageFormat(channels=4))
     assert str(err.value) == "channels must be 1 (grayscale), 3 (RGB) or None (keep them), got 4"
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from segutils.course.exercises import nb01
-from segutils.data import AugmentConfig, load, make_dataset
+from segutils.data import AugmentConfig, MaskFormat, load, make_dataset
 from segutils.data.augment import GEOMETRY_ONLY, IDENTITY
 from segutils.data.pipeline import resize_image
 
@@ -40,7 +40,7 @@ def val():
 
 
 def test_eval_dataset_solution(val):
-    solution = make_dataset(val, 64, 2, training=False, one_hot=True)
+    solution = make_dataset(val, 64, 2, training=False, masks=MaskFormat(one_hot=True))
     assert nb01.check_eval_dataset(solution, val, 64, val.info.num_classes) is None
 
 
@@ -51,14 +51,15 @@ def test_eval_dataset_hints(val):
         return nb01.check_eval_dataset(ds, val, 64, k)
 
     assert hint([1, 2]) == "Store the tf.data.Dataset that make_dataset returns."
-    assert hint(make_dataset(val, 64, 4, training=False, one_hot=True)) == (
+    assert hint(make_dataset(val, 64, 4, training=False, masks=MaskFormat(one_hot=True))) == (
         "Batches hold 4 images; the exercise asks for batches of 2."
     )
-    assert "evaluate at IMG_SIZE" in hint(make_dataset(val, 32, 2, training=False, one_hot=True))
+    assert "evaluate at IMG_SIZE" in hint(make_dataset(val, 32, 2, training=False, masks=MaskFormat(one_hot=True)))
     assert "one channel per class" in hint(make_dataset(val, 64, 2, training=False))
-    assert "neither shuffle nor augment" in hint(make_dataset(val, 64, 2, training=True, one_hot=True))
+    one_hot = MaskFormat(one_hot=True)
+    assert "neither shuffle nor augment" in hint(make_dataset(val, 64, 2, training=True, masks=one_hot))
     train = load("shapes", "train", subset=4, seed=0)
-    assert "build it on the val split" in hint(make_dataset(train, 64, 2, training=False, one_hot=True))
+    assert "build it on the val split" in hint(make_dataset(train, 64, 2, training=False, masks=one_hot))
 
 
 def test_strong_elastic_solution_and_hints():

@@ -10,7 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from segutils.data import DataError, load
-from segutils.data.pipeline import make_dataset
+from segutils.data.pipeline import ImageFormat, MaskFormat, make_dataset
 from segutils.data.shapes import make_shapes
 
 
@@ -41,7 +41,7 @@ def test_float_images_already_in_0_1_are_taken_as_normalised_not_turned_black():
     scaled = images.astype(np.float32) / 255.0
     out, _ = first(make_dataset((scaled, masks), 64, 2))
     np.testing.assert_allclose(out, scaled, atol=1e-6)  # one normalisation, not (x / 255) / 255
-    grey, _ = first(make_dataset((scaled, masks), 64, 2, channels=1))
+    grey, _ = first(make_dataset((scaled, masks), 64, 2, images=ImageFormat(channels=1)))
     expected = scaled @ np.array([0.2989, 0.587, 0.114], np.float32)  # tf.image.rgb_to_grayscale
     np.testing.assert_allclose(grey[..., 0], expected, atol=1e-5)  # not rounded to 0 or 1/255
 
@@ -71,7 +71,7 @@ def test_16_bit_images_are_scaled_by_their_range_not_clipped_to_white():
 def test_images_of_any_other_range_or_dtype_are_refused_saying_what_was_found_and_what_to_pass(image, found, fix):
     masks = [np.zeros((4, 4), np.uint8)] * 2
     with pytest.raises(ValueError) as err:
-        make_dataset(([np.zeros((4, 4), np.uint8), image], masks), 32, 2, pad_or_reject="pad")
+        make_dataset(([np.zeros((4, 4), np.uint8), image], masks), 32, 2, images=ImageFormat(pad_or_reject="pad"))
     assert str(err.value) == f"image 1 (of 2) is {found}: {fix}"
 
 
@@ -96,12 +96,12 @@ def test_jpeg_masks_are_refused_in_folders_and_in_path_lists_with_the_save_as_pn
     images = [root / "train" / "images" / "img0.png", root / "train" / "images" / "img1.png"]
     masks = [root / "train" / "masks" / "img0.png", root / "train" / "masks" / "img1.jpg"]
     with pytest.raises(ValueError) as err:  # at build time, not while training
-        make_dataset((images, masks), 32, 2, mask_encoding="binary_0_255")
+        make_dataset((images, masks), 32, 2, masks=MaskFormat(encoding="binary_0_255"))
     assert str(err.value) == f"1 JPEG masks: img1.jpg in the mask paths: {JPEG_FIX}"
 
     disguised = _save(tmp_path / "e" / "m.png", mask, format="JPEG")  # a JPEG under a .png name
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(f"1 JPEG masks: m.png in {disguised.parent}")):
-        first(make_dataset(([images[0]], [disguised]), 32, 1, mask_encoding="binary_0_255"))
+        first(make_dataset(([images[0]], [disguised]), 32, 1, masks=MaskFormat(encoding="binary_0_255")))
 
 
 def test_array_masks_outside_the_classes_are_refused_at_build_time_naming_the_mask():
@@ -109,12 +109,13 @@ def test_array_masks_outside_the_classes_are_refused_at_build_time_naming_the_ma
     stray = masks.astype(np.int16)
     stray[1, 0, 0] = -1
     with pytest.raises(ValueError) as err:
-        make_dataset((images, stray), 32, 3, num_classes=4)
+        make_dataset((images, stray), 32, 3, masks=MaskFormat(num_classes=4))
     assert str(err.value) == (
         "mask 1 (of 3) holds the value -1, but there are only 4 classes (0..3); masks must hold class indices "
         "(if -1 marks pixels to leave out, pass ignore_index=-1, or remap it to a class)"
     )
-    _, out = first(make_dataset((images, stray), 32, 3, num_classes=4, ignore_index=-1))  # declared: it passes
+    declared = MaskFormat(num_classes=4, ignore_index=-1)
+    _, out = first(make_dataset((images, stray), 32, 3, masks=declared))  # declared: it passes
     assert out[1, 0, 0, 0] == -1
 
     binary = (masks > 0).astype(np.uint8) * 255
@@ -141,10 +142,11 @@ def test_a_folder_declares_its_void_label_as_ignore_index_and_it_flows_through_t
     split = load(root, ignore_index=255)
     assert (split.info.num_classes, split.info.ignore_index, split.info.mask_encoding) == (3, 255, "index")
     assert split.masks[0].tolist() == VOID.tolist()  # 255 stays: left out downstream, like CamVid's 11
-    _, dense = first(make_dataset(split, 20, 2, one_hot=True, pad_or_reject="pad"))  # 20 -> padded to 32
+    padded = ImageFormat(pad_or_reject="pad")
+    _, dense = first(make_dataset(split, 20, 2, masks=MaskFormat(one_hot=True), images=padded))  # 20 -> 32
     sums = dense.sum(-1)
     assert dense.shape == (2, 32, 32, 3) and sums[:, :6].max() == 0 and sums[:, 6:26, 6:26].min() == 0  # pad, void
-    _, sparse = first(make_dataset(split, 20, 2, pad_or_reject="pad"))
+    _, sparse = first(make_dataset(split, 20, 2, images=ImageFormat(pad_or_reject="pad")))
     np.testing.assert_array_equal(sums == 0, sparse[..., 0] == 255)  # one-hot all zeros exactly where void
     assert sorted(np.unique(sparse).tolist()) == [0, 1, 2, 255]
 
@@ -235,3 +237,91 @@ def test_subset_0_or_empty_data_fails_early_and_plainly():
     )
     with pytest.raises(ValueError, match=re.escape("subset must be a positive number of pairs or None, not 2.5")):
         load("shapes", "val", size=32, subset=2.5)
+
+
+# ---- issue 16, items 5 and 7: folders of one class, odd arrays, bad paths, dataset.json -----------------
+
+
+def _one_split(root: Path, masks: list) -> Path:
+    return _folder(root, [np.asarray(m, np.uint8) for m in masks])
+
+
+def test_a_folder_whose_masks_all_hold_class_2_is_refused_before_training_naming_the_value(tmp_path):
+    root = _one_split(tmp_path / "twos", [np.full((4, 4), 2)] * 3)
+    with pytest.raises(DataError) as err:
+        load(root, "train")
+    assert str(err.value) == (f"{root}: all 3 masks read hold only the value 2 (one class), so there is nothing to "
+                              "tell apart; the other class (background, 0) is missing: re-export the masks with it")
+
+
+def test_a_folder_of_all_zero_masks_says_the_masks_hold_only_0(tmp_path):
+    root = _one_split(tmp_path / "zeros", [np.zeros((4, 4))] * 2)
+    with pytest.raises(DataError) as err:
+        load(root, "train")
+    assert str(err.value) == (f"{root}: all 2 masks read hold only the value 0 (one class), so there is nothing to "
+                              "tell apart; no pixel is marked: are the labels missing, or saved in another folder?")
+
+
+def test_a_64x64_image_with_a_32x64_mask_is_refused_naming_the_index_not_stretched():
+    images = [np.zeros((64, 64), np.uint8)] * 3
+    masks = [np.zeros((64, 64), np.uint8), np.zeros((32, 64), np.uint8), np.zeros((64, 64), np.uint8)]
+    with pytest.raises(ValueError) as err:
+        make_dataset((images, masks), 32, 2)
+    assert str(err.value) == ("image 1 (of 3) is 64x64 but its mask is 32x64 (height x width): a mask must match its "
+                              "image pixel for pixel; resize both the same way (the mask with nearest neighbour) or "
+                              "fix the pair")
+
+
+def _png_pair(tmp_path: Path, name: str, mask) -> tuple[Path, Path]:
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)  # does not compress: a long file
+    return _save(tmp_path / f"{name}.png", noise), _save(tmp_path / f"{name}_mask.png", np.asarray(mask, np.uint8))
+
+
+def test_a_truncated_png_in_a_path_list_is_named(tmp_path):
+    good, mask = _png_pair(tmp_path, "good", np.eye(64))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        first(make_dataset(([good, cut], [mask, mask]), 32, 2))
+    assert f"cannot read the image {cut}: Truncated File Read (truncated or damaged?); re-export it as PNG" in str(
+        err.value)
+
+
+def test_a_missing_path_is_one_error_naming_it_not_tensorflows_not_found_error(tmp_path):
+    good, mask = _png_pair(tmp_path, "good", np.eye(64))
+    with pytest.raises(FileNotFoundError) as err:
+        make_dataset(([good, tmp_path / "gone.png"], [mask, mask]), 32, 2)
+    assert str(err.value) == (f"no file at {tmp_path / 'gone.png'} (1 of the paths; relative ones start at "
+                              f"{Path.cwd()}): check the names, or list a folder: sorted(folder.glob('*.png'))")
+
+
+def test_0_255_png_masks_without_num_classes_are_refused_as_arrays_are(tmp_path):
+    image, mask = _png_pair(tmp_path, "a", np.eye(64) * 255)
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        first(make_dataset(([image], [mask]), 32, 1))
+    assert (f"the mask {mask} holds only 0 and 255: binary masks are 0/1 here; pass "
+            "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes") in str(err.value)
+    _, out = first(make_dataset(([image], [mask]), 32, 1, masks=MaskFormat(encoding="binary_0_255")))
+    assert set(np.unique(out)) == {0, 1}
+
+
+@pytest.mark.parametrize(("declared", "message"), [
+    ({"num_classes": "2"}, '"num_classes" must be a whole number >= 2 (no quotes: "num_classes": 2), got \'2\''),
+    ({"class_names": "ab"}, '"class_names" must be a list of names, one per class (e.g. ["background", "cell"]), '
+                            "got 'ab'"),
+], ids=["num_classes_as_a_string", "class_names_as_a_string"])
+def test_dataset_json_with_a_string_where_a_number_or_a_list_belongs_is_a_clear_error(tmp_path, declared, message):
+    root = _one_split(tmp_path / "d", [np.eye(4)] * 2)
+    (root / "dataset.json").write_text(json.dumps(declared))
+    with pytest.raises(DataError) as err:
+        load(root, "train")
+    assert str(err.value) == f"{root / 'dataset.json'}: {message}"
+
+
+def test_dataset_json_class_names_of_the_wrong_count_are_refused_naming_both_counts(tmp_path):
+    root = _one_split(tmp_path / "d", [np.eye(4)] * 2)
+    (root / "dataset.json").write_text(json.dumps({"class_names": ["a", "b", "c"]}))
+    with pytest.raises(DataError) as err:
+        load(root, "train")
+    assert str(err.value) == f"{root / 'dataset.json'} names 3 classes but the masks have 2 (0..1): give one name " \
+                             "per class"

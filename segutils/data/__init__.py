@@ -11,7 +11,8 @@ from .registry import DATASETS, DatasetInfo, info  # noqa: F401
 # on first use, so `python -m segutils.course.data` (downloads) starts without it.
 from .shapes import make_shapes  # noqa: F401
 
-_PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "AugmentConfig": "augment"}
+_PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "MaskFormat": "pipeline", "ImageFormat": "pipeline",
+             "AugmentConfig": "augment"}
 
 
 def __getattr__(name: str):

@@ -147,6 +147,13 @@ def _declared(root: Path) -> dict:
         raise DataError(f"{path} is not valid JSON ({err}); write e.g. {example}") from None
     if not isinstance(found, dict) or set(found) - set(DECLARED):
         raise DataError(f"{path} may declare only {', '.join(DECLARED)}, e.g. {example}; it holds {found!r}.")
+    count, names = found.get("num_classes"), found.get("class_names")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 2):
+        raise DataError(f'{path}: "num_classes" must be a whole number >= 2 (no quotes: "num_classes": 2), '
+                        f"got {count!r}")  # fmt: skip
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise DataError(f'{path}: "class_names" must be a list of names, one per class (e.g. ["background", '
+                        f'"cell"]), got {names!r}')  # fmt: skip
     return found
 
 
@@ -197,7 +204,10 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     else:
         encoding, num_classes = decide_encoding(per_file, num_classes, ignore_index, str(root))
     names = tuple(declared.get("class_names", ()))
-    if len(names) != num_classes:
+    if names and len(names) != num_classes:
+        raise DataError(f"{root / 'dataset.json'} names {len(names)} classes but the masks have {num_classes} "
+                        f"(0..{num_classes - 1}): give one name per class")  # fmt: skip
+    if not names:
         names = tuple(f"class_{i}" for i in range(num_classes))
         names = ("background", "foreground") if encoding == "binary_0_255" else names
     meta = replace(
@@ -206,6 +216,13 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     )  # fmt: skip
     chosen_pairs = [pair for _, pair in chosen]
     images, masks = _read_pairs(chosen_pairs, meta.channels, encoding, num_classes, raw=raw, ignore_index=ignore_index)
+    held = sorted(set().union(*per_file.values()) - {ignore_index})
+    if len(held) < 2:
+        fix = ("no pixel is marked: are the labels missing, or saved in another folder?" if held == [0] else
+               "the other class (background, 0) is missing: re-export the masks with it")
+        value = held[0] if held else ignore_index
+        raise DataError(f"{root}: all {len(per_file)} masks read hold only the value {value} (one class), so "
+                        f"there is nothing to tell apart; {fix}")  # fmt: skip
     return Split(meta, split, images, masks, [stem for stem, _ in chosen])
 
 

@@ -1,40 +1,25 @@
-"""The ``tf.data`` input pipeline: from images and masks to batches a model trains on.
+"""The ``tf.data`` input pipeline in six steps, from images and masks to the batches a model trains on.
 
-Steps, in order: (decode PNG files with ``tf.io``) -> resize (``area`` or ``bilinear``
-for images; masks ALWAYS nearest neighbour, there is no option to change that) ->
-optional padding to a multiple of 32 -> cache -> shuffle -> repeat -> normalise ->
-augment (:mod:`segutils.data.augment`) -> one-hot -> batch -> prefetch.
+:func:`read` (checked pairs; PNG paths decoded) -> :func:`resize` (images ``area`` or ``bilinear``,
+masks ALWAYS nearest neighbour; optional padding to a multiple of 32) -> ``cache`` -> :func:`shuffle`
+-> :func:`augment_pairs` (``x / 255``, then :mod:`segutils.data.augment`) -> :func:`batches` (one-hot,
+prefetch). :func:`make_dataset` chains them. Everything before the cache runs once per image.
 
-Normalisation convention of the whole course: the pipeline outputs images as float32 in
-``[0, 1]`` (``x / 255``) and does nothing else to them (no mean or standard deviation).
-U-Net takes these values as they are; LinkNet applies its encoder's own preprocessing
-inside the model. So normalisation happens exactly once, and a model trained on this
-pipeline needs the same ``x / 255`` at prediction time. Arrays that are not ``uint8``
-(16-bit, floats already in [0, 1]) are handled, and anything else refused, by
-:mod:`segutils.data.sources` before anything is built, like masks outside the classes.
+Normalisation happens exactly once: images leave as float32 ``x / 255`` in ``[0, 1]``, nothing else
+(U-Net takes them as they are, LinkNet applies its encoder's preprocessing inside the model), so
+prediction needs the same ``x / 255``. Masks leave as int32 ``[B, H, W, 1]`` class indices, or one-hot
+float32 ``[B, H, W, K]`` where the ignore index (CamVid's 11, a folder's 255) is all zeros.
 
-Masks come out as int32 ``[B, H, W, 1]`` class indices, or with ``one_hot=True`` as
-float32 ``[B, H, W, K]``; the one-hot vector of the ignore index (CamVid's 11,
-``unlabelled``, or a folder's declared void such as 255) is all zeros, so it adds nothing
-to a loss or metric summed over classes.
-
-Sizes: LinkNet-ResNet34 halves the image 5 times (U-Net at depth 4, 4 times), so to serve both
-models both sides must be multiples of 32.
-Any other size is rejected with the nearest valid sizes, or with ``pad_or_reject="pad"``
-padded up to the next multiple of 32 (centred; images reflected, masks filled with the
-ignore index, or 0 when the dataset has none). Reflection needs each side longer than the
-padding added to it, so sides below 12 cannot be padded to 32: they are rejected up front,
-with the advice to resize to 32 instead. Taught in ``notebooks/01_data.ipynb``.
-
-PNG paths: images are decoded with ``tf.io.decode_png``; masks with the same decoder as
-``segutils.data.load`` (:func:`segutils.data.files.read_mask` and ``to_classes``), so a
-paletted PNG gives its palette indices, a 16-bit PNG its values, and a value outside the
-classes an error that names the file and the fix (raised while iterating, as
-``tf.errors.InvalidArgumentError`` carrying the message). JPEG masks are refused at once.
+Sizes must be multiples of 32 (LinkNet-ResNet34 halves the image 5 times): any other is rejected with
+the nearest valid sizes, or padded (images reflected, masks filled with the ignore index or 0; sides
+below 12 are too short to reflect up to 32). PNG masks are decoded like ``segutils.data.load`` does;
+a bad PNG or mask value is named while iterating (``tf.errors.InvalidArgumentError`` carrying the
+message). Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from numbers import Integral
 
 import numpy as np
@@ -54,6 +39,12 @@ from segutils.data.sources import (  # noqa: F401 - check_size etc. are part of 
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
+PARALLEL_CALLS = tf.data.AUTOTUNE  # images prepared at once
+PREFETCH = tf.data.AUTOTUNE  # batches prepared ahead
+
+
+def _options() -> tf.data.Options:
+    return tf.data.Options()
 
 
 def _check_method(method: str) -> None:
@@ -68,10 +59,7 @@ def resize_image(image, size, method: str = "area"):
 
 
 def resize_mask(mask, size):
-    """Resize a mask ``[H, W, 1]`` with nearest neighbour: the only method that invents no class.
-
-    Taught in notebooks/01_data.ipynb.
-    """
+    """Resize a mask ``[H, W, 1]`` with nearest neighbour: the only method that invents no class."""
     return tf.image.resize(mask, size, method="nearest")
 
 
@@ -87,10 +75,7 @@ def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return images, masks
 
 def _pad(image, mask, size, fill: int):
-    """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size``.
-
-    :func:`check_size` has made sure each reflected pad is shorter than the image side.
-    """
+    """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size`` (``check_size`` ran)."""
     shape = tf.shape(image)
     dh, dw = size[0] - shape[0], size[1] - shape[1]
     pads = [[dh // 2, dh - dh // 2], [dw // 2, dw - dw // 2], [0, 0]]
@@ -101,13 +86,9 @@ def _check_channels(n: int | None, channels: int | None) -> None:
     """ValueError, saying what to do, unless images with ``n`` channels convert to ``channels``."""
     if channels is None or n is None or n == channels or n in (1, 3):
         return
-    if n in (2, 4):
-        fix = (
-            f"the images have an alpha channel: drop it first (images[..., :{n - 1}] for each image), "
-            f"or pass channels=None to keep all {n}"
-        )
-    else:
-        fix = f"images must be grayscale (1 channel) or RGB (3) to convert; pass channels=None to keep all {n}"
+    fix = (f"the images have an alpha channel: drop it first (images[..., :{n - 1}] for each image), or pass "
+           f"channels=None to keep all {n}" if n in (2, 4) else
+           f"images must be grayscale (1 channel) or RGB (3) to convert; pass channels=None to keep all {n}")
     raise ValueError(f"cannot convert {n} channels to {channels}: {fix}")
 
 
@@ -122,128 +103,165 @@ def _to_channels(image, channels: int | None):
     return gray if image.dtype.is_floating else tf.cast(tf.round(gray), image.dtype)
 
 
-def make_dataset(
-    data,
-    img_size: int | tuple[int, int],
-    batch_size: int,
-    training: bool = False,
-    augment: AugmentConfig | bool | None = None,
-    num_classes: int | None = None,
-    one_hot: bool = False,
-    resize_method: str = "area",
-    pad_or_reject: str = "reject",
-    shuffle: bool | None = None,
-    cache: bool = True,
-    seed: int = 0,
-    subset: int | None = None,
-    repeat: bool = False,
-    channels: int | None = None,
-    ignore_index: int | None = None,
-    mask_encoding: str = "index",
-) -> tf.data.Dataset:
-    """Build the ``tf.data.Dataset`` of ``(image, mask)`` batches.
+@dataclass(frozen=True)
+class MaskFormat:
+    """How masks are read and handed out; ``None`` fields come from the split's ``info``.
+
+    Attributes:
+        num_classes: classes K (values 0..K-1); needed for ``one_hot``.
+        ignore_index: the class left out of one-hot and used to pad masks (e.g. CamVid's 11).
+        encoding: for PNG paths: ``"index"`` (value = class, or the palette index of a paletted
+            PNG) or ``"binary_0_255"`` (exactly 0 and 255 -> 0 and 1; any other value is an error).
+        one_hot: masks as float32 ``[B, H, W, K]`` instead of int32 ``[B, H, W, 1]``.
+    """
+
+    num_classes: int | None = None
+    ignore_index: int | None = None
+    encoding: str = "index"
+    one_hot: bool = False
+
+    def __post_init__(self):
+        if self.encoding not in MASK_ENCODINGS:
+            raise ValueError(f"mask encoding must be one of {MASK_ENCODINGS}, got {self.encoding!r}")
+
+    @property
+    def fill(self) -> int:
+        """What padding writes into masks: the ignore index, else class 0."""
+        return 0 if self.ignore_index is None else self.ignore_index
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """How images are read and resized.
+
+    Attributes:
+        channels: convert images to 1 or 3 channels (e.g. 3 for LinkNet on membrane); ``None``
+            keeps them (PNG paths: those of the first image, alpha dropped; ``channels=3`` keeps colour).
+        resize_method: ``"area"`` or ``"bilinear"`` for images; masks always use nearest neighbour.
+        pad_or_reject: a side that is not a multiple of 32 is refused (``"reject"``: ValueError with
+            the nearest valid sizes) or padded up to the next one (``"pad"``, by reflection).
+    """
+
+    channels: int | None = None
+    resize_method: str = "area"
+    pad_or_reject: str = "reject"
+
+    def __post_init__(self):
+        if self.channels not in CHANNELS:
+            raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {self.channels!r}")
+        _check_method(self.resize_method)
+
+
+def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:
+    """``masks`` with ``num_classes`` and ``ignore_index`` filled in from ``data.info`` where not given."""
+    masks, info = masks or MaskFormat(), getattr(data, "info", None)
+    pick = {k: getattr(info, k, None) for k in ("num_classes", "ignore_index") if getattr(masks, k) is None}
+    masks = replace(masks, **{k: v for k, v in pick.items() if v is not None})
+    if masks.one_hot and not masks.num_classes:
+        raise ValueError("one_hot=True needs num_classes (or a Split whose info has it)")
+    return masks
+
+
+def read(data, masks: MaskFormat, images: ImageFormat | None = None, subset: int | None = None) -> tf.data.Dataset:
+    """Step 1: checked ``(image, mask)`` pairs, one per element, at their own sizes (PNG paths decoded).
+
+    Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``.
+    The dataset knows its length (``cardinality``), which :func:`shuffle` uses.
+    """
+    images = images or ImageFormat()
+    if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
+        raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
+    ds, count = source(data, subset, masks.encoding, masks.num_classes, masks.ignore_index, images.channels)
+    _check_channels(ds.element_spec[0].shape[-1], images.channels)  # here, not inside map's traced code
+    return ds.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fill: int = 0) -> tf.data.Dataset:
+    """Step 2: every pair at ``img_size`` (masks padded with ``fill`` if asked), images uint8; once per image."""
+    images = images or ImageFormat()
+    out_size, size = check_size(img_size, images.pad_or_reject), parse_size(img_size)
+    floats = ds.element_spec[0].dtype.is_floating  # float or 16-bit images: kept as float32 in 0..255
+
+    def one(image, mask):
+        image = resize_image(_to_channels(image, images.channels), size, images.resize_method)
+        image = tf.clip_by_value(image if floats else tf.round(image), 0, 255)
+        image, mask = image if floats else tf.cast(image, tf.uint8), resize_mask(mask, size)
+        if out_size != size:
+            image, mask = _pad(image, mask, out_size, fill)
+        image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
+        return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
+
+    return ds.map(one, num_parallel_calls=PARALLEL_CALLS)
+
+
+def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
+    """Step 4 (after ``ds.cache()``, step 3): a new order every epoch, the same orders for the same ``seed``."""
+    return ds.shuffle(int(ds.cardinality()), seed=seed, reshuffle_each_iteration=True)
+
+
+def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
+    """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
+    if augment is None:
+        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=PARALLEL_CALLS)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip(ds, seeds).map(
+        lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
+        num_parallel_calls=PARALLEL_CALLS,
+    )
+
+
+def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = None) -> tf.data.Dataset:
+    """Step 6: batches of ``batch_size`` (one-hot masks if ``masks.one_hot``), prepared ahead by prefetch."""
+    masks, batch_size = masks or MaskFormat(), whole(batch_size, "batch_size")
+    ds = ds.batch(batch_size)
+    if masks.one_hot:  # once per batch, not per image
+        ds = ds.map(lambda x, m: (x, to_one_hot(m, masks.num_classes, masks.ignore_index)))
+    return ds.prefetch(PREFETCH).with_options(_options())
+
+
+def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, training: bool = False,
+                 augment: AugmentConfig | bool | None = None, seed: int = 0, repeat: bool = False,
+                 subset: int | None = None, masks: MaskFormat | None = None,
+                 images: ImageFormat | None = None) -> tf.data.Dataset:
+    """The ``tf.data.Dataset`` of ``(image, mask)`` batches: the six steps above, in order (repeat after shuffle).
 
     Args:
-        data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes``
-            and ``ignore_index``), a pair ``(images, masks)`` of arrays or lists of arrays
-            (``HxWxC`` or ``HxW``: uint8, uint16, or floats in [0, 1]; masks ``HxW`` class
-            indices, checked against ``num_classes`` and ``ignore_index``; sizes may differ),
-            or a pair of lists of PNG paths: images decoded with ``tf.io.decode_png`` to
-            ``channels`` (default: those of the first image, alpha dropped, so a folder
-            mixing grey and RGB PNGs gives one channel count; pass ``channels=3`` to keep
-            colour), masks with ``segutils.data.files.read_mask`` and ``to_classes``.
+        data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes`` and
+            ``ignore_index``), a pair ``(images, masks)`` of lists of arrays (images ``HxWxC`` or ``HxW``:
+            uint8, uint16, or floats in [0, 1]; masks ``HxW`` class indices; sizes may differ), or of PNG paths.
         img_size: output side, or ``(height, width)``: whole numbers, multiples of 32 (see
-            ``pad_or_reject``).
+            :class:`ImageFormat`'s ``pad_or_reject``).
         batch_size: images per batch, a whole number >= 1 (the last batch may be smaller).
-        training: shuffle by default, and augment with ``AugmentConfig()`` unless
-            ``augment`` says otherwise.
+        training: shuffle, and augment with ``AugmentConfig()`` unless ``augment`` says otherwise.
         augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for
             none, ``None`` for the default (``AugmentConfig()`` when training, none otherwise).
-        num_classes: classes K for ``one_hot``; defaults to ``data.info.num_classes``.
-        one_hot: masks as float32 ``[B, H, W, K]`` instead of int32 ``[B, H, W, 1]``.
-        resize_method: ``"area"`` or ``"bilinear"`` for images. Masks are always resized
-            with nearest neighbour.
-        pad_or_reject: what to do with a side that is not a multiple of 32: ``"reject"``
-            (ValueError with the nearest valid sizes) or ``"pad"`` (reflect up to the next
-            multiple; sides below 12 are too short to reflect and raise ValueError).
-        shuffle: shuffle the elements; defaults to ``training``.
-        cache: keep decoded, resized uint8 elements in memory after the first pass.
         seed: seeds shuffling and augmentation; the same seed gives the same batches.
-        subset: keep only the first ``subset`` elements (a whole number >= 1, or None).
         repeat: repeat forever (use with ``steps_per_epoch``).
-        channels: convert images to 1 or 3 channels (e.g. 3 for LinkNet on membrane).
-        ignore_index: class left out of one-hot and used to pad masks; defaults to
-            ``data.info.ignore_index``.
-        mask_encoding: for PNG paths only: ``"index"`` (value = class, or palette index of
-            a paletted PNG) or ``"binary_0_255"`` (exactly 0 and 255 -> 0 and 1; any other
-            value is an error).
+        subset: keep only the first ``subset`` elements (a whole number >= 1, or None).
+        masks: a :class:`MaskFormat` (classes, ignore index, PNG encoding, one-hot).
+        images: an :class:`ImageFormat` (channels, resize method, pad or reject).
 
     Returns:
         A dataset of ``(images float32 [B, H, W, C] in [0, 1], masks)``.
 
     Taught in notebooks/01_data.ipynb.
     """
-    out_size = check_size(img_size, pad_or_reject)
-    size = parse_size(img_size)
-    _check_method(resize_method)
-    batch_size = whole(batch_size, "batch_size")
-    if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
-        raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
-    if channels not in CHANNELS:
-        raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {channels!r}")
-    augment = _augment_config(augment, training)
-    info = getattr(data, "info", None)
-    num_classes = num_classes if num_classes is not None else getattr(info, "num_classes", None)
-    ignore_index = ignore_index if ignore_index is not None else getattr(info, "ignore_index", None)
-    if one_hot and not num_classes:
-        raise ValueError("one_hot=True needs num_classes (or a Split whose info has it)")
-    ds, count = source(data, subset, mask_encoding, num_classes, ignore_index, channels)
-    _check_channels(ds.element_spec[0].shape[-1], channels)  # here, not inside map's traced code
-    shuffle = training if shuffle is None else shuffle
-    floats = ds.element_spec[0].dtype.is_floating  # float or 16-bit images: kept as float32 in 0..255
-
-    def prepare(image, mask):
-        image = _to_channels(image, channels)
-        mask = resize_mask(mask, size)
-        image = resize_image(image, size, resize_method)
-        image = tf.clip_by_value(image if floats else tf.round(image), 0, 255)
-        image = image if floats else tf.cast(image, tf.uint8)
-        if out_size != size:
-            image, mask = _pad(image, mask, out_size, 0 if ignore_index is None else ignore_index)
-        image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
-        return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
-
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=tf.data.AUTOTUNE)
-    if augment is not None:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(
-            lambda pair, s: augment_pair(pair[0], pair[1], s, augment), num_parallel_calls=tf.data.AUTOTUNE
-        )
-    if one_hot:
-        depth = num_classes
-        ds = ds.map(lambda x, m: (x, to_one_hot(m, depth, ignore_index)), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    augment, masks = _augment_config(augment, training), mask_format(data, masks)
+    check_size(img_size, (images or ImageFormat()).pad_or_reject)
+    whole(batch_size, "batch_size")
+    ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()
+    ds = shuffle(ds, seed) if training else ds
+    return batches(augment_pairs(ds.repeat() if repeat else ds, augment, seed), batch_size, masks)
 
 
 def _augment_config(augment, training: bool) -> AugmentConfig | None:
     """``make_dataset``'s ``augment`` argument as a config, or ``None`` for no augmentation."""
+    if augment is None or isinstance(augment, (bool, np.bool_)):
+        return AugmentConfig() if (training if augment is None else augment) else None
     if isinstance(augment, AugmentConfig):
         return augment
-    if augment is None:
-        return AugmentConfig() if training else None
-    if isinstance(augment, (bool, np.bool_)):
-        return AugmentConfig() if augment else None
-    raise TypeError(
-        "augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
-        f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})"
-    )
+    raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
+                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")  # fmt: skip
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):
@@ -255,19 +273,10 @@ def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):
 
 
 def describe(dataset: tf.data.Dataset) -> dict:
-    """Shapes, dtypes and value ranges of the first batch of ``dataset``.
-
-    Taught in notebooks/01_data.ipynb.
-    """
-    images, masks = next(iter(dataset))
-    images, masks = images.numpy(), masks.numpy()
+    """Shapes, dtypes and value ranges of the first batch of ``dataset``. Taught in notebooks/01_data.ipynb."""
+    images, masks = (t.numpy() for t in next(iter(dataset)))
     sparse = masks.shape[-1] == 1 and np.issubdtype(masks.dtype, np.integer)
-    return {
-        "image_shape": images.shape,
-        "image_dtype": str(images.dtype),
-        "image_range": (float(images.min()), float(images.max())),
-        "mask_shape": masks.shape,
-        "mask_dtype": str(masks.dtype),
-        "mask_values": sorted(np.unique(masks).tolist()) if sparse else None,
-        "one_hot_sums": sorted(np.unique(masks.sum(-1)).tolist()) if not sparse else None,
-    }
+    return dict(image_shape=images.shape, image_dtype=str(images.dtype),
+                image_range=(float(images.min()), float(images.max())), mask_shape=masks.shape,
+                mask_dtype=str(masks.dtype), mask_values=sorted(np.unique(masks).tolist()) if sparse else None,
+                one_hot_sums=sorted(np.unique(masks.sum(-1)).tolist()) if not sparse else None)

@@ -1,23 +1,22 @@
 """What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
 
-Images given as arrays: ``uint8`` as they are; ``uint16`` scaled by its range (``x / 65535``);
-floats already in ``[0, 1]`` taken as normalised (multiplied by 255 here, so the pipeline's one
-``x / 255`` gives them back: still exactly one normalisation); other integers within 0..255 as
-``uint8``. Anything else (floats outside [0, 1], NaN, larger integers, booleans) is refused with
-what was found and what to pass, instead of turning into black or white batches. Masks given as
-arrays must hold class indices 0..K-1 or the ignore index, checked here (naming the mask), not
-later inside a loss; without ``num_classes``, 0/255 masks are refused too. PNG masks are decoded
-like ``segutils.data.load`` decodes them and checked as they are read; JPEG masks are refused up
-front. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
+Array images: ``uint8`` as they are, ``uint16`` scaled by ``x / 65535``, floats in ``[0, 1]`` times 255
+(so the pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; anything else
+is refused with what was found and what to pass. Array masks must hold class indices (or the ignore
+index) and match their image's size, checked here naming the mask. PNG paths must exist; images and
+masks are checked as they are read (a damaged PNG and a stray mask value are named). JPEG masks and,
+without ``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations
 
+import io
 from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from segutils.data.files import binary_top, jpeg_masks_error, read_mask, to_classes
 
@@ -206,7 +205,22 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
                 f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
                 f"(pass num_classes={stray[-1] + 1} if they are all classes)"
             )
+        if not num_classes and ignore_index != 255 and binary_top(values) == 255:
+            raise ValueError(f"the mask {path} holds only 0 and 255: binary masks are 0/1 here; pass "
+                             "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")  # fmt: skip
     return to_classes(raw, mask_encoding, num_classes or 256, path, ignore_index)[..., None]
+
+
+def checked_png(path, data) -> bytes:
+    """``data``, the bytes of the PNG at ``path``, once PIL has checked them (runs in ``tf.numpy_function``)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()  # chunk CRCs up to IEND: finds a truncated or damaged file without decoding it
+    except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
+        name = path.decode() if isinstance(path, bytes) else path
+        raise ValueError(f"cannot read the image {name}: {err} (truncated or damaged?); re-export it as PNG, "
+                         "or leave it and its mask out") from None  # fmt: skip
+    return data
 
 
 def _label(kind: str, i: int, count: int, names) -> str:
@@ -225,16 +239,21 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
     if subset is not None:
         images, masks = images[:subset], masks[:subset]
     if is_paths(images):
-        if mask_encoding not in MASK_ENCODINGS:
-            raise ValueError(f"mask_encoding must be one of {MASK_ENCODINGS}, got {mask_encoding!r}")
         jpeg = [p for p in masks if Path(p).suffix.lower() in (".jpg", ".jpeg")]
         if jpeg:
             raise jpeg_masks_error(jpeg, "the mask paths")
+        missing = [str(p) for p in [*images, *masks] if not Path(p).is_file()]
+        if missing:
+            raise FileNotFoundError(f"no file at {', '.join(missing[:9])}{' ...' * (len(missing) > 9)} ({len(missing)} "
+                                    f"of the paths; relative ones start at {Path.cwd()}): check the names, or list a "
+                                    "folder: sorted(folder.glob('*.png'))")  # fmt: skip
         if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
-            channels = 1 if tf.io.decode_png(tf.io.read_file(str(images[0]))).shape[-1] <= 2 else 3
+            first = checked_png(str(images[0]), Path(images[0]).read_bytes())
+            channels = 1 if tf.io.decode_png(first).shape[-1] <= 2 else 3
 
         def decode(image_path, mask_path):
-            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)
+            data = tf.numpy_function(checked_png, [image_path, tf.io.read_file(image_path)], tf.string, stateful=False)
+            image = tf.io.decode_png(tf.reshape(data, []), channels=channels)
             image = tf.ensure_shape(image, [None, None, channels])
             mask = tf.numpy_function(
                 lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path], tf.uint8,
@@ -249,6 +268,12 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
     count = len(images)
     images = [image_array(x, _label("image", i, count, names)) for i, x in enumerate(images)]
     masks = [mask_array(m, _label("mask", i, count, names), num_classes, ignore_index) for i, m in enumerate(masks)]
+    odd = next((i for i, (x, m) in enumerate(zip(images, masks, strict=True)) if x.shape[:2] != m.shape[:2]), None)
+    if odd is not None:
+        (h, w), (mh, mw) = images[odd].shape[:2], masks[odd].shape[:2]
+        raise ValueError(f"{_label('image', odd, count, names)} is {h}x{w} but its mask is {mh}x{mw} (height x "
+                         "width): a mask must match its image pixel for pixel; resize both the same way (the mask "
+                         "with nearest neighbour) or fix the pair")  # fmt: skip
     if len({x.dtype for x in images}) > 1:  # some float: all float, in the same 0..255 range
         images = [x.astype(np.float32) for x in images]
     if len({m.dtype for m in masks}) > 1:
