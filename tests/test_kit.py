@@ -1,6 +1,7 @@
 """The workshop kit: built from a data folder, unpacked, served over loopback to an empty data folder."""
 
 import hashlib
+import io
 import json
 import tarfile
 import threading
@@ -208,3 +209,87 @@ def test_weights_in_the_keras_cache_go_into_the_kit(fake_encoder, tmp_path, monk
     assert files == {f"data/weights/{WEIGHTS_NAME}": cache / WEIGHTS_NAME}
     assert notes[:2] == [f"{name}: not in {tmp_path / 'no-data'}, left out (run `make data` first to include it)"
                          for name in ("membrane", "camvid")]  # fmt: skip
+
+
+# ---- issue 16, item 4: a damaged archive replaces nothing, and says so in one line --------------------
+
+
+def _small_kit(tmp_path, name="kit.tar", text=b"membrane pixels", manifest=None, members=()):
+    """A kit archive of one data file (and ``members``: extra ``(name, bytes)``), built by hand in ``tmp_path``."""
+    files = {"data/membrane/a.png": text}
+    listing = [{"path": p, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()} for p, b in files.items()]
+    manifest = json.dumps({"format": "segutils-kit/1", "files": listing}).encode() if manifest is None else manifest
+    archive = tmp_path / name
+    with tarfile.open(archive, "w") as tar:
+        for member, data in [("segutils-kit/MANIFEST.json", manifest)] + [
+                (f"segutils-kit/{p}", b) for p, b in files.items()] + list(members):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def _one_error_line(capsys, argv) -> str:
+    assert kit.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "Traceback" not in err
+    return err.strip()
+
+
+def _tree(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_verify_of_a_truncated_archive_is_one_error_line_and_leaves_no_half_folder(tmp_path, capsys):
+    archive = _small_kit(tmp_path, text=b"x" * 5000)
+    archive.write_bytes(archive.read_bytes()[:3000])  # cut inside the data file
+    assert _one_error_line(capsys, ["verify", str(archive)]) == (
+        f"error: {archive} cannot be unpacked (ReadError: unexpected end of data; truncated or not a kit?): "
+        "copy it again")
+    assert _tree(tmp_path) == ["kit.tar"]
+
+
+def test_a_tampered_archive_replaces_nothing_of_the_good_kit_beside_it(tmp_path, capsys):
+    good = kit.unpack(_small_kit(tmp_path, "good.tar"), tmp_path)
+    tampered = _small_kit(tmp_path, "kit.tar")
+    tampered.write_bytes(tampered.read_bytes().replace(b"membrane pixels", b"membrane pixelz"))
+    assert _one_error_line(capsys, ["verify", str(tampered)]) == (
+        f"error: {tampered} is damaged (1 bad file, e.g. data/membrane/a.png: size or SHA-256 differs from "
+        "MANIFEST.json): copy it again.")
+    with pytest.raises(kit.KitError, match="is damaged"):
+        kit.unpack(tampered, tmp_path)
+    assert (good / "data/membrane/a.png").read_bytes() == b"membrane pixels"
+    assert _tree(tmp_path) == sorted(["good.tar", "kit.tar", "segutils-kit", "segutils-kit/MANIFEST.json",
+                                      "segutils-kit/data", "segutils-kit/data/membrane",
+                                      "segutils-kit/data/membrane/a.png"])
+
+
+def test_a_good_archive_replaces_the_kit_beside_it_once_it_checks(tmp_path):
+    kit.unpack(_small_kit(tmp_path, "old.tar", text=b"old"), tmp_path)
+    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path)
+    assert (root / "data/membrane/a.png").read_bytes() == b"new pixels"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kit-")] == []
+
+
+@pytest.mark.parametrize("member", ["segutils-kit/../escaped.txt", "../escaped.txt", "/tmp/escaped.txt"])
+def test_a_path_traversal_member_is_one_error_line_and_nothing_is_written(tmp_path, capsys, member):
+    archive = _small_kit(tmp_path, members=[(member, b"evil")])
+    assert _one_error_line(capsys, ["verify", str(archive)]) == (
+        f"error: {archive} holds {member!r}, which is not a file under segutils-kit/ (a path outside the kit, "
+        "or a link): refused; copy the kit from its builder again")
+    assert _tree(tmp_path) == ["kit.tar"] and not (tmp_path.parent / "escaped.txt").exists()
+
+
+@pytest.mark.parametrize(("manifest", "found"), [
+    (b"{not json", "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+    (b'{"format": "segutils-kit/1"}', "KeyError: 'files'"),
+    (b'{"files": [{"path": "../../outside", "size": 1, "sha256": "0"}]}', None),
+], ids=["not_json", "no_files", "a_path_outside"])
+def test_a_malformed_manifest_is_one_error_line(tmp_path, capsys, manifest, found):
+    archive = _small_kit(tmp_path, manifest=manifest)
+    expected = (f"MANIFEST.json is unreadable or malformed ({found}): copy the kit again, or rebuild it with "
+                "`python -m segutils.course.kit build`" if found else
+                "MANIFEST.json lists '../../outside', which is not a file inside the kit (each entry is a relative "
+                "path, a size and a SHA-256): copy the kit again")
+    assert _one_error_line(capsys, ["verify", str(archive)]) == f"error: {archive}: {expected}"
+    assert _tree(tmp_path) == ["kit.tar"]

@@ -153,6 +153,22 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
     return manifest
 
 
+def _listing(root: Path) -> list[dict]:
+    """The ``files`` of ``root/MANIFEST.json``, each a relative path inside the kit; KitError if malformed."""
+    try:
+        listing = json.loads((root / "MANIFEST.json").read_text())["files"]
+        entries = [(f["path"], f["size"], f["sha256"]) for f in listing]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise KitError(f"MANIFEST.json is unreadable or malformed ({type(err).__name__}: {err}): copy the kit "
+                       "again, or rebuild it with `python -m segutils.course.kit build`") from None  # fmt: skip
+    odd = [p for p, size, sha in entries if not isinstance(p, str) or not isinstance(size, int) or
+           not isinstance(sha, str) or Path(p).is_absolute() or ".." in Path(p).parts]  # fmt: skip
+    if odd:
+        raise KitError(f"MANIFEST.json lists {odd[0]!r}, which is not a file inside the kit (each entry is a "
+                       "relative path, a size and a SHA-256): copy the kit again")  # fmt: skip
+    return listing
+
+
 def verify(root) -> list[str]:
     """Problems of an unpacked kit at ``root`` against its MANIFEST.json, one line each (empty: all good).
 
@@ -160,9 +176,9 @@ def verify(root) -> list[str]:
     """
     root = Path(root)
     try:
-        listing = json.loads((root / "MANIFEST.json").read_text())["files"]
-    except (OSError, ValueError, KeyError) as err:
-        return [f"MANIFEST.json: unreadable ({err})"]
+        listing = _listing(root)
+    except KitError as err:
+        return [str(err)]
     problems = []
     for f in listing:
         path = root / f["path"]
@@ -170,21 +186,55 @@ def verify(root) -> list[str]:
             problems.append(f"{f['path']}: missing")
         elif path.stat().st_size != f["size"] or sha256_of(path) != f["sha256"]:
             problems.append(f"{f['path']}: size or SHA-256 differs from MANIFEST.json")
-    return problems
+    known = {f["path"] for f in listing} | {"MANIFEST.json", "SHA256SUMS"}
+    extra = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    return problems + [f"{p}: not in MANIFEST.json" for p in extra if p not in known]
+
+
+def _extract(archive: Path, into: Path) -> None:
+    """Extract ``archive`` into the empty folder ``into``; KitError for a damaged archive or a stray member."""
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if parts[:1] != (ROOT,) or ".." in parts or not (member.isfile() or member.isdir()):
+                    raise KitError(f"{archive} holds {member.name!r}, which is not a file under {ROOT}/ (a path "
+                                   "outside the kit, or a link): refused; copy the kit from its builder again")
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise KitError(f"{archive} cannot be unpacked ({type(err).__name__}: {err}; truncated or not a kit?): "
+                       "copy it again") from None  # fmt: skip
 
 
 def unpack(archive, dest=None) -> Path:
-    """Unpack ``archive`` into ``dest`` (default: beside it) and verify it; return the kit's root folder.
+    """Unpack ``archive`` into ``dest`` (default: beside it) and return the kit's root folder.
+
+    The archive is unpacked and verified in a temporary folder first: a kit already in ``dest``
+    is replaced only once every file of the new one checks, and nothing is left behind otherwise.
 
     Taught in notebooks/00_setup.ipynb.
     """
     archive = Path(archive)
     dest = Path(dest) if dest else archive.parent
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    problems = verify(dest / ROOT)
-    if problems:
-        raise KitError(f"{archive} is damaged ({len(problems)} bad files, e.g. {problems[0]}): copy it again.")
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".kit-", dir=dest) as tmp:
+        _extract(archive, Path(tmp))
+        try:
+            _listing(Path(tmp) / ROOT)
+        except KitError as err:
+            raise KitError(f"{archive}: {err}") from None
+        problems = verify(Path(tmp) / ROOT)
+        if problems:
+            raise KitError(f"{archive} is damaged ({len(problems)} bad file{'s' * (len(problems) > 1)}, e.g. "
+                           f"{problems[0]}): copy it again.")  # fmt: skip
+        previous = Path(tmp) / "previous"  # the kit in dest, deleted with tmp once the new one is in place
+        if (dest / ROOT).exists():
+            (dest / ROOT).rename(previous)
+        try:
+            (Path(tmp) / ROOT).rename(dest / ROOT)
+        except OSError:
+            previous.rename(dest / ROOT) if previous.exists() else None
+            raise
     return dest / ROOT
 
 
@@ -288,11 +338,16 @@ def main(argv=None) -> int:
             print("\n".join(f"note: {n}" for n in m["notes"]))
             return 0
         kit = Path(args.kit)
-        root = kit if kit.is_dir() else unpack(kit, kit.parent)
         if args.command == "verify":
-            problems = verify(root)
-            print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
+            if not kit.is_dir():  # an archive: checked in a temporary folder, nothing beside it changes
+                with tempfile.TemporaryDirectory(prefix=".kit-", dir=kit.parent) as tmp:
+                    unpack(kit, tmp)
+                print(f"{kit}: every file matches MANIFEST.json")
+                return 0
+            problems = verify(kit)
+            print("\n".join(problems) or f"{kit}: every file matches MANIFEST.json")
             return 1 if problems else 0
+        root = kit if kit.is_dir() else unpack(kit, kit.parent)
         server = make_server(root, args.bind, args.port)
         host = _lan_address() if args.bind == "0.0.0.0" else args.bind
         print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
