@@ -39,12 +39,24 @@ from segutils.data.sources import (  # noqa: F401 - check_size etc. are part of 
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
-PARALLEL_CALLS = tf.data.AUTOTUNE  # images prepared at once
-PREFETCH = tf.data.AUTOTUNE  # batches prepared ahead
+#: Threads of the pipeline's own work (``None``: as many as TensorFlow likes, tuned as it runs). The
+#: training step needs every core it gets; on a 2-core laptop one thread augments ahead without slowing it.
+THREADS: int | None = 1
+PREFETCH = 2  # batches prepared ahead of the training step
 
 
 def _options() -> tf.data.Options:
-    return tf.data.Options()
+    """No autotuning (its own thread) and no op in the pipeline spread over several cores, when ``THREADS`` is set."""
+    options = tf.data.Options()
+    if THREADS:
+        options.autotune.enabled = False
+        options.threading.private_threadpool_size = THREADS
+        options.threading.max_intra_op_parallelism = 1
+    return options
+
+
+def _parallel() -> int:
+    return THREADS or tf.data.AUTOTUNE
 
 
 def _check_method(method: str) -> None:
@@ -191,7 +203,7 @@ def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fil
         image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
         return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
 
-    return ds.map(one, num_parallel_calls=PARALLEL_CALLS)
+    return ds.map(one, num_parallel_calls=_parallel())
 
 
 def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
@@ -202,11 +214,11 @@ def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
 def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
     """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
     if augment is None:
-        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=PARALLEL_CALLS)
+        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=_parallel())
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     return tf.data.Dataset.zip(ds, seeds).map(
         lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
-        num_parallel_calls=PARALLEL_CALLS,
+        num_parallel_calls=_parallel(),
     )
 
 
@@ -216,7 +228,7 @@ def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = Non
     ds = ds.batch(batch_size)
     if masks.one_hot:  # once per batch, not per image
         ds = ds.map(lambda x, m: (x, to_one_hot(m, masks.num_classes, masks.ignore_index)))
-    return ds.prefetch(PREFETCH).with_options(_options())
+    return ds.prefetch(PREFETCH if THREADS else tf.data.AUTOTUNE).with_options(_options())
 
 
 def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, training: bool = False,

@@ -115,9 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="--fit: epochs per round (default: 3)")
     parser.add_argument("--steps", type=int, default=20, help="--fit: steps per epoch (default: 20)")
     parser.add_argument("--rounds", type=int, default=3, help="--fit: rounds per model, seeds 0.. (default: 3)")
+    parser.add_argument("--threads", default=None, help="pipeline.THREADS: a number, or auto (TensorFlow tunes)")
     parser.add_argument("--strict", action="store_true", help="--fit: exit 1 when a median wait is 5%% or more")
     args = parser.parse_args(argv)
 
+    if args.threads is not None:
+        from segutils.data import pipeline
+
+        pipeline.THREADS = None if args.threads == "auto" else int(args.threads)
     folder = args.data or default_data()
     if folder is None:
         print(
@@ -126,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print(f"data: {folder}  size: {args.size}x{args.size}  batch: {args.batch}  elastic: {args.elastic}")
+    from segutils.data import pipeline
+
+    print(f"data: {folder}  size: {args.size}x{args.size}  batch: {args.batch}  elastic: {args.elastic}  "
+          f"threads: {pipeline.THREADS or 'auto'}")
     piped = pipeline_throughput(folder, args.size, args.batch, args.batches, args.elastic)
     print(f"pipeline (decode + augment + batch, no cache): {piped:8.1f} images/s  ({args.batches} batches)")
     if not args.fit:
