@@ -303,3 +303,30 @@ def test_resize_split_averages_images_and_keeps_mask_classes():
     images, masks = resize_split(SimpleNamespace(images=[image], masks=[mask]), 2)
     assert images[0].dtype == np.uint8 and images[0][..., 0].tolist() == [[5, 25], [5, 25]]  # area: means of 2 x 2
     assert masks[0].tolist() == [[0, 3], [1, 2]]  # nearest neighbour: no class invented
+
+
+def test_the_six_steps_by_hand_give_make_datasets_batches(shapes_split):
+    from segutils.data import pipeline as steps
+
+    fmt = steps.mask_format(shapes_split, MaskFormat(one_hot=True))
+    assert (fmt.num_classes, fmt.ignore_index, fmt.fill) == (4, None, 0)
+    ds = steps.read(shapes_split, fmt, subset=5)
+    assert int(ds.cardinality()) == 5
+    ds = steps.shuffle(steps.resize(ds, 64, fill=fmt.fill).cache(), seed=3).repeat()
+    by_hand = steps.batches(steps.augment_pairs(ds, AugmentConfig(), seed=3), 2, fmt).take(4)
+    made = make_dataset(shapes_split, 64, 2, training=True, seed=3, repeat=True, subset=5, masks=fmt).take(4)
+    for (x1, m1), (x2, m2) in zip(by_hand, made, strict=True):
+        np.testing.assert_array_equal(x1, x2)
+        np.testing.assert_array_equal(m1, m2)
+    assert m1.shape == (2, 64, 64, 4)
+
+
+def test_the_pipeline_runs_on_threads_of_its_own_without_autotuning(shapes_split, monkeypatch):
+    from segutils.data import pipeline
+
+    options = make_dataset(shapes_split, 64, 2).options()
+    assert (options.threading.private_threadpool_size, options.threading.max_intra_op_parallelism) == (1, 1)
+    assert options.autotune.enabled is False
+    monkeypatch.setattr(pipeline, "THREADS", None)  # TensorFlow's defaults: autotuned, shared threads
+    options = make_dataset(shapes_split, 64, 2).options()
+    assert options.threading.private_threadpool_size is None and options.autotune.enabled is None

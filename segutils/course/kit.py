@@ -9,7 +9,8 @@
     segutils-kit/data/weights/...  ImageNet encoder weights (Keras cache or data/weights/)
     segutils-kit/wheels/*.whl      the locked dependencies for one platform and Python version
 
-``python -m segutils.course.kit serve segutils-kit.tar`` unpacks it (checking every file) and
+``python -m segutils.course.kit serve segutils-kit.tar`` (or ``verify``) unpacks it beside the archive,
+checked in a temporary folder first so that a damaged copy replaces nothing, and
 serves it over HTTP: participants set ``SEGUTILS_MIRROR=http://<laptop>:8000/data/{name}/``
 and install with ``pip install --no-index --find-links http://<laptop>:8000/wheels/ ...``.
 A USB copy works the same with paths instead of URLs. Taught in notebooks/00_setup.ipynb.
@@ -338,16 +339,11 @@ def main(argv=None) -> int:
             print("\n".join(f"note: {n}" for n in m["notes"]))
             return 0
         kit = Path(args.kit)
-        if args.command == "verify":
-            if not kit.is_dir():  # an archive: checked in a temporary folder, nothing beside it changes
-                with tempfile.TemporaryDirectory(prefix=".kit-", dir=kit.parent) as tmp:
-                    unpack(kit, tmp)
-                print(f"{kit}: every file matches MANIFEST.json")
-                return 0
-            problems = verify(kit)
-            print("\n".join(problems) or f"{kit}: every file matches MANIFEST.json")
-            return 1 if problems else 0
         root = kit if kit.is_dir() else unpack(kit, kit.parent)
+        if args.command == "verify":
+            problems = verify(root)
+            print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
+            return 1 if problems else 0
         server = make_server(root, args.bind, args.port)
         host = _lan_address() if args.bind == "0.0.0.0" else args.bind
         print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
