@@ -27,15 +27,7 @@ import tensorflow as tf
 
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
-from segutils.data.sources import (  # noqa: F401 - check_size etc. are part of this module's API
-    MASK_ENCODINGS,
-    MIN_PAD_SIDE,
-    MULTIPLE,
-    check_size,
-    parse_size,
-    source,
-    whole,
-)
+from segutils.data.sources import MASK_ENCODINGS, MIN_PAD_SIDE, MULTIPLE, check_size, parse_size, source, whole  # noqa: F401
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
@@ -53,10 +45,6 @@ def _options() -> tf.data.Options:
         options.threading.private_threadpool_size = THREADS
         options.threading.max_intra_op_parallelism = 1
     return options
-
-
-def _parallel() -> int:
-    return THREADS or tf.data.AUTOTUNE
 
 
 def _check_method(method: str) -> None:
@@ -117,7 +105,7 @@ def _to_channels(image, channels: int | None):
 
 @dataclass(frozen=True)
 class MaskFormat:
-    """How masks are read and handed out; ``None`` fields come from the split's ``info``.
+    """How masks are read and handed out; ``None`` fields come from the split's ``info`` (:func:`mask_format`).
 
     Attributes:
         num_classes: classes K (values 0..K-1); needed for ``one_hot``.
@@ -147,11 +135,10 @@ class ImageFormat:
     """How images are read and resized.
 
     Attributes:
-        channels: convert images to 1 or 3 channels (e.g. 3 for LinkNet on membrane); ``None``
-            keeps them (PNG paths: those of the first image, alpha dropped; ``channels=3`` keeps colour).
+        channels: 1 or 3 to convert (3 keeps colour from PNG paths), ``None`` to keep (PNG: the first image's).
         resize_method: ``"area"`` or ``"bilinear"`` for images; masks always use nearest neighbour.
-        pad_or_reject: a side that is not a multiple of 32 is refused (``"reject"``: ValueError with
-            the nearest valid sizes) or padded up to the next one (``"pad"``, by reflection).
+        pad_or_reject: a side not a multiple of 32 is refused (``"reject"``, naming the nearest valid
+            sizes) or padded up to the next one (``"pad"``: images reflected, masks filled).
     """
 
     channels: int | None = None
@@ -175,11 +162,9 @@ def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:
 
 
 def read(data, masks: MaskFormat, images: ImageFormat | None = None, subset: int | None = None) -> tf.data.Dataset:
-    """Step 1: checked ``(image, mask)`` pairs, one per element, at their own sizes (PNG paths decoded).
+    """Step 1: checked ``(image, mask)`` pairs at their own sizes (PNG paths decoded); it knows its length.
 
-    Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``.
-    The dataset knows its length (``cardinality``), which :func:`shuffle` uses.
-    """
+    Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``."""
     images = images or ImageFormat()
     if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
         raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
@@ -203,7 +188,7 @@ def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fil
         image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
         return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
 
-    return ds.map(one, num_parallel_calls=_parallel())
+    return ds.map(one, num_parallel_calls=THREADS or tf.data.AUTOTUNE)
 
 
 def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
@@ -214,11 +199,11 @@ def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
 def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
     """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
     if augment is None:
-        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=_parallel())
+        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=THREADS or tf.data.AUTOTUNE)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     return tf.data.Dataset.zip(ds, seeds).map(
         lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
-        num_parallel_calls=_parallel(),
+        num_parallel_calls=THREADS or tf.data.AUTOTUNE,
     )
 
 
@@ -253,14 +238,9 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
         masks: a :class:`MaskFormat` (classes, ignore index, PNG encoding, one-hot).
         images: an :class:`ImageFormat` (channels, resize method, pad or reject).
 
-    Returns:
-        A dataset of ``(images float32 [B, H, W, C] in [0, 1], masks)``.
-
-    Taught in notebooks/01_data.ipynb.
+    Returns a dataset of ``(images float32 [B, H, W, C] in [0, 1], masks)``. Taught in notebooks/01_data.ipynb.
     """
     augment, masks = _augment_config(augment, training), mask_format(data, masks)
-    check_size(img_size, (images or ImageFormat()).pad_or_reject)
-    whole(batch_size, "batch_size")
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()
     ds = shuffle(ds, seed) if training else ds
     return batches(augment_pairs(ds.repeat() if repeat else ds, augment, seed), batch_size, masks)
