@@ -321,12 +321,17 @@ def test_the_six_steps_by_hand_give_make_datasets_batches(shapes_split):
     assert m1.shape == (2, 64, 64, 4)
 
 
-def test_the_pipeline_runs_on_threads_of_its_own_without_autotuning(shapes_split, monkeypatch):
+def test_on_a_cpu_the_pipeline_runs_on_one_thread_of_its_own_without_autotuning(shapes_split, monkeypatch):
+    from segutils import config
     from segutils.data import pipeline
 
+    monkeypatch.setattr(config, "accelerators", lambda: [])
     options = make_dataset(shapes_split, 64, 2).options()
     assert (options.threading.private_threadpool_size, options.threading.max_intra_op_parallelism) == (1, 1)
     assert options.autotune.enabled is False
-    monkeypatch.setattr(pipeline, "THREADS", None)  # TensorFlow's defaults: autotuned, shared threads
+    monkeypatch.setattr(pipeline, "THREADS", 0)  # TensorFlow's defaults, as beside a GPU: autotuned, shared threads
     options = make_dataset(shapes_split, 64, 2).options()
     assert options.threading.private_threadpool_size is None and options.autotune.enabled is None
+    monkeypatch.setattr(pipeline, "THREADS", None)
+    monkeypatch.setattr(config, "accelerators", lambda: ["GPU"])  # beside a GPU: autotuned by default
+    assert make_dataset(shapes_split, 64, 2).options().autotune.enabled is None

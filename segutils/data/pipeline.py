@@ -25,24 +25,29 @@ from numbers import Integral
 import numpy as np
 import tensorflow as tf
 
+from segutils import config
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
 from segutils.data.sources import MASK_ENCODINGS, MIN_PAD_SIDE, MULTIPLE, check_size, parse_size, source, whole  # noqa: F401
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
-#: Threads of the pipeline's own work (``None``: as many as TensorFlow likes, tuned as it runs). The
-#: training step needs every core it gets; on a 2-core laptop one thread augments ahead without slowing it.
-THREADS: int | None = 1
+#: Threads of the pipeline's own work. ``None``: 1 on a CPU (a laptop's training step needs every core;
+#: one thread augments ahead of it), TensorFlow's autotuning beside a GPU or TPU. ``0`` forces autotuning.
+THREADS: int | None = None
 PREFETCH = 2  # batches prepared ahead of the training step
 
 
-def _options() -> tf.data.Options:
-    """No autotuning (its own thread) and no op in the pipeline spread over several cores, when ``THREADS`` is set."""
+def _threads() -> int:
+    return THREADS if THREADS is not None else (0 if config.accelerators() else 1)
+
+
+def _options(threads: int) -> tf.data.Options:
+    """With ``threads``: no autotuning (its own thread), a private pool, and every op in it on one core."""
     options = tf.data.Options()
-    if THREADS:
+    if threads:
         options.autotune.enabled = False
-        options.threading.private_threadpool_size = THREADS
+        options.threading.private_threadpool_size = threads
         options.threading.max_intra_op_parallelism = 1
     return options
 
@@ -188,7 +193,7 @@ def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fil
         image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
         return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
 
-    return ds.map(one, num_parallel_calls=THREADS or tf.data.AUTOTUNE)
+    return ds.map(one, num_parallel_calls=_threads() or tf.data.AUTOTUNE)
 
 
 def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
@@ -198,12 +203,13 @@ def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
 
 def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
     """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
+    calls = _threads() or tf.data.AUTOTUNE
     if augment is None:
-        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=THREADS or tf.data.AUTOTUNE)
+        return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=calls)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     return tf.data.Dataset.zip(ds, seeds).map(
         lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
-        num_parallel_calls=THREADS or tf.data.AUTOTUNE,
+        num_parallel_calls=calls,
     )
 
 
@@ -213,7 +219,7 @@ def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = Non
     ds = ds.batch(batch_size)
     if masks.one_hot:  # once per batch, not per image
         ds = ds.map(lambda x, m: (x, to_one_hot(m, masks.num_classes, masks.ignore_index)))
-    return ds.prefetch(PREFETCH if THREADS else tf.data.AUTOTUNE).with_options(_options())
+    return ds.prefetch(PREFETCH if _threads() else tf.data.AUTOTUNE).with_options(_options(_threads()))
 
 
 def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, training: bool = False,

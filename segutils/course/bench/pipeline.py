@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         from segutils.data import pipeline
 
-        pipeline.THREADS = None if args.threads == "auto" else int(args.threads)
+        pipeline.THREADS = 0 if args.threads == "auto" else int(args.threads)
     folder = args.data or default_data()
     if folder is None:
         print(
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     from segutils.data import pipeline
 
     print(f"data: {folder}  size: {args.size}x{args.size}  batch: {args.batch}  elastic: {args.elastic}  "
-          f"threads: {pipeline.THREADS or 'auto'}")
+          f"threads: {pipeline._threads() or 'auto'}")
     piped = pipeline_throughput(folder, args.size, args.batch, args.batches, args.elastic)
     print(f"pipeline (decode + augment + batch, no cache): {piped:8.1f} images/s  ({args.batches} batches)")
     if not args.fit:
