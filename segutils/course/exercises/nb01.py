@@ -40,7 +40,7 @@ def check_eval_dataset(answer, split, img_size: int, num_classes: int) -> str | 
     if images.shape[1:3] != (img_size, img_size):
         return f"Images are {tuple(images.shape[1:3])}; evaluate at IMG_SIZE, the size the model trains at."
     if masks.shape[-1] != num_classes:
-        return "Masks hold class indices; one-hot masks have one channel per class (see make_dataset's one_hot)."
+        return "Masks hold class indices; one-hot masks have one channel per class: masks=MaskFormat(one_hot=True)."
     if not np.array_equal(images, again[0]):
         return "Two passes gave different first batches: evaluation must neither shuffle nor augment."
     expected = tf.image.resize(split.images[0].astype(np.float32), (img_size, img_size), method="area")
