@@ -100,11 +100,9 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
         colours = [((k >> 16) & 255, (k >> 8) & 255, k & 255) for k in found.tolist()]
         unknown = [f"{c} ({n} px)" for c, n in zip(colours, counts.tolist(), strict=True) if c not in palette]
         if unknown:
-            raise DataError(
-                f"{path} has colours that are not in the palette: {listing(unknown, 'colours')}. "
-                "Add each to the palette with its class index (anti-aliased edges? export masks without "
-                "smoothing)."
-            )
+            raise DataError(f"{path} has colours that are not in the palette: {listing(unknown, 'colours')}. "
+                            "Add each to the palette with its class index (anti-aliased edges? export masks without "
+                            "smoothing).")  # fmt: skip
         return np.array([palette[c] for c in colours], dtype=np.int64)[inverse].reshape(keys.shape)
     if image.mode == "P":
         return np.asarray(image)  # palette indices, not colours
@@ -119,8 +117,7 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
         raise DataError(
             f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. "
             f"{', '.join(str(tuple(c)) for c in colours[:4].tolist())}): pass palette={{(r, g, b): class_index, ...}} "
-            "or a list of colours in class order, so each colour maps to a class."
-        )
+            "or a list of colours in class order, so each colour maps to a class.")
     if array.ndim != 2 or array.dtype.kind not in "ui":
         raise DataError(f"{path} has mode {image.mode}, which is not a mask: save it as an 8-bit or 16-bit PNG.")
     return array
@@ -142,7 +139,7 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
         return (
             f"This mask is binary 0/{top} while the others are read as 0/1: re-save it as 0/1 "
             f"(np.asarray(mask) // {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read "
-            "as 0/1 by load() without num_classes, or by mask_encoding='binary_0_255' in make_dataset."
+            "as 0/1 by load() without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset."
         )
     if top is not None:
         return (
@@ -181,11 +178,9 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
         return out
     stray = [v for v in values if not 0 <= v < num_classes and v != ignore_index]
     if stray:
-        raise DataError(
-            f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
-            f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
-            f"{value_hint(values, path, num_classes)}"
-        )
+        raise DataError(f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
+                        f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
+                        f"{value_hint(values, path, num_classes)}")  # fmt: skip
     return raw.astype(np.uint8)
 
 
@@ -223,11 +218,9 @@ def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int |
         num_classes = max(values, default=0) + 1
         if num_classes > MAX_INFERRED_CLASSES:
             worst = [p for p, v in per_file.items() if max(set(v) - {ignore_index}, default=0) >= MAX_INFERRED_CLASSES]
-            raise DataError(
-                f"{where}: the masks hold {listing(values, 'values')}, too many to be class indices 0..K-1 "
-                f"({num_classes} classes; in {listing([Path(p).name for p in worst], 'masks')}). "
-                f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly."
-            )
+            raise DataError(f"{where}: the masks hold {listing(values, 'values')}, too many to be class indices 0..K-1 "
+                            f"({num_classes} classes; in {listing([Path(p).name for p in worst], 'masks')}). "
+                            f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly.")  # fmt: skip
     return "index", num_classes
 
 
@@ -250,8 +243,7 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
             raise DataError(
                 f"{base} has no {sub}/ subfolder (it has {', '.join(present)}). A dataset folder holds images/ "
                 "and masks/ with one mask per image under the same name (a.jpg <-> a.png), or train/, val/, "
-                "test/ subfolders that each hold images/ and masks/."
-            )
+                "test/ subfolders that each hold images/ and masks/.")
     images, masks = _files(base / "images"), _files(base / "masks")
     if not images:
         other = sorted({p.suffix.lower() or p.name for p in (base / "images").iterdir() if p.is_file()})
@@ -264,10 +256,8 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
     if lonely_images or lonely_masks:
         parts = [listing(lonely_images, "images without a mask")] if lonely_images else []
         parts += [listing(lonely_masks, "masks without an image")] if lonely_masks else []
-        raise DataError(
-            f"{base}: {'; '.join(parts)}. Each image needs a mask with the same name (the extension may "
-            "differ): add or rename the missing files, or remove the extra ones."
-        )
+        raise DataError(f"{base}: {'; '.join(parts)}. Each image needs a mask with the same name (the extension may "
+                        "differ): add or rename the missing files, or remove the extra ones.")  # fmt: skip
     jpeg = [masks[stem] for stem in sorted(masks, key=natural_key) if masks[stem].suffix.lower() in (".jpg", ".jpeg")]
     if jpeg:
         raise jpeg_masks_error(jpeg, str(base / "masks"))

@@ -84,8 +84,7 @@ def _read_pairs(pairs, channels, encoding, num_classes, palette=None, raw=None, 
             raise DataError(
                 f"{image_path.name} is {w}x{h} but its mask {mask_path} is {mw}x{mh} (width x height): a mask "
                 "must match its image pixel for pixel. Re-export the mask at the image's size (nearest-neighbour "
-                "resampling only), or crop or resize both the same way."
-            )
+                "resampling only), or crop or resize both the same way.")
         images.append(image)
         masks.append(to_classes(mask, encoding, num_classes, mask_path, ignore_index))
     return images, masks
@@ -101,8 +100,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not fetch:
             raise DataError(
                 f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run `make data` "
-                f"(or `python -m segutils.course.data download {meta.name}`), or call load(..., download=True)."
-            )
+                f"(or `python -m segutils.course.data download {meta.name}`), or call load(..., download=True).")
         fetching.download(meta.name, data_dir)
     paths = [(root / i, root / m) for i, m in pairs]
     try:
@@ -160,17 +158,14 @@ def _declared(root: Path) -> dict:
 def _check_ignore(ignore_index) -> None:
     if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
         raise DataError(
-            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}"
-        )
+            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}")
 
 
 def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_index=None) -> Split:
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
-        raise DataError(
-            f"{root} {what}. Pass a folder holding images/ and masks/ (or train/, val/, test/ with both), "
-            f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}."
-        )
+        raise DataError(f"{root} {what}. Pass a folder holding images/ and masks/ (or train/, val/, test/ with both), "
+                        f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}.")  # fmt: skip
     declared = _declared(root)
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
@@ -188,8 +183,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
         if not chosen:
             raise DataError(
                 f"{root}: split {split!r} is empty, {len(every['all'])} pairs are too few for a 70/15/15 split. "
-                "Add pairs, make train/, val/, test/ subfolders, or load split='train'."
-            )
+                "Add pairs, make train/, val/, test/ subfolders, or load split='train'.")
     chosen = _take(chosen, subset, seed)
     mapping = palette_map(palette) if palette is not None else None
     scan = [pair[1] for pairs in every.values() for pair in pairs.values()] if num_classes is None else []

@@ -219,11 +219,9 @@ def info(name: str) -> DatasetInfo:
     """
     key = str(name).strip().lower()
     if key not in DATASETS:
-        raise ValueError(
-            f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
-            "A folder path also works with load(): a folder holding images/ and masks/ "
-            "(e.g. load('path/to/my_data'))."
-        )
+        raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
+                         "A folder path also works with load(): a folder holding images/ and masks/ "
+                         "(e.g. load('path/to/my_data')).")  # fmt: skip
     return DATASETS[key]
 
 

@@ -73,12 +73,10 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
     if pad_or_reject == "pad":
         if paddable:
             return up
-        raise ValueError(
-            f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
-            f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
-            f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
-            "instead of padding them."
-        )
+        raise ValueError(f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
+                         f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
+                         f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
+                         "instead of padding them.")  # fmt: skip
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
     pad = (
@@ -87,10 +85,8 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
         if paddable
         else ""
     )
-    raise ValueError(
-        f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
-        f"Nearest valid sizes: {nearest}.{pad}"
-    )
+    raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
+                     f"Nearest valid sizes: {nearest}.{pad}")  # fmt: skip
 
 
 def whole(value, name: str) -> int:
@@ -145,8 +141,7 @@ def image_array(x, label: str) -> np.ndarray:
             return x.astype(np.uint8)
         raise ValueError(
             f"{label} is {x.dtype} with values {low}..{high}: pass uint8 (0..255), uint16 (scaled by 65535) or "
-            f"floats in [0, 1], e.g. (x / {max(high, 1)}).astype(np.float32) if {high} is white."
-        )
+            f"floats in [0, 1], e.g. (x / {max(high, 1)}).astype(np.float32) if {high} is white.")
     raise ValueError(f"{label} is {x.dtype}: pass images as uint8 (0..255), uint16 (0..65535) or floats in [0, 1].")
 
 
@@ -194,17 +189,15 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
         stray = [v for v in values if v != ignore_index and (v > 255 or (num_classes and v >= num_classes))]
         if stray and num_classes:
             fix = (
-                "a 0/255 PNG mask is 0/1 with mask_encoding='binary_0_255' when all masks are 0/255; if only "
+                "a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; if only "
                 "this one is, re-save it as 0/1"
                 if binary_top(values)
                 else _void_fix(stray[-1])
             )
             raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
         if stray:
-            raise ValueError(
-                f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
-                f"(pass num_classes={stray[-1] + 1} if they are all classes)"
-            )
+            raise ValueError(f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
+                             f"(pass num_classes={stray[-1] + 1} if they are all classes)")  # fmt: skip
         if not num_classes and ignore_index != 255 and binary_top(values) == 255:
             raise ValueError(f"the mask {path} holds only 0 and 255: binary masks are 0/1 here; pass "
                              "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")  # fmt: skip
