@@ -227,8 +227,8 @@ def test_png_mask_values_outside_the_classes_raise_the_in_memory_message(tmp_pat
     paths = save_pairs(tmp_path, images, np.where(masks > 0, 255, 0).astype(np.uint8))
     expected = (
         f"the mask {paths[1][0]} holds the value 255, but there are only 2 classes (0..1); masks must "
-        "hold class indices (a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; "
-        "if only this one is, re-save it as 0/1)"
+        "hold class indices (a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are "
+        "0/255; if only this one is, re-save it as 0/1)"
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(expected)):
         first(make_dataset(paths, 32, 1, masks=MaskFormat(num_classes=2)))
