@@ -2,7 +2,8 @@
 
 ``python -m segutils.course.bench pipeline [--data DIR] [--size 128] [--batch 4]`` reads the
 membrane PNGs (``DIR/image/N.png`` and ``DIR/label/N.png``) through the pipeline's steps
-without a cache (so every image is decoded again) and reports images/s.
+without a cache (so every image is decoded again) and reports images/s; then the CPU time per
+batch of the cached pipeline, the work a training step shares its cores with.
 
 ``--fit unet,linknet`` then trains each model with ``segutils.training.fit`` on membrane
 (``load("membrane")``, so ``SEGUTILS_MIRROR`` applies) at the cpu profile's sizes, with the
@@ -55,6 +56,24 @@ def pipeline_throughput(folder: Path, size: int, batch: int, batches: int, elast
         x, _ = next(iterator)
     _ = x.numpy()
     return batches * batch / (time.perf_counter() - start)
+
+
+def cached_cpu_ms(folder: Path, size: int, batch: int, batches: int, elastic: bool) -> float:
+    """CPU milliseconds (all threads) per batch of the cached pipeline, the work left for every training step."""
+    from segutils.data import pipeline as steps
+    from segutils.data.augment import AugmentConfig
+
+    images = sorted((folder / "image").glob("*.png"))
+    binary = steps.MaskFormat(encoding="binary_0_255")
+    ds = steps.make_dataset((images, [folder / "label" / p.name for p in images]), size, batch, training=True,
+                            augment=AugmentConfig(elastic=elastic), repeat=True, masks=binary)  # fmt: skip
+    iterator = iter(ds)
+    for _ in range(len(images) // batch + 2):  # the first pass fills the cache
+        next(iterator)
+    start = time.process_time()
+    for _ in range(batches):
+        next(iterator)
+    return (time.process_time() - start) * 1000 / batches
 
 
 def _fit(model, train_ds, val_ds, name: str, profile, epochs: int, steps: int, run_dir: str) -> dict:
@@ -140,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
           f"threads: {pipeline._threads() or 'auto'}")
     piped = pipeline_throughput(folder, args.size, args.batch, args.batches, args.elastic)
     print(f"pipeline (decode + augment + batch, no cache): {piped:8.1f} images/s  ({args.batches} batches)")
+    cpu = cached_cpu_ms(folder, args.size, args.batch, args.batches, args.elastic)
+    print(f"pipeline after its cache (shuffle + augment + batch): {cpu:.1f} ms of CPU per batch")
     if not args.fit:
         return 0
     ok = report_fit(args.fit.split(","), args)
