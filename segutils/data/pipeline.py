@@ -79,6 +79,7 @@ def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     masks = [np.asarray(resize_mask(m[..., None], (side, side)))[..., 0] for m in split.masks]
     return images, masks
 
+
 def _pad(image, mask, size, fill: int):
     """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size`` (``check_size`` ran)."""
     shape = tf.shape(image)
