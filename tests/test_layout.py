@@ -119,3 +119,12 @@ def test_the_batch_size_is_read_through_repeat_and_prefetch():
     assert _compat.batch_size_of(tf.data.Dataset.range(10).batch(3).repeat().prefetch(2)) == 3
     assert _compat.batch_size_of(tf.data.Dataset.range(10).batch(2).prefetch(1).repeat().take(5)) == 2
     assert _compat.batch_size_of(tf.data.Dataset.range(10)) is None
+
+
+def test_the_readme_layout_names_every_module_of_the_package():
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    modules = {p.relative_to(PACKAGE) for p in PACKAGE.rglob("*.py") if p.name not in {"__init__.py", "__main__.py"}}
+    unnamed = sorted(str(m) for m in modules if "course" not in m.parts and m.name not in layout)
+    folders = sorted({m.parts[0] for m in modules if len(m.parts) > 1} - {w.rstrip("/") for w in layout.split()})
+    assert unnamed == [] and folders == []
