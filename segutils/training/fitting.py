@@ -1,9 +1,8 @@
 """``fit`` and ``fine_tune``: Keras' ``model.fit`` under a protocol, with the course's callbacks and a run record.
 
-No hand-written loop: ``model.fit`` does the training for the protocol's budget; callbacks keep
-the best model (validation mean IoU), stop early, lower the learning rate on a plateau, log
-every epoch to CSV, back the run up every few minutes so that an interrupted run resumes where
-it stopped (:mod:`.checkpoints`), time the steps and draw the curves. Taught in ``notebooks/05_training.ipynb``.
+Callbacks keep the best model (validation mean IoU), stop early, lower the learning rate on a
+plateau, log to CSV, back up for resuming (:mod:`.checkpoints`), time the steps and draw the
+curves. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -27,10 +26,7 @@ PHASE1 = "phase1.weights.h5"  # fine_tune's weights after its frozen phase
 
 
 def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
-    """Refuse missing or empty datasets and a training set shorter than the budget, before the first step.
-
-    Returns the batch size if the dataset says it.
-    """
+    """Refuse missing, empty or too short datasets before the first step; the batch size if the dataset says it."""
     if val_ds is None:
         raise ValueError(
             "val_ds is None: fit keeps the best model and stops early by the validation mean IoU, so it needs "
@@ -69,14 +65,12 @@ def _check_compiled(model: keras.Model) -> None:
         )
 
 
-def probe_step_seconds(model: keras.Model, train_ds, steps: int = 3) -> float:
-    """Median seconds of a training step on one batch already in memory (no input pipeline).
+def probe_step_seconds(model: keras.Model, train_ds, steps: int = 10) -> float:
+    """Median seconds of a training step on one batch already in memory: ``fit``'s step without input wait.
 
-    ``model.fit`` on the dataset's first batch, cached: a model that has trained reuses its
-    traced step (``train_on_batch`` would trace it anew, ~25 s for LinkNet on a CPU); the first
-    two steps are left out. The weights, optimiser state and metrics are restored afterwards, so
-    the probe does not change the training. Compared with the steps of ``fit`` it gives the time
-    spent waiting for input.
+    ``model.fit`` on the first batch, cached, reuses the traced step (``train_on_batch`` would
+    trace anew); two warm-up steps are left out, and weights, optimizer state and metrics are
+    restored afterwards. Ten steps: with three, one slow step moved the share by several percent.
     """
     saved = [v.numpy() for v in (*model.variables, *model.optimizer.variables)]
     timer = StepTimer(batch_size=1, skip=2)
@@ -102,16 +96,12 @@ def _callbacks(directory: Path, phase: str, run: dict, history: dict, stop_early
     return found
 
 
-@contextlib.contextmanager
 def _multi_worker_fit(model):
     """``fit`` under ``MultiWorkerMirroredStrategy`` needs two Keras workarounds (see ``_compat``)."""
-    tf = config.import_tensorflow()
     strategy = _compat.model_strategy(model)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        yield
-        return
-    with _compat.multi_worker_fit(model, strategy):
-        yield
+    if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
+        return _compat.multi_worker_fit(model, strategy)
+    return contextlib.nullcontext()
 
 
 def _phase(model, data, run: dict, phase: str, first: int, last: int, stop_early: bool) -> dict:
@@ -216,41 +206,26 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
         measure_input_wait: bool = True) -> dict:
     """Train a compiled model with ``model.fit`` under a protocol and the course's callbacks; returns the run record.
 
-    Run it again after an interruption (Ctrl-C, a closed laptop, a killed kernel) with the same
-    ``run_dir``: it resumes after the last finished epoch. A finished run is started over.
+    Run it again after an interruption (Ctrl-C, a killed kernel) with the same ``run_dir``: it
+    resumes after the last finished epoch. A finished run is started over.
 
     Args:
-        model: compiled (see :func:`compile_model`), with ``mean_iou`` among its metrics; its
-            optimizer's learning rate is set to ``protocol.lr``.
-        train_ds, val_ds: ``tf.data`` datasets of ``(image, mask)`` batches; ``train_ds`` repeats
-            (or holds at least the budget's batches).
+        model: compiled with a ``mean_iou`` metric (:func:`compile_model`); its learning rate becomes ``protocol.lr``.
+        train_ds, val_ds: ``(image, mask)`` batches; ``train_ds`` repeats (or holds the budget's batches).
         name: the model's name in records and tables (``"unet"``, ``"linknet"``).
         protocol: budget, early stopping, schedule and seed (default: the active profile's).
-        run_dir: where the run lives (default ``runs/train/<profile>/<dataset>/<name>-seed<seed>/``, the
-            dataset from ``extra["dataset"]``); one ``fit`` at a time: a second one stops naming it.
+        run_dir: default ``runs/train/<profile>/<dataset>/<name>-seed<seed>/``, the dataset from
+            ``extra["dataset"]``; a second ``fit`` in a busy folder raises ``RunBusyError``.
         extra: more configuration for the record (``dataset``, split sizes, ...).
-        callbacks: more Keras callbacks, called after the course's (so after the backup).
-        quiet: no progress bar and no live curves (tests, demos, scripts).
-        measure_input_wait: time a few in-memory steps after training (state restored).
+        callbacks: more Keras callbacks, called after the course's.
+        quiet: no progress bar and no live curves.
+        measure_input_wait: time in-memory steps after training (:func:`probe_step_seconds`).
 
     Returns:
-        The run record (also in ``record.json``; keys in :mod:`segutils.training.runs`), with the
-        flat ``protocol`` dict (see :meth:`Protocol.as_dict`).
-
-    Raises:
-        ValueError: a missing, empty or too short dataset, or a model not compiled with a ``mean_iou`` metric.
-        RunBusyError: another ``fit`` trains in the run folder.
+        The run record, also in ``record.json`` (keys in :mod:`segutils.training.runs`).
     """
-    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["train"], quiet=quiet, callbacks=callbacks,
-                 measure_input_wait=measure_input_wait, extra=extra)
-    protocol = run["protocol"]
-    with runs.claim(run["directory"]):
-        run["resumed"] = _start(run)
-        model.optimizer.learning_rate = protocol.lr
-        timings = _phase(model, (train_ds, val_ds), run, "train", 0, protocol.epochs, stop_early=True)
-        phase = dict(phase="train", epochs=[1, protocol.epochs], lr=protocol.lr, trainable_params=_trainable(model),
-                     timings=timings)
-        return _record(model, name, run, [phase], extra)
+    return _train(model, (train_ds, val_ds), name, ["train"], protocol, run_dir, extra=extra, quiet=quiet,
+                  callbacks=callbacks, measure_input_wait=measure_input_wait)
 
 
 def _trainable(model) -> int:
@@ -284,39 +259,45 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
     """Two-phase training of a pretrained encoder within the protocol's budget; one run record with both phases.
 
     Phase 1 trains the decoder for ``protocol.frozen_epochs`` with the encoder frozen (BatchNorm
-    in inference mode) at ``protocol.lr``; phase 2 trains everything for the rest of the epochs at
-    ``protocol.fine_tune_lr``, with ``fit``'s early stopping. The schedule runs in both. In phase 2
-    the encoder's BatchNorm follows ``protocol.batchnorm``: ``"frozen"`` (the default) keeps it in
-    inference mode, as the Keras transfer-learning guide advises: updating its statistics from
-    small batches would undo what the encoder learned on ImageNet (measured once here, cpu sizes,
-    membrane, a random encoder in the ImageNet file format, one seed: best validation mean IoU
-    0.561 frozen against 0.526 train, which fell to 0.400 right after unfreezing). Unlike the
-    guide's ``training=False``, its scale and offset stay frozen too. The model keeps its compiled
-    loss and metrics (recompiled with a fresh Adam per phase). Arguments as in :func:`fit`;
-    resumable like it, also between the phases.
+    in inference mode) at ``protocol.lr``; phase 2 trains everything for the remaining epochs at
+    ``protocol.fine_tune_lr`` with ``fit``'s early stopping. In phase 2 the encoder's BatchNorm
+    follows ``protocol.batchnorm``: ``"frozen"`` (default) keeps it in inference mode, as the Keras
+    transfer-learning guide advises (measured once here, encoder not pretrained: best validation
+    mean IoU 0.561 frozen, 0.526 trained). Each phase recompiles with the caller's loss and metrics
+    and a fresh optimizer. Arguments as in :func:`fit`; resumable like it, also between phases.
     """
     protocol = protocol or Protocol.from_profile()
     if protocol.frozen_epochs >= protocol.epochs:
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
                          "phase 2: give fine_tune more epochs, or fewer frozen_epochs")
-    run = _begin(model, train_ds, val_ds, name, protocol, run_dir, ["frozen", "unfrozen"], quiet=quiet,
-                 callbacks=callbacks, measure_input_wait=measure_input_wait, extra=extra)
+    return _train(model, (train_ds, val_ds), name, ["frozen", "unfrozen"], protocol, run_dir, extra=extra,
+                  quiet=quiet, callbacks=callbacks, measure_input_wait=measure_input_wait)
+
+
+def _train(model, data, name: str, names: list[str], protocol, run_dir, **settings) -> dict:
+    """``fit``'s one phase or ``fine_tune``'s two, in a claimed run folder, resumed where a backup says."""
+    run = _begin(model, *data, name, protocol, run_dir, names, **settings)
     with runs.claim(run["directory"]):
         run["resumed"] = _start(run)
-        return _two_phases(model, (train_ds, val_ds), name, run, extra)
+        return _run_phases(model, data, name, run, settings["extra"])
 
 
-def _two_phases(model, data, name: str, run: dict, extra) -> dict:
+def _run_phases(model, data, name: str, run: dict, extra) -> dict:
     protocol, marker, phases = run["protocol"], run["directory"] / PHASE1, []
-    for phase, first, last, rate in (("frozen", 0, protocol.frozen_epochs, protocol.lr),
-                                     ("unfrozen", protocol.frozen_epochs, protocol.epochs, protocol.fine_tune_lr)):
+    plan = {"train": (0, protocol.epochs, protocol.lr), "frozen": (0, protocol.frozen_epochs, protocol.lr),
+            "unfrozen": (protocol.frozen_epochs, protocol.epochs, protocol.fine_tune_lr)}
+    for phase in run["phases"]:
+        first, last, rate = plan[phase]
         if phase == "frozen" and marker.exists():
             checkpoints.load_weights(model, marker)
             continue
-        unfrozen = phase == "unfrozen"
-        params = set_encoder_trainable(model, unfrozen, batchnorm=unfrozen and protocol.batchnorm == "train")
-        _recompile(model, rate)
-        timings = _phase(model, data, run, phase, first, last, stop_early=unfrozen)
+        if phase == "train":
+            model.optimizer.learning_rate, params = rate, _trainable(model)
+        else:
+            unfrozen = phase == "unfrozen"
+            params = set_encoder_trainable(model, unfrozen, batchnorm=unfrozen and protocol.batchnorm == "train")
+            _recompile(model, rate)
+        timings = _phase(model, data, run, phase, first, last, stop_early=phase != "frozen")
         phases.append(dict(phase=phase, epochs=[first + 1, last], lr=rate, trainable_params=params, timings=timings))
         if phase == "frozen":
             checkpoints.save_marker(model, marker, run["identity"])
