@@ -11,6 +11,7 @@ import pytest
 
 from segutils.course import kit, readiness
 from segutils.course.data import prefetch_encoder_weights, verify
+from segutils.course.mirror import check_mirror, make_server
 from segutils.data import download
 from segutils.data.fetch import weights
 from segutils.data.registry import read_manifest
@@ -44,7 +45,7 @@ def instructor_data(shared_data, tmp_path, fake_encoder):
 
 @contextmanager
 def loopback(root):
-    server = kit.make_server(root, "127.0.0.1", 0, quiet=True)
+    server = make_server(root, "127.0.0.1", 0, quiet=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -77,7 +78,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-participant"))
     with loopback(root) as url:
         mirror = url + "/data/{name}/"
-        assert kit.check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
+        assert check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
         assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
         cached = linknet.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
         copied = prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
@@ -99,11 +100,11 @@ def test_check_mirror_names_what_it_does_not_serve(instructor_data, tmp_path):
     kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
     root = kit.unpack(tmp_path / "kit.tar")
     with loopback(root) as url:
-        found = kit.check_mirror(url + "/data/{name}/")
+        found = check_mirror(url + "/data/{name}/")
     assert found["membrane"] is None and found["weights"] is None
     first = read_manifest("camvid.tsv")[1][0].path
     assert found["camvid"] == f"{url}/data/camvid/{first}: HTTPError: File not found"
-    assert kit.check_mirror(None) == {}
+    assert check_mirror(None) == {}
 
 
 def test_the_wheel_step_is_injected_and_its_wheels_are_listed(fake_encoder, tmp_path):
@@ -193,7 +194,7 @@ def test_readiness_checks_a_participant_against_the_kit(instructor_data, tmp_pat
 
 def test_readiness_with_a_dead_mirror_fails_fast(fake_encoder, monkeypatch):
     monkeypatch.setenv("SEGUTILS_MIRROR", "http://127.0.0.1:9/data/{name}/")
-    found = kit.check_mirror()
+    found = check_mirror()
     assert set(found) == {"membrane", "camvid", "weights"}
     assert all("unreachable (URLError" in problem for problem in found.values())
     check = readiness._mirror()

@@ -205,7 +205,7 @@ def dataset_for_run(name: str, profile: str) -> str | None:
 def _mirror() -> Check:
     """With SEGUTILS_MIRROR set (a workshop), it must serve what the active profile downloads."""
     from segutils import config
-    from segutils.course.kit import check_mirror
+    from segutils.course.mirror import check_mirror
     from segutils.data.fetch.downloads import ENV_MIRROR, WEIGHTS
 
     found = check_mirror()
