@@ -1,8 +1,8 @@
-"""Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy,
-masks with their errors, and each model's worst images.
+"""Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy, masks with their
+errors, and each model's worst images.
 
-Every function draws with matplotlib and returns the ``Figure``; masks are ``H x W`` class
-indices, images as in :mod:`segutils.plotting`. Taught in ``notebooks/06_comparison.ipynb``.
+Every function draws with matplotlib and returns the ``Figure``; images and masks as in :mod:`segutils.plotting`.
+Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
@@ -13,38 +13,31 @@ import statistics
 import numpy as np
 
 from .evaluation.report import time_to_reach
-from .plotting import as_rgb, colour, mask_hw, mask_to_rgb, pyplot
+from .plotting import as_rgb, class_handles, mask_hw, mask_to_rgb, pyplot
 
-#: What each error code of :func:`error_codes` means, and its colour in :func:`error_map`.
-ERRORS = ("correct", "false positive", "false negative", "wrong class", "ignored")
-ERROR_COLOURS = np.array(
-    [[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [0.6, 0.2, 0.7], [0.6, 0.6, 0.6]], dtype=np.float32
-)
-#: Fixed colours of the course's two models (tab10 blue and orange); other names get tab10's next ones.
-MODEL_COLOURS = {"unet": "tab:blue", "linknet": "tab:orange"}
+#: Colours of :func:`error_codes`: 0 correct (white), 1 false positive, 2 false negative, 3 wrong class, 4 ignored.
+ERROR_COLOURS = np.array([[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [0.6, 0.2, 0.7], [0.6, 0.6, 0.6]],
+                         np.float32)
 
 
 def model_colour(name: str, index: int = 0) -> str:
-    """The colour of a model in every comparison figure."""
-    return MODEL_COLOURS.get(name, f"C{(index + 2) % 10}")
+    """A model's colour in every comparison figure: unet tab10 blue, linknet orange, others tab10's next ones."""
+    return {"unet": "tab:blue", "linknet": "tab:orange"}.get(name, f"C{(index + 2) % 10}")
 
 
 def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_iou") -> dict[str, dict]:
-    """Per model, the median over its seeds of the epoch and the training seconds at which ``metric``
-    first reached ``target_iou`` (a seed that never did counts as infinitely late; NaN: the median never did).
-
-    Returns:
-        ``{model: {"epoch": float, "seconds": float}}`` in the runs' order.
-    """
+    """``{model: {"epoch": e, "seconds": s}}`` in the runs' order: the median over the model's seeds of the epoch and
+    the training seconds at which ``metric`` first reached ``target_iou``. A seed that never did counts as infinitely
+    late; NaN: the median never did."""
     per_model: dict[str, list[tuple[float, float]]] = {}
     for record in runs:
-        reached = time_to_reach(record, target_iou, metric)  # never counts as infinitely late in the median
-        per_model.setdefault(record["model"], []).append(tuple(math.inf if math.isnan(v) else v for v in reached))
+        reached = (math.inf if math.isnan(v) else v for v in time_to_reach(record, target_iou, metric))
+        per_model.setdefault(record["model"], []).append(tuple(reached))
     result = {}
     for model, reached in per_model.items():
-        epoch, seconds = (statistics.median(v) for v in zip(*reached, strict=True))
-        result[model] = {"epoch": epoch if math.isfinite(epoch) else math.nan,
-                         "seconds": seconds if math.isfinite(seconds) else math.nan}  # fmt: skip
+        medians = (statistics.median(v) for v in zip(*reached, strict=True))
+        epoch, seconds = (m if math.isfinite(m) else math.nan for m in medians)
+        result[model] = {"epoch": epoch, "seconds": seconds}
     return result
 
 
@@ -63,13 +56,9 @@ def _who_first(reach: dict[str, dict], key: str) -> str:
 def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
     """Validation curves of every run overlaid, against epochs (left) and wall-clock training seconds (right).
 
-    Args:
-        runs: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end).
-        target_iou: draw it as a horizontal line, each model's (median) time to reach it as a dotted
-            vertical line, and say in the titles which model reached it first (:func:`first_to_reach`).
-        metric: the history key drawn.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    ``runs``: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end). ``target_iou``:
+    a dashed line, a dotted one at each model's :func:`first_to_reach`, and titles that say which model reached it
+    first. Taught in ``notebooks/06_comparison.ipynb``.
     """
     if not runs:
         raise ValueError("learning_curves needs at least one run record (segutils.training.find_runs)")
@@ -109,11 +98,8 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
 def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU per class"):
     """Grouped bars of the IoU of each class, one bar per model; ``n/a`` where a class never occurs.
 
-    Args:
-        evaluations: ``{model: Evaluation}`` (its ``scores["iou"]``) or ``{model: per-class IoU}``.
-        class_names: names of the classes (default: their indices).
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    ``evaluations``: ``{model: Evaluation}`` (its ``scores["iou"]``) or ``{model: per-class IoU}``; ``class_names``
+    default to the indices. Taught in ``notebooks/06_comparison.ipynb``.
     """
     ious = {m: np.asarray(e.scores["iou"] if hasattr(e, "scores") else e, dtype=float) for m, e in evaluations.items()}
     k = len(next(iter(ious.values())))
@@ -139,13 +125,9 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
 
 
 def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
-    """One point per model (mean over seeds, bars of one standard deviation): a speed against ``metric``.
-
-    Args:
-        table: :func:`segutils.evaluation.compare`'s table (or its rows).
-        speeds: columns on the x axes, one panel each where the table has it (``latency_ms``:
-            batch-1 prediction; ``step_s``: training step). Up and left is better.
-        metric: the accuracy column on the y axis.
+    """One point per model (mean over seeds, bars of one standard deviation): ``metric`` against each of ``speeds``
+    the table has (``latency_ms``: batch-1 prediction; ``step_s``: training step), one panel each; up and left is
+    better. ``table``: :func:`segutils.evaluation.compare`'s table (or its rows).
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
@@ -174,11 +156,9 @@ def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mea
 
 
 def error_codes(truth, prediction, num_classes: int = 2, positive: int = 1, ignore_index: int | None = None):
-    """Per pixel, the index into :data:`ERRORS`: 0 correct; two classes: 1 false positive (``positive``
-    predicted, not true), 2 false negative (``positive`` true, not predicted); more classes: 3 wrong
-    class; 4 an ignored true pixel. Returns uint8 ``H x W``."""
-    truth, prediction = np.asarray(truth), np.asarray(prediction)
-    truth = mask_hw(truth)
+    """Per pixel, uint8 ``H x W``: 0 correct; two classes: 1 false positive (``positive`` predicted, not true), 2
+    false negative (``positive`` true, not predicted); more classes: 3 wrong class; 4 an ignored true pixel."""
+    truth, prediction = mask_hw(truth), np.asarray(prediction)
     if truth.shape != prediction.shape:
         raise ValueError(f"truth {truth.shape} and prediction {prediction.shape} must have the same H x W")
     codes = np.zeros(truth.shape, np.uint8)
@@ -202,11 +182,10 @@ def error_handles(num_classes: int = 2, positive: int = 1, class_names=None, ign
     from matplotlib.patches import Patch
 
     name = class_names[positive] if class_names is not None else f"class {positive}"
-    labels = (
-        {1: f"false positive ({name} predicted, not true)", 2: f"false negative ({name} true, missed)"}
-        if num_classes == 2
-        else {3: "wrong class"}
-    )
+    if num_classes == 2:
+        labels = {1: f"false positive ({name} predicted, not true)", 2: f"false negative ({name} true, missed)"}
+    else:
+        labels = {3: "wrong class"}
     if ignore_index is not None:
         labels[4] = "ignored"
     return [Patch(facecolor=ERROR_COLOURS[c], edgecolor="0.4", label=text) for c, text in labels.items()]
@@ -214,8 +193,6 @@ def error_handles(num_classes: int = 2, positive: int = 1, class_names=None, ign
 
 def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2.0):
     """Draw ``rows`` of ``(ylabel, [(picture, title), ...])`` with one legend of classes and errors below."""
-    from matplotlib.patches import Patch
-
     height = (width + 0.3) * len(rows) + 0.6
     fig, axes = pyplot().subplots(len(rows), ncols, figsize=(width * ncols, height), squeeze=False)
     for axrow, (ylabel, panels) in zip(axes, rows, strict=True):
@@ -225,29 +202,18 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
             ax.set_xticks([])
             ax.set_yticks([])
         axrow[0].set_ylabel(ylabel, fontsize=8)
-    handles = []
-    if class_names is not None:
-        handles = [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
-                   for k, name in enumerate(class_names)]  # fmt: skip
+    handles = class_handles(class_names, ignore_index) if class_names is not None else []
     handles += error_handles(num_classes, positive, class_names, ignore_index)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7.5, frameon=False)
     fig.tight_layout(rect=(0, 0.5 / height, 1, 1))
     return fig
 
 
-def _iou(per_image, model, i) -> str:
-    return "" if per_image is None else f", IoU {per_image[model][i]:.3f}"
-
-
 def comparison_grid(images, masks, predictions: dict, indices=None, num_classes: int = 2, positive: int = 1,
                     ignore_index=None, class_names=None, per_image: dict | None = None):  # fmt: skip
-    """Rows of test images: image | truth | per model: its mask | its errors (:func:`error_map`).
-
-    Args:
-        images, masks: the test images and true masks.
-        predictions: ``{model: predicted masks}`` in the same order.
-        indices: which images (default: the first three).
-        per_image: ``{model: per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles.
+    """Rows of test images (``indices``, default the first three): image | truth | per model its mask and its
+    :func:`error_map`. ``predictions``: ``{model: predicted masks}`` in the images' order; ``per_image``: ``{model:
+    per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles.
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
@@ -256,7 +222,8 @@ def comparison_grid(images, masks, predictions: dict, indices=None, num_classes:
     for i in indices:
         panels = [(as_rgb(images[i]), "image"), (mask_to_rgb(masks[i], ignore_index), "truth")]
         for model, masks_of in predictions.items():
-            panels.append((mask_to_rgb(masks_of[i], ignore_index), f"{model}{_iou(per_image, model, i)}"))
+            iou = "" if per_image is None else f", IoU {per_image[model][i]:.3f}"
+            panels.append((mask_to_rgb(masks_of[i], ignore_index), f"{model}{iou}"))
             panels.append((error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), f"{model} errors"))
         rows.append((f"image {i}", panels))
     return _grid(rows, 2 + 2 * len(predictions), num_classes, positive, class_names, ignore_index)
@@ -271,11 +238,8 @@ def worst_indices(per_image_iou, k: int = 3) -> list[int]:
 
 def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
                  positive: int = 1, ignore_index=None, class_names=None):  # fmt: skip
-    """Each model's ``k`` worst test images (lowest per-image mean IoU, :func:`worst_indices`):
-    image | truth | the model's mask | its errors, the other models' IoU on the same image beside it.
-
-    Args:
-        per_image: ``{model: per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``).
+    """Each model's ``k`` worst test images (:func:`worst_indices` of ``per_image``, as in :func:`comparison_grid`):
+    image | truth | the model's mask | its errors, with the other models' IoU on the same image.
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
@@ -287,7 +251,7 @@ def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, 
             panels = [
                 (as_rgb(images[i]), f"image {i}"),
                 (mask_to_rgb(masks[i], ignore_index), "truth"),
-                (mask_to_rgb(masks_of[i], ignore_index), f"{model}{_iou(per_image, model, i)}"),
+                (mask_to_rgb(masks_of[i], ignore_index), f"{model}, IoU {per_image[model][i]:.3f}"),
                 (error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), errors),
             ]
             rows.append((f"{model} worst {rank}", panels))

@@ -1,9 +1,8 @@
-"""Pictures for the course: images with their masks, class balance, augmentations.
+"""Pictures of the data: images with their masks, class balance, augmentations, the U-Net drawing.
 
-Every function draws with matplotlib and returns the ``Figure`` (assign it, e.g.
-``fig = show_pairs(...)``, so a notebook shows it once). Images may be uint8 in
-``[0, 255]`` or float in ``[0, 1]``, ``H x W`` or ``H x W x C`` with C = 1 or 3; masks
-are ``H x W`` (or ``H x W x 1``) class indices. Taught in ``notebooks/01_data.ipynb``.
+Every function draws with matplotlib and returns the ``Figure`` (assign it, ``fig = show_pairs(...)``, so a
+notebook shows it once). Images are uint8 in ``[0, 255]`` or float in ``[0, 1]``, ``H x W`` or ``H x W x C``
+with C = 1 or 3; masks are ``H x W`` (or ``H x W x 1``) class indices. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -11,13 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 #: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
-PALETTE = np.array(
-    [
-        [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-        [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
-    ],
-    dtype=np.uint8,
-)  # fmt: skip
+PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+                    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
 
 
 def colour(k: int) -> tuple[float, float, float]:
@@ -59,25 +53,15 @@ def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:
 
 
 def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, background: int | None = 0):
-    """Blend the colour-coded mask over the image; ``background`` (class 0 by default) stays uncoloured.
-
-    Returns:
-        float RGB ``H x W x 3`` in ``[0, 1]``.
-    """
-    rgb = as_rgb(image)
-    colours = mask_to_rgb(mask, ignore_index) / 255.0
+    """The image (float RGB) with the colour-coded mask blended in at ``alpha``; ``background`` stays uncoloured."""
     weight = np.full(mask_hw(mask).shape + (1,), alpha, dtype=np.float32)
     if background is not None:
         weight[mask_hw(mask) == background] = 0.0
-    return rgb * (1 - weight) + colours * weight
+    return as_rgb(image) * (1 - weight) + mask_to_rgb(mask, ignore_index) / 255.0 * weight
 
 
 def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
-    """The image with the mask's class boundaries painted in ``colour``: shows alignment at a glance.
-
-    Returns:
-        float RGB ``H x W x 3`` in ``[0, 1]``.
-    """
+    """The image (float RGB) with the mask's class boundaries painted in ``colour``: shows alignment at a glance."""
     rgb = as_rgb(image).copy()
     m = mask_hw(mask)
     edge = np.zeros(m.shape, dtype=bool)
@@ -87,20 +71,18 @@ def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
     return rgb
 
 
-def _legend(fig, class_names, ignore_index=None):
+def class_handles(class_names, ignore_index: int | None = None) -> list:
+    """Legend patches ``"k name"`` in the colours of :func:`mask_to_rgb`."""
     from matplotlib.patches import Patch
 
-    handles = [
-        Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
-        for k, name in enumerate(class_names)
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
+    return [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
+            for k, name in enumerate(class_names)]  # fmt: skip
 
 
 def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
     """Side-by-side grid: one row per pair, columns image | mask | overlay.
 
-    Taught in notebooks/01_data.ipynb.
+    Taught in ``notebooks/01_data.ipynb``.
     """
     plt = pyplot()
     n = min(n, len(images))
@@ -117,7 +99,8 @@ def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, t
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     if class_names:
-        _legend(fig, class_names, ignore_index)
+        handles = class_handles(class_names, ignore_index)
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
     fig.tight_layout(rect=(0, 0.06 if class_names else 0, 1, 1))
     return fig
 
@@ -131,13 +114,10 @@ def pixel_share(masks, num_classes: int) -> np.ndarray:
 
 
 def class_balance(shares: dict[str, np.ndarray], class_names=None):
-    """Bar chart of the pixel share per class, one group of bars per dataset.
+    """Bars of the pixel share per class, one panel per dataset.
 
-    Args:
-        shares: ``{dataset name: pixel_share(...)}``; datasets may have different classes.
-        class_names: ``{dataset name: class names}``, or ``None`` for class indices.
-
-    Taught in notebooks/01_data.ipynb.
+    ``shares`` maps each dataset to its :func:`pixel_share` (datasets may have different classes),
+    ``class_names`` each dataset to its class names (default: indices). Taught in ``notebooks/01_data.ipynb``.
     """
     plt = pyplot()
     fig, axes = plt.subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
@@ -154,14 +134,10 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
 
 
 def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
-    """One row per named :class:`~segutils.data.augment.AugmentConfig`, ``n`` random draws each.
+    """One row per named :class:`~segutils.data.augment.AugmentConfig`: the original, then ``n`` random draws.
 
-    Each panel is the augmented image with the augmented mask's boundaries in magenta
-    (:func:`outline`): if they hug the objects' edges, image and mask are aligned.
-    ``image`` is float ``[0, 1]`` or uint8 ``H x W x C``; ``mask`` ``H x W`` class indices.
-    The first column is the original.
-
-    Taught in notebooks/01_data.ipynb.
+    Each panel is the augmented image with the augmented mask's boundaries in magenta (:func:`outline`): if they
+    hug the objects' edges, image and mask are aligned. Taught in ``notebooks/01_data.ipynb``.
     """
     import tensorflow as tf
 
@@ -187,78 +163,49 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
     return fig
 
 
-def _unet_levels(model_or_levels) -> list[tuple[str, int | None, int | None, int]]:
-    """``(label, height, width, channels)`` per level, the bottleneck last."""
-    if hasattr(model_or_levels, "layers"):
-        from segutils.models.unet import unet_levels
-
-        model_or_levels = unet_levels(model_or_levels)
-    rows = []
-    for row in model_or_levels:
-        if isinstance(row, dict):
-            rows.append((str(row["level"]), row.get("height"), row.get("width"), int(row["channels"])))
-        else:  # (height, width, channels)
-            rows.append((str(len(rows) + 1), row[0], row[1], int(row[2])))
-    depth = len(rows) - 1
-    return [(label if i < depth else "bottleneck", h, w, c) for i, (label, h, w, c) in enumerate(rows)]
-
-
 def draw_unet(model_or_levels, ax=None):
-    """Draw the U: encoder levels down the left, the bottleneck at the bottom, decoder levels up the right.
+    """Draw the U of Ronneberger et al. (2015), Fig. 1: encoder down the left, bottleneck at the bottom, decoder up
+    the right, boxes as wide as ``log2(channels)``, arrows for max-pools, up-convolutions and skips.
 
-    Boxes are as wide as ``log2(channels)`` and labelled with the layer prefix (``enc1``,
-    ``dec1``, ...), channels and resolution; arrows are max-pools (down), up-convolutions (up)
-    and skip connections (across, copy and concatenate), as in Ronneberger et al. (2015), Fig. 1.
-
-    Args:
-        model_or_levels: a :func:`segutils.models.build_unet` model, the rows of
-            :func:`segutils.models.unet.unet_levels`, or ``(height, width, channels)`` tuples
-            from level 1 down to the bottleneck (``None`` sizes print as ``?``).
-        ax: matplotlib axes to draw on; a new figure when ``None``.
-
-    Returns:
-        The ``Figure``. Taught in notebooks/02_unet.ipynb.
+    ``model_or_levels``: a :func:`segutils.models.build_unet` model or its
+    :func:`segutils.models.unet.unet_levels` rows (``None`` sizes print as ``?``). Draws on ``ax`` (default: a
+    new figure) and returns the ``Figure``. Taught in ``notebooks/02_unet.ipynb``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
-    levels = _unet_levels(model_or_levels)
+    if hasattr(model_or_levels, "layers"):
+        from segutils.models.unet import unet_levels
+
+        model_or_levels = unet_levels(model_or_levels)
+    levels = [(r["level"], r["height"], r["width"], int(r["channels"])) for r in model_or_levels]
     depth = len(levels) - 1
     if ax is None:
         _, ax = pyplot().subplots(figsize=(1.4 * (2 * depth + 2), 1.1 * (depth + 1.5)))
     box_h = 0.62
 
-    def size(h, w):
-        return f"{h or '?'}x{w or '?'}"
-
     def half(c):
         return 0.09 * np.log2(max(c, 2))
 
     def box(x, y, label, h, w, c, colour_):
-        width = 2 * half(c)
-        ax.add_patch(Rectangle((x - width / 2, y - box_h / 2), width, box_h, facecolor=colour_,
+        ax.add_patch(Rectangle((x - half(c), y - box_h / 2), 2 * half(c), box_h, facecolor=colour_,
                                edgecolor="0.3", linewidth=0.8))
-        ax.text(x, y, f"{label}\n{c} ch\n{size(h, w)}", ha="center", va="center", fontsize=7.5)
+        ax.text(x, y, f"{label}\n{c} ch\n{h or '?'}x{w or '?'}", ha="center", va="center", fontsize=7.5)
 
-    def arrow(start, end, colour_, style="-|>", dashed=False):
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=10, color=colour_,
+    def arrow(start, end, colour_, dashed=False):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=colour_,
                                      linestyle="--" if dashed else "-", linewidth=1.2, shrinkA=4, shrinkB=4))
 
-    enc_xy = [(k, -k) for k in range(depth)]
-    dec_xy = [(2 * depth - k, -k) for k in range(depth)]
-    bottom = (depth, -depth)
-    for k, (label, h, w, c) in enumerate(levels[:-1]):
-        box(*enc_xy[k], f"enc{label}", h, w, c, "#c6dbef")
-        box(*dec_xy[k], f"dec{label}", h, w, c, "#c7e9c0")
-        arrow((enc_xy[k][0] + half(c), enc_xy[k][1]), (dec_xy[k][0] - half(c), dec_xy[k][1]), "0.5", dashed=True)
-        below = enc_xy[k + 1] if k + 1 < depth else bottom
-        above = dec_xy[k + 1] if k + 1 < depth else bottom
-        arrow((enc_xy[k][0], enc_xy[k][1] - box_h / 2), (below[0], below[1] + box_h / 2), "#d62728")
-        arrow((above[0], above[1] + box_h / 2), (dec_xy[k][0], dec_xy[k][1] - box_h / 2), "#2ca02c")
-    label, h, w, c = levels[-1]
-    box(*bottom, label, h, w, c, "#fdd0a2")
-    arrow((dec_xy[0][0] + half(levels[0][3]), 0), (dec_xy[0][0] + 1.0, 0), "k")
-    ax.text(dec_xy[0][0] + 1.05, 0, "1x1 conv\nto classes", va="center", fontsize=7.5)
+    for k, (label, h, w, c) in enumerate(levels[:-1]):  # level k + 1 at y = -k; the next one 1 lower, 1 inwards
+        enc, dec, y = k, 2 * depth - k, -k
+        box(enc, y, f"enc{label}", h, w, c, "#c6dbef")
+        box(dec, y, f"dec{label}", h, w, c, "#c7e9c0")
+        arrow((enc + half(c), y), (dec - half(c), y), "0.5", dashed=True)
+        arrow((enc, y - box_h / 2), (enc + 1, y - 1 + box_h / 2), "#d62728")
+        arrow((dec - 1, y - 1 + box_h / 2), (dec, y - box_h / 2), "#2ca02c")
+    box(depth, -depth, *levels[-1], "#fdd0a2")
+    arrow((2 * depth + half(levels[0][3]), 0), (2 * depth + 1.0, 0), "k")
+    ax.text(2 * depth + 1.05, 0, "1x1 conv\nto classes", va="center", fontsize=7.5)
     handles = [
         Line2D([], [], color="#d62728", label="max-pool 2x2, then double 3x3 conv"),
         Line2D([], [], color="#2ca02c", label="up-conv 2x2, concatenate, double 3x3 conv"),

@@ -1,11 +1,8 @@
 """An explorer of models' predictions on a test set: image, model, threshold, opacity and errors.
 
-Pure functions do the work, so tests and nbval drive them without a browser:
-:func:`explorer_data` runs each model once (class probabilities of every image), then
-:func:`explorer_arrays` turns one state of the controls into the arrays of a picture and
-:func:`render` draws them into one figure. :class:`Explorer` only wires ipywidgets controls
-to those functions and shows the figure as one PNG ``Image`` widget that each change
-redraws; ipywidgets is imported here and nowhere else in ``segutils``.
+Plain functions do the work, so tests and nbval drive them without a browser: :func:`explorer_data` runs each
+model once, :func:`explorer_arrays` turns one state of the controls into arrays, :func:`render` draws them.
+:class:`Explorer` only wires ipywidgets controls (imported here and nowhere else in ``segutils``) to them.
 Taught in ``notebooks/06_comparison.ipynb``.
 """
 
@@ -40,12 +37,8 @@ class ExplorerData:
 
 def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=None, class_names=None,
                   batch_size: int = 8) -> ExplorerData:  # fmt: skip
-    """Run every model once over ``images`` (:func:`segutils.predict.predict_probabilities`).
-
-    Args:
-        models: ``{name: keras model}`` (or ``{name: probabilities}`` already computed, one per image).
-        images, masks: the test images and their true class masks (``H x W``), in the same order.
-    """
+    """Run every model of ``{name: keras model (or its probabilities, one per image)}`` once over ``images``
+    (:func:`segutils.predict.predict_probabilities`); ``masks`` are their true class masks, in the same order."""
     masks = [mask_hw(m) for m in masks]
     if not models or len(images) != len(masks) or not len(images):
         raise ValueError(f"give at least one model and as many images as masks, got {len(images)} and {len(masks)}")
@@ -60,15 +53,10 @@ def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=No
 
 def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None, threshold: float = 0.5,
                     opacity: float = 0.45, show_errors: bool = False) -> dict:  # fmt: skip
-    """The picture of one state of the controls, as arrays (no model is run).
-
-    Returns:
-        ``truth`` and ``prediction``: float RGB, the image with the true / predicted classes
-        blended in at ``opacity`` (with ``show_errors``, the prediction panel blends in the
-        error colours of :func:`segutils.compare_plots.error_codes` instead); ``probability``:
-        ``H x W`` probability of class 1 (binary) or of the predicted class; ``mask``: the
-        predicted classes; ``errors``: the error codes; ``iou``: the image's mean IoU; ``title``.
-    """
+    """The picture of one state of the controls, as arrays (no model is run): ``truth`` and ``prediction``, the
+    image with the true / predicted classes (with ``show_errors``: the colours of
+    :func:`segutils.compare_plots.error_codes`) blended in at ``opacity``; ``probability`` of class 1 (binary) or of
+    the predicted class; the predicted ``mask``, its ``errors``, the image's mean ``iou``, a ``title``."""
     from . import metrics
 
     model = next(iter(data.probabilities)) if model is None else model
@@ -103,10 +91,8 @@ def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None
 
 
 def render(arrays: dict, fig=None, data: ExplorerData | None = None):
-    """Draw :func:`explorer_arrays`' arrays into ``fig`` (cleared; a new pyplot-free Figure when ``None``).
-
-    Panels: truth | prediction or errors | probability. Returns the figure.
-    """
+    """Draw :func:`explorer_arrays`' arrays into ``fig`` (cleared; default a new pyplot-free Figure) and return it:
+    truth | prediction or errors | probability."""
     if fig is None:
         from matplotlib.figure import Figure
 
@@ -131,19 +117,11 @@ def render(arrays: dict, fig=None, data: ExplorerData | None = None):
     return fig
 
 
-def to_png(fig) -> bytes:
-    """The figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    return buffer.getvalue()
-
-
 class Explorer:
-    """ipywidgets controls over :func:`explorer_arrays` and :func:`render`, one figure redrawn per change.
+    """ipywidgets controls over :func:`explorer_arrays` and :func:`render`; display it to get them.
 
-    ``explorer.update(index=3)`` (or moving a control) recomputes ``explorer.arrays`` and the
-    PNG in ``explorer.image``; display the explorer (last line of a cell) to get the controls.
-    The threshold is disabled for models with a softmax (argmax) head.
+    ``explorer.update(index=3)`` (or moving a control) recomputes ``explorer.arrays`` and the PNG in
+    ``explorer.image``; the threshold is disabled for softmax (argmax) heads.
     Taught in ``notebooks/06_comparison.ipynb``.
     """
 
@@ -190,7 +168,9 @@ class Explorer:
     def _redraw(self) -> dict:
         if not self._holding:
             self.arrays = explorer_arrays(self.data, **self.state)
-            self.image.value = to_png(render(self.arrays, self.figure, self.data))
+            buffer = io.BytesIO()
+            render(self.arrays, self.figure, self.data).savefig(buffer, format="png", dpi=80)
+            self.image.value = buffer.getvalue()
         return self.arrays
 
     def _repr_mimebundle_(self, **kwargs):
