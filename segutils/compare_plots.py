@@ -1,8 +1,5 @@
 """Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy, masks with their
-errors, and each model's worst images.
-
-Every function draws with matplotlib and returns the ``Figure``; images and masks as in :mod:`segutils.plotting`.
-Taught in ``notebooks/06_comparison.ipynb``.
+errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
@@ -46,19 +43,17 @@ def _who_first(reach: dict[str, dict], key: str) -> str:
         return "never" if math.isnan(v) else f"epoch {v:g}" if key == "epoch" else f"{v:.3g} s"
 
     done = {m: r[key] for m, r in reach.items() if not math.isnan(r[key])}
-    times = ", ".join(f"{m} {when(r[key])}" for m, r in reach.items())
-    if not done:
-        return f"none reached it ({times})"
     first = [m for m, v in done.items() if v == min(done.values())]
-    return f"{'tie: ' + ' = '.join(first) if len(first) > 1 else first[0] + ' first'} ({times})"
+    verdict = "none reached it" if not first else f"tie: {' = '.join(first)}" if len(first) > 1 else f"{first[0]} first"
+    times = ", ".join(f"{m} {when(r[key])}" for m, r in reach.items())
+    return f"{verdict} ({times})"
 
 
 def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
     """Validation curves of every run overlaid, against epochs (left) and wall-clock training seconds (right).
-
     ``runs``: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end). ``target_iou``:
-    a dashed line, a dotted one at each model's :func:`first_to_reach`, and titles that say which model reached it
-    first. Taught in ``notebooks/06_comparison.ipynb``.
+    a dashed line, a dotted one at each model's :func:`first_to_reach`, and who reached it first in the titles.
+    Taught in ``notebooks/06_comparison.ipynb``.
     """
     if not runs:
         raise ValueError("learning_curves needs at least one run record (segutils.training.find_runs)")
@@ -77,9 +72,8 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
         ax_e.plot(np.arange(1, len(values) + 1), values, label=label, **style)
         n = min(len(values), len(r["elapsed"]))
         ax_s.plot(r["elapsed"][:n], values[:n], label=label, **style)
-    ax_e.set_xlabel("epoch")
+    ax_e.set(xlabel="epoch", xlim=(0.5, max(len(r["history"][metric]) for r in runs) + 0.5))
     ax_e.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-    ax_e.set_xlim(0.5, max(len(r["history"][metric]) for r in runs) + 0.5)
     ax_s.set_xlabel("wall-clock training seconds")
     ax_e.set_ylabel(metric.replace("val_", "validation ").replace("_", " ").replace("iou", "IoU"))
     if target_iou is not None:
@@ -96,16 +90,13 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
 
 
 def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU per class"):
-    """Grouped bars of the IoU of each class, one bar per model; ``n/a`` where a class never occurs.
-
-    ``evaluations``: ``{model: Evaluation}`` (its ``scores["iou"]``) or ``{model: per-class IoU}``; ``class_names``
-    default to the indices. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """Grouped bars of the IoU of each class, one bar per model of ``evaluations`` (``{model: Evaluation}`` or
+    ``{model: per-class IoU}``); ``n/a`` where a class never occurs. Taught in ``notebooks/06_comparison.ipynb``."""
     ious = {m: np.asarray(e.scores["iou"] if hasattr(e, "scores") else e, dtype=float) for m, e in evaluations.items()}
-    k = len(next(iter(ious.values())))
-    if any(len(v) != k for v in ious.values()):
-        lengths = [len(v) for v in ious.values()]
+    lengths = [len(v) for v in ious.values()]
+    if len(set(lengths)) > 1:
         raise ValueError(f"every model needs the IoU of the same classes, got lengths {lengths}")
+    k = lengths[0]
     names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
     fig, ax = pyplot().subplots(figsize=(max(4.5, 1.1 * k * len(ious)), 3.4))
     width = 0.8 / len(ious)
@@ -116,8 +107,7 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
         ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7)
     tilt = {"rotation": 45, "ha": "right"} if k > 4 else {}
     ax.set_xticks(range(k), names, **tilt)
-    ax.set_ylim(0, 1.12)
-    ax.set_ylabel("IoU")
+    ax.set(ylim=(0, 1.12), ylabel="IoU")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", ncol=len(ious), frameon=False)
     fig.tight_layout()
@@ -128,7 +118,6 @@ def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mea
     """One point per model (mean over seeds, bars of one standard deviation): ``metric`` against each of ``speeds``
     the table has (``latency_ms``: batch-1 prediction; ``step_s``: training step), one panel each; up and left is
     better. ``table``: :func:`segutils.evaluation.compare`'s table (or its rows).
-
     Taught in ``notebooks/06_comparison.ipynb``.
     """
     from .evaluation.table import COLUMNS, Table, compare
@@ -147,8 +136,7 @@ def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mea
             ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", markersize=8, capsize=3,
                         color=model_colour(model, j), label=model)  # fmt: skip
             ax.annotate(model, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
-        ax.set_xlabel(COLUMNS.get(column, column))
-        ax.set_ylabel(COLUMNS.get(metric, metric))
+        ax.set(xlabel=COLUMNS.get(column, column), ylabel=COLUMNS.get(metric, metric))
         ax.set_title("better: up and to the left", fontsize=8.5)
         ax.margins(0.3)
     fig.tight_layout()
@@ -199,8 +187,7 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
         for ax, (picture, title) in zip(axrow, panels, strict=True):
             ax.imshow(picture, interpolation="nearest")
             ax.set_title(title, fontsize=7.5)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
         axrow[0].set_ylabel(ylabel, fontsize=8)
     handles = class_handles(class_names, ignore_index) if class_names is not None else []
     handles += error_handles(num_classes, positive, class_names, ignore_index)
@@ -212,10 +199,8 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
 def comparison_grid(images, masks, predictions: dict, indices=None, num_classes: int = 2, positive: int = 1,
                     ignore_index=None, class_names=None, per_image: dict | None = None):  # fmt: skip
     """Rows of test images (``indices``, default the first three): image | truth | per model its mask and its
-    :func:`error_map`. ``predictions``: ``{model: predicted masks}`` in the images' order; ``per_image``: ``{model:
-    per-image mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    :func:`error_map`. ``predictions``: ``{model: masks}`` in the images' order; ``per_image``: ``{model: per-image
+    mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles. Taught in ``notebooks/06_comparison.ipynb``.
     """
     indices = list(range(min(3, len(images)))) if indices is None else list(indices)
     rows = []
@@ -240,7 +225,6 @@ def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, 
                  positive: int = 1, ignore_index=None, class_names=None):  # fmt: skip
     """Each model's ``k`` worst test images (:func:`worst_indices` of ``per_image``, as in :func:`comparison_grid`):
     image | truth | the model's mask | its errors, with the other models' IoU on the same image.
-
     Taught in ``notebooks/06_comparison.ipynb``.
     """
     rows = []
@@ -248,11 +232,8 @@ def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, 
         for rank, i in enumerate(worst_indices(per_image[model], k), 1):
             others = ", ".join(f"{m} {per_image[m][i]:.3f}" for m in predictions if m != model)
             errors = f"errors; {others} here" if others else "errors"
-            panels = [
-                (as_rgb(images[i]), f"image {i}"),
-                (mask_to_rgb(masks[i], ignore_index), "truth"),
-                (mask_to_rgb(masks_of[i], ignore_index), f"{model}, IoU {per_image[model][i]:.3f}"),
-                (error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), errors),
-            ]
+            panels = [(as_rgb(images[i]), f"image {i}"), (mask_to_rgb(masks[i], ignore_index), "truth"),
+                      (mask_to_rgb(masks_of[i], ignore_index), f"{model}, IoU {per_image[model][i]:.3f}"),
+                      (error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), errors)]
             rows.append((f"{model} worst {rank}", panels))
     return _grid(rows, 4, num_classes, positive, class_names, ignore_index, width=2.2)

@@ -29,11 +29,8 @@ def pyplot():
 def as_rgb(image) -> np.ndarray:
     """An image as float RGB ``H x W x 3`` in ``[0, 1]``."""
     image = np.asarray(image)
-    if image.dtype == np.uint8:
-        image = image / 255.0
-    image = np.clip(image.astype(np.float32), 0.0, 1.0)
-    if image.ndim == 2:
-        image = image[..., None]
+    image = np.clip((image / 255.0 if image.dtype == np.uint8 else image).astype(np.float32), 0.0, 1.0)
+    image = image[..., None] if image.ndim == 2 else image
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
@@ -80,20 +77,13 @@ def class_handles(class_names, ignore_index: int | None = None) -> list:
 
 
 def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
-    """Side-by-side grid: one row per pair, columns image | mask | overlay.
-
-    Taught in ``notebooks/01_data.ipynb``.
-    """
-    plt = pyplot()
+    """Side-by-side grid: one row per pair, columns image | mask | overlay. Taught in ``notebooks/01_data.ipynb``."""
     n = min(n, len(images))
-    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n + 0.6), squeeze=False)
+    fig, axes = pyplot().subplots(n, 3, figsize=(7.5, 2.5 * n + 0.6), squeeze=False)
     for i in range(n):
         name = f" {titles[i]}" if titles is not None else ""
-        panels = [
-            (as_rgb(images[i]), f"image{name}"),
-            (mask_to_rgb(masks[i], ignore_index), "mask"),
-            (overlay(images[i], masks[i], ignore_index=ignore_index), "overlay"),
-        ]
+        panels = [(as_rgb(images[i]), f"image{name}"), (mask_to_rgb(masks[i], ignore_index), "mask"),
+                  (overlay(images[i], masks[i], ignore_index=ignore_index), "overlay")]
         for ax, (picture, title) in zip(axes[i], panels, strict=True):
             ax.imshow(picture, interpolation="nearest")
             ax.set_title(title, fontsize=9)
@@ -114,41 +104,33 @@ def pixel_share(masks, num_classes: int) -> np.ndarray:
 
 
 def class_balance(shares: dict[str, np.ndarray], class_names=None):
-    """Bars of the pixel share per class, one panel per dataset.
-
-    ``shares`` maps each dataset to its :func:`pixel_share` (datasets may have different classes),
-    ``class_names`` each dataset to its class names (default: indices). Taught in ``notebooks/01_data.ipynb``.
-    """
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
+    """Bars of the pixel share per class, one panel per dataset of ``shares`` (``{dataset: pixel_share(...)}``);
+    ``class_names``: ``{dataset: class names}`` (default: indices). Taught in ``notebooks/01_data.ipynb``."""
+    fig, axes = pyplot().subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
     for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
         bars = ax.bar(range(len(share)), share * 100, color=[colour(k) for k in range(len(share))])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
         tilt = {"rotation": 45, "ha": "right"} if len(share) > 4 else {}
         ax.set_xticks(range(len(share)), labels, **tilt)
-        ax.set_ylabel("% of pixels")
-        ax.set_title(name)
+        ax.set(ylabel="% of pixels", title=name)
     fig.tight_layout()
     return fig
 
 
 def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
-    """One row per named :class:`~segutils.data.augment.AugmentConfig`: the original, then ``n`` random draws.
-
-    Each panel is the augmented image with the augmented mask's boundaries in magenta (:func:`outline`): if they
-    hug the objects' edges, image and mask are aligned. Taught in ``notebooks/01_data.ipynb``.
-    """
+    """One row per named :class:`~segutils.data.augment.AugmentConfig`: the original, then ``n`` random draws, each
+    with the augmented mask's boundaries in magenta (:func:`outline`); where they hug the objects' edges, image and
+    mask are aligned. Taught in ``notebooks/01_data.ipynb``."""
     import tensorflow as tf
 
     from segutils.data.augment import augment
 
-    plt = pyplot()
     pixels = np.asarray(image)
     pixels = pixels / 255.0 if pixels.dtype == np.uint8 else pixels
     x = tf.convert_to_tensor(pixels[..., None] if pixels.ndim == 2 else pixels, tf.float32)
     m = tf.convert_to_tensor(mask_hw(mask)[..., None].astype(np.int32))
-    fig, axes = plt.subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
+    fig, axes = pyplot().subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
     for row, (name, config) in zip(axes, configs.items(), strict=True):
         row[0].imshow(outline(x.numpy(), m.numpy()))
         row[0].set_ylabel(name, fontsize=9)
@@ -156,8 +138,7 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
             a_image, a_mask = augment(x, m, tf.constant([seed, j]), config)
             ax.imshow(outline(a_image.numpy(), a_mask.numpy()))
         for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
     axes[0][0].set_title("original", fontsize=9)
     fig.tight_layout()
     return fig
@@ -167,9 +148,8 @@ def draw_unet(model_or_levels, ax=None):
     """Draw the U of Ronneberger et al. (2015), Fig. 1: encoder down the left, bottleneck at the bottom, decoder up
     the right, boxes as wide as ``log2(channels)``, arrows for max-pools, up-convolutions and skips.
 
-    ``model_or_levels``: a :func:`segutils.models.build_unet` model or its
-    :func:`segutils.models.unet.unet_levels` rows (``None`` sizes print as ``?``). Draws on ``ax`` (default: a
-    new figure) and returns the ``Figure``. Taught in ``notebooks/02_unet.ipynb``.
+    ``model_or_levels``: a :func:`segutils.models.build_unet` model or its :func:`~segutils.models.unet.unet_levels`
+    (``None`` sizes print as ``?``); ``ax`` defaults to a new figure. Taught in ``notebooks/02_unet.ipynb``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle
@@ -212,9 +192,7 @@ def draw_unet(model_or_levels, ax=None):
         Line2D([], [], color="0.5", linestyle="--", label="skip: copy and concatenate"),
     ]
     ax.legend(handles=handles, loc="lower right", fontsize=7.5, frameon=False)
-    ax.set_xlim(-0.8, 2 * depth + 1.9)
-    ax.set_ylim(-depth - 0.7, 0.7)
-    ax.set_aspect("equal")
+    ax.set(xlim=(-0.8, 2 * depth + 1.9), ylim=(-depth - 0.7, 0.7), aspect="equal")
     ax.axis("off")
     ax.set_title(f"U-Net, depth {depth}", fontsize=10)
     return ax.figure

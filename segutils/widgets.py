@@ -1,9 +1,8 @@
 """An explorer of models' predictions on a test set: image, model, threshold, opacity and errors.
 
-Plain functions do the work, so tests and nbval drive them without a browser: :func:`explorer_data` runs each
-model once, :func:`explorer_arrays` turns one state of the controls into arrays, :func:`render` draws them.
-:class:`Explorer` only wires ipywidgets controls (imported here and nowhere else in ``segutils``) to them.
-Taught in ``notebooks/06_comparison.ipynb``.
+Plain functions do the work, so tests and nbval drive them without a browser: :func:`explorer_data` runs each model
+once, :func:`explorer_arrays` turns one state of the controls into arrays, :func:`render` draws them. :class:`Explorer`
+only wires ipywidgets controls (imported here only) to them. Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import metrics
 from .compare_plots import ERROR_COLOURS, error_codes, error_handles
 from .plotting import as_rgb, mask_hw, overlay
 from .predict import head_rule, predict_probabilities
@@ -57,8 +57,6 @@ def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None
     image with the true / predicted classes (with ``show_errors``: the colours of
     :func:`segutils.compare_plots.error_codes`) blended in at ``opacity``; ``probability`` of class 1 (binary) or of
     the predicted class; the predicted ``mask``, its ``errors``, the image's mean ``iou``, a ``title``."""
-    from . import metrics
-
     model = next(iter(data.probabilities)) if model is None else model
     if model not in data.probabilities:
         raise ValueError(f"unknown model {model!r}: choose one of {list(data.probabilities)}")
@@ -90,9 +88,9 @@ def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None
     }
 
 
-def render(arrays: dict, fig=None, data: ExplorerData | None = None):
-    """Draw :func:`explorer_arrays`' arrays into ``fig`` (cleared; default a new pyplot-free Figure) and return it:
-    truth | prediction or errors | probability."""
+def render(arrays: dict, data: ExplorerData, fig=None):
+    """Draw :func:`explorer_arrays`' arrays of ``data`` into ``fig`` (cleared; default a new pyplot-free Figure) and
+    return it: truth | prediction or errors | probability."""
     if fig is None:
         from matplotlib.figure import Figure
 
@@ -110,9 +108,7 @@ def render(arrays: dict, fig=None, data: ExplorerData | None = None):
     fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.04)
     fig.suptitle(arrays["title"], fontsize=10)
     if arrays["show_errors"]:
-        num_classes = data.num_classes if data else (2 if arrays["binary"] else 3)
-        names = data.class_names if data else None
-        handles = error_handles(num_classes, class_names=names, ignore_index=data.ignore_index if data else None)
+        handles = error_handles(data.num_classes, class_names=data.class_names, ignore_index=data.ignore_index)
         fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     return fig
 
@@ -120,20 +116,18 @@ def render(arrays: dict, fig=None, data: ExplorerData | None = None):
 class Explorer:
     """ipywidgets controls over :func:`explorer_arrays` and :func:`render`; display it to get them.
 
-    ``explorer.update(index=3)`` (or moving a control) recomputes ``explorer.arrays`` and the PNG in
-    ``explorer.image``; the threshold is disabled for softmax (argmax) heads.
-    Taught in ``notebooks/06_comparison.ipynb``.
+    Moving a control, or ``update(index=3)``, recomputes ``arrays`` and the PNG in ``image``; the threshold is
+    disabled for softmax (argmax) heads. Taught in ``notebooks/06_comparison.ipynb``.
     """
 
     def __init__(self, data: ExplorerData, index=0, model=None, threshold=0.5, opacity=0.45, show_errors=False):
         import ipywidgets as w
-        from matplotlib.figure import Figure
 
-        self.data, self.figure = data, Figure(figsize=(9.6, 3.6))
-        model = next(iter(data.probabilities)) if model is None else model
+        self.data, self.figure = data, None
         self.controls = {
             "index": w.IntSlider(index, 0, len(data.images) - 1, description="image"),
-            "model": w.Dropdown(options=list(data.probabilities), value=model, description="model"),
+            "model": w.Dropdown(options=list(data.probabilities), value=model or next(iter(data.probabilities)),
+                                description="model"),
             "threshold": w.FloatSlider(threshold, min=0.05, max=0.95, step=0.05, description="threshold",
                                        disabled=not data.binary),  # fmt: skip
             "opacity": w.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity"),
@@ -168,8 +162,9 @@ class Explorer:
     def _redraw(self) -> dict:
         if not self._holding:
             self.arrays = explorer_arrays(self.data, **self.state)
+            self.figure = render(self.arrays, self.data, self.figure)
             buffer = io.BytesIO()
-            render(self.arrays, self.figure, self.data).savefig(buffer, format="png", dpi=80)
+            self.figure.savefig(buffer, format="png", dpi=80)
             self.image.value = buffer.getvalue()
         return self.arrays
 

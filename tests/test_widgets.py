@@ -90,7 +90,7 @@ def test_render_draws_the_arrays_into_one_figure():
     data = _data(unet=_head("sigmoid", 1))
     arrays = widgets.explorer_arrays(data, 0, "unet", 0.5, show_errors=True)
     fig = widgets.render(arrays, data=data)
-    again = widgets.render(widgets.explorer_arrays(data, 1, "unet"), fig, data)
+    again = widgets.render(widgets.explorer_arrays(data, 1, "unet"), data, fig)
     assert again is fig and len(fig.axes) == 4  # three panels and the colour bar, not eight
     truth, prediction, probability = (np.asarray(ax.images[0].get_array()) for ax in fig.axes[:3])
     np.testing.assert_allclose(probability, data.probabilities["unet"][1][..., 0])
