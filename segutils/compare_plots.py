@@ -51,6 +51,7 @@ def _who_first(reach: dict[str, dict], key: str) -> str:
 
 def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
     """Validation curves of every run overlaid, against epochs (left) and wall-clock training seconds (right).
+
     ``runs``: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end). ``target_iou``:
     a dashed line, a dotted one at each model's :func:`first_to_reach`, and who reached it first in the titles.
     Taught in ``notebooks/06_comparison.ipynb``.
@@ -115,10 +116,10 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
 
 
 def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
-    """One point per model (mean over seeds, bars of one standard deviation): ``metric`` against each of ``speeds``
-    the table has (``latency_ms``: batch-1 prediction; ``step_s``: training step), one panel each; up and left is
-    better. ``table``: :func:`segutils.evaluation.compare`'s table (or its rows).
-    Taught in ``notebooks/06_comparison.ipynb``.
+    """One point per model (mean over seeds, bars of one standard deviation): a speed against ``metric``.
+
+    One panel per column of ``speeds`` the ``table`` (:func:`segutils.evaluation.compare`'s, or its rows) has:
+    ``latency_ms`` batch-1 prediction, ``step_s`` training step. Taught in ``notebooks/06_comparison.ipynb``.
     """
     from .evaluation.table import COLUMNS, Table, compare
 
@@ -223,8 +224,9 @@ def worst_indices(per_image_iou, k: int = 3) -> list[int]:
 
 def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
                  positive: int = 1, ignore_index=None, class_names=None):  # fmt: skip
-    """Each model's ``k`` worst test images (:func:`worst_indices` of ``per_image``, as in :func:`comparison_grid`):
-    image | truth | the model's mask | its errors, with the other models' IoU on the same image.
+    """Each model's ``k`` worst test images (:func:`worst_indices` of ``per_image``, as in :func:`comparison_grid`).
+
+    Columns image | truth | the model's mask | its errors, with the other models' IoU on the same image.
     Taught in ``notebooks/06_comparison.ipynb``.
     """
     rows = []

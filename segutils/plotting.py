@@ -7,6 +7,8 @@ with C = 1 or 3; masks are ``H x W`` (or ``H x W x 1``) class indices. Taught in
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 #: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
@@ -21,9 +23,7 @@ def colour(k: int) -> tuple[float, float, float]:
 
 def pyplot():
     """``matplotlib.pyplot``, imported on first use (importing segutils draws nothing)."""
-    import matplotlib.pyplot as plt
-
-    return plt
+    return importlib.import_module("matplotlib.pyplot")
 
 
 def as_rgb(image) -> np.ndarray:
@@ -154,11 +154,10 @@ def draw_unet(model_or_levels, ax=None):
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle
 
-    if hasattr(model_or_levels, "layers"):
-        from segutils.models.unet import unet_levels
+    from segutils.models.unet import unet_levels
 
-        model_or_levels = unet_levels(model_or_levels)
-    levels = [(r["level"], r["height"], r["width"], int(r["channels"])) for r in model_or_levels]
+    rows = unet_levels(model_or_levels) if hasattr(model_or_levels, "layers") else model_or_levels
+    levels = [(r["level"], r["height"], r["width"], int(r["channels"])) for r in rows]
     depth = len(levels) - 1
     if ax is None:
         _, ax = pyplot().subplots(figsize=(1.4 * (2 * depth + 2), 1.1 * (depth + 1.5)))
