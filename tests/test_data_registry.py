@@ -4,8 +4,8 @@ import pytest
 
 from segutils.data import DATASETS, DatasetInfo, info
 from segutils.data.registry import (
+    MEMBRANE_FRACTIONS,
     SPLIT_SEED,
-    membrane_split,
     natural_key,
     read_manifest,
     seeded_split,
@@ -19,7 +19,6 @@ def test_registry_names_and_types():
     assert list(DATASETS) == ["membrane", "camvid", "shapes", "folder"]
     assert all(isinstance(meta, DatasetInfo) for meta in DATASETS.values())
     for meta in DATASETS.values():
-        assert meta.splits == ("train", "val", "test")
         assert len(meta.class_names) == meta.num_classes
         assert meta.description.strip()
     with pytest.raises(AttributeError):
@@ -69,11 +68,10 @@ def test_shapes_and_folder_have_no_manifest():
     assert info("shapes").num_classes == 4
     assert info("shapes").class_names == ("background", "circle", "square", "triangle")
     assert info("shapes").manifest is None and info("folder").manifest is None
-    assert info("folder").manifest_path is None
 
 
 def test_membrane_split_sizes_cover_everything_without_overlap():
-    split = membrane_split(MEMBRANE_STEMS)
+    split = seeded_split(MEMBRANE_STEMS, MEMBRANE_FRACTIONS)
     assert {k: len(v) for k, v in split.items()} == {"train": 20, "val": 5, "test": 5}
     train, val, test = map(set, split.values())
     assert not (train & val or train & test or val & test)
@@ -82,16 +80,16 @@ def test_membrane_split_sizes_cover_everything_without_overlap():
 
 
 def test_membrane_split_is_deterministic_and_order_independent():
-    first = membrane_split(MEMBRANE_STEMS)
-    assert membrane_split(list(reversed(MEMBRANE_STEMS))) == first
-    assert membrane_split(MEMBRANE_STEMS, seed=SPLIT_SEED) == first
-    assert membrane_split(MEMBRANE_STEMS, seed=1) != first
+    first = seeded_split(MEMBRANE_STEMS, MEMBRANE_FRACTIONS)
+    assert seeded_split(list(reversed(MEMBRANE_STEMS)), MEMBRANE_FRACTIONS) == first
+    assert seeded_split(MEMBRANE_STEMS, MEMBRANE_FRACTIONS, seed=SPLIT_SEED) == first
+    assert seeded_split(MEMBRANE_STEMS, MEMBRANE_FRACTIONS, seed=1) != first
 
 
 def test_membrane_split_from_the_manifest_matches():
     _, entries = read_manifest("membrane.tsv")
     pairs = split_names(entries, "membrane")
-    expected = membrane_split(MEMBRANE_STEMS)
+    expected = seeded_split(MEMBRANE_STEMS, MEMBRANE_FRACTIONS)
     for name, chosen in expected.items():
         assert pairs[name] == [(f"train/image/{s}.png", f"train/label/{s}.png") for s in chosen]
 

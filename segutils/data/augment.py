@@ -1,14 +1,10 @@
 """Joint image + mask augmentation in TensorFlow ops, for use inside ``tf.data``.
 
-Every geometric change (random crop, flips, 90-degree rotations, elastic deformation) is
-applied with the *same* random numbers to the image and to its mask, so they stay
-aligned; the image is interpolated bilinearly, the mask always with nearest neighbour,
-so it never gains class values that were not there. Photometric changes (brightness,
-contrast, gamma) touch the image only. All randomness comes from stateless ops driven
-by a ``seed`` tensor of shape ``[2]``: the same seed gives the same result.
-
-Images are float32 in ``[0, 1]``, shape ``[H, W, C]``; masks are int32 ``[H, W, 1]``.
-Taught in ``notebooks/01_data.ipynb``.
+Geometric changes (crop, flips, 90-degree rotations, elastic deformation) use the *same* random numbers for
+image and mask, so they stay aligned; the image is interpolated bilinearly, the mask always with nearest
+neighbour, so it gains no class. Photometric changes (brightness, contrast, gamma) touch the image only.
+Randomness is stateless, from a ``seed`` tensor ``[2]``: the same seed gives the same result. Images are
+float32 ``[H, W, C]`` in ``[0, 1]``, masks int32 ``[H, W, 1]``. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -24,18 +20,16 @@ class AugmentConfig:
     """Which augmentations to apply, and how strongly.
 
     Attributes:
-        crop_scale: smallest side of a random crop as a fraction of the image side; the crop
-            is resized back to the input size (a zoom). ``1.0`` turns it off.
-        flip_horizontal: mirror left-right with probability 1/2.
-        flip_vertical: mirror top-bottom with probability 1/2.
+        crop_scale: smallest side of a random crop as a fraction of the image's; the crop is resized
+            back to the input size (a zoom). ``1.0`` turns it off.
+        flip_horizontal, flip_vertical: mirror left-right, top-bottom, each with probability 1/2.
         rotate90: rotate by k * 90 degrees, k uniform in {0, 1, 2, 3} (only {0, 2} if H != W).
         brightness: add a delta uniform in ``[-brightness, brightness]`` (image only).
         contrast: scale deviations from the mean by a factor in ``[1-contrast, 1+contrast]``.
         gamma: raise to a power ``exp(u)``, u uniform in ``[-log(1+gamma), log(1+gamma)]``.
         elastic: elastic deformation as in the U-Net paper (off by default: it costs the most time).
         elastic_grid: the coarse grid of random displacements is ``elastic_grid`` squared.
-        elastic_sigma: standard deviation of the displacements, in pixels at a 512-pixel side
-            (scaled with the image size).
+        elastic_sigma: standard deviation of the displacements in pixels at a 512-pixel side (scaled).
     """
 
     crop_scale: float = 0.8
@@ -61,15 +55,8 @@ class AugmentConfig:
 #: Geometry only, no photometric change: handy to check alignment.
 GEOMETRY_ONLY = AugmentConfig(brightness=0.0, contrast=0.0, gamma=0.0)
 #: Nothing at all; switch single augmentations on with ``dataclasses.replace(IDENTITY, ...)``.
-IDENTITY = AugmentConfig(
-    crop_scale=1.0,
-    flip_horizontal=False,
-    flip_vertical=False,
-    rotate90=False,
-    brightness=0.0,
-    contrast=0.0,
-    gamma=0.0,
-)
+IDENTITY = AugmentConfig(crop_scale=1.0, flip_horizontal=False, flip_vertical=False, rotate90=False, brightness=0.0,
+                         contrast=0.0, gamma=0.0)
 
 
 def _uniform(seed, minval=0.0, maxval=1.0, shape=()):
@@ -113,8 +100,8 @@ def _nearest(mask, ys, xs):
 def crop_window(seed, size, min_scale: float = 0.8):
     """A random window ``(offset, crop)`` (int32 ``[2]`` each) inside an image of ``size`` ``[2]``.
 
-    Its sides are the same random fraction in ``[min_scale, 1]`` of the image's sides (the
-    aspect ratio is kept); every position inside the image is equally likely.
+    Its sides are one random fraction in ``[min_scale, 1]`` of the image's (the aspect ratio is kept); every
+    position inside the image is equally likely.
     """
     scale_seed, offset_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     scale = _uniform(scale_seed, min_scale, 1.0)
@@ -125,12 +112,9 @@ def crop_window(seed, size, min_scale: float = 0.8):
 
 
 def random_crop(image, mask, seed, min_scale: float = 0.8):
-    """Crop a random window and resize it back to the input size (a zoom of up to ``1 / min_scale``).
+    """Crop a :func:`crop_window` and resize it back to the input size (a zoom of up to ``1 / min_scale``).
 
-    The window comes from :func:`crop_window`; the image is resized bilinearly, the mask with
-    nearest neighbour.
-
-    Taught in notebooks/01_data.ipynb.
+    The image is resized bilinearly, the mask with nearest neighbour. Taught in notebooks/01_data.ipynb.
     """
     shape = tf.shape(image)
     offset, crop = crop_window(seed, shape[:2], min_scale)
@@ -144,19 +128,13 @@ def random_crop(image, mask, seed, min_scale: float = 0.8):
 def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0, window=None):
     """Elastic deformation as in the U-Net paper (Ronneberger et al. 2015, section 3.1).
 
-    Displacement vectors on a coarse ``grid x grid`` grid are drawn from a Gaussian with
-    ``sigma`` pixels standard deviation (``sigma`` is given for a 512-pixel side and scaled
-    with the image) and interpolated bicubically to a smooth field ``(dy, dx)`` (the idea is
-    from Simard et al. 2003). Output pixel ``(y, x)`` reads the input at
-    ``(y + dy(y, x), x + dx(y, x))``: bilinearly for the image, nearest for the mask;
-    points pushed outside the image are mirrored back at its border.
-
-    Args:
-        window: optional ``(offset, crop)`` from :func:`crop_window`, applied in the same
-            resampling (as ``random_crop`` would, with half-pixel centres): interpolating
-            once keeps the image sharper and its mask better aligned than crop, then warp.
-
-    Taught in notebooks/01_data.ipynb.
+    Displacements on a coarse ``grid x grid`` grid are drawn from a Gaussian of ``sigma`` pixels (given for a
+    512-pixel side, scaled with the image) and interpolated bicubically to a smooth field ``(dy, dx)`` (the idea
+    is from Simard et al. 2003). Output pixel ``(y, x)`` reads the input at ``(y + dy(y, x), x + dx(y, x))``:
+    bilinearly for the image, nearest for the mask; points pushed outside are mirrored back at the border.
+    An optional ``window`` ``(offset, crop)`` from :func:`crop_window` is cropped in the same resampling (as
+    ``random_crop`` would, half-pixel centres): one interpolation keeps the image sharper and its mask better
+    aligned than crop, then warp. Taught in notebooks/01_data.ipynb.
     """
     shape = tf.shape(image)
     h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
@@ -173,10 +151,7 @@ def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0, window=None):
 
 
 def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
-    """Random horizontal/vertical flips and 90-degree rotations, exact for both image and mask.
-
-    Taught in notebooks/01_data.ipynb.
-    """
+    """Random horizontal/vertical flips and 90-degree rotations, exact for image and mask alike."""
     config = config or AugmentConfig()
     h_seed, v_seed, r_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     channels = tf.shape(image)[-1]
@@ -194,12 +169,9 @@ def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
 
 
 def photometric(image, seed, config: AugmentConfig | None = None):
-    """Brightness, contrast and gamma on an image in ``[0, 1]``; the result is clipped to ``[0, 1]``.
+    """Brightness, contrast and gamma on an image in ``[0, 1]``, clipped to ``[0, 1]``; never the mask.
 
-    ``x -> clip(((x + b) - m) * c + m) ** g`` with the mean ``m`` of ``x + b``. The mask is
-    not an argument: photometric changes never touch it.
-
-    Taught in notebooks/01_data.ipynb.
+    ``x -> clip(((x + b) - m) * c + m) ** g`` with the mean ``m`` of ``x + b``. Taught in notebooks/01_data.ipynb.
     """
     config = config or AugmentConfig()
     b_seed, c_seed, g_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
@@ -218,10 +190,8 @@ def photometric(image, seed, config: AugmentConfig | None = None):
 def augment(image, mask, seed, config: AugmentConfig | None = None):
     """Apply ``config`` to one ``(image, mask)`` pair with a stateless ``seed`` (int tensor ``[2]``).
 
-    Order: random crop and elastic deformation (one resampling), flips and rotations, then
-    photometric changes on the image. Shapes and dtypes are kept.
-
-    Taught in notebooks/01_data.ipynb.
+    Order: crop and elastic deformation (one resampling), flips and rotations, then photometric changes on
+    the image. Shapes and dtypes are kept. Taught in notebooks/01_data.ipynb.
     """
     config = config or AugmentConfig()
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
@@ -231,9 +201,7 @@ def augment(image, mask, seed, config: AugmentConfig | None = None):
     static_image, static_mask = image.shape, mask.shape
     crop_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(geo_seed, 2))
     if config.elastic:  # crop and warp in one resampling
-        window = None
-        if config.crop_scale < 1.0:
-            window = crop_window(crop_seed, tf.shape(image)[:2], config.crop_scale)
+        window = crop_window(crop_seed, tf.shape(image)[:2], config.crop_scale) if config.crop_scale < 1.0 else None
         image, mask = elastic(image, mask, elastic_seed, config.elastic_grid, config.elastic_sigma, window)
     elif config.crop_scale < 1.0:
         image, mask = random_crop(image, mask, crop_seed, config.crop_scale)

@@ -1,10 +1,9 @@
 """Reading image and mask files: formats, channels, mask encodings, pairing by file stem.
 
-Images: PNG, JPEG, TIFF, BMP; 8- or 16-bit, grayscale, RGB, RGBA or paletted. Masks: class
-indices (8- or 16-bit, or the index values of a paletted PNG), ``{0, 255}`` or ``{0, 65535}``
-binary, or RGB colour codes mapped through a palette; never JPEG, whose compression changes
-classes at every edge. Errors name the files and say how to fix them, without going in a
-circle. Taught in ``notebooks/01_data.ipynb``.
+Images: PNG, JPEG, TIFF, BMP; 8- or 16-bit, grayscale, RGB, RGBA or paletted. Masks: class indices (8- or
+16-bit, or a paletted PNG's indices), ``{0, 255}`` or ``{0, 65535}`` binary, or RGB colour codes through a
+palette; never JPEG, whose compression changes classes at every edge. Errors name the files and the fix,
+without going in a circle. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -82,11 +81,7 @@ def palette_map(palette) -> dict[tuple[int, int, int], int]:
 
 
 def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
-    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``.
-
-    Raises:
-        DataError: a JPEG mask (by name or content), an unknown colour, or not a mask.
-    """
+    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``; no JPEG."""
     if Path(path).suffix.lower() in (".jpg", ".jpeg"):
         raise jpeg_masks_error([path], str(Path(path).parent))
     image = _open(path)
@@ -142,20 +137,15 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
             "as 0/1 by load() without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset."
         )
     if top is not None:
-        return (
-            f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them as 0/1."
-        )
+        return (f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them "
+                "as 0/1.")
     if len(values) > 32 or path.suffix.lower() in (".jpg", ".jpeg"):
         return (
             "That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
             "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=...."
         )
-    void = (
-        " 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
-        "folder's dataset.json)."
-        if 255 in values
-        else ""
-    )
+    void = (" 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
+            "folder's dataset.json)." if 255 in values else "")  # fmt: skip
     return f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values to a class.{void}"
 
 
@@ -165,12 +155,9 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
     if encoding == "binary_0_255":
         top = binary_top(values, ignore_index) or (255 if set(values) - {ignore_index} <= {0} else None)
         if top is None:
-            already = (
-                " It is 0/1 already: one folder must use one encoding, so re-save the 0/255 masks as 0/1 "
-                "(np.asarray(mask) // 255) and read all of them as class indices."
-                if set(values) <= {0, 1}
-                else ""
-            )
+            already = (" It is 0/1 already: one folder must use one encoding, so re-save the 0/255 masks as 0/1 "
+                       "(np.asarray(mask) // 255) and read all of them as class indices." if set(values) <= {0, 1}
+                       else "")  # fmt: skip
             raise DataError(f"{path} should hold only 0 and 255 but has values {values[:MAX_LISTED]}.{already}")
         out = (raw == top).astype(np.uint8)
         if ignore_index is not None:
@@ -203,15 +190,15 @@ def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int |
     if binary and index and not any(top in per_file[p] for p in index):  # 0/255 masks beside 0/1 masks
         held = sorted(set().union(*(per_file[p] for p in index)))[:MAX_LISTED]
         if len(binary) <= len(index):
-            found = f"{len(binary)} of the masks hold only 0 and {top} ({_named(binary)}), the other {len(index)} hold"
-            found += f" {held}"
+            found = (f"{len(binary)} of the masks hold only 0 and {top} ({_named(binary)}), the other {len(index)} "
+                     f"hold {held}")
             fix = (
                 f"Re-save those {len(binary)} as 0/1 (np.asarray(mask) // {top}); or, if {top} marks pixels to leave "
                 f'out, pass ignore_index={top} (or put {{"ignore_index": {top}}} in the folder\'s dataset.json).'
             )
         else:
-            found = f"{len(index)} of the masks hold {held} ({_named(index)}), the other {len(binary)} hold only 0"
-            found += f" and {top}"
+            found = (f"{len(index)} of the masks hold {held} ({_named(index)}), the other {len(binary)} hold only 0 "
+                     f"and {top}")
             fix = f"Re-save those {len(index)} as 0/{top} (np.asarray(mask) * {top}) if they are binary too."
         raise DataError(f"{where}: {found}: one folder must use one encoding. {fix}")
     if num_classes is None:

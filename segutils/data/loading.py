@@ -1,9 +1,8 @@
 """Loading a split of a dataset, or of your own folder, as lists of ``uint8`` arrays.
 
-Images come back ``H x W x C`` (C = 1 for grayscale datasets, 3 for RGB ones; alpha is
-dropped, grayscale images in an RGB dataset get 3 equal channels). Masks come back
-``H x W`` class indices. Anything wrong with a folder raises a :class:`DataError` that
-names the files and says how to fix them. Taught in ``notebooks/01_data.ipynb``.
+Images come back ``H x W x C`` (C = 1 for grayscale datasets, 3 for RGB ones: alpha dropped, gray images
+repeated), masks ``H x W`` class indices. Anything wrong with a folder raises a :class:`DataError` that names
+the files and the fix. Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -17,35 +16,19 @@ import numpy as np
 
 from .fetch import downloads as fetching
 from .fetch.downloads import check_file, data_root
-from .files import (  # noqa: F401 - read_image etc. are part of this module's API
-    MAX_INFERRED_CLASSES,
-    DataError,
-    decide_encoding,
-    folder_pairs,
-    listing,
-    palette_map,
-    read_image,
-    read_mask,
-    to_classes,
-    value_hint,
-)
+from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
 from .registry import DATASETS, SPLITS, DatasetInfo, read_manifest, seeded_split, split_names
+from .shapes import make_shapes
 
 SHAPES_SIZES = {"train": 64, "val": 16, "test": 16}
 
 
 @dataclass(repr=False)
 class Split:
-    """One split of a dataset: images, masks and names, in the same order.
+    """One split (``name``) of a dataset: ``uint8`` images ``H x W x C``, masks ``H x W`` and names, in one order.
 
-    Taught in ``notebooks/01_data.ipynb``.
-
-    Attributes:
-        info: the dataset's :class:`DatasetInfo` (for a folder: its path, classes, encoding).
-        name: ``train``, ``val`` or ``test``.
-        images: ``uint8`` arrays ``H x W x C``.
-        masks: ``uint8`` arrays ``H x W`` of class indices.
-        names: file stem (or generated name) of each pair.
+    ``info`` is the dataset's :class:`DatasetInfo` (a folder's: its path, classes, encoding); ``names`` the file
+    stems (or generated names). Taught in ``notebooks/01_data.ipynb``.
     """
 
     info: DatasetInfo
@@ -59,10 +42,8 @@ class Split:
 
     def __repr__(self) -> str:
         shape = self.images[0].shape if self.images else None
-        return (
-            f"Split({self.info.name!r}, {self.name!r}, {len(self)} pairs, "
-            f"{self.info.num_classes} classes, first image {shape})"
-        )
+        return (f"Split({self.info.name!r}, {self.name!r}, {len(self)} pairs, {self.info.num_classes} classes, "
+                f"first image {shape})")
 
 
 def _take(items: list, subset: int | None, seed: int) -> list:
@@ -74,11 +55,11 @@ def _take(items: list, subset: int | None, seed: int) -> list:
     return [items[i] for i in keep]
 
 
-def _read_pairs(pairs, channels, encoding, num_classes, palette=None, raw=None, ignore_index=None):
+def _read_pairs(pairs, channels, encoding, num_classes, raw=None, ignore_index=None):
     images, masks = [], []
     for image_path, mask_path in pairs:
         image = read_image(image_path, channels)
-        mask = raw[mask_path] if raw is not None else read_mask(mask_path, palette)
+        mask = raw[mask_path] if raw is not None else read_mask(mask_path)
         if image.shape[:2] != mask.shape:
             (h, w), (mh, mw) = image.shape[:2], mask.shape
             raise DataError(
@@ -96,11 +77,10 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
     root = data_root(data_dir) / meta.name
     by_path = {e.path: e for e in entries}
     bad = [p for pair in pairs for p in pair if check_file(root / p, by_path[p], full=False)]
+    make_data = f"`make data` (or `python -m segutils.course.data download {meta.name}`), or load(..., download=True)"
     if bad:
         if not fetch:
-            raise DataError(
-                f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run `make data` "
-                f"(or `python -m segutils.course.data download {meta.name}`), or call load(..., download=True).")
+            raise DataError(f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run {make_data}.")
         fetching.download(meta.name, data_dir)
     paths = [(root / i, root / m) for i, m in pairs]
     try:
@@ -110,19 +90,15 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not damaged:
             raise
         if not fetch:
-            raise DataError(
-                f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the bytes the "
-                f"manifest's SHA-256 names). Run the download again: `make data` (or `python -m segutils.course.data "
-                f"download {meta.name}`), or load(..., download=True); it fetches only the damaged files."
-            ) from None
+            raise DataError(f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the "
+                            f"bytes the manifest's SHA-256 names). Run the download again: {make_data}; it fetches "
+                            "only the damaged files.") from None  # fmt: skip
         fetching.download(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
 
 
 def _load_shapes(split, subset, seed, size) -> Split:
-    from .shapes import make_shapes
-
     # seed * 3 + split number: the three splits never share a seed, whatever seed you pick.
     images, masks = make_shapes(SHAPES_SIZES[split], size, seed * 3 + SPLITS.index(split))
     names = [f"shapes_{split}_{i:03d}" for i in range(len(images))]
@@ -204,12 +180,9 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     if not names:
         names = tuple(f"class_{i}" for i in range(num_classes))
         names = ("background", "foreground") if encoding == "binary_0_255" else names
-    meta = replace(
-        DATASETS["folder"], name=str(root), num_classes=num_classes, class_names=names, mask_encoding=encoding,
-        ignore_index=ignore_index,
-    )  # fmt: skip
-    chosen_pairs = [pair for _, pair in chosen]
-    images, masks = _read_pairs(chosen_pairs, meta.channels, encoding, num_classes, raw=raw, ignore_index=ignore_index)
+    meta = replace(DATASETS["folder"], name=str(root), num_classes=num_classes, class_names=names,
+                   mask_encoding=encoding, ignore_index=ignore_index)
+    images, masks = _read_pairs([pair for _, pair in chosen], meta.channels, encoding, num_classes, raw, ignore_index)
     held = sorted(set().union(*per_file.values()) - {ignore_index})
     if len(held) < 2:
         fix = ("no pixel is marked: are the labels missing, or saved in another folder?" if held == [0] else
@@ -220,46 +193,24 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     return Split(meta, split, images, masks, [stem for stem, _ in chosen])
 
 
-def load(
-    name_or_folder: str | os.PathLike,
-    split: str = "train",
-    data_dir: str | os.PathLike | None = None,
-    subset: int | None = None,
-    seed: int = 0,
-    palette: dict | list | None = None,
-    num_classes: int | None = None,
-    download: bool = True,
-    size: int | tuple[int, int] = 128,
-    ignore_index: int | None = None,
-) -> Split:
-    """Load one split of a registry dataset or of your own folder.
-
-    Taught in ``notebooks/01_data.ipynb``.
+def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None,
+         subset: int | None = None, seed: int = 0, palette: dict | list | None = None, num_classes: int | None = None,
+         download: bool = True, size: int | tuple[int, int] = 128, ignore_index: int | None = None) -> Split:
+    """One :class:`Split` of a registry dataset or of your own folder. Taught in ``notebooks/01_data.ipynb``.
 
     Args:
-        name_or_folder: ``membrane``, ``camvid``, ``shapes``, or a folder path holding
-            ``images/`` and ``masks/`` (paired by file stem), or ``train/``, ``val/``,
-            ``test/`` subfolders that each hold both. Without them, a fixed 70/15/15 split.
-        split: ``train``, ``val`` or ``test``.
+        name_or_folder: ``membrane``, ``camvid``, ``shapes``, or a folder holding ``images/`` and ``masks/``
+            (paired by file stem; a fixed 70/15/15 split), or ``train/``, ``val/``, ``test/`` that each hold both.
         data_dir: download cache (see :mod:`segutils.data.fetch.downloads`).
         subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
         seed: seeds ``subset`` and the shapes generator; never the split itself.
-        palette: folders with RGB colour-coded masks: ``{(r, g, b): class_index}`` or a
-            list of colours in class order.
-        num_classes: folders: number of classes (default: from the palette or the masks;
-            masks of only 0 and 255 are binary, read as 0/1).
+        palette: RGB colour-coded masks: ``{(r, g, b): class_index}`` or a list of colours in class order.
+        num_classes: a folder's classes (default: from the palette or the masks; only 0 and 255 read as 0/1).
         download: fetch missing files of a registry dataset (else raise, pointing to ``make data``).
-        size: side (or ``(height, width)``) of generated ``shapes`` images; ignored otherwise.
-        ignore_index: folders: the mask value of pixels to leave out of losses and metrics
-            (e.g. 255 for "unlabelled"); it stays in the masks and in ``split.info.ignore_index``,
-            as CamVid's 11 does. A folder may also declare it, and ``num_classes`` and
-            ``class_names``, in a ``dataset.json`` beside ``images/``: ``{"ignore_index": 255}``.
-
-    Returns:
-        A :class:`Split`.
-
-    Raises:
-        DataError: a folder or file cannot be used; the message says how to fix it.
+        size: side (or ``(height, width)``) of generated ``shapes`` images.
+        ignore_index: a folder's mask value to leave out of losses and metrics (e.g. 255); it stays in the masks
+            and in ``split.info``, as CamVid's 11 does. A ``dataset.json`` beside ``images/`` may declare it,
+            ``num_classes`` and ``class_names``: ``{"ignore_index": 255}``.
     """
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")

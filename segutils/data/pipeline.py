@@ -1,20 +1,14 @@
 """The ``tf.data`` input pipeline in six steps, from images and masks to the batches a model trains on.
 
-:func:`read` (checked pairs; PNG paths decoded) -> :func:`resize` (images ``area`` or ``bilinear``,
-masks ALWAYS nearest neighbour; optional padding to a multiple of 32) -> ``cache`` -> :func:`shuffle`
--> :func:`augment_pairs` (``x / 255``, then :mod:`segutils.data.augment`) -> :func:`batches` (one-hot,
-prefetch). :func:`make_dataset` chains them. Everything before the cache runs once per image.
+:func:`read` (checked pairs) -> :func:`resize` (images ``area`` or ``bilinear``, masks ALWAYS nearest; optional
+padding to a multiple of 32) -> ``cache`` -> :func:`shuffle` -> :func:`augment_pairs` (``x / 255``, then
+:mod:`segutils.data.augment`) -> :func:`batches` (one-hot, prefetch); :func:`make_dataset` chains them.
 
-Normalisation happens exactly once: images leave as float32 ``x / 255`` in ``[0, 1]``, nothing else
-(U-Net takes them as they are, LinkNet applies its encoder's preprocessing inside the model), so
-prediction needs the same ``x / 255``. Masks leave as int32 ``[B, H, W, 1]`` class indices, or one-hot
-float32 ``[B, H, W, K]`` where the ignore index (CamVid's 11, a folder's 255) is all zeros.
-
-Sizes must be multiples of 32 (LinkNet-ResNet34 halves the image 5 times): any other is rejected with
-the nearest valid sizes, or padded (images reflected, masks filled with the ignore index or 0; sides
-below 12 are too short to reflect up to 32). PNG masks are decoded like ``segutils.data.load`` does;
-a bad PNG or mask value is named while iterating (``tf.errors.InvalidArgumentError`` carrying the
-message). Taught in ``notebooks/01_data.ipynb``.
+Images are normalised once, to float32 ``x / 255`` in ``[0, 1]`` (LinkNet applies its encoder's preprocessing
+inside the model), so prediction needs the same ``x / 255``. Masks leave as int32 ``[B, H, W, 1]`` class
+indices, or one-hot float32 ``[B, H, W, K]`` with the ignore index (CamVid's 11, a folder's 255) all zeros.
+A bad PNG or mask value is named while iterating (a ``tf.errors.InvalidArgumentError`` carrying the message).
+Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -28,7 +22,7 @@ import tensorflow as tf
 from segutils import config
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
-from segutils.data.sources import MASK_ENCODINGS, MIN_PAD_SIDE, MULTIPLE, check_size, parse_size, source, whole  # noqa: F401
+from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source, whole
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
@@ -68,12 +62,10 @@ def resize_mask(mask, size):
     return tf.image.resize(mask, size, method="nearest")
 
 
-
 def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A split's images (``uint8``, ``area``) and masks (nearest) at ``side x side``, as the pipeline resizes them.
 
-    What a trained model is scored on: the test split at the side it was trained at.
-    Taught in ``notebooks/06_comparison.ipynb``.
+    What a model is scored on: the test split at its training side. Taught in ``notebooks/06_comparison.ipynb``.
     """
     images = [np.asarray(resize_image(im, (side, side))).round().astype(np.uint8) for im in split.images]
     masks = [np.asarray(resize_mask(m[..., None], (side, side)))[..., 0] for m in split.masks]
@@ -116,8 +108,8 @@ class MaskFormat:
     Attributes:
         num_classes: classes K (values 0..K-1); needed for ``one_hot``.
         ignore_index: the class left out of one-hot and used to pad masks (e.g. CamVid's 11).
-        encoding: for PNG paths: ``"index"`` (value = class, or the palette index of a paletted
-            PNG) or ``"binary_0_255"`` (exactly 0 and 255 -> 0 and 1; any other value is an error).
+        encoding: for PNG paths: ``"index"`` (value = class, or a paletted PNG's index) or ``"binary_0_255"``
+            (exactly 0 and 255 -> 0 and 1; any other value is an error).
         one_hot: masks as float32 ``[B, H, W, K]`` instead of int32 ``[B, H, W, 1]``.
     """
 
@@ -143,8 +135,9 @@ class ImageFormat:
     Attributes:
         channels: 1 or 3 to convert (3 keeps colour from PNG paths), ``None`` to keep (PNG: the first image's).
         resize_method: ``"area"`` or ``"bilinear"`` for images; masks always use nearest neighbour.
-        pad_or_reject: a side not a multiple of 32 is refused (``"reject"``, naming the nearest valid
-            sizes) or padded up to the next one (``"pad"``: images reflected, masks filled).
+        pad_or_reject: a side not a multiple of 32 (LinkNet halves the image 5 times) is refused
+            (``"reject"``, naming the nearest valid sizes) or padded up to the next one (``"pad"``: images
+            reflected, masks filled with the ignore index or 0; sides below 12 cannot reflect up to 32).
     """
 
     channels: int | None = None
@@ -230,22 +223,19 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
     """The ``tf.data.Dataset`` of ``(image, mask)`` batches: the six steps above, in order (repeat after shuffle).
 
     Args:
-        data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes`` and
-            ``ignore_index``), a pair ``(images, masks)`` of lists of arrays (images ``HxWxC`` or ``HxW``:
-            uint8, uint16, or floats in [0, 1]; masks ``HxW`` class indices; sizes may differ), or of PNG paths.
-        img_size: output side, or ``(height, width)``: whole numbers, multiples of 32 (see
-            :class:`ImageFormat`'s ``pad_or_reject``).
-        batch_size: images per batch, a whole number >= 1 (the last batch may be smaller).
+        data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes`` and ``ignore_index``),
+            or ``(images, masks)``: lists of arrays (images ``HxWxC`` or ``HxW``, uint8, uint16 or floats in
+            [0, 1]; masks ``HxW`` class indices; sizes may differ), or of PNG paths.
+        img_size: output side, or ``(height, width)``: multiples of 32 (see :class:`ImageFormat`).
+        batch_size: images per batch (the last batch may be smaller).
         training: shuffle, and augment with ``AugmentConfig()`` unless ``augment`` says otherwise.
-        augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for
-            none, ``None`` for the default (``AugmentConfig()`` when training, none otherwise).
+        augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for none, ``None`` for
+            ``AugmentConfig()`` when training, none otherwise.
         seed: seeds shuffling and augmentation; the same seed gives the same batches.
         repeat: repeat forever (use with ``steps_per_epoch``).
-        subset: keep only the first ``subset`` elements (a whole number >= 1, or None).
-        masks: a :class:`MaskFormat` (classes, ignore index, PNG encoding, one-hot).
-        images: an :class:`ImageFormat` (channels, resize method, pad or reject).
+        subset: keep only the first ``subset`` elements.
 
-    Returns a dataset of ``(images float32 [B, H, W, C] in [0, 1], masks)``. Taught in notebooks/01_data.ipynb.
+    Returns ``(images float32 [B, H, W, C] in [0, 1], masks)`` batches. Taught in notebooks/01_data.ipynb.
     """
     augment, masks = _augment_config(augment, training), mask_format(data, masks)
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()

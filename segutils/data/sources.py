@@ -1,11 +1,10 @@
 """What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
 
-Array images: ``uint8`` as they are, ``uint16`` scaled by ``x / 65535``, floats in ``[0, 1]`` times 255
-(so the pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; anything else
-is refused with what was found and what to pass. Array masks must hold class indices (or the ignore
-index) and match their image's size, checked here naming the mask. PNG paths must exist; images and
-masks are checked as they are read (a damaged PNG and a stray mask value are named). JPEG masks and,
-without ``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
+Array images: ``uint8`` as they are, ``uint16`` scaled by ``x / 65535``, floats in ``[0, 1]`` times 255 (the
+pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; anything else is refused.
+Array masks must hold class indices (or the ignore index) at their image's size. PNG paths must exist, and are
+checked as they are read (a damaged PNG or a stray mask value is named). JPEG masks and, without
+``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ def _reflectable(side: int, target: int) -> bool:
 MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPLE))
 
 
-def _as_arg(size: tuple[int, int]) -> str:
-    return str(size[0]) if size[0] == size[1] else f"({size[0]}, {size[1]})"
-
-
 def parse_size(img_size) -> tuple[int, int]:
     """``(height, width)`` of an ``img_size`` given as one side or a pair; ValueError for anything else."""
     pair = tuple(img_size) if isinstance(img_size, (tuple, list)) else (img_size, img_size)
@@ -54,14 +49,9 @@ def parse_size(img_size) -> tuple[int, int]:
 
 
 def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
-    """``(height, width)`` the pipeline outputs for ``img_size``, or ValueError if it cannot.
+    """``(height, width)`` the pipeline outputs for ``img_size``, else ValueError naming the nearest valid sizes.
 
-    Raises:
-        ValueError: a side is not a multiple of 32 and ``pad_or_reject="reject"``; the
-            message names the size, the nearest valid sizes and the ``pad`` alternative.
-            Also with ``pad_or_reject="pad"`` when a side is too short to be padded by
-            reflection (below 12, padded to 32): the message says to resize to 32 instead;
-            and for an ``img_size`` that is not a whole number or a pair of them (``256 / 4``).
+    A side not a multiple of 32 is refused (``"reject"``) or padded (``"pad"``: not below 12, too short to reflect).
     """
     h, w = parse_size(img_size)
     if pad_or_reject not in ("reject", "pad"):
@@ -73,18 +63,15 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
     if pad_or_reject == "pad":
         if paddable:
             return up
+        arg = str(up[0]) if up[0] == up[1] else f"({up[0]}, {up[1]})"
         raise ValueError(f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
                          f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
-                         f"pad up to {MULTIPLE}). Pass img_size={_as_arg(up)} to resize the images to {up[0]}x{up[1]} "
+                         f"pad up to {MULTIPLE}). Pass img_size={arg} to resize the images to {up[0]}x{up[1]} "
                          "instead of padding them.")  # fmt: skip
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
-    pad = (
-        f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} "
-        "(images reflected, masks filled with the ignore index or 0)."
-        if paddable
-        else ""
-    )
+    pad = (f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} (images reflected, masks filled "
+           "with the ignore index or 0)." if paddable else "")  # fmt: skip
     raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
                      f"Nearest valid sizes: {nearest}.{pad}")  # fmt: skip
 
@@ -97,16 +84,10 @@ def whole(value, name: str) -> int:
     raise ValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}){hint}")
 
 
-def is_paths(seq) -> bool:
-    return len(seq) > 0 and isinstance(seq[0], (str, Path))
-
-
 def out_of_range(value: int, num_classes: int, source: str, fix: str) -> str:
     """The one message for a mask value outside the classes, from arrays and from PNG paths alike."""
-    return (
-        f"{source} holds the value {value}, but there are only {num_classes} classes "
-        f"(0..{num_classes - 1}); masks must hold class indices ({fix})"
-    )
+    return (f"{source} holds the value {value}, but there are only {num_classes} classes (0..{num_classes - 1}); "
+            f"masks must hold class indices ({fix})")
 
 
 def _void_fix(value: int) -> str:
@@ -129,11 +110,8 @@ def image_array(x, label: str) -> np.ndarray:
         low, high = float(x.min()), float(x.max())
         if 0 <= low and high <= 1:
             return x.astype(np.float32) * np.float32(255)
-        fix = (
-            "pass them as uint8 (x.astype(np.uint8)) or divide by 255 yourself"
-            if low >= 0 and high <= 255
-            else "undo the standardisation (x * std + mean) to get [0, 1], or pass uint8 values 0..255"
-        )
+        fix = ("pass them as uint8 (x.astype(np.uint8)) or divide by 255 yourself" if low >= 0 and high <= 255
+               else "undo the standardisation (x * std + mean) to get [0, 1], or pass uint8 values 0..255")
         raise ValueError(f"{label} is {x.dtype} with values {low:g}..{high:g}: float images must be in [0, 1]; {fix}.")
     if x.dtype.kind in "iu":
         low, high = int(x.min()), int(x.max())
@@ -177,23 +155,15 @@ def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None)
 
 
 def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index: int | None = None):
-    """Class indices ``uint8 [H, W, 1]`` of one mask file, through ``files.read_mask`` + ``to_classes``.
-
-    Runs inside ``tf.numpy_function``. Without ``num_classes``, values up to 255 pass
-    (the pipeline keeps masks as uint8 until it casts them to int32).
-    """
+    """Class indices ``uint8 [H, W, 1]`` of one mask file (in ``tf.numpy_function``); no ``num_classes``: 0..255."""
     path = Path(path.decode() if isinstance(path, bytes) else path)
     raw = read_mask(path)
     if mask_encoding == "index" and raw.size:
         values = np.unique(raw).tolist()
         stray = [v for v in values if v != ignore_index and (v > 255 or (num_classes and v >= num_classes))]
         if stray and num_classes:
-            fix = (
-                "a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; if only "
-                "this one is, re-save it as 0/1"
-                if binary_top(values)
-                else _void_fix(stray[-1])
-            )
+            fix = ("a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; if only "
+                   "this one is, re-save it as 0/1" if binary_top(values) else _void_fix(stray[-1]))
             raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
         if stray:
             raise ValueError(f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
@@ -231,7 +201,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
                          "least one pair")  # fmt: skip
     if subset is not None:
         images, masks = images[:subset], masks[:subset]
-    if is_paths(images):
+    if isinstance(images[0], (str, Path)):
         jpeg = [p for p in masks if Path(p).suffix.lower() in (".jpg", ".jpeg")]
         if jpeg:
             raise jpeg_masks_error(jpeg, "the mask paths")

@@ -1,21 +1,13 @@
 """Verified downloads: every file is checked against the manifest's size and SHA-256.
 
-Files download in parallel and land atomically (a temporary name in the same folder,
-renamed only after the check), so a cached file is either complete and correct or
-absent; a bad download never replaces anything. Files already present and correct are
-skipped. Ctrl-C stops a download within about a second and keeps the verified files; the
-transfers themselves are in :mod:`segutils.data.fetch.transfer`.
-
-Where files go (first match wins): the ``data_dir`` argument; ``SEGUTILS_DATA_DIR``;
-``data/`` at the repository root when segutils runs from a writable checkout; else
-``~/.cache/segutils`` (``$XDG_CACHE_HOME/segutils``). Each dataset gets ``<dir>/<name>/``.
-
-Where files come from: the pinned URL in the manifest, unless the ``mirror`` argument or
-``SEGUTILS_MIRROR`` names a mirror: an ``http(s)://`` or ``file://`` URL, or a plain
-local folder (a USB copy), laid out like the manifest paths. A ``{name}`` in it is
-replaced by the dataset name, so one setting serves several datasets, e.g.
-``SEGUTILS_MIRROR=http://192.168.1.10:8000/{name}/`` while the instructor runs
-``python -m http.server`` in their ``data/`` folder. Taught in ``notebooks/01_data.ipynb``.
+Files download in parallel (:mod:`segutils.data.fetch.transfer`) and land atomically, so a cached file is
+complete and correct or absent; files already correct are skipped; Ctrl-C stops within about a second.
+Files go to the ``data_dir`` argument, else ``SEGUTILS_DATA_DIR``, else ``data/`` in a writable checkout,
+else ``~/.cache/segutils``, one ``<name>/`` per dataset. They come from the manifest's pinned URL unless the
+``mirror`` argument or ``SEGUTILS_MIRROR`` names a mirror laid out like the manifest: an ``http(s)://`` or
+``file://`` URL or a folder (a USB copy), ``{name}`` replaced by the dataset's name (e.g.
+``SEGUTILS_MIRROR=http://192.168.1.10:8000/{name}/`` beside the instructor's ``python -m http.server``).
+Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -27,17 +19,7 @@ import urllib.parse
 from pathlib import Path
 
 from ..registry import ManifestEntry, info, read_manifest
-from .transfer import (  # noqa: F401 - CONNECT_TIMEOUT etc. are part of this module's API
-    CHUNK,
-    CONNECT_TIMEOUT,
-    READ_TIMEOUT,
-    RETRIES,
-    DownloadError,
-    Stop,
-    fetch,
-    run_all,
-    sweep_stale_parts,
-)
+from .transfer import DownloadError, Stop, fetch, run_all, sweep_stale_parts
 
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
@@ -89,11 +71,7 @@ def sha256_of(path: Path) -> str:
 
 
 def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:
-    """``None`` if ``path`` matches its manifest entry, else what is wrong with it.
-
-    ``full=False`` checks presence and size only (cheap, for every load); ``download`` (and
-    ``python -m segutils.course.data verify``) check the SHA-256 too.
-    """
+    """``None`` if ``path`` matches its manifest entry, else what is wrong; ``full=False``: not the SHA-256."""
     if not path.is_file():
         return "missing"
     size = path.stat().st_size
@@ -161,38 +139,17 @@ def _writable(dest: Path) -> None:
 
 def _interrupted(name: str, dest: Path, kept: int | None, total: int) -> KeyboardInterrupt:
     count = f" ({kept} of {total})" if kept is not None else ""
-    return KeyboardInterrupt(
-        f"Download of {name!r} stopped by Ctrl-C: the files already verified{count} are kept in {dest}; "
-        "run the download again to fetch the rest."
-    )
+    return KeyboardInterrupt(f"Download of {name!r} stopped by Ctrl-C: the files already verified{count} are kept "
+                             f"in {dest}; run the download again to fetch the rest.")
 
 
-def download(
-    name: str,
-    data_dir: str | os.PathLike | None = None,
-    mirror: str | os.PathLike | None = None,
-    workers: int = 8,
-    progress: bool = True,
-) -> Path:
-    """Fetch and verify every file of a registry dataset; return its local folder.
+def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None,
+             workers: int = 8, progress: bool = True) -> Path:
+    """Fetch and verify every file of ``membrane`` or ``camvid`` (see above); return ``<data_dir>/<name>/``.
 
+    A :class:`DownloadError` names the files that failed, their URLs and what to do. On Ctrl-C (or "interrupt
+    kernel") the queued files are cancelled, the verified ones kept and no partial file keeps a real name.
     Taught in ``notebooks/01_data.ipynb``.
-
-    Args:
-        name: ``membrane`` or ``camvid`` (``shapes`` needs no download).
-        data_dir: cache folder; default ``SEGUTILS_DATA_DIR`` or :func:`default_data_dir`.
-        mirror: root URL or folder to fetch from instead of the pinned source;
-            default ``SEGUTILS_MIRROR``. ``{name}`` in it becomes the dataset name.
-        workers: parallel downloads.
-        progress: show a tqdm progress bar in bytes.
-
-    Returns:
-        ``<data_dir>/<name>/``, holding every manifest file, each checked.
-
-    Raises:
-        DownloadError: naming the files that failed, their URLs and what to do.
-        KeyboardInterrupt: on Ctrl-C (or "interrupt kernel"), within about a second: queued
-            files are cancelled, verified files kept, and no partial file keeps a real name.
     """
     meta = info(name)
     if meta.manifest is None:
@@ -209,11 +166,10 @@ def download(
     if not todo:
         return dest
     _writable(dest)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        bar = tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"{meta.name} ({len(todo)} files)")
+    bar = tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"{meta.name} ({len(todo)} files)",
+               disable=not progress)
     stop, landed = Stop(), []
 
     def one(entry: ManifestEntry) -> dict | None:
@@ -227,8 +183,7 @@ def download(
     except KeyboardInterrupt:
         raise _interrupted(meta.name, dest, len(entries) - len(todo) + len(landed), len(entries)) from None
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if failures:
         raise _error(meta.name, failures, len(entries), root, source, dest, stop.reason)
     return dest

@@ -1,11 +1,10 @@
 """One checked file transfer, the thread pool that runs them, and what to tell the learner.
 
-Each file arrives under a hidden temporary name (``.<name>.<pid>-<thread>.part``) and is
-renamed only after its size and SHA-256 match. A web page where a file should be (a Wi-Fi
-login page) is recognised and stops the download. Ctrl-C (a ``KeyboardInterrupt``, which is
-also what Jupyter's "interrupt kernel" raises) cancels the queued files and hangs up the open
-connections, so the pool stops within about a second; ``.part`` files of a process that was
-killed are swept by the next download. Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``).
+Each file arrives under a hidden ``.<name>.<pid>-<thread>.part`` and is renamed only once its size and SHA-256
+match. A web page where a file should be (a Wi-Fi login page) stops the download. Ctrl-C (also Jupyter's
+"interrupt kernel") cancels the queued files and hangs up the open connections, so the pool stops within about
+a second; the next download sweeps the ``.part`` files of a killed process. Behind ``segutils.data.load``
+(``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations
@@ -104,8 +103,7 @@ _opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 def run_all(fn, items, workers: int, stop: Stop) -> list:
     """``[fn(item) for item in items]`` on ``workers`` threads.
 
-    On Ctrl-C (or any exception) the queued items are cancelled, the open connections hung
-    up, and the exception re-raised after at most :data:`STOP_GRACE` seconds.
+    On Ctrl-C (or any error) the queued items are cancelled, the connections hung up, and the error re-raised.
     """
     pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
     jobs = [pool.submit(fn, item) for item in items]
@@ -137,10 +135,7 @@ def _alive(pid: int, path: Path) -> bool:
 
 
 def sweep_stale_parts(folder: Path) -> int:
-    """Delete the hidden ``.part`` files a killed download left under ``folder``; returns how many.
-
-    Files of a process that is still running are left alone.
-    """
+    """Delete the hidden ``.part`` files a killed download (not a running one) left under ``folder``; how many."""
     swept = 0
     if folder.is_dir():
         for path in folder.rglob(".*.part"):
@@ -173,9 +168,13 @@ def _web_page(response, first: bytes, path: str) -> str | None:
     html = ctype == "text/html" and first.lstrip().startswith(b"<") and not path.endswith((".html", ".htm"))
     if not (WEB_PAGE.match(first[:512]) or html):
         return None
-    title = re.search(rb"<title[^>]*>(.*?)</title>", first, re.I | re.S)
-    titled = f", titled {title.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if title else ""
-    return f"the server answered with a web page ({ctype or 'HTML'}{titled}) instead of the file"
+    return f"the server answered with a web page ({ctype or 'HTML'}{titled(first)}) instead of the file"
+
+
+def titled(page: bytes) -> str:
+    """``, titled '...'`` with the ``<title>`` of a web page's first bytes, or ``""``."""
+    found = re.search(rb"<title[^>]*>(.*?)</title>", page, re.I | re.S)
+    return f", titled {found.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if found else ""
 
 
 def _attempt(entry: ManifestEntry, url: str, tmp: Path, dest: Path, bar, stop: Stop) -> tuple[dict | None, int]:
@@ -194,9 +193,8 @@ def _attempt(entry: ManifestEntry, url: str, tmp: Path, dest: Path, bar, stop: S
                 break
             digest.update(chunk)
             out.write(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-                shown += len(chunk)
+            bar.update(len(chunk))
+            shown += len(chunk)
     if received != entry.size:
         got = f"more than {entry.size}" if received > entry.size else str(received)
         return {"kind": "truncated", "detail": f"received {got} bytes, expected {entry.size}"}, shown
@@ -208,7 +206,7 @@ def _attempt(entry: ManifestEntry, url: str, tmp: Path, dest: Path, bar, stop: S
 
 
 def fetch(entry: ManifestEntry, url: str, dest: Path, bar, stop: Stop) -> dict | None:
-    """Download one file to ``dest`` through a checked temporary file; a failure dict or ``None``."""
+    """Download one file to ``dest`` through a checked temporary file, on a tqdm ``bar``; a failure dict or ``None``."""
     failure, _local.stop = None, stop
     for attempt in range(RETRIES + 1):
         if stop.is_set():
@@ -229,8 +227,7 @@ def fetch(entry: ManifestEntry, url: str, dest: Path, bar, stop: Stop) -> dict |
                 tmp.unlink(missing_ok=True)
             stop.track(getattr(_local, "sock", None), add=False)
             _local.sock = None
-        if bar is not None and shown:
-            bar.update(-shown)  # the retry or the failure takes these bytes back
+        bar.update(-shown)  # the retry or the failure takes these bytes back
         transient = failure["kind"] in ("truncated", "checksum") or failure["detail"].startswith("HTTP 5")
         if not transient or attempt == RETRIES:
             break

@@ -1,23 +1,23 @@
 """LinkNet's pretrained encoder weights: where the file comes from, and what a file holds.
 
-``"imagenet"`` resolves to the ``*_no_top.h5`` file of ``classification_models`` in the Keras
-cache (``~/.keras/models``): the copy there, else one fetched from ``SEGUTILS_MIRROR``'s
-``weights/`` folder, else from GitHub, each checked against its md5 (``make data`` also copies
-it to ``<data>/weights/``: :mod:`segutils.course.data`). :func:`read_weights_file`
-says what a file holds (a web page, a truncated file, the layers of a network) before Keras
-loads it. The models import this module, never the reverse. Taught in
-``notebooks/03_linknet.ipynb``.
+``"imagenet"`` is ``classification_models``' ``*_no_top.h5`` in the Keras cache (``~/.keras/models``): the copy
+there, else one fetched from ``SEGUTILS_MIRROR``'s ``weights/`` folder, else from GitHub, each checked against
+its md5 (``make data`` also copies it to ``<data>/weights/``). :func:`read_weights_file` says what a file holds
+(a web page, a truncated file, a network's layers) before Keras loads it. The models import this module, never
+the reverse. Taught in ``notebooks/03_linknet.ipynb``.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import zipfile
 from dataclasses import dataclass
 
 from .downloads import WEIGHTS, mirror_url
+from .transfer import titled
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -27,10 +27,7 @@ class EncoderWeightsError(RuntimeError):
 
 
 def imagenet_weights_info(backbone: str) -> dict | None:
-    """``name``, ``url`` and ``md5`` of the ImageNet no-top encoder file, or None if unknown.
-
-    From ``classification_models.weights.WEIGHTS_COLLECTION`` (ResNets, SE-ResNets, ResNeXts).
-    """
+    """``name``, ``url`` and ``md5`` of the ImageNet no-top encoder file (``classification_models``), or None."""
     from classification_models.weights import WEIGHTS_COLLECTION
 
     for entry in WEIGHTS_COLLECTION:
@@ -60,11 +57,7 @@ def _fix_lines(backbone: str, info: dict | None) -> str:
 def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
     """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
 
-    ``"imagenet"`` files come from ``mirror`` (else ``SEGUTILS_MIRROR``) first, then GitHub.
-
-    Raises:
-        EncoderWeightsError: the ImageNet download failed; the message says how to fix it.
-        FileNotFoundError: ``encoder_weights`` is a path that does not exist.
+    ``"imagenet"`` comes from ``mirror`` (else ``SEGUTILS_MIRROR``), then GitHub, or an :class:`EncoderWeightsError`.
     """
     if encoder_weights is None:
         return None
@@ -112,14 +105,7 @@ class WeightsFile:
 
     @property
     def numbers(self) -> int:
-        return sum(_size(shape) for layer in self.layers for shape in layer)
-
-
-def _size(shape) -> int:
-    n = 1
-    for side in shape:
-        n *= int(side)
-    return n
+        return sum(math.prod(shape) for layer in self.layers for shape in layer)
 
 
 def weights_file_error(path: str, what: str, backbone: str, fix: str) -> EncoderWeightsError:
@@ -131,11 +117,6 @@ def weights_file_error(path: str, what: str, backbone: str, fix: str) -> Encoder
         f"Expected: {expected}.\nFix: {fix} Or pass encoder_weights='imagenet' (downloaded and checked), "
         "or None to train the encoder from scratch."
     )
-
-
-def _html_title(head: bytes) -> str:
-    found = re.search(rb"<title[^>]*>(.*?)</title>", head, re.I | re.S)
-    return f", titled {found.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if found else ""
 
 
 def _legacy_layers(group) -> tuple[list, list]:
@@ -165,9 +146,7 @@ def _keras3_layers(group) -> list:
 def read_weights_file(path, backbone: str) -> WeightsFile:
     """The layers an HDF5 weights file (or ``.keras`` archive) holds.
 
-    Raises:
-        EncoderWeightsError: the file holds no weights: it is empty, a web page saved in
-            their place, not HDF5, or damaged/truncated; the message says which and the fix.
+    An empty, HTML, non-HDF5 or truncated file raises an :class:`EncoderWeightsError` that says which and the fix.
     """
     import h5py
 
@@ -179,7 +158,7 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     if size == 0:
         raise weights_file_error(path, "an empty file (0 bytes)", backbone, again)
     if re.match(rb"\s*(<!doctype html|<html|<\?xml|<head|<body)", head[:512], re.I):
-        page = f"an HTML page ({size:,} bytes{_html_title(head)}) saved in place of the weights"
+        page = f"an HTML page ({size:,} bytes{titled(head)}) saved in place of the weights"
         fix = "A download fetched a web page (a Wi-Fi login page or an error page): open a browser and log in if " \
               "asked, delete the file, and download it again."  # fmt: skip
         raise weights_file_error(path, page, backbone, fix)
