@@ -71,27 +71,22 @@ class ManifestEntry(NamedTuple):
 
 @cache
 def read_manifest(manifest: str) -> tuple[str, tuple[ManifestEntry, ...]]:
-    """``(base_url, entries)`` of a manifest file name (e.g. ``"membrane.tsv"``).
+    """``(base_url, entries)`` of a manifest (e.g. ``"membrane.tsv"``).
 
-    The file has ``# key: value`` header lines (``base_url`` among them), then one
-    ``path<TAB>bytes<TAB>sha256`` line per file.
+    Header lines ``# key: value`` (``base_url`` among them), then one ``path<TAB>bytes<TAB>sha256`` line per file.
     """
-    base_url, entries = None, []
-    for number, line in enumerate((MANIFEST_DIR / manifest).read_text().splitlines(), 1):
-        if line.startswith("#"):
-            if line[1:].strip().startswith("base_url:"):
-                base_url = line.split("base_url:", 1)[1].strip()
-            continue
-        if not line.strip():
-            continue
-        try:
-            path, size, sha = line.split("\t")
-            entries.append(ManifestEntry(path, int(size), sha.strip().lower()))
-        except ValueError as err:
-            raise ValueError(f"{manifest} line {number} is not path<TAB>bytes<TAB>sha256: {line!r}") from err
+    text, entries = (MANIFEST_DIR / manifest).read_text(), []
+    base_url = re.search(r"^#\s*base_url:(.*)$", text, re.M)
     if base_url is None:
         raise ValueError(f"{manifest} has no '# base_url: ...' header line")
-    return base_url, tuple(entries)
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            try:
+                path, size, sha = line.split("\t")
+                entries.append(ManifestEntry(path, int(size), sha.strip().lower()))
+            except ValueError as err:
+                raise ValueError(f"{manifest} line {number} is not path<TAB>bytes<TAB>sha256: {line!r}") from err
+    return base_url.group(1).strip(), tuple(entries)
 
 
 def natural_key(name: str) -> list:
@@ -160,10 +155,7 @@ def info(name: str) -> DatasetInfo:
 
 
 def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
-    """``{split: [(image_path, mask_path), ...]}`` of a registry dataset, from its manifest entries.
-
-    Paths are relative to the dataset folder; pairs come in natural order of the stem.
-    """
+    """``{split: [(image_path, mask_path), ...]}`` of a registry dataset, relative paths in natural order."""
     paths = [e.path for e in entries]
     if name == "membrane":
         stems = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in paths if p.startswith("train/image/")]
@@ -173,12 +165,10 @@ def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
         }
     if name == "camvid":
         present = set(paths)
-        result = {}
-        for split in SPLITS:
-            images = sorted((p for p in paths if p.startswith(f"{split}/")), key=natural_key)
-            result[split] = [(p, f"{split}annot/{p.split('/', 1)[1]}") for p in images]
-            missing = [m for _, m in result[split] if m not in present]
-            if missing:
-                raise ValueError(f"camvid manifest lacks the masks {missing[:5]}")
+        images = {split: sorted((p for p in paths if p.startswith(f"{split}/")), key=natural_key) for split in SPLITS}
+        result = {split: [(p, f"{split}annot/{p.split('/', 1)[1]}") for p in found] for split, found in images.items()}
+        missing = [m for pairs in result.values() for _, m in pairs if m not in present]
+        if missing:
+            raise ValueError(f"camvid manifest lacks the masks {missing[:5]}")
         return result
     raise ValueError(f"{name!r} has no manifest to split")

@@ -191,7 +191,7 @@ def _label(kind: str, i: int, count: int, names) -> str:
 
 
 def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
-    """``(dataset of (image [H,W,C] uint8 or float32 0..255, mask [H,W,1]), count)``, checked."""
+    """``(dataset of (image [H,W,C] uint8 or float32 0..255, mask [H,W,1]), count)`` of checked pairs."""
     images, masks = (data.images, data.masks) if hasattr(data, "images") else data
     names = getattr(data, "names", None)
     if len(images) != len(masks):
@@ -216,14 +216,10 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
 
         def decode(image_path, mask_path):
             data = tf.numpy_function(checked_png, [image_path, tf.io.read_file(image_path)], tf.string, stateful=False)
-            image = tf.io.decode_png(tf.reshape(data, []), channels=channels)
-            image = tf.ensure_shape(image, [None, None, channels])
-            mask = tf.numpy_function(
-                lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path], tf.uint8,
-                stateful=False,
-            )  # fmt: skip
-            mask.set_shape([None, None, 1])
-            return image, mask
+            image = tf.ensure_shape(tf.io.decode_png(tf.reshape(data, []), channels=channels), [None, None, channels])
+            mask = tf.numpy_function(lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path],
+                                     tf.uint8, stateful=False)  # fmt: skip
+            return image, tf.ensure_shape(mask, [None, None, 1])
 
         paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
         return paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE), len(images)
@@ -247,11 +243,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
     if len(depth) > 1:
         raise ValueError(f"the images have different channel counts {sorted(depth)}: pass channels=1 or 3 "
                          "to load() or convert them first")  # fmt: skip
-    ds = tf.data.Dataset.from_generator(  # sizes differ: one element at a time, resized in the next step
-        lambda: zip(images, masks, strict=True),
-        output_signature=(
-            tf.TensorSpec([None, None, depth.pop()], tf.as_dtype(images[0].dtype)),
-            tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)),
-        ),
-    )
-    return ds, count
+    signature = (tf.TensorSpec([None, None, depth.pop()], tf.as_dtype(images[0].dtype)),
+                 tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)))
+    # sizes differ: one element at a time, resized in the next step
+    return tf.data.Dataset.from_generator(lambda: zip(images, masks, strict=True), output_signature=signature), count

@@ -134,17 +134,13 @@ def _alive(pid: int, path: Path) -> bool:
     return True
 
 
-def sweep_stale_parts(folder: Path) -> int:
-    """Delete the hidden ``.part`` files a killed download (not a running one) left under ``folder``; how many."""
-    swept = 0
-    if folder.is_dir():
-        for path in folder.rglob(".*.part"):
-            found = PART.match(path.name)
-            with contextlib.suppress(OSError):
-                if found and not _alive(int(found.group(1)), path):
-                    path.unlink()
-                    swept += 1
-    return swept
+def sweep_stale_parts(folder: Path) -> None:
+    """Delete the hidden ``.part`` files a killed download (not a running one) left under ``folder``."""
+    for path in folder.rglob(".*.part"):  # nothing when the folder does not exist yet
+        found = PART.match(path.name)
+        with contextlib.suppress(OSError):
+            if found and not _alive(int(found.group(1)), path):
+                path.unlink()
 
 
 def kind(err: BaseException) -> str:

@@ -42,18 +42,6 @@ def keras_cache_dir() -> str:
     return os.path.join(home, "models")
 
 
-def _fix_lines(backbone: str, info: dict | None) -> str:
-    name = info["name"] if info else f"{backbone}_weights.h5"
-    return (
-        f"  1. copy {name}" + (f" (md5 {info['md5']})" if info else "")
-        + f" to {os.path.join(keras_cache_dir(), name)} "
-        "(the Keras cache) and run again, or run `make data` while online;\n"
-        f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror (it serves {WEIGHTS}/{name});\n"
-        f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{name}');\n"
-        "  4. or train the encoder from scratch: encoder_weights=None."
-    )
-
-
 def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
     """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
 
@@ -70,27 +58,25 @@ def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | N
         root = mirror_url(WEIGHTS, mirror)
         origins = ([root[0] + info["name"]] if root else []) + [info["url"]]
         os.makedirs(keras_cache_dir(), exist_ok=True)  # else Keras silently falls back to /tmp/.keras
-        errors = []
+        errors, name = [], info["name"]
         for origin in origins:
             try:
-                return keras.utils.get_file(
-                    info["name"], origin, cache_dir=os.path.dirname(keras_cache_dir()), cache_subdir="models",
-                    file_hash=info["md5"], hash_algorithm="md5",
-                )  # fmt: skip
+                return keras.utils.get_file(name, origin, cache_dir=os.path.dirname(keras_cache_dir()),
+                                            cache_subdir="models", file_hash=info["md5"], hash_algorithm="md5")
             except Exception as err:  # noqa: BLE001 - try the next origin, then explain
                 errors.append(f"{origin} ({type(err).__name__}: {err})")
         raise EncoderWeightsError(
-            f"Could not download the ImageNet weights of the {backbone} encoder, {info['name']}, from "
-            + " nor from ".join(errors)
-            + ".\nFixes:\n"
-            + _fix_lines(backbone, info)
-        )
+            f"Could not download the ImageNet weights of the {backbone} encoder, {name}, from "
+            f"{' nor from '.join(errors)}.\nFixes:\n  1. copy {name} (md5 {info['md5']}) to "
+            f"{os.path.join(keras_cache_dir(), name)} (the Keras cache) and run again, or run `make data` while "
+            "online;\n"
+            f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror (it serves {WEIGHTS}/{name});\n"
+            f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{name}');\n"
+            "  4. or train the encoder from scratch: encoder_weights=None.")
     path = os.fspath(encoder_weights)
     if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"encoder_weights={path!r} is not a file. Pass 'imagenet', None, or the path of an encoder "
-            "weights file (.h5 from classification_models, or .weights.h5)."
-        )
+        raise FileNotFoundError(f"encoder_weights={path!r} is not a file. Pass 'imagenet', None, or the path of an "
+                                "encoder weights file (.h5 from classification_models, or .weights.h5).")
     return path
 
 
@@ -111,12 +97,10 @@ class WeightsFile:
 def weights_file_error(path: str, what: str, backbone: str, fix: str) -> EncoderWeightsError:
     info = imagenet_weights_info(backbone)
     like = f", like {info['name']} (md5 {info['md5']})" if info else ""
-    expected = f"the {backbone} encoder's weights in HDF5{like}"
-    return EncoderWeightsError(
-        f"encoder_weights={path!r} does not hold the {backbone} encoder's weights: it is {what}.\n"
-        f"Expected: {expected}.\nFix: {fix} Or pass encoder_weights='imagenet' (downloaded and checked), "
-        "or None to train the encoder from scratch."
-    )
+    return EncoderWeightsError(f"encoder_weights={path!r} does not hold the {backbone} encoder's weights: it is "
+                               f"{what}.\nExpected: the {backbone} encoder's weights in HDF5{like}.\nFix: {fix} Or "
+                               "pass encoder_weights='imagenet' (downloaded and checked), or None to train the encoder "
+                               "from scratch.")
 
 
 def _legacy_layers(group) -> tuple[list, list]:
