@@ -3,6 +3,8 @@
 Taught in ``notebooks/01_data.ipynb``.
 """
 
+import importlib
+
 from .fetch.downloads import DownloadError, download  # noqa: F401
 from .loading import DataError, Split, load  # noqa: F401
 from .registry import DATASETS, DatasetInfo, info  # noqa: F401
@@ -16,8 +18,6 @@ _PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "MaskFormat": "
 
 
 def __getattr__(name: str):
-    if name in _PIPELINE:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_PIPELINE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _PIPELINE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_PIPELINE[name]}"), name)

@@ -36,20 +36,16 @@ def _open(path: Path) -> Image.Image:
         image.load()
         return image
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(
-            f"Cannot read {path}: {err}. The file is damaged or not an image: re-export it as PNG "
-            "(or JPEG, TIFF, BMP for images), or remove it together with its partner."
-        ) from err
+        raise DataError(f"Cannot read {path}: {err}. The file is damaged or not an image: re-export it as PNG (or "
+                        "JPEG, TIFF, BMP for images), or remove it together with its partner.") from err
 
 
 def jpeg_masks_error(paths, where: str) -> DataError:
     """The refusal of JPEG masks: what JPEG does to them, and the fix."""
-    return DataError(
-        f"{listing([Path(p).name for p in paths], 'JPEG masks')} in {where}: JPEG compression changes pixel values "
-        "at every edge, so a JPEG mask holds classes that were never drawn. Save the masks as PNG (lossless) from "
-        "your labelling tool; converting the JPEGs keeps the damage (binary masks: threshold at 128, then save "
-        "as PNG)."
-    )
+    return DataError(f"{listing([Path(p).name for p in paths], 'JPEG masks')} in {where}: JPEG compression changes "
+                     "pixel values at every edge, so a JPEG mask holds classes that were never drawn. Save the masks "
+                     "as PNG (lossless) from your labelling tool; converting the JPEGs keeps the damage (binary "
+                     "masks: threshold at 128, then save as PNG).")
 
 
 def read_image(path: Path, channels: int = 3) -> np.ndarray:
@@ -178,8 +174,7 @@ def _named(paths) -> str:
 def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int | None, where: str):
     """``(encoding, num_classes)`` of a folder's masks from the values each mask file holds.
 
-    Binary (``binary_0_255``) when every mask holds only 0 and 255 (or 0 and 65535); else class
-    indices. A folder that mixes the two is refused, naming the masks of the smaller group.
+    Binary when every mask holds only 0 and 255 (or 65535), else class indices; a mix is refused, naming the fewer.
     """
     values = sorted(set().union(*per_file.values()) - {ignore_index})
     binary = [p for p, v in per_file.items() if binary_top(v, ignore_index)]

@@ -131,12 +131,6 @@ def _declared(root: Path) -> dict:
     return found
 
 
-def _check_ignore(ignore_index) -> None:
-    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
-        raise DataError(
-            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}")
-
-
 def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_index=None) -> Split:
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
@@ -145,7 +139,9 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     declared = _declared(root)
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
-    _check_ignore(ignore_index)
+    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
+        raise DataError(
+            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}")
     split_dirs = [s for s in SPLITS if (root / s).is_dir()]
     if split_dirs:
         if split not in split_dirs:
