@@ -116,12 +116,9 @@ def random_crop(image, mask, seed, min_scale: float = 0.8):
 
     The image is resized bilinearly, the mask with nearest neighbour. Taught in notebooks/01_data.ipynb.
     """
-    shape = tf.shape(image)
-    offset, crop = crop_window(seed, shape[:2], min_scale)
-    begin = tf.concat([offset, [0]], axis=0)
-    image = tf.slice(image, begin, tf.concat([crop, [shape[2]]], axis=0))
-    mask = tf.slice(mask, begin, tf.concat([crop, [tf.shape(mask)[2]]], axis=0))
-    size = shape[:2]
+    size = tf.shape(image)[:2]
+    (y, x), (h, w) = (tf.unstack(t) for t in crop_window(seed, size, min_scale))
+    image, mask = image[y : y + h, x : x + w], mask[y : y + h, x : x + w]
     return tf.image.resize(image, size, method="bilinear"), tf.image.resize(mask, size, method="nearest")
 
 
@@ -196,8 +193,7 @@ def augment(image, mask, seed, config: AugmentConfig | None = None):
     config = config or AugmentConfig()
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     geo_seed, flip_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    image = tf.convert_to_tensor(image, tf.float32)
-    mask = tf.convert_to_tensor(mask)
+    image, mask = tf.convert_to_tensor(image, tf.float32), tf.convert_to_tensor(mask)
     static_image, static_mask = image.shape, mask.shape
     crop_seed, elastic_seed = tf.unstack(tf.random.experimental.stateless_split(geo_seed, 2))
     if config.elastic:  # crop and warp in one resampling

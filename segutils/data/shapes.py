@@ -73,11 +73,8 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
     cy = rng.uniform(radius, height - radius)
     cx = rng.uniform(radius, width - radius)
     # Saturated colours: each channel near 0 or near 255, never all alike.
-    colours = np.where(
-        rng.random((n, MAX_SHAPES, 3)) < 0.5,
-        rng.uniform(0, 60, (n, MAX_SHAPES, 3)),
-        rng.uniform(190, 255, (n, MAX_SHAPES, 3)),
-    )
+    colours = np.where(rng.random((n, MAX_SHAPES, 3)) < 0.5, rng.uniform(0, 60, (n, MAX_SHAPES, 3)),
+                       rng.uniform(190, 255, (n, MAX_SHAPES, 3)))
     grey = np.ptp(colours, axis=-1) < 100
     colours[..., 0] = np.where(grey, 255 - colours[..., 1], colours[..., 0])
 
@@ -90,11 +87,8 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
         dy = y - cy[:, k, None, None].astype(np.float32)
         dx = x - cx[:, k, None, None].astype(np.float32)
         cls = classes[:, k, None, None]
-        inside = np.where(
-            cls == 1,
-            dy * dy + dx * dx <= r * r,
-            (np.abs(dy) <= r) & ((cls == 2) & (np.abs(dx) <= r) | (cls == 3) & (np.abs(dx) <= (dy + r) / 2)),
-        )
+        square_or_triangle = (cls == 2) & (np.abs(dx) <= r) | (cls == 3) & (np.abs(dx) <= (dy + r) / 2)
+        inside = np.where(cls == 1, dy * dy + dx * dx <= r * r, (np.abs(dy) <= r) & square_or_triangle)
         inside &= (k < count)[:, None, None]
         top[inside] = k
 

@@ -42,27 +42,25 @@ class DownloadError(RuntimeError):
         self.failures = failures or []
 
 
-class Stop:
-    """Why a download tries no more files (the source failed, or Ctrl-C), and its open sockets."""
+class Stop(threading.Event):
+    """Set when a download tries no more files, with the ``reason`` (the source failed, or Ctrl-C); its sockets."""
 
     def __init__(self):
-        self.reason, self._event, self._lock, self._sockets = "", threading.Event(), threading.Lock(), set()
+        super().__init__()
+        self.reason, self._guard, self._sockets = "", threading.Lock(), set()
 
     def set(self, reason: str) -> None:
-        with self._lock:
+        with self._guard:
             self.reason = self.reason or reason
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
+        super().set()
 
     def track(self, sock, add: bool = True) -> None:
-        with self._lock:
+        with self._guard:
             (self._sockets.add if add else self._sockets.discard)(sock)
 
     def hang_up(self) -> None:
         """Shut the open connections, so a worker blocked in a read returns at once."""
-        with self._lock:
+        with self._guard:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)

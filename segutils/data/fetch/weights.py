@@ -85,7 +85,6 @@ class WeightsFile:
     """What an HDF5 weights file holds: ``layers`` lists each layer's weight shapes, in file order."""
 
     path: str
-    kind: str  # "weights" (weights only) or "model" (a whole saved model)
     layers: tuple[tuple[tuple[int, ...], ...], ...]
     names: tuple[str, ...]  # layer names (legacy .h5), or () when the format keeps none (Keras 3)
 
@@ -146,11 +145,11 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
         fix = "A download fetched a web page (a Wi-Fi login page or an error page): open a browser and log in if " \
               "asked, delete the file, and download it again."  # fmt: skip
         raise weights_file_error(path, page, backbone, fix)
-    source, kind = path, "weights"
+    source = path
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as archive:
-                source, kind = io.BytesIO(archive.read("model.weights.h5")), "model"
+                source = io.BytesIO(archive.read("model.weights.h5"))
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             what = f"a zip archive that is not a .keras model ({err})"
             raise weights_file_error(path, what, backbone, again) from err
@@ -160,9 +159,7 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     try:
         with h5py.File(source, "r") as f:
             if "layer_names" in f.attrs or "model_weights" in f:
-                group = f["model_weights"] if "model_weights" in f else f
-                names, layers = _legacy_layers(group)
-                kind = "model" if "model_config" in f.attrs else kind
+                names, layers = _legacy_layers(f["model_weights"] if "model_weights" in f else f)
             else:
                 names, layers = [], _keras3_layers(f)
     except OSError as err:
@@ -170,4 +167,4 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
         what = f"a truncated HDF5 file, {size:,} of the {int(stored.group(1)):,} bytes it should have" if stored \
             else f"a damaged HDF5 file ({size:,} bytes; {err})"  # fmt: skip
         raise weights_file_error(path, what, backbone, again) from err
-    return WeightsFile(path, kind, tuple(layers), tuple(names))
+    return WeightsFile(path, tuple(layers), tuple(names))
