@@ -161,8 +161,9 @@ def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:
 
 
 def read(data, masks: MaskFormat, images: ImageFormat | None = None, subset: int | None = None) -> tf.data.Dataset:
-    """Step 1: checked ``(image, mask)`` pairs at their own sizes, of known length: images uint8 (float32 in 0..255
-    for 16-bit or float arrays), masks class indices ``[H, W, 1]``."""
+    """Step 1: checked ``(image, mask)`` pairs at their own sizes (PNG paths decoded); it knows its length.
+
+    Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``."""
     images = images or ImageFormat()
     if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
         raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
