@@ -65,10 +65,9 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
 
 
 def palette_map(palette) -> dict[tuple[int, int, int], int]:
-    items = palette.items() if isinstance(palette, dict) else enumerate(palette)
+    items = palette.items() if isinstance(palette, dict) else ((colour, i) for i, colour in enumerate(palette))
     mapping = {}
-    for key, value in items:
-        colour, index = (key, value) if isinstance(palette, dict) else (value, key)
+    for colour, index in items:
         colour = tuple(int(c) for c in colour)
         if len(colour) != 3 or not all(0 <= c <= 255 for c in colour) or int(index) < 0:
             raise DataError(f"Palette entry {colour} -> {index} is not an (r, g, b) colour -> class index >= 0.")

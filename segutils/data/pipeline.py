@@ -3,10 +3,6 @@
 :func:`read` (checked pairs) -> :func:`resize` (images ``area`` or ``bilinear``, masks ALWAYS nearest; optional
 padding to a multiple of 32) -> ``cache`` -> :func:`shuffle` -> :func:`augment_pairs` (``x / 255``, then
 :mod:`segutils.data.augment`) -> :func:`batches` (one-hot, prefetch); :func:`make_dataset` chains them.
-
-Images are normalised once, to float32 ``x / 255`` in ``[0, 1]`` (LinkNet applies its encoder's preprocessing
-inside the model), so prediction needs the same ``x / 255``. Masks leave as int32 ``[B, H, W, 1]`` class
-indices, or one-hot float32 ``[B, H, W, K]`` with the ignore index (CamVid's 11, a folder's 255) all zeros.
 A bad PNG or mask value is named while iterating (a ``tf.errors.InvalidArgumentError`` carrying the message).
 Taught in ``notebooks/01_data.ipynb``.
 """
@@ -235,7 +231,10 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
         repeat: repeat forever (use with ``steps_per_epoch``).
         subset: keep only the first ``subset`` elements.
 
-    Returns ``(images float32 [B, H, W, C] in [0, 1], masks)`` batches. Taught in notebooks/01_data.ipynb.
+    Returns ``(images, masks)`` batches. Images are normalised once, to float32 ``x / 255`` in ``[0, 1]`` (LinkNet
+    applies its encoder's preprocessing inside the model), so prediction needs the same ``x / 255``. Masks are
+    int32 ``[B, H, W, 1]`` class indices, or one-hot float32 ``[B, H, W, K]`` with the ignore index (CamVid's 11,
+    a folder's 255) all zeros. Taught in notebooks/01_data.ipynb.
     """
     augment, masks = _augment_config(augment, training), mask_format(data, masks)
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()

@@ -1,10 +1,7 @@
 """What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
 
-Array images: ``uint8`` as they are, ``uint16`` scaled by ``x / 65535``, floats in ``[0, 1]`` times 255 (the
-pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; anything else is refused.
-Array masks must hold class indices (or the ignore index) at their image's size. PNG paths must exist, and are
-checked as they are read (a damaged PNG or a stray mask value is named). JPEG masks and, without
-``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
+PNG paths must exist, and are checked as they are read (a damaged PNG or a stray mask value is named). JPEG
+masks and, without ``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations
@@ -95,7 +92,8 @@ def _void_fix(value: int) -> str:
 
 
 def image_array(x, label: str) -> np.ndarray:
-    """One image as ``uint8`` or float32 in 0..255, ``H x W x C``; ValueError on any other kind."""
+    """One image ``H x W x C``: ``uint8`` as it is, ``uint16`` times 255/65535, floats in ``[0, 1]`` times 255 (the
+    pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; ValueError for the rest."""
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 2 else x
     if x.ndim != 3 or x.size == 0:

@@ -2,12 +2,7 @@
 
 Files download in parallel (:mod:`segutils.data.fetch.transfer`) and land atomically, so a cached file is
 complete and correct or absent; files already correct are skipped; Ctrl-C stops within about a second.
-Files go to the ``data_dir`` argument, else ``SEGUTILS_DATA_DIR``, else ``data/`` in a writable checkout,
-else ``~/.cache/segutils``, one ``<name>/`` per dataset. They come from the manifest's pinned URL unless the
-``mirror`` argument or ``SEGUTILS_MIRROR`` names a mirror laid out like the manifest: an ``http(s)://`` or
-``file://`` URL or a folder (a USB copy), ``{name}`` replaced by the dataset's name (e.g.
-``SEGUTILS_MIRROR=http://192.168.1.10:8000/{name}/`` beside the instructor's ``python -m http.server``).
-Taught in ``notebooks/01_data.ipynb``.
+They come from the manifest's pinned URL or a mirror (:func:`mirror_url`). Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ WEIGHTS = "weights"
 
 
 def default_data_dir() -> Path:
-    """``data/`` in a writable checkout of the repository, else the user cache folder."""
+    """``data/`` in a writable checkout of the repository, else ``~/.cache/segutils`` (or ``$XDG_CACHE_HOME``'s)."""
     repo = Path(__file__).resolve().parents[3]
     if (repo / "pyproject.toml").is_file() and (repo / "segutils").is_dir():
         target = repo / "data"
@@ -39,21 +34,25 @@ def default_data_dir() -> Path:
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder: ``data_dir``, else ``SEGUTILS_DATA_DIR``, else :func:`default_data_dir`."""
+    """The cache folder (one ``<name>/`` per dataset): ``data_dir``, else ``SEGUTILS_DATA_DIR``, else the default."""
     chosen = data_dir or os.environ.get(ENV_DATA_DIR, "").strip()
     return Path(chosen).expanduser() if chosen else default_data_dir()
 
 
 def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str] | None:
-    """``(url, source)`` of the mirror root for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None."""
-    chosen, source = (mirror, "the mirror argument") if mirror else (os.environ.get(ENV_MIRROR, ""), "")
-    chosen = str(chosen).strip()
+    """``(url, source)`` of the mirror root for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None.
+
+    A mirror is laid out like the manifest: an ``http(s)://`` or ``file://`` URL or a folder (a USB copy),
+    ``{name}`` replaced by the dataset's name, e.g. ``SEGUTILS_MIRROR=http://192.168.1.10:8000/{name}/``
+    beside the instructor's ``python -m http.server``.
+    """
+    source = "the mirror argument" if mirror else f"the mirror set by {ENV_MIRROR}"
+    chosen = str(mirror or os.environ.get(ENV_MIRROR) or "").strip().replace("{name}", name)
     if not chosen:
         return None
-    chosen = chosen.replace("{name}", name)
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", chosen):  # a plain folder: a USB copy
         chosen = Path(chosen).expanduser().resolve().as_uri()
-    return chosen.rstrip("/") + "/", source or f"the mirror set by {ENV_MIRROR}"
+    return chosen.rstrip("/") + "/", source
 
 
 def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:

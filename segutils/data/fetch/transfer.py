@@ -1,10 +1,7 @@
-"""One checked file transfer, the thread pool that runs them, and what to tell the learner.
+"""One checked file transfer, the thread pool that runs them, and what went wrong.
 
-Each file arrives under a hidden ``.<name>.<pid>-<thread>.part`` and is renamed only once its size and SHA-256
-match. A web page where a file should be (a Wi-Fi login page) stops the download. Ctrl-C (also Jupyter's
-"interrupt kernel") cancels the queued files and hangs up the open connections, so the pool stops within about
-a second; the next download sweeps the ``.part`` files of a killed process. Behind ``segutils.data.load``
-(``notebooks/01_data.ipynb``).
+Each file arrives under a hidden ``.<name>.<pid>-<thread>.part``, renamed once its size and SHA-256 match; a web
+page in its place (a Wi-Fi login page) stops the download. Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``).
 """
 
 from __future__ import annotations

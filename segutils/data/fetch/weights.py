@@ -1,10 +1,7 @@
 """LinkNet's pretrained encoder weights: where the file comes from, and what a file holds.
 
-``"imagenet"`` is ``classification_models``' ``*_no_top.h5`` in the Keras cache (``~/.keras/models``): the copy
-there, else one fetched from ``SEGUTILS_MIRROR``'s ``weights/`` folder, else from GitHub, each checked against
-its md5 (``make data`` also copies it to ``<data>/weights/``). :func:`read_weights_file` says what a file holds
-(a web page, a truncated file, a network's layers) before Keras loads it. The models import this module, never
-the reverse. Taught in ``notebooks/03_linknet.ipynb``.
+:func:`read_weights_file` says what a file holds (a web page, a truncated file, a network's layers) before Keras
+loads it. The models import this module, never the reverse. Taught in ``notebooks/03_linknet.ipynb``.
 """
 
 from __future__ import annotations
@@ -45,7 +42,9 @@ def keras_cache_dir() -> str:
 def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
     """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
 
-    ``"imagenet"`` comes from ``mirror`` (else ``SEGUTILS_MIRROR``), then GitHub, or an :class:`EncoderWeightsError`.
+    ``"imagenet"`` is ``classification_models``' ``*_no_top.h5`` in the Keras cache (``~/.keras/models``), else
+    fetched from ``mirror`` (or ``SEGUTILS_MIRROR``)'s ``weights/`` folder, else GitHub, checked against its md5;
+    failing all, an :class:`EncoderWeightsError`.
     """
     if encoder_weights is None:
         return None
