@@ -126,19 +126,15 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
     """What to do about mask ``values`` that are not class indices 0..num_classes-1 (never back where we came from)."""
     top = binary_top(values)
     if top is not None and num_classes == 2:  # one 0/255 mask among 0/1 ones, or binary read as indices
-        return (
-            f"This mask is binary 0/{top} while the others are read as 0/1: re-save it as 0/1 "
-            f"(np.asarray(mask) // {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read "
-            "as 0/1 by load() without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset."
-        )
+        return (f"This mask is binary 0/{top} while the others are read as 0/1: re-save it as 0/1 (np.asarray(mask) "
+                f"// {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read as 0/1 by load() "
+                "without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset.")
     if top is not None:
         return (f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them "
                 "as 0/1.")
     if len(values) > 32 or path.suffix.lower() in (".jpg", ".jpeg"):
-        return (
-            "That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
-            "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=...."
-        )
+        return ("That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
+                "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=....")
     void = (" 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
             "folder's dataset.json)." if 255 in values else "")  # fmt: skip
     return f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values to a class.{void}"
@@ -186,10 +182,9 @@ def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int |
         if len(binary) <= len(index):
             found = (f"{len(binary)} of the masks hold only 0 and {top} ({_named(binary)}), the other {len(index)} "
                      f"hold {held}")
-            fix = (
-                f"Re-save those {len(binary)} as 0/1 (np.asarray(mask) // {top}); or, if {top} marks pixels to leave "
-                f'out, pass ignore_index={top} (or put {{"ignore_index": {top}}} in the folder\'s dataset.json).'
-            )
+            fix = (f"Re-save those {len(binary)} as 0/1 (np.asarray(mask) // {top}); or, if {top} marks pixels to "
+                   f'leave out, pass ignore_index={top} (or put {{"ignore_index": {top}}} in the folder\'s '
+                   "dataset.json).")
         else:
             found = (f"{len(index)} of the masks hold {held} ({_named(index)}), the other {len(binary)} hold only 0 "
                      f"and {top}")
@@ -228,10 +223,9 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
     images, masks = _files(base / "images"), _files(base / "masks")
     if not images:
         other = sorted({p.suffix.lower() or p.name for p in (base / "images").iterdir() if p.is_file()})
-        raise DataError(
-            f"{base / 'images'} holds no images" + (f" (only {', '.join(other)} files)" if other else "") + ": "
-            f"put your images there as {', '.join(e.lstrip('.').upper() for e in IMAGE_EXTENSIONS)} files."
-        )
+        only = f" (only {', '.join(other)} files)" if other else ""
+        raise DataError(f"{base / 'images'} holds no images{only}: put your images there as "
+                        f"{', '.join(e.lstrip('.').upper() for e in IMAGE_EXTENSIONS)} files.")
     lonely_images = sorted(images.keys() - masks.keys(), key=natural_key)
     lonely_masks = sorted(masks.keys() - images.keys(), key=natural_key)
     if lonely_images or lonely_masks:

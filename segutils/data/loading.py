@@ -62,10 +62,9 @@ def _read_pairs(pairs, channels, encoding, num_classes, raw=None, ignore_index=N
         mask = raw[mask_path] if raw is not None else read_mask(mask_path)
         if image.shape[:2] != mask.shape:
             (h, w), (mh, mw) = image.shape[:2], mask.shape
-            raise DataError(
-                f"{image_path.name} is {w}x{h} but its mask {mask_path} is {mw}x{mh} (width x height): a mask "
-                "must match its image pixel for pixel. Re-export the mask at the image's size (nearest-neighbour "
-                "resampling only), or crop or resize both the same way.")
+            raise DataError(f"{image_path.name} is {w}x{h} but its mask {mask_path} is {mw}x{mh} (width x height): a "
+                            "mask must match its image pixel for pixel. Re-export the mask at the image's size "
+                            "(nearest-neighbour resampling only), or crop or resize both the same way.")
         images.append(image)
         masks.append(to_classes(mask, encoding, num_classes, mask_path, ignore_index))
     return images, masks
