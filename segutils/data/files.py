@@ -216,10 +216,9 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
     for sub in ("images", "masks"):
         if not (base / sub).is_dir():
             present = sorted(p.name + "/" for p in base.iterdir() if p.is_dir()) or ["no subfolders"]
-            raise DataError(
-                f"{base} has no {sub}/ subfolder (it has {', '.join(present)}). A dataset folder holds images/ "
-                "and masks/ with one mask per image under the same name (a.jpg <-> a.png), or train/, val/, "
-                "test/ subfolders that each hold images/ and masks/.")
+            raise DataError(f"{base} has no {sub}/ subfolder (it has {', '.join(present)}). A dataset folder holds "
+                            "images/ and masks/ with one mask per image under the same name (a.jpg <-> a.png), or "
+                            "train/, val/, test/ subfolders that each hold images/ and masks/.")
     images, masks = _files(base / "images"), _files(base / "masks")
     if not images:
         other = sorted({p.suffix.lower() or p.name for p in (base / "images").iterdir() if p.is_file()})

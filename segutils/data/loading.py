@@ -139,8 +139,8 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
     if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
-        raise DataError(
-            f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got {ignore_index!r}")
+        raise DataError(f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got "
+                        f"{ignore_index!r}")
     split_dirs = [s for s in SPLITS if (root / s).is_dir()]
     if split_dirs:
         if split not in split_dirs:
@@ -152,9 +152,8 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
         names = seeded_split(every["all"])[split]
         chosen = [(stem, every["all"][stem]) for stem in names]
         if not chosen:
-            raise DataError(
-                f"{root}: split {split!r} is empty, {len(every['all'])} pairs are too few for a 70/15/15 split. "
-                "Add pairs, make train/, val/, test/ subfolders, or load split='train'.")
+            raise DataError(f"{root}: split {split!r} is empty, {len(every['all'])} pairs are too few for a 70/15/15 "
+                            "split. Add pairs, make train/, val/, test/ subfolders, or load split='train'.")
     chosen = _take(chosen, subset, seed)
     mapping = palette_map(palette) if palette is not None else None
     scan = [pair[1] for pairs in every.values() for pair in pairs.values()] if num_classes is None else []

@@ -94,9 +94,8 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
-def seeded_split(
-    names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS, seed: int = SPLIT_SEED
-) -> dict[str, list[str]]:
+def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS,
+                 seed: int = SPLIT_SEED) -> dict[str, list[str]]:
     """Split ``names`` into non-overlapping ``train``/``val``/``test`` lists.
 
     The names are sorted first, so the result depends only on the set of names and the

@@ -115,9 +115,9 @@ def image_array(x, label: str) -> np.ndarray:
         low, high = int(x.min()), int(x.max())
         if 0 <= low and high <= 255:
             return x.astype(np.uint8)
-        raise ValueError(
-            f"{label} is {x.dtype} with values {low}..{high}: pass uint8 (0..255), uint16 (scaled by 65535) or "
-            f"floats in [0, 1], e.g. (x / {max(high, 1)}).astype(np.float32) if {high} is white.")
+        raise ValueError(f"{label} is {x.dtype} with values {low}..{high}: pass uint8 (0..255), uint16 (scaled by "
+                         f"65535) or floats in [0, 1], e.g. (x / {max(high, 1)}).astype(np.float32) if {high} is "
+                         "white.")
     raise ValueError(f"{label} is {x.dtype}: pass images as uint8 (0..255), uint16 (0..65535) or floats in [0, 1].")
 
 

@@ -62,11 +62,8 @@ def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, s
 
 def sha256_of(path: Path) -> str:
     """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:

@@ -27,10 +27,8 @@ def imagenet_weights_info(backbone: str) -> dict | None:
     """``name``, ``url`` and ``md5`` of the ImageNet no-top encoder file (``classification_models``), or None."""
     from classification_models.weights import WEIGHTS_COLLECTION
 
-    for entry in WEIGHTS_COLLECTION:
-        if (entry["model"], entry["dataset"], entry["include_top"]) == (backbone, "imagenet", False):
-            return entry
-    return None
+    wanted = (backbone, "imagenet", False)
+    return next((e for e in WEIGHTS_COLLECTION if (e["model"], e["dataset"], e["include_top"]) == wanted), None)
 
 
 def keras_cache_dir() -> str:
