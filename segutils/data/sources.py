@@ -48,7 +48,7 @@ def parse_size(img_size) -> tuple[int, int]:
 def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
     """``(height, width)`` the pipeline outputs for ``img_size``, else ValueError naming the nearest valid sizes.
 
-    A side not a multiple of 32 is refused (``"reject"``) or padded (``"pad"``: not below 12, too short to reflect).
+    A side not a multiple of 32 is refused (``"reject"``) or padded up (``"pad"``; below 12 it is too short to reflect).
     """
     h, w = parse_size(img_size)
     if pad_or_reject not in ("reject", "pad"):
@@ -92,8 +92,11 @@ def _void_fix(value: int) -> str:
 
 
 def image_array(x, label: str) -> np.ndarray:
-    """One image ``H x W x C``: ``uint8`` as it is, ``uint16`` times 255/65535, floats in ``[0, 1]`` times 255 (the
-    pipeline's one ``x / 255`` gives them back), other integers in 0..255 as ``uint8``; ValueError for the rest."""
+    """One image ``H x W x C``, ``uint8`` or float32 in 0..255; ValueError for any other kind.
+
+    ``uint16`` is scaled by 255/65535, floats in ``[0, 1]`` by 255 (the pipeline's one ``x / 255`` gives them back),
+    other integers in 0..255 become ``uint8``.
+    """
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 2 else x
     if x.ndim != 3 or x.size == 0:

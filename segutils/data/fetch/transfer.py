@@ -40,7 +40,7 @@ class DownloadError(RuntimeError):
 
 
 class Stop(threading.Event):
-    """Set when a download tries no more files, with the ``reason`` (the source failed, or Ctrl-C); its sockets."""
+    """Set when a download should try no more files, with its ``reason`` (the source failed, or Ctrl-C)."""
 
     def __init__(self):
         super().__init__()
