@@ -117,7 +117,8 @@ def random_crop(image, mask, seed, min_scale: float = 0.8):
     The image is resized bilinearly, the mask with nearest neighbour. Taught in notebooks/01_data.ipynb.
     """
     size = tf.shape(image)[:2]
-    (y, x), (h, w) = (tf.unstack(t) for t in crop_window(seed, size, min_scale))
+    offset, crop = crop_window(seed, size, min_scale)
+    (y, x), (h, w) = tf.unstack(offset), tf.unstack(crop)
     image, mask = image[y : y + h, x : x + w], mask[y : y + h, x : x + w]
     return tf.image.resize(image, size, method="bilinear"), tf.image.resize(mask, size, method="nearest")
 

@@ -195,7 +195,6 @@ def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str 
     Args:
         name_or_folder: ``membrane``, ``camvid``, ``shapes``, or a folder holding ``images/`` and ``masks/``
             (paired by file stem; a fixed 70/15/15 split), or ``train/``, ``val/``, ``test/`` that each hold both.
-        data_dir: download cache (see :mod:`segutils.data.fetch.downloads`).
         subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
         seed: seeds ``subset`` and the shapes generator; never the split itself.
         palette: RGB colour-coded masks: ``{(r, g, b): class_index}`` or a list of colours in class order.

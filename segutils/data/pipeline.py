@@ -223,7 +223,6 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
             or ``(images, masks)``: lists of arrays (images ``HxWxC`` or ``HxW``, uint8, uint16 or floats in
             [0, 1]; masks ``HxW`` class indices; sizes may differ), or of PNG paths.
         img_size: output side, or ``(height, width)``: multiples of 32 (see :class:`ImageFormat`).
-        batch_size: images per batch (the last batch may be smaller).
         training: shuffle, and augment with ``AugmentConfig()`` unless ``augment`` says otherwise.
         augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for none, ``None`` for
             ``AugmentConfig()`` when training, none otherwise.

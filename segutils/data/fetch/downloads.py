@@ -141,7 +141,7 @@ def _interrupted(name: str, dest: Path, kept: int | None, total: int) -> Keyboar
 
 def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None,
              workers: int = 8, progress: bool = True) -> Path:
-    """Fetch and verify every file of ``membrane`` or ``camvid`` (see above); return ``<data_dir>/<name>/``.
+    """Fetch and verify every file of ``membrane`` or ``camvid`` (from a mirror or the pinned URL); return its folder.
 
     A :class:`DownloadError` names the files that failed, their URLs and what to do. On Ctrl-C (or "interrupt
     kernel") the queued files are cancelled, the verified ones kept and no partial file keeps a real name.
