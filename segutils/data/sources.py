@@ -139,11 +139,10 @@ def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None)
         raise ValueError(f"{label} is {m.dtype}: masks hold whole class indices")
     m = m.astype(np.int64) if m.dtype.kind == "b" else m
     low, high = (int(m.min()), int(m.max())) if m.size else (0, 0)
-    allowed = range(num_classes) if num_classes else range(0, max(high, 0) + 1)
-    if low < 0 or high >= len(allowed):
-        stray = [int(v) for v in np.unique(m) if int(v) not in allowed and v != ignore_index]
+    if low < 0 or (num_classes and high >= num_classes):
+        values = np.unique(m).tolist()
+        stray = [v for v in values if (v < 0 or (num_classes and v >= num_classes)) and v != ignore_index]
         if stray:
-            values = np.unique(m).tolist()
             fix = "a 0/255 mask is 0/1 after `mask // 255`" if binary_top(values) else _void_fix(stray[-1])
             if num_classes:
                 raise ValueError(out_of_range(stray[-1] if stray[-1] >= 0 else stray[0], num_classes, label, fix))
