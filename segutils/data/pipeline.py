@@ -28,7 +28,8 @@ THREADS: int | None = None
 PREFETCH = 2  # batches prepared ahead of the training step
 
 
-def _threads() -> int:
+def threads() -> int:
+    """The pipeline's threads now: ``THREADS``, or its default for this machine (0: TensorFlow's tuning)."""
     return THREADS if THREADS is not None else (0 if config.accelerators() else 1)
 
 
@@ -183,7 +184,7 @@ def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fil
         image = tf.ensure_shape(image, [*out_size, image.shape[-1]])
         return image, tf.ensure_shape(tf.cast(mask, tf.int32), [*out_size, 1])
 
-    return ds.map(one, num_parallel_calls=_threads() or tf.data.AUTOTUNE)
+    return ds.map(one, num_parallel_calls=threads() or tf.data.AUTOTUNE)
 
 
 def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
@@ -193,7 +194,7 @@ def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
 
 def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
     """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
-    calls = _threads() or tf.data.AUTOTUNE
+    calls = threads() or tf.data.AUTOTUNE
     if augment is None:
         return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=calls)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
@@ -209,7 +210,7 @@ def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = Non
     ds = ds.batch(batch_size)
     if masks.one_hot:  # once per batch, not per image
         ds = ds.map(lambda x, m: (x, to_one_hot(m, masks.num_classes, masks.ignore_index)))
-    return ds.prefetch(PREFETCH if _threads() else tf.data.AUTOTUNE).with_options(_options(_threads()))
+    return ds.prefetch(PREFETCH if threads() else tf.data.AUTOTUNE).with_options(_options(threads()))
 
 
 def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, training: bool = False,

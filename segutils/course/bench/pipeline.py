@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     from segutils.data import pipeline
 
     print(f"data: {folder}  size: {args.size}x{args.size}  batch: {args.batch}  elastic: {args.elastic}  "
-          f"threads: {pipeline._threads() or 'auto'}")
+          f"threads: {pipeline.threads() or 'auto'}")
     piped = pipeline_throughput(folder, args.size, args.batch, args.batches, args.elastic)
     print(f"pipeline (decode + augment + batch, no cache): {piped:8.1f} images/s  ({args.batches} batches)")
     cpu = cached_cpu_ms(folder, args.size, args.batch, args.batches, args.elastic)
