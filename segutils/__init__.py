@@ -1,13 +1,14 @@
 """segutils: the reusable code of the U-Net vs LinkNet segmentation course.
 
-Importing it prints nothing. It sets ``SM_FRAMEWORK=tf.keras`` (unless you set it)
-so that ``import segmentation_models`` afterwards works under Keras 3, and refuses
-to run under Keras 2 with the exact fix. Taught in ``notebooks/00_setup.ipynb``.
+Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` (unless you set it) so that ``segmentation_models``
+works under Keras 3, and refuses Keras 2 with the exact fix. Taught in ``notebooks/00_setup.ipynb``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from importlib import metadata
 
 __version__ = "0.1.0"
 
@@ -21,47 +22,29 @@ class KerasVersionError(ImportError):
 
 
 def _check_keras() -> None:
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower()
-    if legacy in {"1", "true", "yes"}:
-        raise KerasVersionError(
-            f"TF_USE_LEGACY_KERAS={os.environ['TF_USE_LEGACY_KERAS']} makes tf.keras the "
-            "legacy Keras 2 (tf_keras), but this course is written for Keras 3.\n"
-            "Fix: unset it before starting Python or the kernel, e.g. "
-            "`unset TF_USE_LEGACY_KERAS` in the shell, or in a notebook "
-            "`%env TF_USE_LEGACY_KERAS=0` and then restart the kernel."
-        )
-    from importlib import metadata
-
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "")
+    if legacy.strip().lower() in {"1", "true", "yes"}:
+        raise KerasVersionError(f"TF_USE_LEGACY_KERAS={legacy} makes tf.keras the legacy Keras 2 (tf_keras), but this "
+                                "course is written for Keras 3.\nFix: unset it before starting Python or the kernel: "
+                                "`unset TF_USE_LEGACY_KERAS` in the shell, or `%env TF_USE_LEGACY_KERAS=0` in a "
+                                "notebook and restart the kernel.")
     try:
         keras_version = metadata.version("keras")
     except metadata.PackageNotFoundError:
         return  # TensorFlow will say what is missing when it is imported.
     if int(keras_version.split(".")[0]) < 3:
-        raise KerasVersionError(
-            f"keras {keras_version} is installed, but this course needs Keras 3.\n"
-            'Fix: pip install "tensorflow>=2.16" "keras>=3" '
-            "(or `make test`, which installs the locked versions into .venv)."
-        )
+        raise KerasVersionError(f"keras {keras_version} is installed, but this course needs Keras 3.\nFix: pip install "
+                                '"tensorflow>=2.16" "keras>=3" (or `make test`, which installs the locked versions).')
 
 
 _check_keras()
 
-#: Modules that moved when the course machinery went to ``segutils/course/``, fetching to ``segutils/data/fetch/``
-#: and prediction to ``segutils/predict.py``: importing (or ``python -m``) an old path fails with one line naming
-#: the new one.
-MOVED = {
-    "segutils.kit": "segutils.course.kit",
-    "segutils.readiness": "segutils.course.readiness",
-    "segutils.runner": "segutils.course.runner",
-    "segutils.bench": "segutils.course.bench",
-    "segutils.exercises": "segutils.course.exercises",
-    "segutils.data.__main__": "segutils.course.data",
-    "segutils.data.downloads": "segutils.data.fetch.downloads",
-    "segutils.data.transfer": "segutils.data.fetch.transfer",
-    "segutils.data.weights": "segutils.data.fetch.weights",
-    "segutils.inference": "segutils.predict",
-    "segutils.evaluation.predict": "segutils.predict",
-}
+#: Modules that moved (machinery to ``segutils/course/``, fetching to ``segutils/data/fetch/``, prediction to
+#: ``segutils/predict.py``): importing, or ``python -m``, an old path fails with one line naming the new one.
+MOVED = {f"segutils.{name}": f"segutils.course.{name}" for name in ("kit", "readiness", "runner", "bench", "exercises")}
+MOVED |= {f"segutils.data.{name}": f"segutils.data.fetch.{name}" for name in ("downloads", "transfer", "weights")}
+MOVED |= {"segutils.data.__main__": "segutils.course.data", "segutils.inference": "segutils.predict",
+          "segutils.evaluation.predict": "segutils.predict"}
 
 
 class _MovedModules:
@@ -76,7 +59,5 @@ class _MovedModules:
         raise ModuleNotFoundError(f"{name} moved to {new}: import {new} (or run python -m {new})", name=name)
 
 
-import sys as _sys  # noqa: E402
-
-if not any(isinstance(f, _MovedModules) for f in _sys.meta_path):
-    _sys.meta_path.insert(0, _MovedModules())
+if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+    sys.meta_path.insert(0, _MovedModules())

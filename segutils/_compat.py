@@ -1,12 +1,9 @@
 """The one home of private Keras and TensorFlow internals the course leans on.
 
-Five things have no public API: the batch size a ``tf.data`` pipeline was batched with,
-the layer that produced a symbolic tensor, the per-replica reduction inside Keras'
-TensorFlow trainer (for ``MultiWorkerMirroredStrategy``, keras-team/keras#20585), the epoch a
-resumed ``fit`` starts at, and saving a model without its optimizer's state. Each use
-is here, behind :func:`check_versions`, so a Keras or TensorFlow that moved them fails with
-one line naming the versions this was written for instead of an ``AttributeError`` deep in
-training. Not taught: a learner never needs to open it.
+Five things have no public API: a ``tf.data`` pipeline's batch size, the layer that produced a symbolic
+tensor, the per-replica reduction of Keras' TensorFlow trainer (keras-team/keras#20585), the epoch a resumed
+``fit`` starts at, and saving without the optimizer. A Keras or TensorFlow that moved them fails with one
+line naming the :data:`TESTED` versions, not an ``AttributeError`` deep in training. Not taught.
 """
 
 from __future__ import annotations
@@ -24,11 +21,9 @@ class CompatError(RuntimeError):
 
 def _moved(what: str, error: Exception) -> CompatError:
     found = ", ".join(f"{name} {_version(name)}" for name in TESTED)
-    return CompatError(
-        f"{what} is not where this course expects it in {found} ({type(error).__name__}: {error}). It was "
-        f"written for keras 3 and tensorflow {TESTED['tensorflow'][0]}-{TESTED['tensorflow'][-1]}. "
-        "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .)."
-    )
+    return CompatError(f"{what} is not where this course expects it in {found} ({type(error).__name__}: {error}). It "
+                       f"was written for keras 3 and tensorflow {TESTED['tensorflow'][0]}-{TESTED['tensorflow'][-1]}. "
+                       "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .).")
 
 
 def _version(name: str) -> str:
@@ -40,17 +35,13 @@ def _version(name: str) -> str:
 
 def check_versions() -> list[str]:
     """The installed packages whose major.minor version is not in :data:`TESTED` (empty when all are)."""
-    return [
-        f"{name} {_version(name)}" for name, prefixes in TESTED.items()
-        if not any(_version(name) == p or _version(name).startswith(p + ".") for p in prefixes)
-    ]
+    found = {name: _version(name) for name in TESTED}
+    return [f"{name} {version}" for name, version in found.items()
+            if not any(version == p or version.startswith(p + ".") for p in TESTED[name])]
 
 
 def batch_size_of(dataset) -> int | None:
-    """The batch size ``dataset.batch(n)`` was called with, or None (tf.data keeps it private).
-
-    Looks through the datasets wrapped around the batch (``repeat``, ``prefetch``, ``take``, ...).
-    """
+    """The ``n`` of ``dataset.batch(n)``, also through ``repeat``, ``prefetch``, ``take``, ...; None if unbatched."""
     import tensorflow as tf
 
     while dataset is not None:
@@ -73,11 +64,10 @@ def producing_layer_name(tensor) -> str:
 def multi_worker_fit(model, strategy):
     """Let ``fit`` run under ``MultiWorkerMirroredStrategy``, which Keras 3 breaks (keras-team/keras#20585).
 
-    Two workarounds, active only during ``fit``: (1) Keras 3 builds a model made in a strategy's
-    scope from a first batch reduced across workers, which fails; without the model's reference to
-    the strategy it builds at the first traced step, inside the scope, as Keras 2 did. (2) Its step
-    averages each logged scalar over ``axis=0``, which a scalar lacks; the scalars are averaged
-    across workers instead. The weights are all-reduced by TensorFlow as usual.
+    Two workarounds, only during ``fit``: (1) Keras 3 builds a model made in a strategy's scope from a first
+    batch reduced across workers, which fails; without its reference to the strategy the model builds at the
+    first traced step, inside the scope, as in Keras 2. (2) Its step averages each logged scalar over
+    ``axis=0``, which a scalar lacks; they are averaged across workers instead. Weights all-reduce as usual.
     """
     import keras
 
@@ -110,11 +100,7 @@ def model_strategy(model):
 
 
 def set_initial_epoch(model, epoch: int | None) -> None:
-    """Make the next ``fit`` start at ``epoch`` whatever its ``initial_epoch`` (None: as passed).
-
-    Keras' own ``BackupAndRestore`` resumes this way (``Trainer._initial_epoch``, read once ``fit``
-    has started); Keras never resets it, so a resumed run must set it back to None when done.
-    """
+    """Make the next ``fit`` start at ``epoch`` (None: its ``initial_epoch``), as ``BackupAndRestore`` resumes."""
     if not hasattr(model, "_initial_epoch"):
         raise _moved("keras.Model._initial_epoch", AttributeError("_initial_epoch"))
     model._initial_epoch = epoch
@@ -122,12 +108,7 @@ def set_initial_epoch(model, epoch: int | None) -> None:
 
 @contextlib.contextmanager
 def without_optimizer(model):
-    """Hide the optimizer while saving, so a ``.keras`` file or ``save_weights`` holds the weights only.
-
-    Keras saves whatever state the model's ``optimizer`` attribute holds (Adam: two moments per
-    weight, so a file three times the weights') and offers no switch to leave it out; with the
-    attribute None for the save, the file loads with ``load_model(path, compile=False)``.
-    """
+    """Hide the optimizer while saving, so the file holds the weights only (Keras has no switch to leave it out)."""
     optimizer = getattr(model, "optimizer", None)
     model.optimizer = None
     try:

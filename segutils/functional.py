@@ -1,10 +1,8 @@
-"""The functional core under :mod:`segutils.losses` and :mod:`segutils.metrics`.
+"""The functional core under :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``.
 
-Written once, as ``segmentation_models`` does in ``base/functional.py``: the smoothing constant, the
-checks and preparation of targets and predictions (ignored pixels masked in both), the head rule,
-per-class counts, and the formulas of IoU, F-score, Tversky, cross-entropy and focal loss, in plain
-arithmetic so that they serve tensors and numpy arrays (:func:`segutils.metrics.scores`) alike.
-Taught in ``notebooks/04_losses_metrics.ipynb``.
+Written once: the smoothing constant, the preparation of targets and predictions (ignored pixels masked in
+both), the head rule, per-class counts, and the formulas of IoU, F-score, Tversky, cross-entropy and focal
+loss, in plain arithmetic for tensors and numpy arrays alike. Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
 
 from __future__ import annotations
@@ -34,23 +32,15 @@ def fscore(tp, fp, fn, beta=1.0, smooth=SMOOTH):
 
 
 def tversky(tp, fp, fn, alpha=0.5, beta=0.5, smooth=SMOOTH):
-    """Tversky index ``(tp + s) / (tp + alpha fp + beta fn + s)`` (Salehi et al. 2017): ``alpha = beta = 0.5``
-    is Dice, ``alpha = beta = 1`` IoU; ``beta > alpha`` weighs misses."""
+    """Tversky index ``(tp + s) / (tp + alpha fp + beta fn + s)`` (Salehi et al. 2017); 0.5, 0.5 is Dice, 1, 1 IoU."""
     return (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
-
-
-def enet_weights(shares, c=1.02):
-    """Class weights ``1 / ln(c + p_class)`` from pixel shares (ENet, Paszke et al. 2016; LinkNet)."""
-    return 1.0 / np.log(c + np.asarray(shares, dtype=float))
 
 
 def head_rule(outputs, threshold=0.5, from_logits=False):
     """Class indices ``(..., H, W)`` from model outputs ``(..., H, W, C)``: the rule of metrics and prediction.
 
-    One channel (sigmoid): class 1 where ``p > threshold``, strictly, so ``p == threshold`` is class 0,
-    as argmax gives class 0 on the tie ``[1 - p, p] = [0.5, 0.5]``; for logits, ``z > logit(threshold)``.
-    K channels: argmax (ties to the lower class; the same on logits and softmax). A numpy array gives
-    uint8 numpy classes, a tensor int32 tensor classes.
+    One channel: class 1 where ``p > threshold`` (``z > logit(threshold)`` for logits), strictly, as argmax gives
+    class 0 on the tie ``[0.5, 0.5]``. K channels: argmax. Numpy in, uint8 out; a tensor in, int32 out.
     """
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
@@ -65,30 +55,22 @@ def head_rule(outputs, threshold=0.5, from_logits=False):
 
 def check_ignore_index(ignore_index) -> None:
     """Refuse an ``ignore_index`` that cannot be a label value (negative or not an integer)."""
-    if ignore_index is None:
-        return
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral) or ignore_index < 0:
-        raise ValueError(
-            f"ignore_index={ignore_index!r} cannot be a mask value: give the label of the pixels to leave out "
-            "as a non-negative int (e.g. 11 for CamVid's 'unlabelled', 255 for a void label), or None."
-        )
+    integral = isinstance(ignore_index, numbers.Integral) and not isinstance(ignore_index, bool)
+    if ignore_index is not None and not (integral and ignore_index >= 0):
+        raise ValueError(f"ignore_index={ignore_index!r} cannot be a mask value: give the label of the pixels to "
+                         "leave out as a non-negative int (e.g. 11 for CamVid's 'unlabelled', 255 for void), or None.")
 
 
 def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
-    """Targets and predictions as per-class tensors, and the mask of pixels that count.
+    """``(truth, probs, log_probs, valid)`` from class-index ``(B, H, W[, 1])`` or one-hot targets and predictions.
 
-    ``y_true``: class indices ``(B, H, W[, 1])`` or one-hot ``(B, H, W, C)``; ``y_pred``: ``(B, H, W, 1)``
-    sigmoid or ``(B, H, W, C)`` softmax (logits with ``from_logits``); ``ignore_index`` pixels are left
-    out of both. Returns ``(truth, probs, log_probs, valid)``: one-hot truth and probabilities
-    ``(B, H, W, C)`` float32 (a sigmoid becomes ``[1 - p, p]``), zero at ignored pixels; log-probabilities
-    (probabilities clipped to ``[EPSILON, 1 - EPSILON]`` only there); ``valid`` ``(B, H, W, 1)`` in {0, 1}.
-
-    Refused with one message (ValueError, or InvalidArgumentError when only the graph knows): another
-    batch size or side, targets outside ``0..C-1`` that are not ``ignore_index``, NaN predictions.
+    ``truth`` and ``probs`` are ``(B, H, W, C)`` float32 (a sigmoid becomes ``[1 - p, p]``), zero at
+    ``ignore_index`` pixels; ``log_probs`` clip only where they take a log, to ``[EPSILON, 1 - EPSILON]``;
+    ``valid`` is ``(B, H, W, 1)`` in {0, 1}. Another batch size or side, targets outside ``0..C-1``, or NaN
+    predictions raise ValueError, or InvalidArgumentError when only the graph knows.
     """
     check_ignore_index(ignore_index)
-    y_pred = tf.cast(y_pred, tf.float32)
-    y_true = tf.cast(y_true, tf.float32)
+    y_true, y_pred = tf.cast(y_true, tf.float32), tf.cast(y_pred, tf.float32)
     channels = y_pred.shape[-1]
     if channels is None:
         raise ValueError("the prediction's last axis (classes) must have a known size")
@@ -120,15 +102,11 @@ def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
         if ignore_index is not None and ignore_index < classes:
             valid = truth[..., ignore_index] < 0.5
     else:
-        raise ValueError(
-            f"target has {y_true.shape[-1]} channels and the prediction {channels}: give class indices "
-            f"(one channel) or one-hot targets with {classes} channels"
-        )
-    if channels == 1 and from_logits:
-        log_probs = tf.concat([tf.math.log_sigmoid(-y_pred), tf.math.log_sigmoid(y_pred)], -1)
-        probs = tf.exp(log_probs)
-    elif from_logits:
-        log_probs = tf.nn.log_softmax(y_pred, axis=-1)
+        raise ValueError(f"target has {y_true.shape[-1]} channels and the prediction {channels}: give class indices "
+                         f"(one channel) or one-hot targets with {classes} channels")
+    if from_logits:
+        log_probs = (tf.concat([tf.math.log_sigmoid(-y_pred), tf.math.log_sigmoid(y_pred)], -1) if channels == 1
+                     else tf.nn.log_softmax(y_pred, axis=-1))
         probs = tf.exp(log_probs)
     else:
         probs = tf.concat([1 - y_pred, y_pred], -1) if channels == 1 else y_pred
@@ -137,19 +115,10 @@ def prepare(y_true, y_pred, from_logits=False, ignore_index=None):
     return truth * valid, probs * valid, log_probs, valid
 
 
-def class_axes(channels: int, ignore_index=None, classes=None) -> list[int]:
-    """The class channels a loss averages over: ``classes`` if given, else all but the ignored one."""
-    if classes is not None:
-        return list(classes)
-    return [k for k in range(max(channels, 2)) if k != ignore_index]
-
-
 def per_class_sum(x):
     """Sum over every axis but the last (classes), one axis at a time, innermost first.
 
-    One float32 reduction over all B * H * W pixels at once drifts by about 1e-5 relative on a
-    4 x 512 x 512 batch (TensorFlow adds up such a column reduction one row after another);
-    axis by axis the drift stays near 1e-7, and it is no slower.
+    One float32 sum over a 4 x 512 x 512 batch drifts by about 1e-5 relative; axis by axis 1e-7, as fast.
     """
     for axis in reversed(range(x.shape.rank - 1)):
         x = tf.reduce_sum(x, axis=axis)

@@ -1,16 +1,15 @@
 """Segmentation losses on the functional core of :mod:`segutils.functional`.
 
-Each loss is a registered ``keras.losses.Loss`` with ``get_config``, so a compiled model saves and
-loads (``segmentation_models``' closures do not: sm issues #181, #109). All take ``from_logits`` and
-``ignore_index``; one channel is a sigmoid, more a softmax. ``DiceLoss() + FocalLoss()`` is a loss
-named ``dice_plus_focal``, ``0.5 * DiceLoss()`` one named ``0.5_dice``.
-
-Taught in ``notebooks/04_losses_metrics.ipynb``.
+Each loss is a registered ``keras.losses.Loss`` with ``get_config``, so a compiled model saves and loads (sm's
+closures do not: sm issues #181, #109). All take ``from_logits`` and ``ignore_index``; one channel is a sigmoid,
+more a softmax. ``DiceLoss() + FocalLoss()`` is a loss named ``dice_plus_focal``, ``0.5 * DiceLoss()`` one named
+``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from . import functional as F
@@ -34,9 +33,10 @@ class LossArithmetic:
 
 
 class SegLoss(LossArithmetic, keras.losses.Loss):
-    """Base of the course's losses: preparation, configuration and ``+`` / ``*`` arithmetic."""
+    """Base of the course's losses: preparation, configuration (``settings``: a loss's own) and ``+`` / ``*``."""
 
     default_name = "loss"
+    settings = ()
 
     def __init__(self, from_logits=False, ignore_index=None, classes=None, name=None, **kwargs):
         F.check_ignore_index(ignore_index)
@@ -45,30 +45,30 @@ class SegLoss(LossArithmetic, keras.losses.Loss):
         self.classes = None if classes is None else [int(c) for c in classes]
 
     def call(self, y_true, y_pred):
-        truth, probs, log_probs, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
-        return self.compute(truth, probs, log_probs, valid)
+        return self.compute(*F.prepare(y_true, y_pred, self.from_logits, self.ignore_index))
 
     def _overlap(self, truth, probs, score):
-        """``1 - mean`` over the classes of a per-class overlap score of the soft counts."""
-        axes = F.class_axes(truth.shape[-1], self.ignore_index, self.classes)
+        """``1 - mean`` over ``classes`` (default: all but the ignored one) of an overlap score of the soft counts."""
+        scored = [k for k in range(truth.shape[-1]) if k != self.ignore_index]
+        axes = scored if self.classes is None else self.classes
         tp, fp, fn = (tf.gather(c, axes) for c in F.soft_counts(truth, probs))
         return 1.0 - tf.reduce_mean(score(tp, fp, fn))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(from_logits=self.from_logits, ignore_index=self.ignore_index, classes=self.classes)
-        return config
+        own = {key: getattr(self, key) for key in ("from_logits", "ignore_index", "classes", *self.settings)}
+        return {**super().get_config(), **own}
 
 
 @_register
 class DiceLoss(SegLoss):
     """``1 - F_beta`` averaged over the classes (soft Dice when ``beta = 1``; Milletari et al. 2016).
 
-    ``classes``: the class channels averaged (default: all but ``ignore_index``, for a sigmoid both;
-    ``classes=[1]`` scores the foreground only, as ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do).
+    ``classes``: the channels averaged (default: all but ``ignore_index``, both of a sigmoid; ``classes=[1]``
+    scores the foreground only, as ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do).
     """
 
     default_name = "dice"
+    settings = ("beta", "smooth")
 
     def __init__(self, beta=1.0, smooth=F.SMOOTH, **kwargs):
         super().__init__(**kwargs)
@@ -77,15 +77,13 @@ class DiceLoss(SegLoss):
     def compute(self, truth, probs, log_probs, valid):
         return self._overlap(truth, probs, lambda tp, fp, fn: F.fscore(tp, fp, fn, self.beta, self.smooth))
 
-    def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "smooth": self.smooth}
-
 
 @_register
 class JaccardLoss(SegLoss):
     """``1 - IoU`` (soft Jaccard) averaged over the classes, as :class:`DiceLoss` chooses them."""
 
     default_name = "jaccard"
+    settings = ("smooth",)
 
     def __init__(self, smooth=F.SMOOTH, **kwargs):
         super().__init__(**kwargs)
@@ -94,15 +92,13 @@ class JaccardLoss(SegLoss):
     def compute(self, truth, probs, log_probs, valid):
         return self._overlap(truth, probs, lambda tp, fp, fn: F.iou(tp, fp, fn, self.smooth))
 
-    def get_config(self):
-        return {**super().get_config(), "smooth": self.smooth}
-
 
 @_register
 class TverskyLoss(SegLoss):
     """``1 - Tversky index``: ``alpha`` weighs false positives, ``beta`` false negatives."""
 
     default_name = "tversky"
+    settings = ("alpha", "beta", "smooth")
 
     def __init__(self, alpha=0.3, beta=0.7, smooth=F.SMOOTH, **kwargs):
         super().__init__(**kwargs)
@@ -111,21 +107,13 @@ class TverskyLoss(SegLoss):
     def compute(self, truth, probs, log_probs, valid):
         return self._overlap(truth, probs, lambda tp, fp, fn: F.tversky(tp, fp, fn, self.alpha, self.beta, self.smooth))
 
-    def get_config(self):
-        return {**super().get_config(), "alpha": self.alpha, "beta": self.beta, "smooth": self.smooth}
-
 
 def _per_class(values, channels, what):
     """A per-class list of floats of length ``channels`` (2 for a sigmoid), or None."""
-    if values is None:
-        return None
-    values = [float(v) for v in values]
-    if len(values) != max(channels, 2):
-        raise ValueError(
-            f"{what} has {len(values)} values for {max(channels, 2)} classes: give one per class "
-            "(two for a one-channel sigmoid: background, foreground)"
-        )
-    return values
+    if values is not None and len(values) != max(channels, 2):
+        raise ValueError(f"{what} has {len(values)} values for {max(channels, 2)} classes: give one per class "
+                         "(two for a one-channel sigmoid: background, foreground)")
+    return None if values is None else [float(v) for v in values]
 
 
 @_register
@@ -134,6 +122,7 @@ class CrossEntropy(SegLoss):
     channel) or categorical; ``class_weights``, one per class (``enet_class_weights`` gives LinkNet's)."""
 
     default_name = "cross_entropy"
+    settings = ("class_weights",)
 
     def __init__(self, class_weights=None, **kwargs):
         super().__init__(**kwargs)
@@ -143,20 +132,17 @@ class CrossEntropy(SegLoss):
         weights = _per_class(self.class_weights, truth.shape[-1], "class_weights")
         return F.pixel_mean(F.cross_entropy(truth, log_probs, weights), valid)
 
-    def get_config(self):
-        return {**super().get_config(), "class_weights": self.class_weights}
-
 
 @_register
 class FocalLoss(SegLoss):
     """Focal loss ``-a_y (1 - p_y)^gamma log p_y`` per pixel (Lin et al. 2017), mean over pixels.
 
-    A float ``alpha`` weighs the foreground (``1 - alpha`` the background) of one sigmoid channel, as
-    ``sm.losses.BinaryFocalLoss``, or every class of a softmax (``sm.losses.CategoricalFocalLoss`` is
-    this divided by C); or give one ``alpha`` per class.
+    A float ``alpha`` weighs the foreground (``1 - alpha`` the background) of a sigmoid, as sm's ``BinaryFocalLoss``,
+    or every class of a softmax (sm's ``CategoricalFocalLoss`` is this divided by C); or give one per class.
     """
 
     default_name = "focal"
+    settings = ("gamma", "alpha")
 
     def __init__(self, gamma=2.0, alpha=0.25, **kwargs):
         super().__init__(**kwargs)
@@ -170,9 +156,6 @@ class FocalLoss(SegLoss):
             alpha = [1 - alpha, alpha] if y_pred.shape[-1] == 1 else [alpha] * channels
         alpha = _per_class(alpha, channels, "alpha")
         return F.pixel_mean(F.focal(truth, probs, log_probs, self.gamma, alpha), valid)
-
-    def get_config(self):
-        return {**super().get_config(), "gamma": self.gamma, "alpha": self.alpha}
 
 
 @_register
@@ -214,13 +197,10 @@ class ScaledLoss(LossArithmetic, keras.losses.Loss):
 
 
 def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
-    """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks``.
+    """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks`` (Paszke et al. 2016).
 
-    ``num_classes`` is required: a class absent from these masks still needs its weight.
-    Taught in ``notebooks/04_losses_metrics.ipynb``.
-    """
-    import numpy as np
-
+    ``num_classes``, since a class absent from these masks still needs its weight. Taught in
+    ``notebooks/04_losses_metrics.ipynb``."""
     labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
     if ignore_index is not None:
         labels = labels[labels != ignore_index]
@@ -228,4 +208,4 @@ def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
         raise ValueError(f"mask values {labels.min()}..{labels.max()} are not classes 0..{num_classes - 1}: "
                          "map them to class indices first (e.g. 0/255 masks to 0/1)")
     shares = np.bincount(labels, minlength=num_classes) / max(labels.size, 1)
-    return F.enet_weights(shares, c).tolist()
+    return (1.0 / np.log(c + shares)).tolist()

@@ -1,11 +1,9 @@
 """Segmentation metrics on the functional core of :mod:`segutils.functional`.
 
 Two faces of one confusion matrix (rows: truth, columns: prediction): :func:`confusion_matrix` and
-:func:`scores` on numpy class masks, and the streaming Keras metrics :class:`MeanIoU` and
-:class:`ClassIoU` that ``compile`` and the callbacks use. A class absent from truth and prediction
-has no IoU (NaN in :func:`scores`) and is left out of the means; so is the ignored class.
-
-Taught in ``notebooks/04_losses_metrics.ipynb``.
+:func:`scores` on numpy class masks, and the streaming Keras metrics :class:`MeanIoU` and :class:`ClassIoU`.
+A class absent from truth and prediction has no IoU (NaN in :func:`scores`) and is left out of the means;
+so is the ignored class. Taught in ``notebooks/04_losses_metrics.ipynb``.
 """
 
 from __future__ import annotations
@@ -20,14 +18,10 @@ _register = keras.saving.register_keras_serializable(package="segutils")
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p``, ignored truth left out.
+    """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p`` in class-index masks of one shape.
 
-    Args:
-        y_true, y_pred: class-index masks of the same shape (e.g. from ``predict_masks``).
-        num_classes: classes of the model (the ignored class included when it is one of them).
-        ignore_index: true label whose pixels are not counted (e.g. 11 for CamVid, 255 void).
-
-    Taught in ``notebooks/04_losses_metrics.ipynb``.
+    ``num_classes`` counts the ignored class when it is a model output; pixels whose truth is ``ignore_index``
+    (e.g. 11 for CamVid, 255 void) are left out. Taught in ``notebooks/04_losses_metrics.ipynb``.
     """
     F.check_ignore_index(ignore_index)
     t, p = np.asarray(y_true), np.asarray(y_pred)
@@ -54,37 +48,29 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None 
 
 
 def scores(cm, ignore_index: int | None = None) -> dict:
-    """Per-class ``iou``, ``dice``, ``precision``, ``recall`` (arrays, NaN where undefined) and
-    ``pixel_accuracy``, ``mean_iou``, ``mean_dice`` over the classes present in truth or prediction.
-
-    Taught in ``notebooks/04_losses_metrics.ipynb``.
-    """
+    """Per-class ``iou``, ``dice``, ``precision``, ``recall`` (arrays, NaN where undefined), ``pixel_accuracy``,
+    and ``mean_iou``, ``mean_dice`` over the classes present. Taught in ``notebooks/04_losses_metrics.ipynb``."""
     cm = np.asarray(cm, dtype=np.float64)
     tp = np.diag(cm)
     fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
     counted = np.arange(len(cm)) != (ignore_index if ignore_index is not None else -1)
     present = (tp + fp + fn > 0) & counted
     with np.errstate(invalid="ignore", divide="ignore"):
-        result = {
-            "iou": F.iou(tp, fp, fn, smooth=0.0),
-            "dice": F.fscore(tp, fp, fn, smooth=0.0),
-            "precision": tp / (tp + fp),
-            "recall": tp / (tp + fn),
-        }
-    for name in ("iou", "dice"):
-        result[name][~counted] = np.nan
+        result = {"iou": F.iou(tp, fp, fn, smooth=0.0), "dice": F.fscore(tp, fp, fn, smooth=0.0),
+                  "precision": tp / (tp + fp), "recall": tp / (tp + fn)}
     total = cm[counted].sum()
     result["pixel_accuracy"] = float(tp[counted].sum() / total) if total else float("nan")
-    result["mean_iou"] = float(result["iou"][present].mean()) if present.any() else float("nan")
-    result["mean_dice"] = float(result["dice"][present].mean()) if present.any() else float("nan")
+    for name in ("iou", "dice"):
+        result[name][~counted] = np.nan
+        result[f"mean_{name}"] = float(result[name][present].mean()) if present.any() else float("nan")
     return result
 
 
 class ConfusionMetric(keras.metrics.Metric):
-    """A streaming confusion matrix: targets checked and ignored pixels dropped by
-    :func:`segutils.functional.prepare` (as in the losses), predictions classed by its ``head_rule``
-    (one channel: ``p > threshold``); ``sample_weight``, per image ``(B,)`` or per pixel
-    ``(B, H, W[, 1])``, weighs each pixel's count, as in Keras' ``MeanIoU``."""
+    """A streaming confusion matrix of :func:`~segutils.functional.prepare`'s targets and ``head_rule``'s classes.
+
+    ``sample_weight``, per image ``(B,)`` or per pixel ``(B, H, W[, 1])``, weighs each pixel as in Keras' ``MeanIoU``.
+    """
 
     def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
         F.check_ignore_index(ignore_index)
@@ -114,8 +100,7 @@ class ConfusionMetric(keras.metrics.Metric):
         self.cm.assign_add(cm)
 
     def ious(self):
-        """``(iou, present)`` per class: :func:`segutils.functional.iou` of the counts (0 where undefined), and
-        whether the class is scored (not ignored) and present in truth or prediction."""
+        """``(iou, present)`` per class: the IoU (0 where undefined), and whether it counts (present, not ignored)."""
         cm = tf.convert_to_tensor(self.cm)
         tp = tf.linalg.diag_part(cm)
         fp, fn = tf.reduce_sum(cm, 0) - tp, tf.reduce_sum(cm, 1) - tp

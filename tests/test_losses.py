@@ -151,6 +151,23 @@ def test_config_round_trip_keeps_value():
     assert value(again, TRUTH, PROBS) == pytest.approx(value(loss, TRUTH, PROBS), abs=1e-7)
 
 
+@pytest.mark.parametrize(("loss", "settings"), [
+    (L.DiceLoss(beta=2.0, smooth=0.5, classes=[1]), {"beta": 2.0, "smooth": 0.5, "classes": [1]}),
+    (L.JaccardLoss(smooth=0.25, from_logits=True), {"smooth": 0.25, "from_logits": True}),
+    (L.TverskyLoss(alpha=0.2, beta=0.8, ignore_index=255), {"alpha": 0.2, "beta": 0.8, "ignore_index": 255}),
+    (L.CrossEntropy(class_weights=[1, 3]), {"class_weights": [1.0, 3.0]}),
+    (L.FocalLoss(gamma=1.5, alpha=0.4), {"gamma": 1.5, "alpha": 0.4}),
+])
+def test_every_loss_saves_its_own_settings(loss, settings):
+    config = keras.losses.serialize(loss)["config"]
+    assert {key: config[key] for key in settings} == settings
+    again = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(again) is type(loss) and again.get_config() == loss.get_config()
+    logits = np.log(PROBS / (1 - PROBS))
+    pred = logits if loss.from_logits else PROBS
+    assert value(again, TRUTH, pred) == pytest.approx(value(loss, TRUTH, pred), abs=1e-7)
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
 @pytest.mark.parametrize("logits", [False, True])
 def test_finite_values_and_gradients_on_empty_masks_and_saturated_predictions(policy, logits):

@@ -1,31 +1,19 @@
 """Models: U-Net (``unet``), LinkNet (``linknet``) and U-Net on LinkNet's encoder (``unet-resnet34``).
 
-Taught in notebooks 02, 03 and 05.
-
 Every model takes float32 images in [0, 1] and ends in a float32 layer named ``output``.
+Taught in notebooks 02, 03 and 05.
 """
 
 from .build import MODEL_NAMES, EncoderNotPretrainedWarning, any_size, build_model, encoder_layers, output_channels
 from .linknet import (
-    EncoderWeightsError,
-    build_linknet,
-    build_linknet_scratch,
-    build_unet_encoder,
-    linknet_decoder_block,
+           EncoderWeightsError,
+           build_linknet,
+           build_linknet_scratch,
+           build_unet_encoder,
+           linknet_decoder_block,
 )
 from .unet import build_unet
 
-__all__ = [
-    "MODEL_NAMES",
-    "EncoderNotPretrainedWarning",
-    "any_size",
-    "build_model",
-    "encoder_layers",
-    "output_channels",
-    "EncoderWeightsError",
-    "build_linknet",
-    "build_linknet_scratch",
-    "build_unet_encoder",
-    "build_unet",
-    "linknet_decoder_block",
-]
+__all__ = ["MODEL_NAMES", "EncoderNotPretrainedWarning", "any_size", "build_model", "encoder_layers",
+           "output_channels", "EncoderWeightsError", "build_linknet", "build_linknet_scratch", "build_unet_encoder",
+           "build_unet", "linknet_decoder_block"]

@@ -1,11 +1,9 @@
 """One entry point for the compared models: ``build_model("unet" | "linknet" | "unet-resnet34", ...)``.
 
-The comparison is only fair if the models are built the same way: same input, same head,
-same output dtype. ``build_model`` applies the profile (U-Net width, the weights of the
-ResNet34 encoder that LinkNet and the same-encoder control ``unet-resnet34`` share) and the
-course's head rule: a dataset with two classes gets a one-channel sigmoid
-head (class 1 where p > threshold), more classes a K-channel softmax. Taught in
-``notebooks/05_training.ipynb``.
+The comparison is only fair if the models are built the same way: same input, same head, same output
+dtype. ``build_model`` applies the profile (U-Net width, the ResNet34 encoder weights that LinkNet and
+the same-encoder control ``unet-resnet34`` share) and the head rule: two classes get a one-channel
+sigmoid head, more a K-channel softmax. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ from .unet import build_unet
 MODEL_NAMES = ("unet", "linknet", "unet-resnet34")
 #: The models on the pretrained ResNet34 encoder, and their names in messages.
 ON_ENCODER = {"linknet": "LinkNet", "unet-resnet34": "U-Net-ResNet34"}
-#: BatchNorm momentum of the compared models. Keras' 0.99 averages the statistics over ~100
-#: steps, so in a run of a few hundred steps validation sees stale statistics for most of it
-#: (and the best checkpoint is picked on noise); 0.9 follows the weights within ~10 steps.
+#: BatchNorm momentum of the compared models. Keras' 0.99 averages over ~100 steps, so in a run of a few hundred
+#: validation sees stale statistics (the best checkpoint is picked on noise); 0.9 follows within ~10 steps.
 BN_MOMENTUM = 0.9
 
 
@@ -32,47 +29,30 @@ class EncoderNotPretrainedWarning(UserWarning):
 
 
 def output_channels(num_classes: int) -> int:
-    """Channels of the head for ``num_classes`` mask classes: 1 (sigmoid) for 2 classes, else K.
-
-    Taught in ``notebooks/04_losses_metrics.ipynb``.
-    """
+    """Head channels for ``num_classes``: 1 (sigmoid) for 2, else K. Taught in ``notebooks/04_losses_metrics.ipynb``."""
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(
-            f"num_classes counts the classes in the masks and must be an int >= 2, got {num_classes!r} "
-            "(a binary mask has 2 classes: background and foreground)."
-        )
+        raise ValueError(f"num_classes counts the classes in the masks and must be an int >= 2, got {num_classes!r} "
+                         "(a binary mask has 2 classes: background and foreground).")
     return 1 if num_classes == 2 else num_classes
 
 
-def build_model(
-    name: str,
-    input_shape,
-    num_classes: int,
-    profile: config.Profile | str | None = None,
-    missing_weights: str = "warn",
-    bn_momentum: float | None = BN_MOMENTUM,
-    **overrides,
-) -> keras.Model:
+def build_model(name: str, input_shape, num_classes: int, profile: config.Profile | str | None = None,
+                missing_weights: str = "warn", bn_momentum: float | None = BN_MOMENTUM, **overrides) -> keras.Model:
     """Build ``"unet"``, ``"linknet"`` or ``"unet-resnet34"`` for masks with ``num_classes`` classes.
 
     U-Net takes ``profile.unet_filters`` filters at level 1 and batch normalisation; LinkNet and
-    ``unet-resnet34`` (sm's U-Net decoder on the same ResNet34 encoder, the same-encoder control)
-    take ``profile.encoder_weights``. All end in the same head (see :func:`output_channels`).
+    ``unet-resnet34`` (sm's U-Net decoder on the same ResNet34 encoder, the same-encoder control) take
+    ``profile.encoder_weights``. All end in the same head (see :func:`output_channels`) and tell
+    ``model.encoder_pretrained`` (``True``, ``False``, or ``None`` for U-Net).
 
     Args:
-        name: one of :data:`MODEL_NAMES`.
         input_shape: ``(H, W, C)``; sides multiples of 32 (LinkNet) or ``None``.
         num_classes: classes in the masks (2 for membrane), ignored class included.
         profile: a :class:`~segutils.config.Profile`, its name, or ``None`` for the active one.
-        missing_weights: when the encoder's ImageNet weights cannot be had (offline): ``"warn"``
-            builds a random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"``
-            re-raises the :class:`EncoderWeightsError`.
-        bn_momentum: momentum of every BatchNorm layer, the same for both models (``None``
-            keeps the builders' own).
+        missing_weights: when the encoder's ImageNet weights cannot be had (offline): ``"warn"`` builds a
+            random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"`` re-raises the error.
+        bn_momentum: momentum of every BatchNorm layer, the same for both models (``None`` keeps the builders').
         **overrides: passed to the builder (e.g. ``filters=64``, ``encoder_weights=None``).
-
-    Returns:
-        The model, with ``model.encoder_pretrained`` (``True``, ``False``, or ``None`` for U-Net).
 
     Taught in ``notebooks/05_training.ipynb``.
     """
@@ -82,20 +62,10 @@ def build_model(
         raise ValueError(f"missing_weights must be 'warn' or 'raise', got {missing_weights!r}")
     profile = config.get(profile) if isinstance(profile, str) else (profile or config.active())
     model = _build(name, tuple(input_shape), output_channels(num_classes), profile, missing_weights, overrides)
-    if bn_momentum is not None:
-        set_bn_momentum(model, bn_momentum)
+    for layer in model.layers:  # before training: the momentum is read when the step is traced
+        if bn_momentum is not None and isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = bn_momentum
     return model
-
-
-def set_bn_momentum(model: keras.Model, momentum: float) -> int:
-    """Set the momentum of every ``BatchNormalization`` layer; returns how many there are.
-
-    Call it before the model is trained (the momentum is read when the step is traced).
-    """
-    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    for layer in layers:
-        layer.momentum = momentum
-    return len(layers)
 
 
 def _build(name, input_shape, channels, profile, missing_weights, overrides):
@@ -111,24 +81,17 @@ def _build(name, input_shape, channels, profile, missing_weights, overrides):
     except EncoderWeightsError as err:
         if missing_weights == "raise":
             raise
-        warnings.warn(
-            f"{ON_ENCODER[name]}'s encoder is NOT pretrained: {err} Training goes on from a random encoder, "
-            f"so {ON_ENCODER[name]}'s results here do not show what ImageNet pretraining gives.",
-            EncoderNotPretrainedWarning,
-            stacklevel=3,
-        )
-        model = build(input_shape, channels, **(kwargs | {"encoder_weights": None}))
-        model.encoder_pretrained = False
-        return model
+        warnings.warn(f"{ON_ENCODER[name]}'s encoder is NOT pretrained: {err} Training goes on from a random "
+                      f"encoder, so {ON_ENCODER[name]}'s results here do not show what ImageNet pretraining gives.",
+                      EncoderNotPretrainedWarning, stacklevel=3)
+        kwargs["encoder_weights"] = None
+        model = build(input_shape, channels, **kwargs)
     model.encoder_pretrained = kwargs["encoder_weights"] is not None
     return model
 
 
 def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The encoder's layers of a LinkNet or ``unet-resnet34`` model: after ``preprocess``, before the decoder.
-
-    Taught in ``notebooks/05_training.ipynb``.
-    """
+    """The encoder's layers of a LinkNet or ``unet-resnet34`` model. Taught in ``notebooks/05_training.ipynb``."""
     names = [layer.name for layer in model.layers]
     if "preprocess" not in names or not any(n.startswith("decoder_") for n in names):
         raise ValueError(f"{model.name!r} is not a build_linknet model (nor unet-resnet34): "
@@ -139,12 +102,11 @@ def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def any_size(model: keras.Model) -> keras.Model:
-    """The same network and weights, taking images of any height and width.
+    """The same network and weights, taking images of any height and width (sides multiples of 32).
 
-    A model built for fixed ``H x W`` inputs (as notebook 05 trains them) is rebuilt from its
-    configuration with ``(None, None, C)`` inputs; both models of the course are fully
-    convolutional, so only the input changes (sides stay multiples of 32). A model that already
-    takes any size is returned as it is. Taught in ``notebooks/07_inference.ipynb``.
+    A fully convolutional model built for fixed ``H x W`` inputs (as notebook 05 trains them) is rebuilt
+    from its configuration with ``(None, None, C)`` inputs; one that already takes any size is returned.
+    Taught in ``notebooks/07_inference.ipynb``.
     """
     if tuple(model.input_shape[1:3]) == (None, None):
         return model

@@ -1,26 +1,12 @@
 """LinkNet (Chaurasia & Culurciello 2017, arXiv:1707.03718): through segmentation_models and by hand.
 
-Input convention, for every model of the course: images arrive from the data pipeline as
-float32 in [0, 1], with 1 (grayscale) or 3 (RGB) channels. Each model normalises inside
-itself, exactly once. :func:`build_linknet` starts with a ``preprocess`` Rescaling layer that
-maps [0, 1] to the 0..255 range the pretrained encoder saw, folded together with
-``sm.get_preprocessing(backbone)`` when that is a per-channel affine map. For ``resnet18/34``
-that preprocessing is the identity (``preprocess_input`` returns ``x``): the encoder's own first
-layer, the BatchNorm ``bn_data``, holds the ImageNet mean and variance. A grayscale input is
-repeated to three channels by ``gray_to_rgb`` (a Concatenate of the input with itself), so the
-ImageNet weights apply. Both are built-in Keras layers: ``keras.models.load_model`` needs no
-``custom_objects`` and no ``segutils``. The model is flat: the encoder's layers keep their
-``segmentation_models`` names (``bn_data``, ``stage2_unit1_relu1``, ... ``relu1``); the last
-layer, ``output``, is float32 even under ``mixed_float16``.
-
-Encoder weights: ``"imagenet"`` downloads the ``*_no_top.h5`` file of ``classification_models``
-into the Keras cache (``~/.keras/models``) or uses the copy found there (the download lives in
-:mod:`segutils.data.fetch.weights`); a path loads an encoder-only file in either format: the legacy
-``.h5`` that ``classification_models`` ships, or a ``.weights.h5`` saved with
-``encoder.save_weights`` from a ``include_top=False`` backbone. Every file is checked against the
-encoder's layers first. (To restore a whole trained LinkNet, use ``model.load_weights`` after building.)
-
-Taught in ``notebooks/03_linknet.ipynb``.
+Images arrive as float32 in [0, 1] with 1 or 3 channels, and the model normalises them once: ``gray_to_rgb``
+(a Concatenate of a grayscale input with itself) gives the ImageNet encoder three channels, and ``preprocess``
+(Rescaling) maps [0, 1] to the 0..255 the encoder saw, folded with ``sm.get_preprocessing(backbone)`` (the
+identity for ``resnet18/34``, whose first layer, the BatchNorm ``bn_data``, holds the ImageNet mean and
+variance). Built-in layers only, so ``load_model`` needs no ``custom_objects``. The model is flat, with sm's
+layer names (``bn_data``, ``stage2_unit1_relu1``, ...) and a float32 ``output``. Encoder weights come from
+:mod:`segutils.data.fetch.weights`. Taught in ``notebooks/03_linknet.ipynb``.
 """
 
 from __future__ import annotations
@@ -48,10 +34,7 @@ from .unet import check_input_shape, check_input_size, check_sides_on_call, fina
 
 
 def import_sm():
-    """``segmentation_models``, imported quietly (it prints its framework on import).
-
-    Importing it through ``segutils`` also guarantees ``SM_FRAMEWORK=tf.keras`` is set first.
-    """
+    """``segmentation_models``, imported quietly (it prints its framework) after ``SM_FRAMEWORK=tf.keras``."""
     with contextlib.redirect_stdout(io.StringIO()):
         import segmentation_models as sm
     return sm
@@ -60,13 +43,10 @@ def import_sm():
 def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -> None:
     """Load an encoder-only weights file (read by ``read_weights_file``) into an ``sm`` model's encoder.
 
-    The file must hold exactly the encoder's layers (shapes in order): another backbone's weights
-    or a whole model raise one :class:`EncoderWeightsError` naming the file, what it holds, what
-    was expected and the fix (a web page or a truncated file fail in ``read_weights_file``).
+    The file must hold exactly the encoder's layers (shapes in order), not another backbone's or a whole model.
     """
     path = found.path
-    names = [layer.name for layer in core.layers]
-    stop = next(i for i, n in enumerate(names) if n.startswith("decoder_"))
+    stop = next(i for i, layer in enumerate(core.layers) if layer.name.startswith("decoder_"))
     encoder = [layer for layer in core.layers[:stop] if layer.weights]
     expected = [tuple(tuple(w.shape) for w in layer.weights) for layer in encoder]
     if (list(found.layers) if found.names else sorted(found.layers)) != (expected if found.names else sorted(expected)):
@@ -94,13 +74,7 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel ``(scale, offset)`` with ``sm.get_preprocessing(backbone)(x) == x * scale + offset``.
-
-    Measured on probe images in 0..255. ResNets give ``(1, 0)``: the identity.
-
-    Raises:
-        ValueError: the preprocessing mixes or reorders channels (e.g. 'caffe' mode, RGB to BGR).
-    """
+    """Per-channel ``(scale, offset)`` with ``sm.get_preprocessing(backbone)(x) == x * scale + offset`` on 0..255."""
     fn = import_sm().get_preprocessing(backbone)
     probes = np.zeros((5, 1, 1, 3), "float32")
     probes[1:4, 0, 0] = 255.0 * np.eye(3)
@@ -109,11 +83,9 @@ def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
     offset, matrix = out[0], (out[1:4] - out[0]) / 255.0
     scale = np.diag(matrix)
     if not (np.allclose(matrix, np.diag(scale), atol=1e-6) and np.allclose(out[4], offset + 127 * scale)):
-        raise ValueError(
-            f"The preprocessing of {backbone!r} is not a per-channel scale and offset (it mixes or "
-            "reorders channels), so build_linknet cannot fold it into a Rescaling layer. Use a ResNet, "
-            "SE-ResNet, ResNeXt or EfficientNet backbone."
-        )
+        raise ValueError(f"The preprocessing of {backbone!r} is not a per-channel scale and offset (it mixes or "
+                         "reorders channels), so build_linknet cannot fold it into a Rescaling layer. Use a ResNet, "
+                         "SE-ResNet, ResNeXt or EfficientNet backbone.")
     return scale, offset
 
 
@@ -129,12 +101,7 @@ def _rewire(obj, old: str, new: list):
 
 
 def prepend(prefix: keras.Model, core: keras.Model, name: str) -> keras.Model:
-    """One flat model ``core(prefix(x))`` that shares ``core``'s weights and layer names.
-
-    Calling ``core`` on ``prefix``'s output would nest it as a single layer; instead the
-    functional configs are joined (``core``'s input replaced by ``prefix``'s output) and the
-    weights copied layer by layer.
-    """
+    """One flat model ``core(prefix(x))``: the configs joined (calling ``core`` would nest it), the weights copied."""
     pre, body = prefix.get_config(), core.get_config()
     old = body["input_layers"][0] if isinstance(body["input_layers"][0], list) else body["input_layers"]
     new = pre["output_layers"][0] if isinstance(pre["output_layers"][0], list) else pre["output_layers"]
@@ -146,39 +113,23 @@ def prepend(prefix: keras.Model, core: keras.Model, name: str) -> keras.Model:
     return model
 
 
-def build_linknet(
-    input_shape,
-    num_classes: int,
-    backbone: str = "resnet34",
-    encoder_weights="imagenet",
-    encoder_freeze: bool = False,
-    decoder_block_type: str = "transpose",
-    logits: bool = False,
-) -> keras.Model:
-    """LinkNet with a pretrained encoder, built by ``segmentation_models.Linknet``.
+def build_linknet(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
+                  encoder_freeze: bool = False, decoder_block_type: str = "transpose",
+                  logits: bool = False) -> keras.Model:
+    """LinkNet on a pretrained encoder, built by ``segmentation_models.Linknet``, named ``linknet_{backbone}``.
 
-    ``sm.Linknet`` is built for 3 channels, then prefixed by ``gray_to_rgb`` (if C = 1) and
-    ``preprocess``, and suffixed by the float32 ``output`` layer: these add 0 parameters. sm's
-    decoder has 5 blocks (4 skips: ``stage4_unit1_relu1``, ``stage3_unit1_relu1``,
-    ``stage2_unit1_relu1``, ``relu0``) and a 3x3 head, unlike the paper's 4 blocks and final block.
+    ``sm.Linknet`` is built for 3 channels, then prefixed by ``gray_to_rgb`` (if C = 1) and ``preprocess``,
+    and suffixed by the float32 ``output`` layer: these add 0 parameters. sm's decoder has 5 blocks (4 skips:
+    ``stage4_unit1_relu1``, ``stage3_unit1_relu1``, ``stage2_unit1_relu1``, ``relu0``) and a 3x3 head, unlike
+    the paper's 4 blocks and final block. One class gives a sigmoid, more a softmax, ``logits`` neither.
 
     Args:
         input_shape: ``(H, W, C)`` with C in {1, 3}; H, W multiples of 32 or None.
-        num_classes: output channels; 1 gives a sigmoid, more a softmax.
-        backbone: any sm backbone with per-channel affine preprocessing (see module docstring).
-        encoder_weights: ``"imagenet"``, None (random) or the path of an encoder weights file.
+        backbone: any sm backbone with per-channel affine preprocessing (:func:`preprocessing_affine`).
+        encoder_weights: ``"imagenet"`` (the Keras cache, else a download), None (random) or the path of an
+            encoder-only file (classification_models' ``.h5``, or ``encoder.save_weights``), checked first.
         encoder_freeze: make the encoder's layers, except BatchNorm, non-trainable (warm-up).
         decoder_block_type: ``"transpose"`` (4x4 transposed conv) or ``"upsampling"``.
-        logits: return raw scores instead of probabilities.
-
-    Returns:
-        A flat ``keras.Model`` named ``linknet_{backbone}``, float32 [0, 1] in, ``(B, H, W,
-        num_classes)`` out.
-
-    Raises:
-        EncoderWeightsError: ``"imagenet"`` and the download failed (offline), or the file
-            given does not hold this backbone's encoder (a web page, truncated, a whole model).
-        ValueError: not ``(H, W, C)``, C not 1 or 3, or H, W not multiples of 32.
     """
     return build_on_encoder("Linknet", input_shape, num_classes, backbone, encoder_weights, logits,
                             encoder_freeze=encoder_freeze, decoder_block_type=decoder_block_type)
@@ -186,13 +137,10 @@ def build_linknet(
 
 def build_unet_encoder(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
                        logits: bool = False) -> keras.Model:
-    """U-Net's decoder on a pretrained encoder, ``segmentation_models.Unet``, wrapped as :func:`build_linknet`.
+    """``unet_{backbone}``: sm's U-Net decoder on LinkNet's encoder, the control ``build_model("unet-resnet34")``.
 
-    The same encoder, weights, input layers and float32 ``output`` as LinkNet, only the decoder
-    differs (sm's U-Net decoder: up-sampling, concatenated skips, two 3x3 convs of 256, 128,
-    64, 32, 16 filters): the course's same-encoder control. ``(H, W, 1)``, one class: 24,456,154
-    parameters. Returns a model named ``unet_{backbone}``; the course builds it with
-    ``build_model("unet-resnet34", ...)``.
+    LinkNet's encoder, weights, input layers and ``output``; the decoder up-samples, concatenates the skips and
+    has two 3x3 convs of 256, 128, 64, 32, 16 filters. ``(H, W, 1)``, one class: 24,456,154 parameters.
     """
     return build_on_encoder("Unet", input_shape, num_classes, backbone, encoder_weights, logits)
 
@@ -202,25 +150,23 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
     """``sm.<kind>`` (``"Linknet"`` or ``"Unet"``) on ``backbone``, flat, with the course's input and output layers."""
     sm = import_sm()
     name = f"{kind.lower()}_{backbone}"
-    height, width, channels = check_input_shape(input_shape, f"build_{kind.lower()}")
+    who = "build_linknet" if kind == "Linknet" else "build_unet_encoder"
+    height, width, channels = check_input_shape(input_shape, who)
     if channels not in (1, 3):
         raise ValueError(f"{name} needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
     check_input_size((height, width), 32, f"{kind}-{backbone}")
     scale, offset = preprocessing_affine(backbone)
     weights = encoder_weights_path(backbone, encoder_weights)
     found = read_weights_file(weights, backbone) if weights not in (None, "imagenet") else None  # before building
-    activation = final_activation(num_classes, logits)
     try:
         core = getattr(sm, kind)(
-            backbone, input_shape=(height, width, 3), classes=num_classes, activation=activation,
-            encoder_weights=None if found is not None else weights, **sm_kwargs,
+            backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
+            activation=final_activation(num_classes, logits), encoder_weights=None if found is not None else weights,
         )
     except Exception as err:
         if weights == "imagenet" and "URL fetch failure" in str(err):
-            raise EncoderWeightsError(
-                f"Could not download the ImageNet weights of the {backbone} encoder ({err}). Put the file "
-                f"in {keras_cache_dir()}, or use encoder_weights=None."
-            ) from err
+            raise EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder ({err}). "
+                                      f"Put the file in {keras_cache_dir()}, or use encoder_weights=None.") from err
         raise
     if found is not None:
         load_encoder_weights(core, found, backbone)
@@ -238,23 +184,12 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
 
 
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):
-    """The paper's decoder block (Fig. 3): ``m`` channels in, ``n = filters`` out, then ``+ skip``.
+    """The paper's decoder block (Fig. 3): ``m`` channels in, ``n = filters`` out, ``+ skip`` (the encoder's input).
 
-    1x1 conv m -> m/4, BN, ReLU; 3x3 transposed conv m/4 -> m/4 with stride 2, BN, ReLU;
-    1x1 conv m/4 -> n, BN, ReLU; add ``skip`` (the encoder's input at this level) if given.
-    Convs have no bias (BatchNorm follows), so the block has
-    ``m*m/4 + 9*(m/4)**2 + (m/4)*n`` weights and ``4*(m/4 + m/4 + n)`` BatchNorm parameters
-    (m=256, n=128: 61,440 + 1,024 = 62,464).
-
-    Args:
-        x: ``(B, H, W, m)``.
-        skip: ``(B, H*strides, W*strides, n)`` or None.
-        filters: ``n``.
-        name: prefix of the layers (``{name}_conv1``, ``{name}_tconv2``, ``{name}_conv3``, ``{name}_add``).
-        strides: 2 (the paper), or 1 where the encoder level did not down-sample.
-
-    Returns:
-        ``(B, H*strides, W*strides, n)``.
+    1x1 conv m -> m/4, BN, ReLU; 3x3 transposed conv m/4 -> m/4 with ``strides`` (2; 1 where the encoder
+    did not down-sample), BN, ReLU; 1x1 conv m/4 -> n, BN, ReLU (``{name}_conv1``, ``_tconv2``, ``_conv3``).
+    Convs have no bias (BatchNorm follows): ``m*m/4 + 9*(m/4)**2 + (m/4)*n`` weights and ``4*(m/4 + m/4 + n)``
+    BatchNorm parameters (m=256, n=128: 61,440 + 1,024 = 62,464).
     """
     mid = x.shape[-1] // 4
     for i, (conv, kernel, ch) in enumerate(((layers.Conv2D, 1, mid), (layers.Conv2DTranspose, 3, mid),
@@ -285,25 +220,15 @@ def residual_block(x, filters: int, strides: int, name: str):
 
 
 def build_linknet_scratch(input_shape, num_classes: int, blocks=(2, 2, 2, 2), logits: bool = False) -> keras.Model:
-    """The paper's LinkNet on a plain-Keras ResNet encoder (ResNet18 by default), no pretrained weights.
+    """The paper's LinkNet, ``linknet_scratch``, on a plain-Keras ResNet18 encoder (``blocks=(3, 4, 6, 3)``: 34).
 
-    Initial block: 7x7 conv /2, BN, ReLU, 3x3 max-pool /2. Encoder ``enc1..enc4``: ResNet stages of
-    64, 128, 256, 512 channels (``enc1`` keeps the resolution, the others halve it). Decoder
-    ``dec4..dec1``: :func:`linknet_decoder_block` with (m, n) = (512, 256), (256, 128),
-    (128, 64), (64, 64), each adding the input of its encoder (``dec1`` has stride 1, like
-    ``enc1``). Final block: 3x3 transposed conv /2 to 32, 3x3 conv 32, 2x2 transposed conv /2 to
+    Initial block: 7x7 conv /2, BN, ReLU, 3x3 max-pool /2. Encoder ``enc1..enc4``: ResNet stages of 64, 128,
+    256, 512 channels (``enc1`` keeps the resolution). Decoder ``dec4..dec1``: :func:`linknet_decoder_block`
+    with (m, n) = (512, 256), (256, 128), (128, 64), (64, 64), each adding its encoder's input (``dec1`` has
+    stride 1). Final block: 3x3 transposed conv /2 to 32, 3x3 conv 32, 2x2 transposed conv /2 to
     ``num_classes``. With 3 channels and 12 classes: 11,546,444 parameters (paper: 11.5 M).
-
-    Args:
-        input_shape: ``(H, W, C)``, H and W multiples of 32 or None; float32 in [0, 1].
-        num_classes: output channels; 1 gives a sigmoid, more a softmax.
-        blocks: residual blocks per stage; (3, 4, 6, 3) gives ResNet34.
-        logits: return raw scores instead of probabilities.
-
-    Returns:
-        A ``keras.Model`` named ``linknet_scratch``.
     """
-    input_shape = tuple(input_shape)
+    input_shape = check_input_shape(input_shape, "build_linknet_scratch")
     check_input_size(input_shape, 32, "LinkNet")
     inputs = keras.Input(input_shape, name="image")
     x = _conv_bn_relu(inputs, 64, 7, 2, "init")

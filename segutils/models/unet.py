@@ -1,13 +1,10 @@
 """U-Net (Ronneberger, Fischer & Brox 2015, arXiv:1505.04597) from small blocks.
 
-Layers are named after the paper's figure. Level ``k`` (1 = full resolution, ``depth`` =
-deepest) has ``enc{k}_conv1``, ``enc{k}_conv2``, ``enc{k}_pool`` on the way down and
-``dec{k}_up``, ``dec{k}_concat``, ``dec{k}_conv1``, ``dec{k}_conv2`` on the way up: ``dec{k}``
-mirrors ``enc{k}`` (same resolution and width, and it concatenates ``enc{k}``'s output),
-so the decoder runs ``dec{depth}`` first and ``dec1`` last. Between them sit
-``bottleneck_conv1`` and ``bottleneck_conv2``; then ``head`` (1x1 conv) and ``output``.
-
-Taught in ``notebooks/02_unet.ipynb``.
+Layers are named after the paper's figure. Level ``k`` (1 = full resolution, ``depth`` = deepest) has ``enc{k}_conv1``,
+``enc{k}_conv2``, ``enc{k}_pool`` on the way down and ``dec{k}_up``, ``dec{k}_concat``, ``dec{k}_conv1``,
+``dec{k}_conv2`` on the way up; ``dec{k}`` has ``enc{k}``'s resolution and width and concatenates its output, so
+the decoder runs ``dec{depth}`` first and ``dec1`` last. Between them sit ``bottleneck_conv1`` and
+``bottleneck_conv2``; then ``head`` (1x1 conv) and ``output``. Taught in ``notebooks/02_unet.ipynb``.
 """
 
 from __future__ import annotations
@@ -40,24 +37,12 @@ def check_input_shape(input_shape, who: str) -> tuple:
         hint = "sides are whole numbers: 256 // 4, not 256 / 4"
     else:
         hint = "pass three whole numbers >= 1 (sides may be None)"
-    raise ValueError(
-        f"{who} takes input_shape=(height, width, channels), e.g. (256, 256, 1), or (None, None, 1) "
-        f"for any size; got {input_shape!r}: {hint}."
-    )
+    raise ValueError(f"{who} takes input_shape=(height, width, channels), e.g. (256, 256, 1), or (None, None, 1) "
+                     f"for any size; got {input_shape!r}: {hint}.")
 
 
 def check_input_size(input_shape, factor: int, why: str, fix: str = "") -> None:
-    """Raise ValueError unless height and width are ``None`` or multiples of ``factor``.
-
-    Args:
-        input_shape: ``(H, W, C)``; ``None`` for H or W means any size.
-        factor: the total down-sampling of the model (``2**depth`` for U-Net).
-        why: what imposes ``factor``, for the message (e.g. ``"U-Net with depth=4"``).
-        fix: the last sentence of the message (default: resize, crop, or use None).
-
-    Raises:
-        ValueError: naming the bad size and the nearest valid sizes below and above.
-    """
+    """Refuse sides that are not ``None`` or multiples of ``factor``, naming the nearest valid ones and ``fix``."""
     problems = []
     for axis, size in zip(("height", "width"), input_shape[:2], strict=True):
         if size is None or size % factor == 0:
@@ -66,18 +51,12 @@ def check_input_size(input_shape, factor: int, why: str, fix: str = "") -> None:
         nearest = f"sizes: {below} or {above}" if below else f"size: {above}"
         problems.append(f"{axis} {size} (nearest valid {nearest})")
     if problems:
-        raise ValueError(
-            f"{why} down-samples by {factor}, so height and width must be multiples of {factor}; "
-            f"got {'; '.join(problems)}. {fix or 'Resize or crop the images, or use None for any size.'}"
-        )
+        raise ValueError(f"{why} down-samples by {factor}, so height and width must be multiples of {factor}; "
+                         f"got {'; '.join(problems)}. {fix or 'Resize or crop the images, or use None for any size.'}")
 
 
 def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Model:
-    """Make a size-agnostic ``model`` raise :func:`check_input_size`'s error for sides ``factor`` does not divide.
-
-    Without it, such an image fails deep inside a ``Concatenate`` or ``Add``. Only static
-    shapes are checked (eager calls and ``predict``), so the graph and exports stay the same.
-    """
+    """Make a size-agnostic ``model`` raise :func:`check_input_size`'s error on static shapes, not fail deep inside."""
     plain = model.call
     fix = "Pad or crop the images to those sizes (segutils.predict.predict_masks pads and crops for you)."
 
@@ -92,19 +71,10 @@ def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Mode
 
 
 def double_conv(x, filters: int, name: str, batchnorm: bool = False):
-    """Two 3x3 'same' convolutions with ReLU: the unit of every U-Net level.
+    """Two 3x3 'same' convolutions ``{name}_conv1``, ``{name}_conv2`` with ReLU: every level's unit.
 
-    Each conv has ``9 * C_in * filters + filters`` parameters (bias dropped when
-    ``batchnorm``, which adds ``4 * filters``: gamma, beta, moving mean and variance).
-
-    Args:
-        x: input tensor ``(B, H, W, C_in)``.
-        filters: output channels of both convolutions.
-        name: prefix; layers are ``{name}_conv1``, ``{name}_conv2`` (and ``_bn1``, ``_relu1``...).
-        batchnorm: conv -> BatchNorm -> ReLU instead of conv with ReLU.
-
-    Returns:
-        Tensor ``(B, H, W, filters)``.
+    Each has ``9 * C_in * filters + filters`` parameters; ``batchnorm`` (conv, BatchNorm, ReLU) drops the bias
+    and adds ``4 * filters`` (gamma, beta, moving mean and variance).
     """
     for i in (1, 2):
         if batchnorm:
@@ -117,12 +87,8 @@ def double_conv(x, filters: int, name: str, batchnorm: bool = False):
 
 
 def encoder_block(x, filters: int, name: str, batchnorm: bool = False, dropout: float = 0.0):
-    """Contracting step: double conv (the skip), optional dropout, then 2x2 max-pool.
-
-    Returns:
-        ``(skip, down)``: ``(B, H, W, filters)`` and ``(B, H/2, W/2, filters)``.
-    """
-    x = bottleneck(x, filters, batchnorm, dropout, name)  # the same double conv and dropout, then the pool
+    """Contracting step: the bottleneck's double conv and dropout (the skip), then a 2x2 max-pool: ``(skip, down)``."""
+    x = bottleneck(x, filters, batchnorm, dropout, name)
     return x, layers.MaxPooling2D(2, name=f"{name}_pool")(x)
 
 
@@ -137,13 +103,9 @@ def bottleneck(x, filters: int, batchnorm: bool = False, dropout: float = 0.0, n
 def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, upsampling: str = "transpose"):
     """Expanding step: up-sample x2 to ``filters`` channels, concatenate ``[skip, up]``, double conv.
 
-    ``"transpose"`` is the paper's 2x2 up-convolution (Conv2DTranspose, stride 2, no activation:
-    ``4 * C_in * filters + filters`` parameters). ``"upsample_conv"`` is the original Keras
-    write-up's version (zhixuhao/unet): UpSampling2D (nearest), then a 2x2 'same' conv with ReLU
-    (``dec{k}_upconv``), the same parameter count but 4x the multiply-adds of the up step.
-
-    Returns:
-        Tensor ``(B, 2H, 2W, filters)``.
+    ``"transpose"`` is the paper's 2x2 up-convolution (Conv2DTranspose, stride 2: ``4 * C_in * filters + filters``
+    parameters); ``"upsample_conv"`` the Keras write-up's (zhixuhao/unet): UpSampling2D, then a 2x2 conv with
+    ReLU, as many parameters but 4x the multiply-adds.
     """
     if upsampling == "transpose":
         up = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"{name}_up")(x)
@@ -162,48 +124,22 @@ def final_activation(num_classes: int, logits: bool = False) -> str:
 
 
 def output_layer(x, num_classes: int, logits: bool = False):
-    """The final activation, always float32 (even under ``mixed_float16``) and named ``output``.
-
-    One class gives a sigmoid, more give a softmax over the last axis; ``logits`` gives neither.
-    """
+    """The :func:`final_activation`, always float32 (even under ``mixed_float16``) and named ``output``."""
     return layers.Activation(final_activation(num_classes, logits), dtype="float32", name="output")(x)
 
 
-def build_unet(
-    input_shape=(256, 256, 1),
-    num_classes: int = 1,
-    filters: int = 64,
-    depth: int = 4,
-    batchnorm: bool = False,
-    dropout: float = 0.5,
-    upsampling: str = "transpose",
-    logits: bool = False,
-) -> keras.Model:
-    """U-Net: ``depth`` encoder levels, a bottleneck, ``depth`` decoder levels, a 1x1 head.
+def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 64, depth: int = 4,
+               batchnorm: bool = False, dropout: float = 0.5, upsampling: str = "transpose",
+               logits: bool = False) -> keras.Model:
+    """U-Net: ``depth`` encoder levels, a bottleneck, ``depth`` decoder levels, a 1x1 head; a model named ``unet``.
 
-    Level ``k`` has ``filters * 2**(k-1)`` channels; the bottleneck ``filters * 2**depth``.
-    Convolutions are 'same' padded, so the output has the input's height and width (the
-    paper's 'valid' convs shrink 572 to 388). Dropout follows ``enc{depth}`` and the
-    bottleneck, as in the original Keras write-up. The paper's configuration,
-    ``build_unet((256, 256, 1), 2)``, has exactly 31,030,658 parameters.
-
-    Args:
-        input_shape: ``(H, W, C)``; H and W multiples of ``2**depth`` or ``None``.
-        num_classes: output channels; 1 gives a sigmoid, more a softmax.
-        filters: channels of level 1 (the paper uses 64).
-        depth: number of 2x2 max-pools (the paper uses 4).
-        batchnorm: BatchNorm after every 3x3 conv (not in the paper).
-        dropout: rate after the deepest encoder level and the bottleneck; 0 disables it.
-        upsampling: ``"transpose"`` (paper) or ``"upsample_conv"`` (original write-up).
-        logits: return raw scores instead of probabilities.
-
-    Returns:
-        A ``keras.Model`` named ``unet`` mapping ``(B, H, W, C)`` to ``(B, H, W, num_classes)``.
-
-    Raises:
-        ValueError: bad ``upsampling``, ``depth``, ``num_classes``, an ``input_shape`` that is
-            not ``(H, W, C)``, or an input size the depth cannot halve cleanly (also raised when
-            a size-agnostic model is called on such an image).
+    Level ``k`` has ``filters * 2**(k-1)`` channels, the bottleneck ``filters * 2**depth`` (the paper:
+    ``filters=64``, ``depth=4`` max-pools). Convolutions are 'same' padded, so the output has the input's
+    height and width (the paper's 'valid' convs shrink 572 to 388); H and W are multiples of ``2**depth``,
+    or ``None`` for any size. ``batchnorm`` after every 3x3 conv is not in the paper; ``dropout`` (0: none)
+    follows ``enc{depth}`` and the bottleneck as in the original Keras write-up, and so does
+    ``upsampling="upsample_conv"`` (the paper's is ``"transpose"``). One class gives a sigmoid, more a
+    softmax, ``logits`` neither. The paper's ``build_unet((256, 256, 1), 2)`` has exactly 31,030,658 parameters.
     """
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
@@ -226,12 +162,9 @@ def build_unet(
 
 
 def unet_levels(model: keras.Model) -> list[dict]:
-    """One row per level of a :func:`build_unet` model: resolution, channels, parameters.
+    """Per level (1..depth, ``"bottleneck"``) of a :func:`build_unet` model: sides, channels, parameters.
 
-    Returns:
-        Dicts with ``level`` (1..depth, then ``"bottleneck"``), ``height``, ``width`` (``None``
-        if the model is size-agnostic), ``channels``, ``encoder_params`` and ``decoder_params``
-        (the bottleneck's parameters are under ``encoder_params``; the head is not counted).
+    The bottleneck's parameters are its ``encoder_params``; the head is not counted.
     """
     depth = sum(1 for layer in model.layers if layer.name.endswith("_pool") and layer.name.startswith("enc"))
 
@@ -243,8 +176,6 @@ def unet_levels(model: keras.Model) -> list[dict]:
         prefix = "bottleneck" if level == "bottleneck" else f"enc{level}"
         _, height, width, channels = model.get_layer(f"{prefix}_conv2").output.shape
         decoder = 0 if level == "bottleneck" else params(f"dec{level}_")
-        rows.append(
-            dict(level=level, height=height, width=width, channels=channels,
-                 encoder_params=params(f"{prefix}_"), decoder_params=decoder)
-        )
+        rows.append(dict(level=level, height=height, width=width, channels=channels,
+                         encoder_params=params(f"{prefix}_"), decoder_params=decoder))
     return rows
