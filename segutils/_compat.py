@@ -100,7 +100,7 @@ def model_strategy(model):
 
 
 def set_initial_epoch(model, epoch: int | None) -> None:
-    """Make the next ``fit`` start at ``epoch`` (None: its ``initial_epoch``), as ``BackupAndRestore`` resumes."""
+    """Make the next ``fit`` start at ``epoch``, as ``BackupAndRestore`` does; Keras never resets it: None when done."""
     if not hasattr(model, "_initial_epoch"):
         raise _moved("keras.Model._initial_epoch", AttributeError("_initial_epoch"))
     model._initial_epoch = epoch
