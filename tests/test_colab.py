@@ -141,7 +141,7 @@ def test_locally_keep_runs_on_drive_changes_nothing(shell, monkeypatch):
 
 
 def test_without_runs_notebooks_06_and_07_say_where_they_looked_and_what_to_do(monkeypatch, tmp_path):
-    from segutils.evaluation.fallback import no_runs_advice
+    from segutils.course.fallback import no_runs_advice
 
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)

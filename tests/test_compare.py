@@ -163,7 +163,7 @@ def test_conclusion_without_per_image_scores_or_writeup_rows_still_reads_the_tab
 
 
 def test_runs_for_takes_notebook_05s_runs_when_there_are_some(tmp_path, monkeypatch):
-    from segutils.evaluation.fallback import runs_for
+    from segutils.course.fallback import runs_for
 
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
     for model, dataset in (("unet", "shapes"), ("linknet", "membrane")):
@@ -179,7 +179,7 @@ def test_without_runs_06_trains_as_05_does_fine_tune_for_a_pretrained_encoder(tm
     """The fallback on an encoder file in the ImageNet file's format: LinkNet fine-tunes, U-Net fits, one protocol."""
     from classification_models.tfkeras import Classifiers
 
-    from segutils.evaluation.fallback import runs_for
+    from segutils.course.fallback import runs_for
     from segutils.training import protocol_differences
 
     encoder = Classifiers.get("resnet34")[0](input_shape=(None, None, 3), weights=None, include_top=False)
@@ -221,3 +221,9 @@ def test_report_says_when_the_runs_do_not_share_one_protocol(tmp_path):
     report = write_report(tmp_path, _table(), runs=runs).read_text()
     assert "- **Not one protocol**: the runs differ in lr (['0.0001', '0.001'])" in report
     assert "- lr:" not in report
+
+
+def test_the_old_fallback_path_names_the_new_one():
+    with pytest.raises(ModuleNotFoundError, match=r"^segutils.evaluation.fallback moved to segutils.course.fallback: "
+                       r"import segutils.course.fallback"):
+        import segutils.evaluation.fallback  # noqa: F401

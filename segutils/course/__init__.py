@@ -9,6 +9,7 @@ A learner never needs to open this folder, and nothing outside it imports it.
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
 - :mod:`.exercises`: the answer checks of every notebook's exercises
+- :mod:`.fallback`: notebook 05's runs for notebooks 06 and 07, or trained here when 05 did not run
 """
 
 from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN` as in notebook 00

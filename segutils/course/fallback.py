@@ -1,10 +1,10 @@
-"""The runs a comparison needs: notebook 05's, or trained here under the same protocol when missing.
+"""The runs notebooks 06 and 07 need: notebook 05's, or trained here under the same protocol when missing.
 
 On Colab each notebook runs in its own runtime, so notebook 06 finds notebook 05's runs only
 when they were kept on Google Drive (the setup cell's ``KEEP_RUNS_ON_DRIVE``). Without them it
 trains the missing models itself, with the same ``segutils.training`` calls as notebook 05
 (``fine_tune`` when the encoder is pretrained, else ``fit``), and says where it looked.
-Taught in ``notebooks/06_comparison.ipynb``.
+Course machinery: it was ``segutils.evaluation.fallback``; notebook 06 uses it.
 """
 
 from __future__ import annotations
