@@ -1,4 +1,4 @@
-"""The comparison's conclusion written from measured numbers, and the report file of a run.
+"""The comparison's conclusion written from measured numbers, and its report file.
 
 Taught in ``notebooks/06_comparison.ipynb``.
 """
@@ -32,10 +32,8 @@ GAPS = (
 
 
 def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
-    """``(epoch, seconds)``: the first epoch (from 1) and the wall-clock training seconds at which the run's
-    ``metric`` reached ``target`` (``>=``); ``(nan, nan)`` when it never did.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
+    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``.
     """
     history = record.get("history", {}).get(metric, [])
     for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
@@ -72,22 +70,15 @@ def _writeup(table: Table, unet_filters: int | None) -> list[str]:
     return [line]
 
 
-def conclusion(
-    table: Table,
-    per_image: dict | None = None,
-    reach: dict[str, float] | None = None,
-    target_iou: float | None = None,
-    encoder_pretrained: bool | None = None,
-    unet_filters: int | None = None,
-) -> str:
-    """Markdown conclusion of a comparison table, every figure read from it.
+def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, float] | None = None,
+               target_iou: float | None = None, encoder_pretrained: bool | None = None,
+               unet_filters: int | None = None) -> str:  # fmt: skip
+    """Markdown conclusion of a comparison table (speed-only write-up rows allowed), every figure read from it.
 
     Args:
-        table: :func:`~segutils.evaluation.compare`'s table (speed-only write-up rows allowed).
         per_image: ``{model: (seeds, images) per-image test mean IoU}``; each pair of :data:`GAPS`
             present gets its gap with a 95 % paired-bootstrap interval (seeds paired by index).
-        reach: seconds each model took to reach ``target_iou`` on validation (NaN: never).
-        target_iou: the validation mean IoU ``reach`` refers to.
+        reach: seconds each model took to reach validation mean IoU ``target_iou`` (NaN: never).
         encoder_pretrained: whether the ResNet34 encoder started from ImageNet weights.
         unet_filters: width of the trained U-Net, to set beside the write-up's 64.
     """
@@ -106,31 +97,21 @@ def conclusion(
     lines += _speed(table, models) + _writeup(table, unet_filters)
     if reach and target_iou is not None:
         reached = {m: s for m, s in reach.items() if not math.isnan(s)}
+        claimed = f' The write-up claimed "{CLAIMS["convergence"]}".'
         if len(reached) > 1 and len(set(reached.values())) == 1:
-            lines.append(
-                f"- **Convergence**: {' and '.join(reached)} reached validation mean IoU {target_iou:.3f} after the "
-                f"same {next(iter(reached.values())):.1f} s: no difference at this resolution of epochs. "
-                f'The write-up claimed "{CLAIMS["convergence"]}".'
-            )
+            lines.append(f"- **Convergence**: {' and '.join(reached)} reached validation mean IoU {target_iou:.3f} "
+                         f"after the same {next(iter(reached.values())):.1f} s: no difference at this resolution "
+                         "of epochs." + claimed)
         elif reached:
-            first = min(reached, key=reached.get)
             times = ", ".join(f"{m} {'never' if math.isnan(s) else f'{s:.1f} s'}" for m, s in reach.items())
-            lines.append(
-                f"- **Convergence**: {first} reached validation mean IoU {target_iou:.3f} first ({times}). "
-                f'The write-up claimed "{CLAIMS["convergence"]}".'
-            )
+            lines.append(f"- **Convergence**: {min(reached, key=reached.get)} reached validation mean IoU "
+                         f"{target_iou:.3f} first ({times})." + claimed)
         else:
             lines.append(f"- **Convergence**: neither model reached validation mean IoU {target_iou:.3f}.")
     if encoder_pretrained is not None:
-        lines.append(
-            "- The ResNet34 encoder was "
-            + (
-                "pretrained on ImageNet."
-                if encoder_pretrained
-                else "NOT pretrained here (the ImageNet weights were unavailable or off in this profile): "
-                "the figures show the models on it from a random start, not their usual pretrained setup."
-            )
-        )
+        lines.append("- The ResNet34 encoder was " + ("pretrained on ImageNet." if encoder_pretrained else
+                     "NOT pretrained here (the ImageNet weights were unavailable or off in this profile): the figures "
+                     "show the models on it from a random start, not their usual pretrained setup."))
     return "\n".join(lines)
 
 
@@ -147,39 +128,23 @@ def protocol_lines(runs: list[dict]) -> list[str]:
     lines = [f"- {k}: {protocols[0][k]}" for k in keys if all(p.get(k) == protocols[0][k] for p in protocols)]
     differ = sorted({k for p in protocols for k in p if k not in ("seed", "phases")
                      and any(q.get(k) != p.get(k) for q in protocols)})
-    models: dict[str, dict] = {}
-    for r in runs:
-        entry = models.setdefault(r["model"], {"phases": r.get("protocol", {}).get("phases"), "seeds": []})
-        entry["seeds"].append(r.get("seed"))
-    lines += [f"- {m}: phases {e['phases']}, seeds {sorted(e['seeds'])}" for m, e in models.items()]
+    for model in dict.fromkeys(r["model"] for r in runs):
+        own = [r for r in runs if r["model"] == model]
+        phases, seeds = own[0].get("protocol", {}).get("phases"), sorted(r.get("seed") for r in own)
+        lines.append(f"- {model}: phases {phases}, seeds {seeds}")
     if differ:
         lines.append("- **Not one protocol**: the runs differ in " + ", ".join(
             f"{k} ({sorted({str(p.get(k)) for p in protocols})})" for k in differ))
     return lines
 
 
-def write_report(
-    directory: str | Path,
-    table: Table,
-    figures: dict | None = None,
-    profile: dict | None = None,
-    text: str = "",
-    versions: dict | None = None,
-    runs: list[dict] | None = None,
-) -> Path:
-    """Write ``report.md`` (table, conclusion, protocol, figures as PNG, machine, profile, versions) and ``table.csv``.
+def write_report(directory: str | Path, table: Table, figures: dict | None = None, profile: dict | None = None,
+                 text: str = "", versions: dict | None = None, runs: list[dict] | None = None) -> Path:  # fmt: skip
+    """Write ``report.md`` (table, conclusion ``text``, protocol, figures, machine, profile, versions) and ``table.csv``
+    into ``directory`` (created); returns the path of ``report.md``.
 
-    Args:
-        directory: where to write (created).
-        table: the comparison table.
-        figures: ``{name: matplotlib figure}``, saved as ``<name>.png`` and linked.
-        profile: the profile's fields.
-        text: the conclusion (Markdown).
-        versions: package versions to list.
-        runs: the compared run records; their shared protocol is printed once (:func:`protocol_lines`).
-
-    Returns:
-        The path of ``report.md``. Taught in ``notebooks/06_comparison.ipynb``.
+    ``figures`` (``{name: matplotlib figure}``) are saved as ``<name>.png`` and linked; the ``runs``' shared
+    protocol is printed once (:func:`protocol_lines`). Taught in ``notebooks/06_comparison.ipynb``.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -192,16 +157,11 @@ def write_report(
     for name, fig in (figures or {}).items():
         fig.savefig(directory / f"{name}.png", dpi=100, bbox_inches="tight")
         parts += [f"![{name}]({name}.png)", ""]
-    parts += [
-        "## Machine",
-        "",
-        f"- {platform.platform()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}",
-        "",
-    ]
-    if profile:
-        parts += ["## Profile", ""] + [f"- {k}: {v}" for k, v in profile.items()] + [""]
-    if versions:
-        parts += ["## Versions", ""] + [f"- {k}: {v}" for k, v in versions.items()] + [""]
+    machine = f"{platform.platform()}, {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    parts += ["## Machine", "", f"- {machine}", ""]
+    for title, fields in (("Profile", profile), ("Versions", versions)):
+        if fields:
+            parts += [f"## {title}", ""] + [f"- {k}: {v}" for k, v in fields.items()] + [""]
     path = directory / "report.md"
     path.write_text("\n".join(parts))
     return path

@@ -1,23 +1,22 @@
 """Scores at the labels' own resolution: predict at the training size, bring the probabilities back.
 
-A model trained on 128 x 128 resized images predicts 128 x 128 masks; scoring them against
-masks resized to 128 (nearest neighbour) judges a coarser task than the labels pose: thin
-membranes vanish or thicken in the resized label. Here the image is resized as the pipeline
-resizes it, the model's probabilities are resized back to the label's own size (bilinear),
-and only then is the head's rule applied. Taught in ``notebooks/06_comparison.ipynb``.
+A model trained on 128 x 128 resized images predicts 128 x 128 masks; scoring them against masks resized to 128
+(nearest neighbour) judges a coarser task than the labels pose: thin membranes vanish or thicken in the resized
+label. Here the image is resized as the pipeline resizes it, the model's probabilities are resized back to the
+label's own size (bilinear), and only then is the head's rule applied. Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
+from ..data.pipeline import resize_image
 from ..predict import head_rule, predict_probabilities
 
 
 def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
     """Probabilities ``(h, w, C)`` resized bilinearly to ``shape`` ``(H, W)``: float32 ``(H, W, C)``."""
-    import tensorflow as tf
-
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.ndim != 3:
         raise ValueError(f"to_label_size takes one image's probabilities (h, w, C), got shape {probabilities.shape}")
@@ -27,25 +26,13 @@ def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
 
 
 def masks_at_label_size(model, images, masks, size: int, threshold: float = 0.5, batch_size: int = 8) -> list:
-    """Class-index masks of ``images`` at the size of each of their ``masks`` (the labels).
+    """uint8 class-index masks of ``images`` (uint8, at their own size), each of its label's shape ``(H, W)``.
 
-    Each image is resized to ``size x size`` as ``segutils.data.pipeline.resize_image`` does in
-    training (area), rounded back to uint8, and predicted with ``predict_probabilities``; the
-    probabilities go back to its label's height and width (:func:`to_label_size`, bilinear)
-    and the head's rule (``head_rule``: ``p > threshold``, or argmax) gives the classes.
-
-    Args:
-        model: a trained segmentation model taking ``size x size`` images.
-        images: the test images at their own size (uint8, HxW or HxWxC).
-        masks: their labels ``(H, W)`` or ``(H, W, 1)``, one per image; only their shapes are read.
-        size: the side the model was trained at.
-        threshold, batch_size: as in ``predict_masks``.
-
-    Returns:
-        A list of uint8 masks, each of its label's shape ``(H, W)``.
+    Each image is resized to ``size x size`` (the side the model was trained at) as ``resize_image`` does in
+    training (area), rounded back to uint8, and predicted with ``predict_probabilities``; the probabilities go back
+    to its label's height and width (:func:`to_label_size`, bilinear) and ``head_rule`` (``p > threshold``, or
+    argmax) gives the classes. Only the shapes of ``masks`` (one per image) are read.
     """
-    from segutils.data.pipeline import resize_image
-
     if len(images) != len(masks):
         raise ValueError(f"{len(images)} images and {len(masks)} masks: give one label per image")
     resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, (size, size)))

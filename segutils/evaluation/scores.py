@@ -1,5 +1,5 @@
-"""Scores of predicted masks against true ones: ``segutils.metrics`` per class, dataset-wide and
-per image, and for membrane the ISBI 2012 challenge's region scores V_rand and V_info.
+"""Scores of predicted masks against true ones: ``segutils.metrics`` per class, dataset-wide and per image, and for
+membrane the ISBI 2012 challenge's region scores V_rand and V_info.
 
 Taught in ``notebooks/06_comparison.ipynb``.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import metrics
 from ..plotting import mask_hw
 from ..predict import predict_masks
 
@@ -18,13 +19,12 @@ from ..predict import predict_masks
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
     """ISBI 2012's foreground-restricted ``(V_rand, V_info)`` of one mask: 1 is a perfect segmentation.
 
-    Cells are the connected regions (4-connectivity, ``skimage.measure.label``) of
-    ``cell_class`` in each mask; only pixels inside a true cell count. ``V_rand = 1 -
-    skimage.metrics.adapted_rand_error`` (the F-score of the Rand split and merge scores);
-    ``V_info = 2 I(S;T) / (H(S) + H(T))`` from ``skimage.metrics.variation_of_information``'s
-    conditional entropies (in bits; its second value is H(T | S)). The challenge also thins
-    the predicted borders to one pixel before scoring, which is not done here: the figures are
-    comparable, not identical.
+    Cells are the connected regions (4-connectivity, ``skimage.measure.label``) of ``cell_class`` in each mask;
+    only pixels inside a true cell count. ``V_rand = 1 - skimage.metrics.adapted_rand_error`` (the F-score of the
+    Rand split and merge scores); ``V_info = 2 I(S;T) / (H(S) + H(T))`` from
+    ``skimage.metrics.variation_of_information``'s conditional entropies (in bits; its second value is H(T | S)).
+    The challenge also thins the predicted borders to one pixel before scoring, which is not done here: the
+    figures are comparable, not identical.
     """
     from skimage.measure import label
     from skimage.metrics import adapted_rand_error, variation_of_information
@@ -37,8 +37,7 @@ def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1
     _, h_t_given_s = variation_of_information(true_cells, pred_cells, ignore_labels=(0,))
     inside = true_cells > 0
     h_t, h_s = _entropy(true_cells[inside]), _entropy(pred_cells[inside])
-    mutual = h_t - h_t_given_s
-    v_info = 1.0 if h_t + h_s == 0 else 2.0 * mutual / (h_t + h_s)
+    v_info = 1.0 if h_t + h_s == 0 else 2.0 * (h_t - h_t_given_s) / (h_t + h_s)  # I(S;T) = H(T) - H(T | S)
     return float(v_rand), float(v_info)
 
 
@@ -52,12 +51,10 @@ class Evaluation:
     """What :func:`evaluate` measured.
 
     Attributes:
-        num_classes: classes in the masks.
         confusion_matrix: ``(K, K)`` int64 over the whole set (rows truth, columns prediction).
         scores: ``segutils.metrics.scores`` of that matrix (dataset-wide).
-        per_image: ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice``
-            ``(N, K)`` arrays, one row per image (NaN where a class is absent from both masks).
-        predictions: the predicted masks.
+        per_image: ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice`` ``(N, K)`` arrays,
+            one row per image (NaN where a class is absent from both masks).
         v_rand, v_info: mean over images of :func:`region_scores` (NaN when not computed).
         per_image_regions: ``(N, 2)`` V_rand and V_info per image, or ``None``.
     """
@@ -91,68 +88,40 @@ def _data(data) -> tuple[list | None, list[np.ndarray]]:
             images.extend(x)
             masks.extend(m)
     else:
-        raise ValueError(
-            "data must be an (images, masks) pair, a split from segutils.data.load, "
-            "or a tf.data.Dataset of (image, mask) batches"
-        )
-    masks = [mask_hw(m) for m in masks]
-    return images, masks
+        raise ValueError("data must be an (images, masks) pair, a split from segutils.data.load, "
+                         "or a tf.data.Dataset of (image, mask) batches")
+    return images, [mask_hw(m) for m in masks]
 
 
-def evaluate(
-    model_or_predictions,
-    data,
-    num_classes: int,
-    ignore_index: int | None = None,
-    threshold: float = 0.5,
-    batch_size: int = 8,
-    regions: bool | None = None,
-    cell_class: int = 1,
-) -> Evaluation:
-    """Score a model (or its predicted masks) against true masks, dataset-wide and per image.
+def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | None = None, threshold: float = 0.5,
+             batch_size: int = 8, regions: bool | None = None, cell_class: int = 1) -> Evaluation:  # fmt: skip
+    """Score a model (or its predicted masks, one per true mask) against true masks, dataset-wide and per image.
 
     Args:
-        model_or_predictions: a Keras model (predicted with :func:`predict_masks`) or the
-            predicted class-index masks, one per true mask.
-        data: ``(images, masks)`` (images may be ``None`` when predictions are given), a
-            ``Split`` from ``segutils.data.load`` (images at their own size), or a
-            ``tf.data.Dataset`` of ``(image, mask)`` batches, e.g. the test split of
-            ``make_dataset``; masks ``(H, W)`` or ``(H, W, 1)`` class indices.
-        num_classes: classes in the masks (2 for membrane).
+        data: ``(images, masks)`` (images may be ``None`` when predictions are given), a ``Split`` from
+            ``segutils.data.load`` (images at their own size), or a ``tf.data.Dataset`` of ``(image, mask)``
+            batches, e.g. the test split of ``make_dataset``; masks ``(H, W)`` or ``(H, W, 1)`` class indices.
         ignore_index: a class whose true pixels are left out.
         threshold, batch_size: passed to :func:`predict_masks`.
-        regions: also compute V_rand and V_info of the ``cell_class`` regions (default: when
-            ``num_classes == 2``, i.e. membrane: cells are class 1, membrane class 0). The ISBI
-            challenge thins borders first, so these are comparable to its figures, not identical.
-
-    Returns:
-        An :class:`Evaluation`.
+        regions: also compute V_rand and V_info of the ``cell_class`` regions (default: when ``num_classes == 2``,
+            i.e. membrane, where cells are class 1).
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
-    from segutils import metrics
-
     images, masks = _data(data)
-    if hasattr(model_or_predictions, "predict"):
-        predictions = predict_masks(model_or_predictions, list(images), batch_size=batch_size, threshold=threshold)
-    else:
-        predictions = model_or_predictions
+    predictions = (predict_masks(model_or_predictions, list(images), batch_size=batch_size, threshold=threshold)
+                   if hasattr(model_or_predictions, "predict") else model_or_predictions)
     predictions = [np.asarray(p) for p in predictions]
     if len(predictions) != len(masks):
         raise ValueError(f"{len(predictions)} predictions for {len(masks)} masks: give one prediction per mask")
-    matrices = [
-        metrics.confusion_matrix(t, p, num_classes, ignore_index) for t, p in zip(masks, predictions, strict=True)
-    ]
+    pairs = list(zip(masks, predictions, strict=True))
+    matrices = [metrics.confusion_matrix(t, p, num_classes, ignore_index) for t, p in pairs]
     per = [metrics.scores(cm, ignore_index) for cm in matrices]
-    per_image = {
-        name: np.array([s[name] for s in per], dtype=float)
-        for name in ("mean_iou", "mean_dice", "pixel_accuracy", "iou", "dice")
-    }
+    per_image = {name: np.array([s[name] for s in per], dtype=float)
+                 for name in ("mean_iou", "mean_dice", "pixel_accuracy", "iou", "dice")}
     total = np.sum(matrices, axis=0)
     result = Evaluation(num_classes, total, metrics.scores(total, ignore_index), per_image, predictions)
     if regions if regions is not None else num_classes == 2:
-        result.per_image_regions = np.array(
-            [region_scores(t, p, cell_class) for t, p in zip(masks, predictions, strict=True)]
-        )
+        result.per_image_regions = np.array([region_scores(t, p, cell_class) for t, p in pairs])
         result.v_rand, result.v_info = (float(v) for v in np.nanmean(result.per_image_regions, axis=0))
     return result

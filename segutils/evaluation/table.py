@@ -30,39 +30,27 @@ COLUMNS = {
 
 
 def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = None, speed: dict | None = None) -> dict:
-    """A flat row for :func:`compare` from one run's parts, each optional.
-
-    Args:
-        model: the model's name in the table (e.g. ``"unet"``).
-        seed: the run's seed.
-        evaluation: a :class:`~segutils.evaluation.Evaluation` on the test split.
-        record: the run record (``segutils.training.find_runs``).
-        speed: ``segutils.speed.benchmark``'s result.
+    """A flat row for :func:`compare` from one run's parts, each optional: an :class:`~segutils.evaluation.Evaluation`
+    on the test split, the run ``record`` (``segutils.training.find_runs``), ``speed`` (``segutils.speed.benchmark``).
     """
     row = {"model": model, "seed": seed}
     if evaluation is not None:
         row.update(evaluation.summary())
     if record is not None:
         best = record.get("best", {})
-        row.update(
-            train_s=record.get("train_seconds"),
-            best_val_iou=best.get("val_mean_iou"),
-            best_s=best.get("seconds"),
-            step_s=record.get("timings", {}).get("median_step_s"),
-        )
+        row.update(train_s=record.get("train_seconds"), best_val_iou=best.get("val_mean_iou"),
+                   best_s=best.get("seconds"), step_s=record.get("timings", {}).get("median_step_s"))
     if speed is not None:
-        row.update(
-            latency_ms=speed["latency_ms"],
-            images_per_s=speed["images_per_s"],
-            parameters=speed["parameters"],
-            flops=speed["flops"] / 1e9,
-        )
+        row.update(latency_ms=speed["latency_ms"], images_per_s=speed["images_per_s"], parameters=speed["parameters"],
+                   flops=speed["flops"] / 1e9)
     return {k: v for k, v in row.items() if v is not None}
 
 
 class Table:
-    """Rows per model; each cell holds the values of every seed. Render with ``_repr_html_``,
-    :meth:`to_markdown`, :meth:`to_csv`; read with :meth:`mean`, :meth:`std`.
+    """The comparison table of :func:`run_row` rows: one line per model, each cell the values of its seeds shown as
+    mean ± std. Render with ``_repr_html_``, :meth:`to_markdown`, :meth:`to_csv`; read with :meth:`mean`, :meth:`std`.
+
+    Taught in ``notebooks/06_comparison.ipynb``.
     """
 
     def __init__(self, rows: list[dict]):
@@ -70,11 +58,9 @@ class Table:
             raise ValueError("compare needs at least one row (see run_row)")
         self.models: list[str] = list(dict.fromkeys(r["model"] for r in rows))
         names = [c for r in rows for c in r if c not in ("model", "seed")]
-        known = [c for c in COLUMNS if c in names]
-        self.columns: list[str] = known + sorted({c for c in names if c not in COLUMNS})
-        self.values = {
-            m: {c: [float(r[c]) for r in rows if r["model"] == m and c in r] for c in self.columns} for m in self.models
-        }
+        self.columns: list[str] = [c for c in COLUMNS if c in names] + sorted({c for c in names if c not in COLUMNS})
+        self.values = {m: {c: [float(r[c]) for r in rows if r["model"] == m and c in r] for c in self.columns}
+                       for m in self.models}
         self.seeds = {m: [r.get("seed", 0) for r in rows if r["model"] == m] for m in self.models}
 
     def mean(self, model: str, column: str) -> float:
@@ -121,9 +107,5 @@ class Table:
                 writer.writerow([m, len(self.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
 
 
-def compare(rows: list[dict]) -> Table:
-    """The comparison table of :func:`run_row` rows: one line per model, mean ± std over its seeds.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
-    return Table(rows)
+#: ``compare(rows)``: the comparison table of :func:`run_row` rows.
+compare = Table

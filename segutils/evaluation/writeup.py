@@ -1,22 +1,21 @@
 """The write-up's U-Net, measured for speed only: the model its "8 s vs 1-2 s per step" was about.
 
-The original Keras write-up (zhixuhao/unet) trains U-Net at the paper's width, 64 filters at
-level 1, with an UpSampling2D + 2x2 conv decoder, no BatchNorm and dropout 0.5: 31,030,593
-parameters with one output channel. The course trains a narrower U-Net on CPU profiles, so
-its step time answers another question; this row puts the write-up's model beside it,
-untrained (speed does not depend on the weights). Taught in ``notebooks/06_comparison.ipynb``.
+The original Keras write-up (zhixuhao/unet) trains U-Net at the paper's width, 64 filters at level 1, with an
+UpSampling2D + 2x2 conv decoder, no BatchNorm and dropout 0.5: 31,030,593 parameters with one output channel. The
+course trains a narrower U-Net on CPU profiles, so its step time answers another question; this row puts the
+write-up's model beside it, untrained (speed does not depend on the weights).
+Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
-
-import statistics
 
 import keras
 import numpy as np
 
 from ..models.build import output_channels
 from ..models.unet import build_unet
-from ..speed import benchmark, time_calls
+from ..speed import benchmark, median_ms
+from .table import run_row
 
 #: ``build_unet`` arguments of the write-up's U-Net.
 WRITEUP_UNET = dict(filters=64, depth=4, batchnorm=False, dropout=0.5, upsampling="upsample_conv")
@@ -30,11 +29,8 @@ def build_writeup_unet(input_shape, num_classes: int) -> keras.Model:
 
 
 def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, profile, repeats: int = 3) -> float:
-    """Median seconds of one training step of ``model`` on a random batch, compiled as the profile trains.
-
-    ``training.compile_model`` (Adam, the course's loss and metrics, the profile's XLA and eager
-    settings); one untimed warm-up step absorbs tracing and compiling (none when the profile
-    runs eagerly: there is nothing to trace).
+    """Median seconds of one training step of ``model`` on a random batch, compiled by ``training.compile_model`` as
+    the profile trains; one untimed warm-up step absorbs tracing (none when the profile runs eagerly).
     """
     from ..training.setup import compile_model
 
@@ -43,15 +39,13 @@ def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, pr
     x = rng.random((batch_size, *model.input_shape[1:]), dtype=np.float32)
     y = rng.integers(0, num_classes, (batch_size, *model.input_shape[1:3], 1)).astype(np.uint8)
     warmup = 0 if profile.run_eagerly else 1
-    return statistics.median(time_calls(lambda: model.train_on_batch(x, y), repeats, warmup))
+    return median_ms(lambda: model.train_on_batch(x, y), repeats, warmup) / 1000
 
 
 def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profile, repeats: int = 3) -> list[dict]:
-    """Speed-only table rows of the write-up's U-Net at each side in ``sizes``.
-
-    Each row holds ``step_s`` (:func:`train_step_seconds` at ``batch_size``, under the profile's
-    precision policy), ``latency_ms``, ``images_per_s``, ``parameters`` and ``flops`` (GFLOPs per
-    image) from ``segutils.speed.benchmark``, and is named ``"unet-64 write-up @<size> px"``.
+    """Speed-only table rows ``"unet-64 write-up @<size> px"`` of the write-up's U-Net at each side in ``sizes``:
+    ``step_s`` (:func:`train_step_seconds`, under the profile's precision policy) and ``segutils.speed.benchmark``'s
+    figures (:func:`~segutils.evaluation.run_row`'s ``speed`` columns).
     """
     policy = keras.mixed_precision.global_policy().name
     rows = []
@@ -61,9 +55,7 @@ def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profil
             model = build_writeup_unet((size, size, channels), num_classes)
             speed = benchmark(model, batch_size=batch_size, repeats=repeats, warmup=1)
             step = train_step_seconds(model, num_classes, batch_size, profile, repeats)
-            rows.append(dict(model=f"{WRITEUP_NAME} @{size} px", seed=0, step_s=step, latency_ms=speed["latency_ms"],
-                             images_per_s=speed["images_per_s"], parameters=speed["parameters"],
-                             flops=speed["flops"] / 1e9))
+            rows.append(run_row(f"{WRITEUP_NAME} @{size} px", speed=speed) | {"step_s": step})
     finally:
         keras.mixed_precision.set_global_policy(policy)
     return rows
