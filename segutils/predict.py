@@ -1,21 +1,18 @@
-"""Prediction, one way: whole images (:func:`predict_masks`); images of any size in overlapping tiles are
-:mod:`segutils.tiling` (:func:`~segutils.tiling.predict_tiled`, also importable from here).
+"""Prediction, one way: whole images (:func:`predict_masks`); in overlapping tiles see :mod:`segutils.tiling`.
 
-Images are prepared as the training pipeline prepares them (uint8 -> ``x / 255``); outputs become
-classes by :func:`segutils.functional.head_rule`, the metrics' rule (one channel: ``p > threshold``;
-K: argmax). Taught in ``notebooks/06_comparison.ipynb`` and ``notebooks/07_inference.ipynb``.
+Images are prepared as the training pipeline prepares them (uint8 -> ``x / 255``); outputs become classes by
+:func:`segutils.functional.head_rule`, the metrics' rule (one channel: ``p > threshold``; K: argmax).
+Taught in ``notebooks/06_comparison.ipynb`` and ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .data.sources import MULTIPLE
 from .functional import head_rule
-
-#: ``tf.image.rgb_to_grayscale``'s weights, as the pipeline converts RGB to one channel.
-GRAY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
 
 
 def round_up(value: int, multiple: int) -> int:
@@ -31,20 +28,16 @@ def check_finite(image: np.ndarray) -> None:
 
 
 def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
-    """One image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (the pipeline's ``x / 255``); ValueError
-    for NaN, floats outside [0, 1], integers other than uint8, channels other than 1 <-> 3."""
+    """One uint8 or float image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (1 <-> 3 converted)."""
     image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
+    image = image[..., None] if image.ndim == 2 else image
     if image.dtype == np.uint8:
         x = image.astype(np.float32) / 255.0
     elif np.issubdtype(image.dtype, np.floating):
         check_finite(image)
         if image.size and (image.min() < 0 or image.max() > 1):
-            raise ValueError(
-                f"float images must be in [0, 1] (already divided by 255), got {image.min():.3g}..{image.max():.3g}: "
-                "pass the uint8 image instead, it is divided by 255 once here"
-            )
+            raise ValueError(f"float images must be in [0, 1] (already divided by 255), got {image.min():.3g}.."
+                             f"{image.max():.3g}: pass the uint8 image instead, it is divided by 255 once here")
         x = image.astype(np.float32)
     else:
         raise ValueError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {image.dtype}")
@@ -54,11 +47,9 @@ def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
     if n == 1 and channels == 3:
         return np.repeat(x, 3, axis=-1)
     if n == 3 and channels == 1:
-        return (x @ GRAY_WEIGHTS)[..., None]
-    raise ValueError(
-        f"the model takes {channels} channel(s) but an image has {n}: "
-        + ("drop the alpha channel first (image[..., :3])" if n == 4 else "convert it to grayscale or RGB first")
-    )
+        return (x @ np.array([0.2989, 0.5870, 0.1140], np.float32))[..., None]  # tf.image.rgb_to_grayscale's
+    fix = "drop the alpha channel first (image[..., :3])" if n == 4 else "convert it to grayscale or RGB first"
+    raise ValueError(f"the model takes {channels} channel(s) but an image has {n}: {fix}")
 
 
 def check_head(model) -> None:
@@ -78,24 +69,24 @@ def check_head(model) -> None:
 def ends_in_logits(model) -> bool:
     """True when the model ends in a linear activation (logits), False for a sigmoid or softmax.
 
-    Reads the output layer (named ``output``, else the last), looking through ``Activation("linear")``
-    layers such as LinkNet's float32 cast after its sigmoid. ValueError when that layer has no
-    activation (a ``Lambda``, say): then pass ``from_logits=`` rather than let it guess.
+    Reads the output layer (named ``output``, else the last), looking through ``Activation("linear")`` layers such
+    as LinkNet's float32 cast after its sigmoid; a layer without activation (a ``Lambda``, say) raises.
     """
     check_head(model)
     layers = list(model.layers)
     names = [layer.name for layer in layers]
     index = names.index("output") if "output" in names else len(layers) - 1
-    def activation(layer) -> str:
-        return getattr(getattr(layer, "activation", None), "__name__", "")
-
-    while index > 0 and isinstance(layers[index], keras.layers.Activation) and activation(layers[index]) == "linear":
+    while index > 0 and isinstance(layers[index], keras.layers.Activation) and _activation(layers[index]) == "linear":
         index -= 1
     if not hasattr(layers[index], "activation"):
         raise ValueError(f"cannot tell whether model {model.name!r} outputs logits or probabilities: its layer "
                          f"{layers[index].name!r} ({type(layers[index]).__name__}) has no activation; pass "
                          "from_logits=True (logits) or from_logits=False (sigmoid/softmax probabilities)")
-    return activation(layers[index]) == "linear"
+    return _activation(layers[index]) == "linear"
+
+
+def _activation(layer) -> str:
+    return getattr(getattr(layer, "activation", None), "__name__", "")
 
 
 def to_probabilities(outputs, from_logits: bool) -> np.ndarray:
@@ -118,9 +109,8 @@ def _as_list(images) -> tuple[list[np.ndarray], bool]:
         return [images], True
     if images.ndim in (3, 4):
         return list(images), False
-    raise ValueError(
-        f"images must be HxW, HxWxC, a batch NxHxW(xC) or a list of them, got an array of shape {images.shape}"
-    )
+    raise ValueError(f"images must be HxW, HxWxC, a batch NxHxW(xC) or a list of them, got an array of shape "
+                     f"{images.shape}")
 
 
 def _target_size(model, height: int, width: int, resize: bool) -> tuple[tuple[int, int], str]:
@@ -132,28 +122,20 @@ def _target_size(model, height: int, width: int, resize: bool) -> tuple[tuple[in
         return (fixed_h, fixed_w), "pad"
     if resize:
         return (fixed_h, fixed_w), "resize"
-    raise ValueError(
-        f"an image of {height}x{width} is larger than the model's fixed input {fixed_h}x{fixed_w}: pass "
-        "resize=True (the image is resized to the input, the mask back with nearest neighbour), predict it in "
-        "tiles with segutils.predict.predict_tiled, or rebuild the model with input_shape=(None, None, C)"
-    )
+    raise ValueError(f"an image of {height}x{width} is larger than the model's fixed input {fixed_h}x{fixed_w}: pass "
+                     "resize=True (the image is resized to the input, the mask back with nearest neighbour), predict "
+                     "it in tiles with segutils.tiling.predict_tiled, or rebuild the model with "
+                     "input_shape=(None, None, C)")
 
 
-def _fit(x: np.ndarray, size: tuple[int, int], how: str) -> np.ndarray:
+def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> np.ndarray:
+    """``x`` padded by reflection (bottom, right) or resized bilinearly to ``size``; ``back``: a model output cut
+    (or resized by nearest neighbour) back to the image's ``size``."""
     if how == "resize":
-        import tensorflow as tf
-
-        return tf.image.resize(x, size, method="bilinear").numpy()
+        return tf.image.resize(x, size, method="nearest" if back else "bilinear").numpy()
+    if back:
+        return x[: size[0], : size[1]]
     return np.pad(x, ((0, size[0] - x.shape[0]), (0, size[1] - x.shape[1]), (0, 0)), mode="reflect")
-
-
-def _unfit(out: np.ndarray, shape: tuple[int, int], how: str) -> np.ndarray:
-    """A model output ``H x W x C`` cut (or, resized, nearest-sampled) back to the image's ``shape``."""
-    if how == "resize":
-        import tensorflow as tf
-
-        return tf.image.resize(out, shape, method="nearest").numpy()
-    return out[: shape[0], : shape[1]]
 
 
 def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | None, to):
@@ -176,7 +158,7 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
             chunk = indices[start : start + batch_size]
             batch = np.stack([_fit(prepared[i][0], size, how) for i in chunk])
             for i, out in zip(chunk, np.asarray(model(batch, training=False)), strict=True):
-                results[i] = to(_unfit(out, items[i].shape[:2], how), from_logits)
+                results[i] = to(_fit(out, items[i].shape[:2], how, back=True), from_logits)
     if single:
         return results[0]
     return np.stack(results) if len({r.shape for r in results}) == 1 else results
@@ -187,14 +169,11 @@ def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, re
     """Class-index masks of ``images``, each at its image's own size: uint8 ``(H, W)`` for one image,
     ``(N, H, W)`` for a batch of one size, else a list.
 
-    Each image is prepared, padded by reflection (bottom, right) to a multiple of 32 or to the
-    model's fixed input, predicted ``batch_size`` at a time, cropped back and classified by
-    :func:`head_rule` (class 1 where ``p > threshold``). An image larger than a fixed input raises
-    unless ``resize=True`` (bilinear to the input, nearest back).
-
-    Args:
-        images: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list.
-        from_logits: whether the model outputs logits; ``None`` reads it from the output layer.
+    ``images``: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list. Each is prepared,
+    padded by reflection (bottom, right) to a multiple of 32 or to the model's fixed input, predicted ``batch_size``
+    at a time, cropped back and classified by :func:`head_rule` (class 1 where ``p > threshold``). An image larger
+    than a fixed input raises unless ``resize=True`` (bilinear to the input, nearest back). ``from_logits=None``
+    reads whether the model outputs logits from its output layer (:func:`ends_in_logits`).
     """
     return _predict(model, images, batch_size, resize, from_logits,
                     lambda out, logits: head_rule(out, threshold, logits))  # fmt: skip
@@ -204,9 +183,9 @@ def predict_probabilities(model, images, batch_size: int = 8, resize: bool = Fal
                           from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:  # fmt: skip
     """Class probabilities ``(H, W, C)`` float32 of ``images``, prepared, padded and cropped like :func:`predict_masks`.
 
-    One channel holds the probability of class 1, K channels one per class (logits go through a
-    sigmoid or softmax). ``head_rule(p, threshold)`` of the result is ``predict_masks`` (up to float
-    rounding at the cut): compute it once and move the threshold without running the model again.
+    One channel holds the probability of class 1, K channels one per class (logits go through a sigmoid or softmax).
+    ``head_rule(p, threshold)`` of the result is ``predict_masks`` (up to float rounding at the cut): compute it
+    once and move the threshold without running the model again.
     """
     return _predict(model, images, batch_size, resize, from_logits, to_probabilities)
 
@@ -215,7 +194,7 @@ def __getattr__(name: str):
     """The tiling names, imported from here before :mod:`segutils.tiling` held them, still work."""
     if name in {"TileGrid", "tile_grid", "blend_window", "receptive_field", "mirror_indices", "tiled_probabilities",
                 "predict_tiled"}:
-        import importlib
+        from . import tiling
 
-        return getattr(importlib.import_module("segutils.tiling"), name)
+        return getattr(tiling, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,9 +1,9 @@
 """Prediction in tiles: one image of any size, cut into overlapping tiles the model predicts a few at a time.
 
-The U-Net paper's overlap-tile strategy (Ronneberger et al. 2015, Fig. 2): a mirrored margin
-around the image, neighbours blended by ``sin^2`` / ``cos^2`` weights that add up to 1, so no
-seam; :func:`receptive_field` says how much context a tile needs. Images are prepared and
-classified as in :mod:`segutils.predict`. Taught in ``notebooks/07_inference.ipynb``.
+The U-Net paper's overlap-tile strategy (Ronneberger et al. 2015, Fig. 2): a mirrored margin around the image,
+neighbours blended by ``sin^2`` / ``cos^2`` weights that add up to 1, so no seam; :func:`receptive_field` says how
+much context a tile needs. Images are prepared and classified as in :mod:`segutils.predict`.
+Taught in ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from keras import layers
+from tqdm.auto import tqdm
 
 from . import _compat
 from .data.sources import MULTIPLE
 from .functional import head_rule
 from .predict import check_finite, check_head, ends_in_logits, prepare_image, round_up, to_probabilities
 
-#: The flips averaged by ``tta=True``: image axes flipped in each variant.
-FLIPS = ((), (0,), (1,), (0, 1))
+#: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
+FLIPS = ((), (1,), (2,), (1, 2))
 
 
 @dataclass(frozen=True)
 class TileGrid:
-    """Where the tiles of an ``height x width`` image sit: tile size ``(tile_h, tile_w)``, the
-    ``overlap`` of neighbours, the mirrored ``margin`` above and left (a multiple of ``MULTIPLE``),
-    and the tiles' top (``rows``) and left (``cols``) edges in image coordinates (the first is ``-margin``)."""
+    """Where the tiles of an ``height x width`` image sit: tile size ``(tile_h, tile_w)``, the ``overlap`` of
+    neighbours, the mirrored ``margin`` above and left, and the tiles' top (``rows``) and left (``cols``) edges in
+    image coordinates (the first is ``-margin``)."""
 
     height: int
     width: int
@@ -49,26 +51,20 @@ class TileGrid:
 def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multiple: int = MULTIPLE) -> TileGrid:
     """Lay tiles of ``tile`` pixels, overlapping by ``overlap``, over an ``height x width`` image.
 
-    The image is extended by a mirrored margin of ``overlap / 2`` (rounded up to ``multiple``) on
-    each side; tiles step by ``tile - overlap`` from ``-margin`` until the far margin is covered. An
-    image that fits (with its margins) in less than one tile gets one tile, shrunk to a multiple.
-
-    Raises:
-        ValueError: ``tile`` or ``overlap`` not a multiple of ``multiple``, or ``overlap >= tile``.
+    The image is extended by a mirrored margin of ``overlap / 2`` (rounded up to ``multiple``) on each side; tiles
+    step by ``tile - overlap`` from ``-margin`` until the far margin is covered. An image that fits (with its
+    margins) in less than one tile gets one tile, shrunk to a multiple.
     """
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {height} x {width} pixels")
     if tile < multiple or tile % multiple:
         below, above = max(tile // multiple, 1) * multiple, round_up(max(tile, 1), multiple)
-        raise ValueError(
-            f"tile={tile} must be a positive multiple of {multiple} (the model's down-sampling), "
-            f"so that every tile's pooling grid lines up with the image's; use tile={below} or {above}."
-        )
+        raise ValueError(f"tile={tile} must be a positive multiple of {multiple} (the model's down-sampling), so that "
+                         f"every tile's pooling grid lines up with the image's; use tile={below} or {above}.")
     if overlap < 0 or overlap % multiple or overlap >= tile:
-        raise ValueError(
-            f"overlap={overlap} must be a multiple of {multiple} from 0 to tile - {multiple} = {tile - multiple} "
-            f"(tile={tile}); {min(tile - multiple, round_up(max(overlap, 0), multiple))} is the nearest that works."
-        )
+        nearest = min(tile - multiple, round_up(max(overlap, 0), multiple))
+        raise ValueError(f"overlap={overlap} must be a multiple of {multiple} from 0 to tile - {multiple} = "
+                         f"{tile - multiple} (tile={tile}); {nearest} is the nearest that works.")
     margin = round_up(overlap // 2, multiple)
     sides = []
     for size in (height, width):
@@ -83,9 +79,8 @@ def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multi
 def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
     """The ``tile_h x tile_w`` float32 blend weight: 1 inside, ``sin^2`` ramps over ``overlap`` at the edges.
 
-    Where two tiles overlap, one ramps down as ``cos^2`` while the other ramps up as ``sin^2``, so
-    their weights sum to 1. Every weight is > 0, so the borders (one tile only) stay defined.
-    """
+    Where two tiles overlap, one ramps down as ``cos^2`` while the other ramps up as ``sin^2``, so their weights
+    sum to 1. Every weight is > 0, so the borders (one tile only) stay defined."""
 
     def ramp(length: int) -> np.ndarray:
         weight = np.ones(length, dtype=np.float64)
@@ -102,13 +97,10 @@ def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
 def receptive_field(model) -> int:
     """Side in pixels of the largest input window one output pixel depends on.
 
-    Walks the layers in order: a ``k x k`` conv or pool adds ``(k - 1) * jump`` pixels (``jump``:
-    input pixels between neighbouring features); strides multiply ``jump``, an up-sampling divides
-    it; merges take the widest input. An output pixel nearer to the border than half this is
-    touched by the convolutions' zero padding.
+    Walks the layers in order: a ``k x k`` conv or pool adds ``(k - 1) * jump`` pixels (``jump``: input pixels
+    between neighbouring features); strides multiply ``jump``, an up-sampling divides it; merges take the widest
+    input. An output pixel nearer to the border than half this is touched by the convolutions' zero padding.
     """
-    from keras import layers
-
     field: dict[str, tuple[float, float]] = {}
     for layer in model.layers:
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
@@ -143,10 +135,8 @@ def _static_tile(model, tile: int | None) -> int:
     if height is None and width is None:
         return 256 if tile is None else tile
     if height != width or (tile is not None and tile != height):
-        raise ValueError(
-            f"the model takes fixed {height} x {width} inputs, so tiles must be square and of that size; "
-            f"got tile={tile}. Build it with input_shape=(None, None, C) to tile at any size."
-        )
+        raise ValueError(f"the model takes fixed {height} x {width} inputs, so tiles must be square and of that size; "
+                         f"got tile={tile}. Build it with input_shape=(None, None, C) to tile at any size.")
     return height
 
 
@@ -154,8 +144,8 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
                         tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE,
                         from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
     """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size, arguments as in
-    :func:`predict_tiled`. Tiles are cut lazily (mirrored indices, no padded copy): besides the image,
-    the only full-size arrays are the probability and weight sums."""
+    :func:`predict_tiled`. Tiles are cut lazily (no padded copy): besides the image, only the probability and weight
+    sums are full-size."""
     array = np.asarray(image)
     array = array[..., None] if array.ndim == 2 else array
     if array.ndim != 3:
@@ -169,18 +159,14 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
-    from tqdm.auto import tqdm
-
     show = len(grid) >= 16 if progress is None else progress
     bar = tqdm(total=len(grid), unit="tile", desc="tiles", disable=not show)
     origins = grid.origins()  # an iterator: tiles are cut batch by batch, never all at once
     while batch := list(itertools.islice(origins, batch_size)):
         tiles = np.stack([prepare_image(_cut(array, top, left, grid.tile), channels) for top, left in batch])
-        probs = 0.0
-        for axes in FLIPS if tta else ((),):  # each flip undone on its prediction
-            axes = tuple(a + 1 for a in axes)
-            probs = probs + np.flip(to_probabilities(model.predict_on_batch(np.flip(tiles, axes)), logits), axes)
-        probs = probs / (len(FLIPS) if tta else 1)
+        flips = FLIPS if tta else ((),)  # each flip undone on its prediction
+        probs = sum(np.flip(to_probabilities(model.predict_on_batch(np.flip(tiles, axes)), logits), axes)
+                    for axes in flips) / len(flips)
         if total is None:
             total = np.zeros(array.shape[:2] + probs.shape[-1:], dtype=np.float32)
         for (top, left), p in zip(batch, probs, strict=True):
@@ -192,9 +178,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
 
 def _cut(array: np.ndarray, top: int, left: int, tile: tuple[int, int]) -> np.ndarray:
     """The tile at ``(top, left)``, mirrored where it leaves the image (a copy of one tile only)."""
-    rows = mirror_indices(top, tile[0], array.shape[0])
-    cols = mirror_indices(left, tile[1], array.shape[1])
-    return array[rows[:, None], cols[None, :]]
+    return array[np.ix_(mirror_indices(top, tile[0], array.shape[0]), mirror_indices(left, tile[1], array.shape[1]))]
 
 
 def _accumulate(total, weight, p, window, top: int, left: int) -> None:
@@ -216,17 +200,16 @@ def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batc
     Args:
         image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``, prepared tile by tile.
         tile: tile side, a multiple of ``multiple`` (default 256, or the model's fixed input).
-        overlap: pixels neighbouring tiles share (a multiple of ``multiple``); half of it, rounded
-            up to ``multiple``, is the mirrored context around the image.
+        overlap: pixels neighbouring tiles share (a multiple of ``multiple``); half of it, rounded up to
+            ``multiple``, is the mirrored context around the image.
         batch_size: tiles predicted at once: with the accumulators, the whole memory cost.
         tta: average the probabilities over the four flips (four times the cost).
-        threshold: class 1 where ``p > threshold`` (one output channel).
         progress: a tqdm bar; ``None`` shows it from 16 tiles on.
         multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
-        from_logits: whether the model outputs logits; ``None`` reads it from the output layer.
 
-    Farther from the border than the receptive-field radius, one tile's probabilities equal the
-    whole image's (within 1e-5); nearer, mirrored context replaces the convolutions' zero padding.
+    ``threshold`` and ``from_logits`` as in :func:`segutils.predict.predict_masks`. Farther from the border than
+    the receptive-field radius, one tile's probabilities equal the whole image's (within 1e-5); nearer, mirrored
+    context replaces the convolutions' zero padding.
     """
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
     return head_rule(probs, threshold)
