@@ -1,10 +1,8 @@
 """Export a trained model for people who do not have the course: SavedModel, ONNX, LiteRT.
 
-Everything goes through Keras' own ``model.export`` (SavedModel, ONNX by ``tf2onnx``, LiteRT with
-float32, float16 or int8 weights); :func:`compare_exports` loads each artifact back (``tf.saved_model``,
-``onnxruntime``, the LiteRT interpreter) and compares its predictions with Keras'. A format whose
-packages are missing raises :class:`ExportUnavailable`, saying what to install.
-Taught in ``notebooks/07_inference.ipynb``.
+Everything goes through Keras' own ``model.export`` (ONNX by ``tf2onnx``, LiteRT with float32, float16 or int8
+weights); :func:`compare_exports` loads each artifact back (``tf.saved_model``, ``onnxruntime``, the LiteRT
+interpreter) and compares its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``.
 """
 
 from __future__ import annotations
@@ -18,19 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from .speed import median_ms
 
 #: The formats :func:`export_model` writes, in the order of the notebook's table.
 FORMATS = ("saved_model", "onnx", "litert", "litert_fp16", "litert_int8")
 #: File or directory name of each format inside the export directory.
-FILENAMES = {
-    "saved_model": "saved_model",
-    "onnx": "model.onnx",
-    "litert": "model.tflite",
-    "litert_fp16": "model_fp16.tflite",
-    "litert_int8": "model_int8.tflite",
-}
+FILENAMES = {"saved_model": "saved_model", "onnx": "model.onnx", "litert": "model.tflite",
+             "litert_fp16": "model_fp16.tflite", "litert_int8": "model_int8.tflite"}
 #: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel runs
 #: the same graph (0); ONNX and LiteRT do float32 in another order; float16 keeps 11 significant bits,
 #: int8 256 levels per tensor. Measured in notebook 07 with the cpu profile's membrane U-Net: ONNX
@@ -39,6 +33,12 @@ FILENAMES = {
 TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 2.5e-1}
 #: What each format needs besides TensorFlow, to export it and to run it back.
 NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
+#: LiteRT converter settings besides float32's none: the default optimisation alone stores int8 weights ("dynamic
+#: range", float activations); with float16 as the supported type, float16 weights.
+LITERT_OPTIONS = {
+    "litert_int8": {"optimizations": [tf.lite.Optimize.DEFAULT]},
+    "litert_fp16": {"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_types": [tf.float16]}},
+}
 
 
 class ExportUnavailable(RuntimeError):
@@ -51,21 +51,19 @@ def check_available(fmt: str) -> None:
         raise ValueError(f"unknown export format {fmt!r}; choose from {FORMATS}")
     missing = [name for name in NEEDS.get(fmt, ()) if importlib.util.find_spec(name) is None]
     if missing:
-        raise ExportUnavailable(
-            f"{fmt} export needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed. "
-            f"Install the locked versions with `pip install -c constraints.txt {' '.join(missing)}` "
-            "(`make test` installs them with the test extras)."
-        )
+        verb = "is" if len(missing) == 1 else "are"
+        raise ExportUnavailable(f"{fmt} export needs {', '.join(missing)}, which {verb} not installed. Install the "
+                                f"locked versions with `pip install -c constraints.txt {' '.join(missing)}` "
+                                "(`make test` installs them with the test extras).")
 
 
 def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     """Write ``model`` in format ``fmt`` under ``directory``; returns the file or folder written.
 
-    The model's own input signature is kept (a ``(None, None, C)`` model exports for any size).
-    ``litert_fp16`` stores float16 weights (half the file), ``litert_int8`` int8 weights with a scale
-    per tensor (a quarter); activations stay float32. A model Keras never called (freshly built or
-    loaded) is called once on zeros first. Raises :class:`ExportUnavailable` (packages missing) and
-    ``FileExistsError`` (an earlier export, unless ``overwrite``). Taught in ``notebooks/07_inference.ipynb``.
+    The model's own input signature is kept (a ``(None, None, C)`` model exports for any size). ``litert_fp16``
+    stores float16 weights (half the file), ``litert_int8`` int8 weights with a scale per tensor (a quarter);
+    activations stay float32. Raises :class:`ExportUnavailable` when packages are missing; an earlier export is
+    replaced only with ``overwrite``. Taught in ``notebooks/07_inference.ipynb``.
     """
     check_available(fmt)
     path = Path(directory) / FILENAMES[fmt]
@@ -77,21 +75,12 @@ def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     elif path.exists():
         path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _call_once(model)
+    shape = [1] + [32 if side is None else side for side in model.input_shape[1:]]  # unknown sides as 32
+    model(np.zeros(shape, np.float32), training=False)  # so that Keras' export sees it was called
+    kind = {"saved_model": "tf_saved_model", "onnx": "onnx"}.get(fmt, "litert")
     with _quiet():
-        if fmt == "saved_model":
-            model.export(str(path), format="tf_saved_model", verbose=False)
-        elif fmt == "onnx":
-            model.export(str(path), format="onnx", verbose=False)
-        else:
-            model.export(str(path), format="litert", verbose=False, **_litert_options(fmt))
+        model.export(str(path), format=kind, verbose=False, **LITERT_OPTIONS.get(fmt, {}))
     return path
-
-
-def _call_once(model) -> None:
-    """Call ``model`` on a batch of zeros (unknown sides as 32), so that Keras' export sees it was called."""
-    shape = [1] + [32 if side is None else side for side in model.input_shape[1:]]
-    model(np.zeros(shape, np.float32), training=False)
 
 
 @contextlib.contextmanager
@@ -108,47 +97,19 @@ def _quiet():
         logger.setLevel(level)
 
 
-def _litert_options(fmt: str) -> dict:
-    """Converter settings: none (float32), float16 weights, or int8 weights ("dynamic range")."""
-    if fmt == "litert":
-        return {}
-    import tensorflow as tf
-
-    options = {"optimizations": [tf.lite.Optimize.DEFAULT]}  # alone: int8 weights, float activations
-    if fmt == "litert_fp16":
-        options["target_spec"] = {"supported_types": [tf.float16]}
-    return options
-
-
 def size_bytes(path) -> int:
     """Bytes of a file, or of every file under a folder (a SavedModel)."""
     path = Path(path)
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _interpreter(path: str):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # TensorFlow's own, deprecated in favour of ai_edge_litert
-        import tensorflow as tf
-
-        Interpreter = tf.lite.Interpreter
-    return Interpreter(model_path=path)
-
-
 def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Load an exported artifact back, without Keras or segutils' model code.
-
-    Returns:
-        ``predict(images) -> outputs``: float32 ``(B, H, W, C)`` in, the model's outputs out.
-
-    Taught in ``notebooks/07_inference.ipynb``.
+    """Load an exported artifact back, without Keras or segutils' model code, as ``predict(images) -> outputs``
+    (float32 ``(B, H, W, C)`` in). Taught in ``notebooks/07_inference.ipynb``.
     """
     check_available(fmt)
     path = str(path)
     if fmt == "saved_model":
-        import tensorflow as tf
-
         loaded = tf.saved_model.load(path)  # the closure keeps it (and its variables) alive
         return lambda images: loaded.serve(np.asarray(images, np.float32)).numpy()
     if fmt == "onnx":
@@ -157,7 +118,11 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
         session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         return lambda images: session.run(None, {name: np.asarray(images, np.float32)})[0]
-    interpreter = _interpreter(path)
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # TensorFlow's own, deprecated in favour of ai_edge_litert
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_path=path)
     state = {"shape": None}
 
     def predict(images):
@@ -179,12 +144,9 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
     """Export ``model`` in each of ``formats``, load it back, and compare it with Keras on ``images``
     (float32 ``(B, H, W, C)`` in [0, 1]), timing ``repeats`` calls; ``overwrite`` as in :func:`export_model`.
 
-    Returns:
-        One row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the
-        batch), ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error``
-        (``None``, or why the format could not be produced; then the other fields are ``None``).
-
-    Taught in ``notebooks/07_inference.ipynb``.
+    Returns one row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the batch),
+    ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error`` (``None``, or why the
+    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``.
     """
     images = np.asarray(images, np.float32)
     directory = Path(directory)
@@ -205,10 +167,9 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
             predict = load_exported(row["path"], fmt)
         except ExportUnavailable as err:
             row["error"] = str(err)
-            rows.append(row)
-            continue
-        outputs = np.asarray(predict(images))
-        row.update(bytes=size_bytes(row["path"]), ms=median_ms(lambda p=predict: p(images), repeats),
-                   max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
+        else:
+            outputs = np.asarray(predict(images))
+            row.update(bytes=size_bytes(row["path"]), ms=median_ms(lambda p=predict: p(images), repeats),
+                       max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
         rows.append(row)
     return rows

@@ -1,26 +1,25 @@
 """How fast a model predicts and how much it computes: the course's one timing helper and a FLOPs count.
 
-``time_calls`` is the timing loop every notebook and benchmark uses (warm-up calls untimed,
-then wall-clock seconds of each call). ``count_flops`` adds up the arithmetic of the layers
-that dominate a segmentation network, as FLOPs = 2 x multiply-adds (one multiply and one add
-per kernel weight and output position); biases, activations, pooling, resizing and
-concatenation are not counted. Taught in ``notebooks/06_comparison.ipynb``.
+``time_calls`` is the timing loop every notebook and benchmark uses. ``count_flops`` adds up the arithmetic of
+the layers that dominate a segmentation network, as FLOPs = 2 x multiply-adds (one multiply and one add per kernel
+weight and output position); biases, activations, pooling, resizing and concatenation are not counted.
+Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
 
+import keras
 import numpy as np
 
 
 def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn()``, after ``warmup`` untimed calls.
-
-    The warm-up absorbs graph tracing and memory allocation; report the median (or a high
-    percentile), not the mean, of the result. Taught in ``notebooks/06_comparison.ipynb``.
+    """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` untimed ones (they absorb tracing and
+    allocation): report the median or a high percentile, not the mean. Taught in ``notebooks/06_comparison.ipynb``.
     """
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
@@ -35,10 +34,7 @@ def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> l
 
 
 def median_ms(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median milliseconds of ``repeats`` timed calls of ``fn()`` (:func:`time_calls`, ``warmup`` untimed).
-
-    Taught in ``notebooks/02_unet.ipynb``.
-    """
+    """Median milliseconds of :func:`time_calls`. Taught in ``notebooks/02_unet.ipynb``."""
     return 1000 * statistics.median(time_calls(fn, repeats=repeats, warmup=warmup))
 
 
@@ -49,32 +45,20 @@ def _spatial(shape) -> int:
 def layer_flops(layer, batchnorm: bool = False) -> int:
     """FLOPs (2 x multiply-adds) of one layer for one image; 0 for layers not counted.
 
-    Counted: ``Conv2D`` (``2 * H_out * W_out * k_h * k_w * C_in / groups * C_out``),
-    ``Conv2DTranspose`` (the kernel once per *input* pixel: ``2 * H_in * W_in * k_h * k_w * C_in
-    * C_out``), ``DepthwiseConv2D``, ``SeparableConv2D`` (depthwise + 1x1 pointwise), ``Dense``
-    (``2 * inputs * units`` per position) and, with ``batchnorm``, ``BatchNormalization`` at
-    2 per output element (its scale and shift, foldable into the previous conv).
+    Counted: ``Conv2D`` (``2 * H_out * W_out * k_h * k_w * C_in / groups * C_out``), ``Conv2DTranspose`` (the
+    kernel once per *input* pixel: ``2 * H_in * W_in * k_h * k_w * C_in * C_out``), ``DepthwiseConv2D``,
+    ``SeparableConv2D`` (depthwise + 1x1 pointwise), ``Dense`` (``2 * inputs * units`` per position) and, with
+    ``batchnorm``, ``BatchNormalization`` at 2 per output element (scale and shift, foldable into the previous conv).
     """
-    from keras import layers
-
-    if isinstance(layer, layers.SeparableConv2D):
+    layers = keras.layers
+    if isinstance(layer, layers.SeparableConv2D | layers.DepthwiseConv2D):
         kh, kw = layer.kernel_size
-        c_in = layer.input.shape[-1]
-        pixels = _spatial(layer.output.shape)
-        return 2 * pixels * (kh * kw * c_in * layer.depth_multiplier + c_in * layer.depth_multiplier * layer.filters)
-    if isinstance(layer, layers.DepthwiseConv2D):
-        kh, kw = layer.kernel_size
-        return 2 * _spatial(layer.output.shape) * kh * kw * layer.input.shape[-1] * layer.depth_multiplier
-    if isinstance(layer, layers.Conv2DTranspose):
-        return 2 * _spatial(layer.input.shape) * int(np.prod(layer.kernel.shape))
-    if isinstance(layer, layers.Conv2D):
-        return 2 * _spatial(layer.output.shape) * int(np.prod(layer.kernel.shape))
-    if isinstance(layer, layers.Dense):
-        return (
-            2 * _spatial(layer.output.shape) * int(np.prod(layer.kernel.shape))
-            if len(layer.output.shape) > 2
-            else 2 * int(np.prod(layer.kernel.shape))
-        )
+        c_in, multiplier = layer.input.shape[-1], layer.depth_multiplier
+        pointwise = c_in * multiplier * layer.filters if isinstance(layer, layers.SeparableConv2D) else 0
+        return 2 * _spatial(layer.output.shape) * (kh * kw * c_in * multiplier + pointwise)
+    if isinstance(layer, layers.Conv2D | layers.Conv2DTranspose | layers.Dense):  # Dense (B, units): one position
+        pixels = layer.input if isinstance(layer, layers.Conv2DTranspose) else layer.output
+        return 2 * _spatial(pixels.shape) * int(np.prod(layer.kernel.shape))
     if batchnorm and isinstance(layer, layers.BatchNormalization):
         return 2 * int(np.prod(layer.output.shape[1:]))
     return 0
@@ -82,54 +66,33 @@ def layer_flops(layer, batchnorm: bool = False) -> int:
 
 def _fixed_input(model, input_shape):
     """``model`` rebuilt (without weights) for ``input_shape`` when its height or width is ``None``."""
-    import keras
-
     if None not in model.input_shape[1:3]:
         return model
     if input_shape is None:
-        raise ValueError(
-            f"the model takes any size {model.input_shape}: pass input_shape=(H, W, C) to count its FLOPs at that size"
-        )
+        raise ValueError(f"the model takes any size {model.input_shape}: pass input_shape=(H, W, C) to count its FLOPs "
+                         "at that size")
     h, w = input_shape[:2]
 
-    def patch(node):
-        if isinstance(node, dict):
-            if node.get("class_name") == "InputLayer" and "batch_shape" in node.get("config", {}):
-                shape = list(node["config"]["batch_shape"])
-                if len(shape) == 4 and shape[1] is None and shape[2] is None:
-                    node["config"]["batch_shape"] = [shape[0], h, w, shape[3]]
-            for value in node.values():
-                patch(value)
-        elif isinstance(node, list):
-            for value in node:
-                patch(value)
+    def fixed(node: dict) -> dict:  # every InputLayer (nested models' too) of any size gets h x w
+        shape = node.get("config", {}).get("batch_shape") if node.get("class_name") == "InputLayer" else None
+        if shape and len(shape) == 4 and shape[1] is None and shape[2] is None:
+            node["config"]["batch_shape"] = [shape[0], h, w, shape[3]]
+        return node
 
-    config = model.get_config()
-    patch(config)
     try:
-        return keras.Model.from_config(config)
+        return keras.Model.from_config(json.loads(json.dumps(model.get_config()), object_hook=fixed))
     except Exception as err:  # a custom layer the config cannot rebuild
-        raise ValueError(
-            f"could not rebuild the model at {h}x{w} to count FLOPs ({err}): build it with a fixed input"
-        ) from err
+        raise ValueError(f"could not rebuild the model at {h}x{w} to count FLOPs ({err}): build it with a fixed input"
+                         ) from err
 
 
 def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
-    """FLOPs per image of ``model`` (summed :func:`layer_flops`, nested models included).
-
-    Args:
-        model: a Keras functional model.
-        input_shape: ``(H, W, C)`` to count at, needed when the model takes any size.
-        batchnorm: also count BatchNormalization layers.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    """FLOPs per image of a Keras functional ``model`` (summed :func:`layer_flops`, nested models included), at
+    ``input_shape`` ``(H, W, C)`` when it takes any size. Taught in ``notebooks/06_comparison.ipynb``.
     """
-    import keras
-
     def total(m) -> int:
-        return sum(
-            total(layer) if isinstance(layer, keras.Model) else layer_flops(layer, batchnorm) for layer in m.layers
-        )
+        return sum(total(layer) if isinstance(layer, keras.Model) else layer_flops(layer, batchnorm)
+                   for layer in m.layers)
 
     return total(_fixed_input(model, input_shape))
 
@@ -137,14 +100,10 @@ def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
 def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
     """Inference speed and size of ``model`` on random images of ``input_shape``.
 
-    Latency is timed at batch 1 (``predict_on_batch``, median and 90th percentile of
-    ``repeats`` calls after ``warmup``), throughput at ``batch_size`` (median call).
-
-    Returns:
-        ``latency_ms``, ``latency_p90_ms``, ``images_per_s``, ``batch_size``, ``parameters``,
-        ``flops`` (per image, :func:`count_flops`) and ``input_shape``.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    Latency is timed at batch 1 (``predict_on_batch``, median and 90th percentile of ``repeats`` calls after
+    ``warmup``), throughput at ``batch_size`` (median call). Returns ``latency_ms``, ``latency_p90_ms``,
+    ``images_per_s``, ``batch_size``, ``parameters``, ``flops`` (per image, :func:`count_flops`) and
+    ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``.
     """
     input_shape = tuple(input_shape or model.input_shape[1:])
     if None in input_shape:
@@ -154,12 +113,6 @@ def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, w
     batch = rng.random((batch_size, *input_shape), dtype=np.float32)
     latency = time_calls(lambda: model.predict_on_batch(one), repeats, warmup)
     throughput = time_calls(lambda: model.predict_on_batch(batch), max(1, repeats // 2), warmup)
-    return {
-        "latency_ms": 1000 * statistics.median(latency),
-        "latency_p90_ms": 1000 * float(np.percentile(latency, 90)),
-        "images_per_s": batch_size / statistics.median(throughput),
-        "batch_size": batch_size,
-        "parameters": int(model.count_params()),
-        "flops": count_flops(model, input_shape),
-        "input_shape": input_shape,
-    }
+    return dict(latency_ms=1000 * statistics.median(latency), latency_p90_ms=1000 * float(np.percentile(latency, 90)),
+                images_per_s=batch_size / statistics.median(throughput), batch_size=batch_size,
+                parameters=int(model.count_params()), flops=count_flops(model, input_shape), input_shape=input_shape)
