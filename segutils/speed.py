@@ -82,8 +82,8 @@ def _fixed_input(model, input_shape):
     try:
         return keras.Model.from_config(json.loads(json.dumps(model.get_config()), object_hook=fixed))
     except Exception as err:  # a custom layer the config cannot rebuild
-        raise ValueError(f"could not rebuild the model at {h}x{w} to count FLOPs ({err}): build it with a fixed input"
-                         ) from err
+        raise ValueError(f"could not rebuild the model at {h}x{w} to count FLOPs ({err}): build it with a fixed "
+                         "input") from err
 
 
 def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
