@@ -44,7 +44,8 @@ _check_keras()
 MOVED = {f"segutils.{name}": f"segutils.course.{name}" for name in ("kit", "readiness", "runner", "bench", "exercises")}
 MOVED |= {f"segutils.data.{name}": f"segutils.data.fetch.{name}" for name in ("downloads", "transfer", "weights")}
 MOVED |= {"segutils.data.__main__": "segutils.course.data", "segutils.inference": "segutils.predict",
-          "segutils.evaluation.predict": "segutils.predict", "segutils.evaluation.fallback": "segutils.course.fallback"}
+          "segutils.evaluation.predict": "segutils.predict", "segutils.evaluation.fallback": "segutils.course.fallback",
+          "segutils.training.plan": "segutils.course.plan"}
 
 
 class _MovedModules:

@@ -20,26 +20,20 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 @dataclass(frozen=True)
 class Profile:
-    """How big one run of the course is.
+    """How big one run of the course is; its budget is ``epochs * steps_per_epoch`` optimizer steps.
 
     Attributes:
-        name: ``ci``, ``cpu`` or ``gpu``.
-        dataset: dataset the notebooks use by default (``shapes`` needs no download).
+        dataset: the notebooks' default dataset (``shapes`` needs no download).
         img_size: square side, in pixels, images are resized or cropped to.
-        batch_size: images per training step.
-        epochs: epochs of ``steps_per_epoch`` optimizer steps (the training set repeats).
-        steps_per_epoch: steps per epoch; the budget is ``epochs * steps_per_epoch`` steps.
-        subset: at most this many images per split, or ``None`` for all.
+        subset: at most this many images per split (``None``: all).
         unet_filters: filters of U-Net's first level (the paper uses 64).
         encoder_weights: ``"imagenet"`` or ``None`` for LinkNet's encoder.
-        mixed_precision: train under the ``mixed_float16`` policy.
         lr: Adam's learning rate (LinkNet's unfrozen phase uses a tenth of it).
-        seeds: training seeds per model in notebooks 05-06 (spread across seeds).
-        jit_compile: compile the training step with XLA.
+        seeds: training seeds per model in notebooks 05-06.
         patience: epochs without a better validation mean IoU before training stops.
         lr_patience: epochs without progress before the learning rate is halved.
-        run_eagerly: run training steps eagerly, without tracing a graph (``ci``: two steps do
-            not repay the ~25 s it takes to trace LinkNet-ResNet34's training step on a CPU).
+        run_eagerly: no traced graph (``ci``: two steps do not repay the ~25 s it takes to trace
+            LinkNet-ResNet34's training step on a CPU).
     """
 
     name: str
@@ -66,12 +60,11 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
-    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, lr=1e-3, seeds=1, run_eagerly=True, patience=1,
-                  lr_patience=1),
+    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1),
     # A laptop without a GPU: real data, small images, narrow U-Net; 600 steps, notebooks 04 + 05 in 15 min.
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
-    "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, lr=1e-3, seeds=3, jit_compile=True,
+    "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
                    patience=8, lr_patience=4),
 }
 
@@ -81,37 +74,6 @@ def budget(profile: Profile) -> dict:
     steps = profile.epochs * profile.steps_per_epoch
     return dict(steps=steps, images=steps * profile.batch_size, epochs=profile.epochs,
                 steps_per_epoch=profile.steps_per_epoch, patience_steps=profile.patience * profile.steps_per_epoch)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
-
-
-def plan(step_seconds: dict[str, dict[str, float | None]], models: tuple[str, ...] = ("unet", "linknet")) -> str:
-    """Every profile's budget per model as a table, and the time its steps take at the given s/step.
-
-    Args:
-        step_seconds: ``{profile: {model: seconds per training step}}``; a missing one prints ``?``.
-        models: the models one run of notebook 05 trains, each ``seeds`` times.
-
-    Taught in ``notebooks/00_setup.ipynb``.
-    """
-    head = (f"{'profile':<8}{'steps':>7}{'images':>8}{'epochs x steps':>16}{'patience ep (steps)':>21}  "
-            f"{'s/step ' + ', '.join(models):<24} time of the steps")
-    lines = [head, "-" * len(head)]
-    for profile in PROFILES.values():
-        b, seconds = budget(profile), step_seconds.get(profile.name, {})
-        steps = [seconds.get(m) for m in models]
-        per_step = ", ".join("?" if s is None else f"{s:.3f}" for s in steps)
-        total = "?" if None in steps else _duration(b["steps"] * profile.seeds * sum(steps))
-        epochs = f"{b['epochs']} x {b['steps_per_epoch']}"
-        patience = f"{profile.patience} ({b['patience_steps']})"
-        runs = f"{len(models)} models x {profile.seeds} seed{'s' * (profile.seeds > 1)}"
-        lines.append(f"{profile.name:<8}{b['steps']:>7}{b['images']:>8}{epochs:>16}{patience:>21}  "
-                     f"{per_step:<24} {total} ({runs})")
-    return "\n".join(lines)
 
 
 class UnknownProfileError(ValueError):
@@ -236,8 +198,5 @@ def environment_report() -> Report:
     )
 
 
-if __name__ == "__main__":  # python -m segutils.config plan: the entry point may use the whole package
-    import_tensorflow()  # its start-up lines kept out of the table
-    from segutils.training.plan import main
-
-    sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":
+    sys.exit("python -m segutils.config plan moved: run python -m segutils.course.plan")

@@ -123,12 +123,14 @@ gpu        1200    9600         60 x 20              8 (160)  ?, ?              
 
 
 def test_plan_prints_each_profiles_budget_and_the_time_of_its_steps():
-    assert config.plan({"ci": {"unet": 0.25, "linknet": 1.5}}) == PLAN_CI  # 2 steps x (0.25 + 1.5) s
-    cpu = config.plan({"cpu": {"unet": 0.3, "linknet": 0.5}}).splitlines()[3]
+    from segutils.course import plan
+
+    assert plan.budget_table({"ci": {"unet": 0.25, "linknet": 1.5}}) == PLAN_CI  # 2 steps x (0.25 + 1.5) s
+    cpu = plan.budget_table({"cpu": {"unet": 0.3, "linknet": 0.5}}).splitlines()[3]
     assert cpu.endswith("0.300, 0.500             8 min (2 models x 1 seed)")  # 600 x 0.8 s = 480 s
 
 
-def test_python_m_config_plan_takes_step_times_from_the_newest_run_record(tmp_path):
+def test_python_m_course_plan_takes_step_times_from_the_newest_run_record(tmp_path):
     import json
     import os
     import subprocess
@@ -140,8 +142,23 @@ def test_python_m_config_plan_takes_step_times_from_the_newest_run_record(tmp_pa
         (run / "record.json").write_text(json.dumps({"model": model, "seed": 0,
                                                      "timings": {"median_step_s": seconds}}))
     env = {**os.environ, "SEGUTILS_RUNS_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "segutils.config", "plan", "--profile", "ci", "--no-measure"],
+    done = subprocess.run([sys.executable, "-m", "segutils.course.plan", "--profile", "ci", "--no-measure"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == PLAN_CI + "\ns/step (training steps only, no validation):\n  ci unet: newest run record\n" \
         "  ci linknet: newest run record\n"
+
+
+def test_the_old_plan_command_names_the_new_one():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "segutils.config", "plan"], capture_output=True, text=True,
+                          timeout=300)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "python -m segutils.config plan moved: run python -m segutils.course.plan\n"
+
+
+def test_the_old_plan_module_names_the_new_one():
+    with pytest.raises(ImportError, match="^segutils.training.plan moved to segutils.course.plan: "):
+        from segutils.training import plan  # noqa: F401 - the import is the test

@@ -16,6 +16,7 @@ import segutils  # noqa: F401
 from segutils import config, training
 from segutils.data import load, make_dataset
 from segutils.models import build_model, encoder_layers
+from segutils.training import setup
 
 WORKER = Path(__file__).with_name("train_worker.py")
 CI = config.get("ci")
@@ -96,10 +97,10 @@ def test_choose_strategy(tpu, workers, gpus, expected):
 
 def test_tf_config_workers_and_a_bad_tf_config():
     cluster = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
-    assert training.tf_config_workers({"TF_CONFIG": json.dumps(cluster)}) == ["127.0.0.1:1", "127.0.0.1:2"]
-    assert training.tf_config_workers({}) == []
+    assert setup.tf_config_workers({"TF_CONFIG": json.dumps(cluster)}) == ["127.0.0.1:1", "127.0.0.1:2"]
+    assert setup.tf_config_workers({}) == []
     with pytest.raises(ValueError, match=r"TF_CONFIG is not valid JSON .*it should look like"):
-        training.tf_config_workers({"TF_CONFIG": "{worker: [a, b]}"})
+        setup.tf_config_workers({"TF_CONFIG": "{worker: [a, b]}"})
     assert type(training.strategy({})).__name__ == "_DefaultDistributionStrategy"
 
 

@@ -10,6 +10,7 @@ A learner never needs to open this folder, and nothing outside it imports it.
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
 - :mod:`.exercises`: the answer checks of every notebook's exercises
 - :mod:`.fallback`: notebook 05's runs for notebooks 06 and 07, or trained here when 05 did not run
+- :mod:`.plan`: each profile's budget and what its steps take here (``python -m segutils.course.plan``)
 """
 
 from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN` as in notebook 00

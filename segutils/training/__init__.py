@@ -7,36 +7,14 @@ from .callbacks import EpochClock, LiveCurves, StepTimer
 from .fitting import fine_tune, fit, probe_step_seconds, set_encoder_trainable
 from .protocol import Protocol, protocol_differences, same_protocol
 from .runs import find_runs, read_log, run_dir, runs_root
-from .setup import (
-    choose_strategy,
-    compile_model,
-    default_loss,
-    default_metrics,
-    set_precision,
-    strategy,
-    tf_config_workers,
-)
+from .setup import choose_strategy, compile_model, default_loss, default_metrics, set_precision, strategy
 
-__all__ = [
-    "EpochClock",
-    "LiveCurves",
-    "Protocol",
-    "StepTimer",
-    "choose_strategy",
-    "compile_model",
-    "default_loss",
-    "default_metrics",
-    "find_runs",
-    "fine_tune",
-    "fit",
-    "probe_step_seconds",
-    "protocol_differences",
-    "read_log",
-    "run_dir",
-    "runs_root",
-    "same_protocol",
-    "set_encoder_trainable",
-    "set_precision",
-    "strategy",
-    "tf_config_workers",
-]
+__all__ = ["EpochClock", "LiveCurves", "Protocol", "StepTimer", "choose_strategy", "compile_model", "default_loss",
+           "default_metrics", "find_runs", "fine_tune", "fit", "probe_step_seconds", "protocol_differences", "read_log",
+           "run_dir", "runs_root", "same_protocol", "set_encoder_trainable", "set_precision", "strategy"]  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name == "plan":
+        raise ImportError("segutils.training.plan moved to segutils.course.plan: from segutils.course import plan")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,24 +1,54 @@
-"""``python -m segutils.config plan``: every profile's budget, and what its steps cost on this machine.
+"""``python -m segutils.course.plan``: every profile's budget, and what its steps cost on this machine.
 
 The seconds per step come from the newest run record of the profile and model when there is
 one, else from a few training steps measured here (float32, no XLA: this machine's CPU or
-GPU). Taught in ``notebooks/00_setup.ipynb``.
+GPU). Notebook 00 prints the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from .. import config
+from segutils import config
 
 MODELS = ("unet", "linknet")
 MEASURED_PIXELS = 128 * 128 * 4  # larger batches are measured at 128 px x 4 and scaled by their pixels
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def budget_table(step_seconds: dict[str, dict[str, float | None]], models: tuple[str, ...] = MODELS) -> str:
+    """Every profile's budget per model as a table, and the time its steps take at the given s/step.
+
+    Args:
+        step_seconds: ``{profile: {model: seconds per training step}}``; a missing one prints ``?``.
+        models: the models one run of notebook 05 trains, each ``seeds`` times.
+    """
+    head = (f"{'profile':<8}{'steps':>7}{'images':>8}{'epochs x steps':>16}{'patience ep (steps)':>21}  "
+            f"{'s/step ' + ', '.join(models):<24} time of the steps")
+    lines = [head, "-" * len(head)]
+    for profile in config.PROFILES.values():
+        b, seconds = config.budget(profile), step_seconds.get(profile.name, {})
+        steps = [seconds.get(m) for m in models]
+        per_step = ", ".join("?" if s is None else f"{s:.3f}" for s in steps)
+        total = "?" if None in steps else _duration(b["steps"] * profile.seeds * sum(steps))
+        epochs = f"{b['epochs']} x {b['steps_per_epoch']}"
+        patience = f"{profile.patience} ({b['patience_steps']})"
+        runs = f"{len(models)} models x {profile.seeds} seed{'s' * (profile.seeds > 1)}"
+        lines.append(f"{profile.name:<8}{b['steps']:>7}{b['images']:>8}{epochs:>16}{patience:>21}  "
+                     f"{per_step:<24} {total} ({runs})")
+    return "\n".join(lines)
+
+
 def recorded_step_seconds(profile: str, model: str) -> float | None:
     """Median s/step of the newest run record of ``model`` in ``profile`` (None without one)."""
-    from .runs import find_runs
+    from segutils.training import find_runs
 
     found = [r for r in find_runs(profile) if r.get("model") == model and r.get("timings", {}).get("median_step_s")]
     newest = max(found, key=lambda r: Path(r["record_path"]).stat().st_mtime, default=None)
@@ -31,9 +61,8 @@ def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, st
     import numpy as np
     import tensorflow as tf
 
-    from ..models import build_model
-    from .fitting import probe_step_seconds
-    from .setup import compile_model
+    from segutils.models import build_model
+    from segutils.training import compile_model, probe_step_seconds
 
     size, batch = profile.img_size, profile.batch_size
     scale = 1.0
@@ -53,7 +82,7 @@ def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, st
 
 
 def table(profiles: list[str] | None = None, models: tuple[str, ...] = MODELS, measure: bool = True) -> str:
-    """:func:`segutils.config.plan`'s table, and where each s/step comes from.
+    """:func:`budget_table`, and where each s/step comes from.
 
     Args:
         profiles: the profiles to time (default: all); the others print ``?``.
@@ -69,15 +98,19 @@ def table(profiles: list[str] | None = None, models: tuple[str, ...] = MODELS, m
                 value, how = measure_step_seconds(profile, model)
             seconds.setdefault(profile.name, {})[model] = value
             sources.append(f"  {profile.name} {model}: " + (how if value is not None else "no run record yet"))
-    return "\n".join([config.plan(seconds, models), "s/step (training steps only, no validation):", *sources])
+    return "\n".join([budget_table(seconds, models), "s/step (training steps only, no validation):", *sources])
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segutils.config", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["plan"])
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="append", help="time only this profile (repeatable; default: all)")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: unet,linknet)")
     parser.add_argument("--no-measure", action="store_true", help="only run records: print ? for the others")
     args = parser.parse_args(argv)
+    config.import_tensorflow()  # its start-up lines kept out of the table
     print(table(args.profile, tuple(args.models.split(",")), measure=not args.no_measure))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
