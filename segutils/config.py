@@ -135,16 +135,13 @@ def startup_log() -> str:
 def accelerators() -> list[str]:
     """Device types of the GPUs and TPUs TensorFlow sees (empty on a CPU-only machine)."""
     tf = import_tensorflow()
-
     return [d.device_type for kind in ("GPU", "TPU") for d in tf.config.list_physical_devices(kind)]
 
 
 def active() -> Profile:
     """The profile named by ``SEGUTILS_PROFILE``, else ``gpu`` with an accelerator, else ``cpu``."""
     name = os.environ.get(ENV_VAR, "").strip()
-    if name:
-        return get(name)
-    return PROFILES["gpu"] if accelerators() else PROFILES["cpu"]
+    return get(name) if name else PROFILES["gpu" if accelerators() else "cpu"]
 
 
 def in_colab() -> bool:
@@ -176,26 +173,15 @@ class Report(dict):
 def environment_report() -> Report:
     """Python, TensorFlow, Keras, segmentation-models and NumPy versions, devices, Colab, profile."""
     tf = import_tensorflow()
-
     devices = [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_physical_devices()]
     try:
-        profile = active().name
         source = f"from {ENV_VAR}" if os.environ.get(ENV_VAR) else "picked from the hardware"
-        profile = f"{profile} ({source})"
+        profile = f"{active().name} ({source})"
     except UnknownProfileError as err:
         profile = f"invalid: {err}"
-    return Report(
-        {
-            "Python": platform.python_version(),
-            "TensorFlow": tf.__version__,
-            "Keras": _version("keras"),
-            "segmentation-models": _version("segmentation-models"),
-            "NumPy": _version("numpy"),
-            "Devices": ", ".join(devices) or "none",
-            "Colab": "yes" if in_colab() else "no",
-            "Profile": profile,
-        }
-    )
+    return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": _version("keras"),
+                   "segmentation-models": _version("segmentation-models"), "NumPy": _version("numpy"),
+                   "Devices": ", ".join(devices) or "none", "Colab": "yes" if in_colab() else "no", "Profile": profile})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,4 @@
-"""Callbacks the course adds to ``fit``: a step timer, an epoch clock and live curves.
-
-Used by ``segutils.training.fit`` (``notebooks/05_training.ipynb``).
-"""
+"""Callbacks ``segutils.training.fit`` adds to Keras' ``fit``: a step timer, an epoch clock and live curves."""
 
 from __future__ import annotations
 
@@ -12,11 +9,7 @@ import keras
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Times every training step; the first ``skip`` steps (tracing, XLA compile) are left out.
-
-    Attributes:
-        steps: seconds of each timed step, in order.
-    """
+    """Times every training step into ``steps`` (seconds); the first ``skip`` (tracing, XLA compile) are left out."""
 
     def __init__(self, batch_size: int, skip: int = 2):
         super().__init__()
@@ -34,12 +27,9 @@ class StepTimer(keras.callbacks.Callback):
             self.steps.append(time.perf_counter() - self._start)
 
     def summary(self) -> dict:
-        """``median_step_s``, ``p90_step_s``, ``images_per_s`` and ``timed_steps`` (None if none)."""
-        if not self.steps:
-            return dict(median_step_s=None, p90_step_s=None, images_per_s=None, timed_steps=0)
-        median = statistics.median(self.steps)
-        p90 = sorted(self.steps)[int(0.9 * (len(self.steps) - 1))]
-        return dict(median_step_s=median, p90_step_s=p90, images_per_s=self.batch_size / median,
+        """``median_step_s``, ``images_per_s`` (None without a timed step) and ``timed_steps``."""
+        median = statistics.median(self.steps) if self.steps else None
+        return dict(median_step_s=median, images_per_s=self.batch_size / median if median else None,
                     timed_steps=len(self.steps))
 
 
@@ -64,9 +54,8 @@ class EpochClock(keras.callbacks.Callback):
 class LiveCurves(keras.callbacks.Callback):
     """Redraws loss and mean-IoU curves in the notebook after an epoch, at most every ``min_seconds``.
 
-    Drawing costs about a tenth of a second, a few percent of a short epoch, so it waits
-    ``min_seconds`` between two drawings; the last epoch is always drawn. Outside IPython it does
-    nothing. ``history`` may hold earlier epochs (a resumed run).
+    Drawing takes about 0.1 s, a few percent of a short epoch; the last epoch is always drawn, and
+    outside IPython nothing is. ``history`` may hold earlier epochs (a resumed run).
     """
 
     def __init__(self, title: str = "", history: dict | None = None, metric: str = "mean_iou",

@@ -1,18 +1,12 @@
 """Cheap checkpoints: the best weights kept in memory, a backup every few minutes, files without Adam's moments.
 
-What ``fit`` writes into a run folder, and when:
+- ``best.keras``: the model at its best validation mean IoU, written when a phase ends, without
+  optimizer state (a third of the size); ``keras.models.load_model(path, compile=False)`` loads it.
+- ``backup-<phase>/``: weights, optimizer state and :func:`read_meta`'s record, written at most every
+  ``SEGUTILS_BACKUP_SECONDS`` (default 600: a kill loses at most ten minutes; LinkNet's 262 MB
+  backup is written about once in a ``cpu`` run) and on Ctrl-C, deleted when the phase ends.
 
-- ``best.keras``: the model at its best validation mean IoU, written once when a phase ends
-  (until then the best weights wait in memory), without optimizer state, so a third of a
-  file with Adam's two moments per weight; ``keras.models.load_model(path, compile=False)`` loads it.
-- ``backup-<phase>/``: weights *and* optimizer state, the finished epochs, the best so far and
-  who the run is (:func:`read_meta`). Written at most every ``SEGUTILS_BACKUP_SECONDS``
-  (default 600: a kill loses at most ten minutes, and LinkNet's 262 MB backup is written about once
-  in a ``cpu`` run), and when training is interrupted (Ctrl-C);
-  deleted when the phase ends. Every file is written to a temporary name and renamed, so a kill
-  while saving leaves the previous backup whole.
-
-Used by ``segutils.training.fit`` (``notebooks/05_training.ipynb``).
+Every file goes to a temporary name first (:func:`.runs.atomic`). Used by ``segutils.training.fit``.
 """
 
 from __future__ import annotations
@@ -31,7 +25,6 @@ from .. import _compat
 from . import runs
 
 BACKUP_ENV_VAR = "SEGUTILS_BACKUP_SECONDS"
-DEFAULT_BACKUP_SECONDS = 600.0
 STATE, BEST, META = "state.weights.h5", "best.npz", "meta.json"
 
 
@@ -39,23 +32,15 @@ def backup_seconds() -> float:
     """Seconds between two backups: ``$SEGUTILS_BACKUP_SECONDS`` (0: every epoch), else 600."""
     text = os.environ.get(BACKUP_ENV_VAR, "")
     try:
-        return float(text) if text else DEFAULT_BACKUP_SECONDS
+        return float(text) if text else 600.0
     except ValueError:
         raise ValueError(f"{BACKUP_ENV_VAR}={text!r} is not a number of seconds; unset it or set e.g. 600") from None
-
-
-def _atomic(path: Path, write) -> Path:
-    """``write(tmp)``, then rename ``tmp`` to ``path``: a kill while saving leaves the previous file whole."""
-    tmp = path.with_name(f".part.{path.name}")  # keeps the suffix Keras insists on
-    write(tmp)
-    os.replace(tmp, path)
-    return path
 
 
 def save_model(model: keras.Model, path: Path) -> Path:
     """``model.save(path)`` without optimizer state, atomically."""
     with _compat.without_optimizer(model):
-        return _atomic(path, model.save)
+        return runs.atomic(path, model.save)
 
 
 def _load_arrays(path: Path) -> list:
@@ -66,8 +51,7 @@ def _load_arrays(path: Path) -> list:
 def read_meta(backup: Path) -> dict:
     """A backup's ``meta.json``: ``epoch`` (finished), ``best``, ``best_epoch``, ``best_file``, ``identity``.
 
-    Raises:
-        ValueError: it is missing or unreadable, or a file it names does not open (the message says which).
+    A ValueError says which file is missing, unreadable or does not open.
     """
     import h5py
 
@@ -87,10 +71,7 @@ def read_meta(backup: Path) -> dict:
 
 
 def check_backup(backup: Path, identity: dict) -> bool:
-    """True if ``backup`` can resume this run; else it is set aside (renamed) with one line saying why.
-
-    It must read (:func:`read_meta`) and belong to the same training: an equal ``identity``.
-    """
+    """True if ``backup`` reads (:func:`read_meta`) and has this ``identity``; else it is set aside, saying why."""
     if not backup.exists():
         return False
     try:
@@ -108,13 +89,8 @@ def check_backup(backup: Path, identity: dict) -> bool:
 class Checkpoints(keras.callbacks.Callback):
     """Keeps the best weights in memory, backs the run up every ``seconds``, writes ``best.keras`` at the end.
 
-    Args:
-        directory: the run folder.
-        phase: names the backup folder (``backup-<phase>``).
-        identity: what makes this training this one (:func:`segutils.training.runs.identity`).
-        monitor: the logged value to maximise (``val_mean_iou``).
-        best: the best value before this phase (a second phase, a resumed run), or None.
-        seconds: between two backups (default :func:`backup_seconds`; 0: every epoch).
+    ``identity`` is :func:`.runs.identity`'s; ``best`` the monitored value before this phase (a
+    second phase, a resumed run); ``seconds`` defaults to :func:`backup_seconds` (0: every epoch).
     """
 
     def __init__(self, directory: Path, phase: str, identity: dict, monitor: str = "val_mean_iou",
@@ -126,7 +102,6 @@ class Checkpoints(keras.callbacks.Callback):
         self.epoch = 0  # finished epochs
         self.best_epoch, self._best_weights, self._saved_best = None, None, True
         self._last_save, self._first, self._in_epoch = time.monotonic(), True, False
-        self.saves = 0
 
     def on_train_begin(self, logs=None):
         self._last_save, self._first = time.monotonic(), True
@@ -167,17 +142,17 @@ class Checkpoints(keras.callbacks.Callback):
     def save(self) -> None:
         """Write the backup now: state (weights + optimizer), the best weights if not the state's, meta last."""
         self.backup.mkdir(parents=True, exist_ok=True)
-        _atomic(self.backup / STATE, self.model.save_weights)  # weights and the optimizer's state
+        runs.atomic(self.backup / STATE, self.model.save_weights)  # weights and the optimizer's state
         best_file = None
         if self._best_weights is not None:  # the state holds the best weights only at the best epoch's end
             best_file = STATE if self.best_epoch == self.epoch and not self._in_epoch else BEST
             if best_file == BEST and not self._saved_best:
-                _atomic(self.backup / BEST, lambda tmp: np.savez(tmp, *self._best_weights))
+                runs.atomic(self.backup / BEST, lambda tmp: np.savez(tmp, *self._best_weights))
         self._saved_best = self._saved_best or best_file == BEST
         meta = dict(epoch=self.epoch, best=None if math.isinf(self.best) else self.best, best_epoch=self.best_epoch,
                     best_file=best_file, identity=self.identity, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
-        _atomic(self.backup / META, lambda tmp: tmp.write_text(json.dumps(meta, indent=1, default=str)))
-        self._last_save, self.saves = time.monotonic(), self.saves + 1
+        runs.write_json(self.backup / META, meta, indent=1)
+        self._last_save = time.monotonic()
 
     def interrupted(self) -> None:
         """Training stopped by an exception (Ctrl-C): back up now, so that ``fit`` resumes after the last epoch.
@@ -195,13 +170,10 @@ class Checkpoints(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         _compat.set_initial_epoch(self.model, None)
         if self._best_weights is not None:
-            if self.best_epoch == self.epoch:
-                save_model(self.model, self.directory / "best.keras")
-            else:
-                current = self.model.get_weights()
-                self.model.set_weights(self._best_weights)
-                save_model(self.model, self.directory / "best.keras")
-                self.model.set_weights(current)
+            current = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+            save_model(self.model, self.directory / "best.keras")
+            self.model.set_weights(current)
         shutil.rmtree(self.backup, ignore_errors=True)
 
 
@@ -209,7 +181,7 @@ def save_marker(model: keras.Model, path: Path, identity: dict) -> None:
     """``fine_tune``'s weights after its frozen phase (no optimizer state: phase 2 compiles anew), and whose."""
     path.with_suffix(".json").write_text(json.dumps(identity, default=str))
     with _compat.without_optimizer(model):
-        _atomic(path, model.save_weights)
+        runs.atomic(path, model.save_weights)
 
 
 def check_marker(path: Path, identity: dict) -> bool:

@@ -1,11 +1,8 @@
-"""The comparison's protocol: how every compared model trains, written into every run record.
+"""The comparison's protocol: the settings that must be equal for a fair comparison, in every run record.
 
-A :class:`Protocol` holds the settings that must be equal for a fair comparison: the budget
-(epochs of ``steps_per_epoch`` optimizer steps), early stopping, the learning-rate schedule, the
-rates of both phases, the BatchNorm policy, the augmentation and the seed. ``fit`` and
-``fine_tune`` write it, with the batch, image size and loss they saw, as the record's flat
-``protocol`` dict; :func:`same_protocol` compares two records on every key but ``phases``.
-Taught in ``notebooks/05_training.ipynb``.
+``fit`` and ``fine_tune`` write a :class:`Protocol`, with the batch, image size and loss they saw,
+as the record's flat ``protocol`` dict; :func:`same_protocol` compares two records on every key
+but ``phases``. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -19,14 +16,6 @@ from ..data.augment import AugmentConfig
 MONITOR = "val_mean_iou"
 LR_FACTOR, MIN_LR = 0.5, 1e-6  # ReduceLROnPlateau: halve the rate on a plateau, never below MIN_LR
 BATCHNORM_POLICIES = ("frozen", "train")
-
-
-def _whole(value, name: str, minimum: int, none_ok: bool = False) -> None:
-    if value is None and none_ok:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        hint = " (or None: never)" if none_ok else ""
-        raise ValueError(f"Protocol.{name} must be a whole number >= {minimum}{hint}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,14 +51,14 @@ class Protocol:
 
     def __post_init__(self):
         config.get(self.profile)
-        _whole(self.epochs, "epochs", 1)
         if self.steps_per_epoch is None:
             raise ValueError("Protocol.steps_per_epoch is None: the budget is counted in optimizer steps, so it "
                              "needs a whole number; repeat the training set with make_dataset(..., repeat=True)")
-        _whole(self.steps_per_epoch, "steps_per_epoch", 1)
-        _whole(self.patience, "patience", 1, none_ok=True)
-        _whole(self.lr_patience, "lr_patience", 1, none_ok=True)
-        _whole(self.frozen_epochs, "frozen_epochs", 1)
+        for name in ("epochs", "steps_per_epoch", "patience", "lr_patience", "frozen_epochs"):
+            value, none_ok = getattr(self, name), name.endswith("patience")  # None: never stop, never lower the rate
+            if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                hint = " (or None: never)" if none_ok else ""
+                raise ValueError(f"Protocol.{name} must be a whole number >= 1{hint}, got {value!r}")
         if self.batchnorm not in BATCHNORM_POLICIES:
             raise ValueError(f"Protocol.batchnorm must be one of {BATCHNORM_POLICIES}, got {self.batchnorm!r}")
 

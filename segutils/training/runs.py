@@ -1,10 +1,10 @@
 """Run folders and run records: what a training run leaves for notebooks 06 and 07.
 
 A run folder, ``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``, belongs to one training
-and holds ``best.keras`` (best validation mean IoU) and ``final.keras`` (both without optimizer
-state), ``log.csv`` (one row per epoch, kept across resumes), ``epochs.json`` (wall clock per
-epoch), the ``backup-<phase>/`` of an unfinished run (:mod:`.checkpoints`), ``record.json``,
-and ``.lock``, held while a ``fit`` trains there. Taught in ``notebooks/05_training.ipynb``.
+and holds ``best.keras`` and ``final.keras`` (without optimizer state), ``log.csv`` (a row per
+epoch, kept across resumes), ``epochs.json`` (wall clock per epoch), an unfinished run's
+``backup-<phase>/`` (:mod:`.checkpoints`), ``record.json`` and ``.lock`` (held while ``fit``
+trains there). Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -35,29 +35,21 @@ def runs_root() -> Path:
     return Path.home() / ".cache" / "segutils" / "runs"
 
 
-def dataset_slug(dataset) -> str:
-    """A folder name for a dataset: a registry name as it is, a folder as ``<its name>-<8 hex of its path>``."""
-    text = str(dataset)
-    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not Path(text).expanduser().is_dir():
-        return text
-    path = Path(text).expanduser().resolve()
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
-    return f"{name}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-
-
 def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None = None, dataset="unnamed") -> Path:
-    """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/`` (``dataset`` through :func:`dataset_slug`)."""
-    return Path(root or runs_root()) / "train" / profile / dataset_slug(dataset) / f"{name}-seed{seed}"
+    """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/``; a folder as ``<its name>-<8 hex of its path>``."""
+    slug = str(dataset)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", slug) or Path(slug).expanduser().is_dir():
+        path = Path(slug).expanduser().resolve()
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
+        slug = f"{folder}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    return Path(root or runs_root()) / "train" / profile / slug / f"{name}-seed{seed}"
 
 
 def identity(name: str, seed: int, profile: str, dataset, datasets: tuple, protocol: dict | None = None) -> dict:
     """What makes a training this one; a backup resumes only a run with an equal identity.
 
-    Args:
-        name, seed, profile: the model's name, the seed and the profile's name.
-        dataset: the dataset's name or folder (``extra["dataset"]`` in :func:`~segutils.training.fit`).
-        datasets: the training and validation ``tf.data`` datasets: their element shapes, dtypes and cardinality.
-        protocol: the run record's ``protocol`` dict (budget, schedule, batch, loss, ...) and more, plain values.
+    ``datasets`` (training, validation) count by their element shapes, dtypes and cardinality;
+    ``protocol`` is the run record's ``protocol`` dict and more, plain values.
     """
     import tensorflow as tf
 
@@ -65,6 +57,19 @@ def identity(name: str, seed: int, profile: str, dataset, datasets: tuple, proto
                  cardinality=int(ds.cardinality())) for ds in datasets]
     found = dict(model=name, seed=seed, profile=profile, dataset=str(dataset), data=data) | (protocol or {})
     return json.loads(json.dumps(found, default=str))
+
+
+def atomic(path: Path, write) -> Path:
+    """``write(tmp)``, then rename ``tmp`` to ``path``: a kill while saving leaves the previous file whole."""
+    tmp = path.with_name(f".part.{path.name}")  # keeps the suffix Keras insists on
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json(path: Path, data, indent: int | None = None) -> Path:
+    """``data`` as JSON in ``path``, atomically."""
+    return atomic(path, lambda tmp: tmp.write_text(json.dumps(data, default=str, indent=indent)))
 
 
 def set_aside(path: Path, why: str) -> Path:
@@ -93,10 +98,7 @@ def trim_epochs(directory: Path, first: int) -> None:
                 handle.truncate()
     seconds = directory / "epochs.json"
     if seconds.exists():
-        data = {k: v for k, v in json.loads(seconds.read_text()).items() if int(k) < first}
-        tmp = seconds.with_name(f".{seconds.name}.part")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(seconds)
+        write_json(seconds, {k: v for k, v in json.loads(seconds.read_text()).items() if int(k) < first})
 
 
 class RunBusyError(RuntimeError):
@@ -105,13 +107,10 @@ class RunBusyError(RuntimeError):
 
 @contextlib.contextmanager
 def claim(directory: Path):
-    """Hold ``directory/.lock`` while training: a second ``fit`` on the folder stops with one line.
+    """Hold ``directory/.lock`` while training: a second ``fit`` on the folder raises :class:`RunBusyError`.
 
     An ``fcntl.flock`` (``msvcrt.locking`` on Windows) that the system releases when the
     process ends, however it ends: a killed run leaves no stale lock.
-
-    Raises:
-        RunBusyError: another process (or another ``fit`` in this one) holds the lock.
     """
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ".lock"
@@ -161,10 +160,7 @@ def read_epoch_seconds(path: Path) -> list[float]:
 def append_epoch_seconds(path: Path, epoch: int, seconds: float) -> None:
     """Add (or replace) one epoch's wall-clock seconds in ``epochs.json``, atomically."""
     data = json.loads(path.read_text()) if path.exists() else {}
-    data[str(epoch)] = seconds
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    write_json(path, data | {str(epoch): seconds})
 
 
 def environment() -> dict:
@@ -185,23 +181,14 @@ def best_epoch(history: dict, elapsed: list[float], monitor: str = "val_mean_iou
 
 def write_record(directory: Path, record: dict) -> Path:
     """Write ``record.json`` atomically; returns its path."""
-    path = directory / RECORD
-    tmp = directory / f".{RECORD}.part"
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    tmp.replace(path)
-    return path
+    return write_json(directory / RECORD, record, indent=1)
 
 
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
-    """The finished runs' records (each with ``record_path``), sorted by model and seed.
+    """The finished runs' records (each with ``record_path``) of one profile (default: all), by model and seed.
 
-    A ``record.json`` that does not read as a record (truncated, edited) is named in one line and skipped.
-
-    Args:
-        profile_name: only runs of this profile (default: every profile).
-        root: the runs root (default :func:`runs_root`).
-
-    Taught in ``notebooks/06_comparison.ipynb``.
+    A ``record.json`` that does not read as a record (truncated, edited) is named in one line and
+    skipped. Taught in ``notebooks/06_comparison.ipynb``.
     """
     base = Path(root or runs_root()) / "train"
     records = []

@@ -18,11 +18,7 @@ TPU_ENV_VARS = ("TPU_NAME", "COLAB_TPU_ADDR", "TPU_ACCELERATOR_TYPE")
 
 
 def tf_config_workers(environ=os.environ) -> list[str]:
-    """The worker addresses ``TF_CONFIG`` names (empty without it).
-
-    Raises:
-        ValueError: ``TF_CONFIG`` is not JSON.
-    """
+    """The worker addresses ``TF_CONFIG`` names (empty without it); a ValueError if it is not JSON."""
     raw = environ.get("TF_CONFIG", "").strip()
     if not raw:
         return []
@@ -53,7 +49,6 @@ def strategy(environ=os.environ):
     ``TPUStrategy`` when a TPU is named in the environment (Colab, Cloud TPU),
     ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers,
     ``MirroredStrategy`` on more than one GPU, the default (one device) otherwise.
-
     Taught in ``notebooks/05_training.ipynb``.
     """
     tf = config.import_tensorflow()
@@ -67,19 +62,16 @@ def strategy(environ=os.environ):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    if kind == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if kind == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    others = dict(multi_worker=tf.distribute.MultiWorkerMirroredStrategy, mirrored=tf.distribute.MirroredStrategy,
+                  default=tf.distribute.get_strategy)
+    return others[kind]()
 
 
 def set_precision(mixed_precision: bool | None = None, profile: config.Profile | None = None) -> str:
-    """Set Keras' global dtype policy: ``mixed_float16`` or ``float32``; returns its name.
+    """Set Keras' global dtype policy, ``mixed_float16`` or ``float32`` (``None``: the profile's); returns its name.
 
-    Call it before building the model. ``None`` takes the profile's choice. The course's
-    models keep their ``output`` layer in float32, so losses and metrics see float32.
-    Taught in ``notebooks/05_training.ipynb``.
+    Call it before building the model. The course's models keep their ``output`` layer in float32,
+    so losses and metrics see float32. Taught in ``notebooks/05_training.ipynb``.
     """
     if mixed_precision is None:
         mixed_precision = (profile or config.active()).mixed_precision
@@ -107,17 +99,9 @@ def default_metrics(num_classes: int, ignore_index: int | None = None) -> list:
     return [MeanIoU(num_classes, ignore_index=ignore_index), *per_class]
 
 
-def compile_model(
-    model: keras.Model,
-    num_classes: int,
-    loss=None,
-    lr: float | None = None,
-    metrics: list | None = None,
-    ignore_index: int | None = None,
-    jit_compile: bool | None = None,
-    profile: config.Profile | None = None,
-    run_eagerly: bool | None = None,
-) -> keras.Model:
+def compile_model(model: keras.Model, num_classes: int, loss=None, lr: float | None = None, metrics: list | None = None,
+                  ignore_index: int | None = None, jit_compile: bool | None = None,
+                  profile: config.Profile | None = None, run_eagerly: bool | None = None) -> keras.Model:
     """``model.compile`` with Adam, the course's loss and metrics, XLA and eager steps as the profile says.
 
     Call it inside the strategy's scope. Under ``mixed_float16`` Keras wraps Adam in a
@@ -125,11 +109,9 @@ def compile_model(
     """
     profile = profile or config.active()
     eager = profile.run_eagerly if run_eagerly is None else run_eagerly
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
-        loss=loss if loss is not None else default_loss(ignore_index=ignore_index),
-        metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
-        jit_compile=False if eager else (profile.jit_compile if jit_compile is None else jit_compile),
-        run_eagerly=eager,
-    )
+    model.compile(optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),
+                  loss=loss if loss is not None else default_loss(ignore_index=ignore_index),
+                  metrics=metrics if metrics is not None else default_metrics(num_classes, ignore_index),
+                  jit_compile=False if eager else (profile.jit_compile if jit_compile is None else jit_compile),
+                  run_eagerly=eager)
     return model
