@@ -79,11 +79,9 @@ class LiveCurves(keras.callbacks.Callback):
     def draw(self):
         """Draw (or redraw) the curves of ``history`` in the notebook."""
         self._drawn, self._pending = time.monotonic(), False
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-        except ImportError:
-            return
+        from IPython import get_ipython  # installed with ipykernel, a dependency
+        from IPython.display import display
+
         if get_ipython() is None:
             return
         from ..plotting import pyplot

@@ -6,7 +6,8 @@
   ``SEGUTILS_BACKUP_SECONDS`` (default 600: a kill loses at most ten minutes; LinkNet's 262 MB
   backup is written about once in a ``cpu`` run) and on Ctrl-C, deleted when the phase ends.
 
-Every file goes to a temporary name first (:func:`.runs.atomic`). Used by ``segutils.training.fit``.
+Every file is written under a temporary name, then renamed (:func:`.runs.atomic`): a kill while saving
+leaves the previous backup whole. Used by ``segutils.training.fit``.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def runs_root() -> Path:
 
 
 def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None = None, dataset="unnamed") -> Path:
-    """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/``; a folder as ``<its name>-<8 hex of its path>``."""
+    """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/``, a folder dataset as ``<name>-<8 hex of its path>``."""
     slug = str(dataset)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", slug) or Path(slug).expanduser().is_dir():
         path = Path(slug).expanduser().resolve()
