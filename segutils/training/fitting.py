@@ -28,24 +28,18 @@ PHASE1 = "phase1.weights.h5"  # fine_tune's weights after its frozen phase
 def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
     """Refuse missing, empty or too short datasets before the first step; the batch size if the dataset says it."""
     if val_ds is None:
-        raise ValueError(
-            "val_ds is None: fit keeps the best model and stops early by the validation mean IoU, so it needs "
-            "validation batches. Pass make_dataset(load(dataset, 'val'), size, batch) as val_ds."
-        )
+        raise ValueError("val_ds is None: fit keeps the best model and stops early by the validation mean IoU, so it "
+                         "needs validation batches. Pass make_dataset(load(dataset, 'val'), size, batch) as val_ds.")
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
         cardinality = int(ds.cardinality())  # unknown after filter(), infinite after repeat(): look for a batch
         if cardinality == 0 or (cardinality < 0 and not any(True for _ in ds.take(1))):
-            raise ValueError(
-                f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), that "
-                "subset is not 0, and that steps, take() or filter() did not cut it to nothing."
-            )
+            raise ValueError(f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), "
+                             "that subset is not 0, and that steps, take() or filter() did not cut it to nothing.")
     batches, steps = int(train_ds.cardinality()), protocol.epochs * protocol.steps_per_epoch
     if 0 < batches < steps:
-        raise ValueError(
-            f"train_ds holds {batches} batches, but the protocol trains {protocol.epochs} epochs of "
-            f"{protocol.steps_per_epoch} steps ({steps} steps): Keras would run out of data. Repeat the training "
-            "set: make_dataset(..., repeat=True), or train_ds.repeat()."
-        )
+        raise ValueError(f"train_ds holds {batches} batches, but the protocol trains {protocol.epochs} epochs of "
+                         f"{protocol.steps_per_epoch} steps ({steps} steps): Keras would run out of data. Repeat the "
+                         "training set: make_dataset(..., repeat=True), or train_ds.repeat().")
     return _compat.batch_size_of(train_ds)
 
 
@@ -58,11 +52,10 @@ def _check_compiled(model: keras.Model) -> None:
     metrics = list(metrics.values()) if isinstance(metrics, dict) else metrics
     names = [m if isinstance(m, str) else m.get("config", {}).get("name") for m in metrics]
     if "mean_iou" not in names:
-        raise ValueError(
-            f"the model was compiled without a 'mean_iou' metric (its metrics: {names}), but training keeps the best "
-            f"model and stops early on {MONITOR}. Compile it with training.compile_model(model, num_classes), or "
-            "add segutils.metrics.MeanIoU(num_classes) to its metrics."
-        )
+        raise ValueError(f"the model was compiled without a 'mean_iou' metric (its metrics: {names}), but training "
+                         f"keeps the best model and stops early on {MONITOR}. Compile it with "
+                         "training.compile_model(model, num_classes), or add segutils.metrics.MeanIoU(num_classes) to "
+                         "its metrics.")
 
 
 def probe_step_seconds(model: keras.Model, train_ds, steps: int = 10) -> float:
@@ -235,10 +228,8 @@ def _trainable(model) -> int:
 def set_encoder_trainable(model: keras.Model, trainable: bool, batchnorm: bool | None = None) -> int:
     """Freeze or unfreeze LinkNet's encoder; returns the trainable parameters. Recompile after.
 
-    ``batchnorm`` sets the encoder's BatchNorm layers apart (default: as ``trainable``). Keras
-    runs a ``BatchNormalization`` with ``trainable=False`` in inference mode (its ImageNet
-    statistics, scale and offset stay), unlike ``sm.Linknet(encoder_freeze=True)``, which leaves
-    BatchNorm training.
+    ``batchnorm`` sets the encoder's BatchNorm layers apart (default: as ``trainable``). Keras runs a frozen
+    ``BatchNormalization`` in inference mode; ``sm.Linknet(encoder_freeze=True)`` leaves BatchNorm training.
     """
     for layer in encoder_layers(model):
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
