@@ -229,7 +229,8 @@ def test_bench_train_defaults_to_the_profiles_sizes_and_strict_exits_1_on_a_miss
         seen.append((name, args.profile, args.size, args.batch, args.steps))
         ratio = 1.2 if name == "linknet" else 1.01
         return dict(model=name, segutils_s=ratio, bare_s=1.0, ratio=ratio, ratios=[ratio, ratio],
-                    input_wait_share=0.01, segutils_total_s=6.0, bare_total_s=5.0, written_mb=0.1)
+                    batch_wait_share=0.01, input_wait_share=0.09, segutils_total_s=6.0, bare_total_s=5.0,
+                    written_mb=0.1)
 
     monkeypatch.setattr(bench, "measure", measure)
     monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
@@ -239,5 +240,6 @@ def test_bench_train_defaults_to_the_profiles_sizes_and_strict_exits_1_on_a_miss
     assert bench.main(["--strict", "--profile", "ci", "--size", "96"]) == 1
     assert seen[-1] == ("linknet", "ci", 96, 4, 2)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2].split() == ["linknet", "1.200", "1.000", "1.200", "1.20/1.20", "1.0%", "6.0", "5.0", "0.1", "MB"]
-    assert lines[-1] == "missed a target (ratio <= 1.05, input wait < 5%)"
+    assert lines[-2].split() == ["linknet", "1.200", "1.000", "1.200", "1.20/1.20", "1.0%", "9.0%", "6.0", "5.0", "0.1",
+                                 "MB"]
+    assert lines[-1] == "missed a target (ratio <= 1.05, batch wait < 5%)"

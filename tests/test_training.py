@@ -120,7 +120,7 @@ def test_fit_writes_a_run_record_that_find_runs_finds(trained):
     timings = record["timings"]
     assert timings["timed_steps"] == 2 * 2 - 2  # two compile steps left out
     assert timings["images_per_s"] == pytest.approx(4 / timings["median_step_s"])
-    assert 0.0 <= timings["input_wait_share"] < 1.0
+    assert 0.0 <= timings["input_wait_share"] < 1.0 and 0.0 <= timings["batch_wait_share"] < 1.0
     assert (root / "train" / "ci" / "shapes" / "unet" / "best.keras").exists()
     found = training.find_runs("ci", root=root)
     assert [r["name"] for r in found] == ["unet"] and found[0]["seed"] == 3
@@ -286,3 +286,31 @@ def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
     a, b = np.load(tmp_path / "w0" / "weights.npz"), np.load(tmp_path / "w1" / "weights.npz")
     for key in a.files:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def _slow_batches(seconds: float):
+    """Batches of 4 images 64 x 64 x 8 that take ``seconds`` each to make (0: ready at once, cached in memory)."""
+    import time
+
+    import tensorflow as tf
+
+    def slow(x, y):
+        with tf.control_dependencies([tf.py_function(lambda: time.sleep(seconds) or 0.0, [], tf.float32)]):
+            return tf.identity(x), tf.identity(y)
+
+    ds = tf.data.Dataset.from_tensors((tf.ones([4, 64, 64, 8]), tf.ones([4, 64, 64, 1])))
+    return (ds.repeat().map(slow) if seconds else ds.cache().repeat()).prefetch(1)
+
+
+@pytest.mark.parametrize(("seconds", "low", "high"), [(0.0, 0.0, 0.3), (0.2, 0.7, 1.0)])
+def test_the_step_timer_sees_a_step_wait_for_its_batch(seconds, low, high):
+    """A 0.2 s pipeline under a step of a few ms: the step waits ~95% of its time; ready batches: hardly at all."""
+    model = keras.Sequential([keras.Input((64, 64, 8)), keras.layers.Conv2D(64, 3, padding="same"),
+                              keras.layers.Conv2D(1, 1)])
+    model.compile("sgd", "mse")
+    timer = training.StepTimer(4)
+    model.fit(timer.stamped(_slow_batches(seconds)), epochs=1, steps_per_epoch=10, callbacks=[timer], verbose=0)
+    assert len(timer.steps) == 8 and 6 <= len(timer.delays) <= 8
+    assert low <= timer.batch_wait_share() <= high
+    assert timer.summary()["batch_wait_share"] == timer.batch_wait_share()
+    assert training.StepTimer(4).batch_wait_share() is None  # not stamped: nothing to say

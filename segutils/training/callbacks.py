@@ -6,31 +6,55 @@ import statistics
 import time
 
 import keras
+import tensorflow as tf
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Times every training step into ``steps`` (seconds); the first ``skip`` (tracing, XLA compile) are left out."""
+    """Times every training step into ``steps`` (seconds); the first ``skip`` (tracing, XLA compile) are left out.
+
+    On a :meth:`stamped` dataset, ``delays`` holds when each step got its batch after it started: the wait for the
+    pipeline plus the call's own delay (under a millisecond). Several devices fetch ahead, so it reads ~0 there.
+    """
 
     def __init__(self, batch_size: int, skip: int = 2):
         super().__init__()
         self.batch_size, self.skip = batch_size, skip
         self.steps: list[float] = []
-        self._seen = 0
-        self._start = None
+        self.delays: list[float] = []
+        self._arrivals: list[float] = []
+        self._seen, self._start = 0, None
+
+    def stamped(self, ds):
+        """``ds`` with the moment each batch reaches the training step noted (a no-op ``py_function``)."""
+        def arrived():
+            self._arrivals.append(time.perf_counter())
+            return 0.0
+
+        def noted(*batch):
+            with tf.control_dependencies([tf.py_function(arrived, [], tf.float32)]):
+                return tuple(tf.identity(part) for part in batch)
+
+        return ds.map(noted)
 
     def on_train_batch_begin(self, batch, logs=None):
-        self._start = time.perf_counter()
+        self._start, self._count = time.perf_counter(), len(self._arrivals)
 
     def on_train_batch_end(self, batch, logs=None):
         self._seen += 1
         if self._seen > self.skip and self._start is not None:
             self.steps.append(time.perf_counter() - self._start)
+            if len(self._arrivals) > self._count:
+                self.delays.append(self._arrivals[-1] - self._start)
+
+    def batch_wait_share(self) -> float | None:
+        """Seconds the timed steps waited for their batches, over their seconds (None if not :meth:`stamped`)."""
+        return sum(self.delays) / sum(self.steps) if self.delays and self.steps else None
 
     def summary(self) -> dict:
-        """``median_step_s``, ``images_per_s`` (None without a timed step) and ``timed_steps``."""
+        """``median_step_s``, ``images_per_s`` (None without a timed step), ``timed_steps``, ``batch_wait_share``."""
         median = statistics.median(self.steps) if self.steps else None
         return dict(median_step_s=median, images_per_s=self.batch_size / median if median else None,
-                    timed_steps=len(self.steps))
+                    timed_steps=len(self.steps), batch_wait_share=self.batch_wait_share())
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -39,8 +63,7 @@ class EpochClock(keras.callbacks.Callback):
     def __init__(self, on_epoch=None):
         super().__init__()
         self.seconds: dict[int, float] = {}
-        self.on_epoch = on_epoch
-        self._start = None
+        self.on_epoch, self._start = on_epoch, None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -52,10 +75,9 @@ class EpochClock(keras.callbacks.Callback):
 
 
 class LiveCurves(keras.callbacks.Callback):
-    """Redraws loss and mean-IoU curves in the notebook after an epoch, at most every ``min_seconds``.
+    """Redraws loss and mean-IoU curves after an epoch, at most every ``min_seconds`` (a drawing takes ~0.1 s).
 
-    Drawing takes about 0.1 s, a few percent of a short epoch; the last epoch is always drawn, and
-    outside IPython nothing is. ``history`` may hold earlier epochs (a resumed run).
+    The last epoch is always drawn; outside IPython nothing is. ``history`` may hold a resumed run's epochs.
     """
 
     def __init__(self, title: str = "", history: dict | None = None, metric: str = "mean_iou",

@@ -59,11 +59,9 @@ def _check_compiled(model: keras.Model) -> None:
 
 
 def probe_step_seconds(model: keras.Model, train_ds, steps: int = 10) -> float:
-    """Median seconds of a training step on one batch already in memory: ``fit``'s step without input wait.
+    """Median seconds of a training step on one batch already in memory; weights, optimizer and metrics restored.
 
-    ``model.fit`` on the first batch, cached, reuses the traced step (``train_on_batch`` would
-    trace anew); two warm-up steps are left out, and weights, optimizer state and metrics are
-    restored afterwards. Ten steps: with three, one slow step moved the share by several percent.
+    ``model.fit`` reuses the traced step (``train_on_batch`` would trace anew); two warm-up steps are left out.
     """
     saved = [v.numpy() for v in (*model.variables, *model.optimizer.variables)]
     timer = StepTimer(batch_size=1, skip=2)
@@ -102,15 +100,15 @@ def _phase(model, data, run: dict, phase: str, first: int, last: int, stop_early
     train_ds, val_ds = data
     directory, protocol = run["directory"], run["protocol"]
     timer = StepTimer(run["batch_size"])
-    seconds_file = directory / "epochs.json"
-    clock = EpochClock(on_epoch=lambda epoch, s, logs: runs.append_epoch_seconds(seconds_file, epoch, s))
+    clock = EpochClock(on_epoch=lambda epoch, s, logs: runs.append_epoch_seconds(directory / "epochs.json", epoch, s))
     history = runs.read_log(directory / "log.csv")
     callbacks = _callbacks(directory, phase, run, history, stop_early, not run["quiet"])
     callbacks += [timer, clock, *run["callbacks"]]  # the clock last: an epoch's seconds include every callback's
+    stamp = run["measure_input_wait"] and isinstance(train_ds, config.import_tensorflow().data.Dataset)
     try:
         with _multi_worker_fit(model):
-            model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
-                      steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks,
+            model.fit(timer.stamped(train_ds) if stamp else train_ds, validation_data=val_ds, epochs=last,
+                      initial_epoch=first, steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks,
                       verbose=0 if run["quiet"] else "auto", shuffle=False)
     except BaseException:  # Ctrl-C, a failing callback: back up what the finished epochs reached
         callbacks[0].interrupted()
@@ -143,11 +141,7 @@ def _begin(model, train_ds, val_ds, name, protocol, run_dir, phases, **run) -> d
 
 
 def _start(run: dict) -> bool:
-    """Prepare the run folder: keep an interrupted run of this training (True) or clear a finished or empty one.
-
-    A backup that is damaged or belongs to another training (:func:`.checkpoints.check_backup`)
-    is set aside first, so the run starts over instead of resuming it.
-    """
+    """Keep an interrupted run of this training (True) or clear a finished one; a foreign backup is set aside."""
     directory, identity = run["directory"], run["identity"]
     valid = [checkpoints.check_backup(directory / f"backup-{p}", identity) for p in run["phases"]]
     resuming = any(valid) or checkpoints.check_marker(directory / PHASE1, identity)
@@ -160,10 +154,11 @@ def _start(run: dict) -> bool:
 
 def _pooled(phase_timings: list[dict], batch_size: int) -> dict:
     steps = list(itertools.chain.from_iterable(t.get("steps", []) for t in phase_timings))
-    waits = [t["input_wait_share"] for t in phase_timings if t.get("input_wait_share") is not None]
     median = statistics.median(steps) if steps else None
-    return dict(median_step_s=median, images_per_s=batch_size / median if median else None,
-                input_wait_share=max(waits) if waits else None, timed_steps=len(steps))
+    worst = {key: max((t[key] for t in phase_timings if t.get(key) is not None), default=None)
+             for key in ("input_wait_share", "batch_wait_share")}
+    return dict(median_step_s=median, images_per_s=batch_size / median if median else None, timed_steps=len(steps),
+                **worst)
 
 
 def _record(model, name, run: dict, phases: list[dict], extra) -> dict:

@@ -5,8 +5,10 @@ same model on the same ``tf.data`` pipeline for a few epochs, alternately throug
 ``segutils.training.fit`` (all callbacks: checkpoints, CSV, backup, timer, ...) and through a
 bare ``model.fit`` with validation and only an epoch clock. Sizes default to the active
 profile's (``--profile`` or ``SEGUTILS_PROFILE``). It reports the median seconds per epoch after
-the first (compile) epoch, their ratio (target <= 1.05), the share of each step spent waiting
-for input (target < 5%), each call's total seconds (``fit``'s includes its one-off end: the
+the first (compile) epoch, their ratio (target <= 1.05), the share of the steps spent waiting
+for their batches (the record's ``batch_wait_share``, target < 5%), the step's slowdown against
+batches in memory (``input_wait_share``: waiting plus the pipeline's share of the cores, noisy on
+a shared machine; shown, not a target), each call's total seconds (``fit``'s includes its one-off end: the
 final and best models, the input-wait probe) and the bytes ``fit`` wrote. ``--strict`` exits 1
 when a target is missed.
 """
@@ -77,7 +79,7 @@ def measure(name: str, args) -> dict:
     num_classes = split.info.num_classes
     rounds = {"segutils": [], "bare": []}
     totals = {"segutils": [], "bare": []}
-    waits, written = [], None
+    waits, slowdowns, written = [], [], None
     for r in range(args.rounds):
         for kind in ("segutils", "bare") if r % 2 == 0 else ("bare", "segutils"):
             keras.backend.clear_session()
@@ -89,13 +91,15 @@ def measure(name: str, args) -> dict:
             else:
                 record, total, written = _fit(model, name, train_ds, val_ds, profile, args)
                 seconds = record["epoch_seconds"]
-                waits.append(record["timings"]["input_wait_share"])
+                waits.append(record["timings"]["batch_wait_share"])
+                slowdowns.append(record["timings"]["input_wait_share"])
             rounds[kind].append(statistics.median(seconds[1:]))
             totals[kind].append(total)
     ours, bare = statistics.median(rounds["segutils"]), statistics.median(rounds["bare"])
     ratios = [a / b for a, b in zip(rounds["segutils"], rounds["bare"], strict=True)]
     return dict(model=name, segutils_s=ours, bare_s=bare, ratio=ours / bare, ratios=ratios,
-                input_wait_share=statistics.median(w or 0.0 for w in waits),
+                batch_wait_share=statistics.median(w or 0.0 for w in waits),
+                input_wait_share=statistics.median(w or 0.0 for w in slowdowns),
                 segutils_total_s=statistics.median(totals["segutils"]), bare_total_s=statistics.median(totals["bare"]),
                 written_mb=None if written is None else written / 1e6)
 
@@ -122,19 +126,20 @@ def main(argv: list[str]) -> int:
     args.steps = args.steps or profile.steps_per_epoch or 20
     print(f"{args.dataset}, {args.size}x{args.size}, batch {args.batch}, {args.steps} steps x {args.epochs} "
           f"epochs x {args.rounds} rounds, profile {args.profile} (LinkNet's encoder as that profile says)")
-    header = (f"{'model':<8} {'fit s/epoch':>12} {'bare s/epoch':>13} {'ratio':>6} {'per round':>12} "
-              f"{'input wait':>11} {'fit s':>7} {'bare s':>7} {'fit wrote':>10}")
-    print(header + f"   targets: ratio <= {RATIO_TARGET}, wait < {WAIT_TARGET:.0%}")
+    header = (f"{'model':<8} {'fit s/epoch':>12} {'bare s/epoch':>13} {'ratio':>6} {'per round':>14} "
+              f"{'batch wait':>11} {'vs memory':>10} {'fit s':>7} {'bare s':>7} {'fit wrote':>10}")
+    print(header + f"   targets: ratio <= {RATIO_TARGET}, batch wait < {WAIT_TARGET:.0%}")
     print("-" * len(header))
     ok = True
     for name in args.models.split(","):
         row = measure(name, args)
-        ok &= row["ratio"] <= RATIO_TARGET and row["input_wait_share"] < WAIT_TARGET
+        ok &= row["ratio"] <= RATIO_TARGET and row["batch_wait_share"] < WAIT_TARGET
         wrote = "-" if row["written_mb"] is None else f"{row['written_mb']:.1f} MB"
         print(f"{name:<8} {row['segutils_s']:>12.3f} {row['bare_s']:>13.3f} {row['ratio']:>6.3f} "
-              f"{'/'.join(f'{r:.2f}' for r in row['ratios']):>12} {row['input_wait_share']:>10.1%} "
+              f"{'/'.join(f'{r:.2f}' for r in row['ratios']):>14} {row['batch_wait_share']:>10.1%} "
+              f"{row['input_wait_share']:>10.1%} "
               f"{row['segutils_total_s']:>7.1f} {row['bare_total_s']:>7.1f} {wrote:>10}")
     if args.strict and not ok:
-        print(f"missed a target (ratio <= {RATIO_TARGET}, input wait < {WAIT_TARGET:.0%})")
+        print(f"missed a target (ratio <= {RATIO_TARGET}, batch wait < {WAIT_TARGET:.0%})")
         return 1
     return 0
