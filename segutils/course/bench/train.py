@@ -115,7 +115,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, help="steps per epoch (default: the profile's, else 20)")
     parser.add_argument("--images", type=int, default=16, help="images per split")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per round; the first is left out")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per model")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per model")
     parser.add_argument("--models", default="unet,linknet")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
