@@ -104,11 +104,12 @@ def _phase(model, data, run: dict, phase: str, first: int, last: int, stop_early
     history = runs.read_log(directory / "log.csv")
     callbacks = _callbacks(directory, phase, run, history, stop_early, not run["quiet"])
     callbacks += [timer, clock, *run["callbacks"]]  # the clock last: an epoch's seconds include every callback's
-    stamp = run["measure_input_wait"] and isinstance(train_ds, config.import_tensorflow().data.Dataset)
+    if run["measure_input_wait"] and isinstance(train_ds, config.import_tensorflow().data.Dataset):
+        train_ds = timer.stamped(train_ds)  # notes when each batch reaches the step: the batch wait
     try:
         with _multi_worker_fit(model):
-            model.fit(timer.stamped(train_ds) if stamp else train_ds, validation_data=val_ds, epochs=last,
-                      initial_epoch=first, steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks,
+            model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
+                      steps_per_epoch=protocol.steps_per_epoch, callbacks=callbacks,
                       verbose=0 if run["quiet"] else "auto", shuffle=False)
     except BaseException:  # Ctrl-C, a failing callback: back up what the finished epochs reached
         callbacks[0].interrupted()
