@@ -57,7 +57,8 @@ class _MovedModules:
         if old is None:
             return None
         new = MOVED[old] + name[len(old):]
-        raise ModuleNotFoundError(f"{name} moved to {new}: import {new} (or run python -m {new})", name=name)
+        # name=None: ``from segutils.training import plan`` would otherwise swallow the error for "cannot import name"
+        raise ModuleNotFoundError(f"{name} moved to {new}: import {new} (or run python -m {new})", name=None)
 
 
 if not any(isinstance(f, _MovedModules) for f in sys.meta_path):

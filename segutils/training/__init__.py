@@ -13,8 +13,3 @@ __all__ = ["EpochClock", "LiveCurves", "Protocol", "StepTimer", "choose_strategy
            "default_metrics", "find_runs", "fine_tune", "fit", "probe_step_seconds", "protocol_differences", "read_log",
            "run_dir", "runs_root", "same_protocol", "set_encoder_trainable", "set_precision", "strategy"]  # fmt: skip
 
-
-def __getattr__(name: str):
-    if name == "plan":
-        raise ImportError("segutils.training.plan moved to segutils.course.plan: from segutils.course import plan")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -208,7 +208,7 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
         extra: more configuration for the record (``dataset``, split sizes, ...).
         callbacks: more Keras callbacks, called after the course's.
         quiet: no progress bar and no live curves.
-        measure_input_wait: time in-memory steps after training (:func:`probe_step_seconds`).
+        measure_input_wait: note when each batch reaches its step, and time in-memory steps after training.
 
     Returns:
         The run record, also in ``record.json`` (keys in :mod:`segutils.training.runs`).
