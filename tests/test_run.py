@@ -1,0 +1,79 @@
+"""training.Run: the learner's own model.fit with the course's callbacks, its lock, a Ctrl-C in the kernel, resume."""
+
+import json
+
+import keras
+import pytest
+
+from segutils import training
+from segutils.training import runs
+
+from .test_runs import StopAt, data, protocol, tiny_model
+
+
+def open_run(folder, model, epochs=3, **kwargs):
+    return training.Run.open(model, data().repeat(), data(4, seed=1), "tiny", protocol(epochs), folder=folder,
+                             quiet=True, measure_input_wait=False, extra=dict(dataset="shapes"), **kwargs)
+
+
+def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit(tmp_path):
+    model = tiny_model()
+    run = open_run(tmp_path / "mine", model)
+    with pytest.raises(training.RunBusyError, match=r"is busy: another fit \(process \d+\) is training there"):
+        with runs.claim(tmp_path / "mine"):  # the folder is held while the run is open
+            pass
+    history = model.fit(data().repeat(), validation_data=data(4, seed=1), epochs=run.protocol.epochs,
+                        steps_per_epoch=run.protocol.steps_per_epoch, callbacks=run.callbacks(), verbose=0)
+    record = run.finish(model, history)
+    assert record is run.record and record == json.loads((tmp_path / "mine" / runs.RECORD).read_text())
+    assert record["history"]["loss"] == pytest.approx(history.history["loss"])
+    assert record["protocol"]["phases"] == ["train"] and record["phases"][0]["epochs"] == [1, 3]
+    assert record["timings"]["timed_steps"] == 3 * 2 - 2  # two warm-up steps left out
+    assert (tmp_path / "mine" / "best.keras").exists() and (tmp_path / "mine" / "final.keras").exists()
+    with runs.claim(tmp_path / "mine"):  # released by finish
+        pass
+    one_call = training.fit(tiny_model(), data().repeat(), data(4, seed=1), name="tiny", protocol=protocol(3),
+                            run_dir=tmp_path / "fit", quiet=True, measure_input_wait=False,
+                            extra=dict(dataset="shapes"))
+    assert sorted(one_call) == sorted(record) and one_call["protocol"] == record["protocol"]
+    assert one_call["history"]["loss"] == pytest.approx(record["history"]["loss"])  # same seed, same steps
+
+
+def test_a_ctrl_c_in_the_learners_fit_is_resumed_by_opening_the_run_again(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_BACKUP_SECONDS", "3600")  # no backup by the clock: only the interruption saves
+    model = tiny_model()
+    run = open_run(tmp_path, model)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(data().repeat(), validation_data=data(4, seed=1), epochs=3, steps_per_epoch=2,
+                  callbacks=run.callbacks() + [StopAt(2)], verbose=0)
+    again = open_run(tmp_path, model)  # the same cell run again in the same kernel: not "busy"
+    out = capsys.readouterr().out
+    assert f"Interrupted: backed up in {tmp_path / 'backup-train'}; run fit again to resume after epoch 2." in out
+    assert again.resumed
+    history = model.fit(data().repeat(), validation_data=data(4, seed=1), epochs=3, steps_per_epoch=2,
+                        callbacks=again.callbacks(), verbose=0)
+    assert len(history.history["loss"]) == 1  # epoch 3 only
+    record = again.finish(model, history)
+    assert record["resumed"] and len(record["history"]["loss"]) == 3
+    assert not (tmp_path / "backup-train").exists()
+
+
+def test_a_stamped_dataset_gives_the_record_its_batch_wait(tmp_path):
+    model = tiny_model()
+    run = open_run(tmp_path, model)
+    train_ds = run.stamped(data().repeat())
+    model.fit(train_ds, validation_data=data(4, seed=1), epochs=3, steps_per_epoch=2, callbacks=run.callbacks(),
+              verbose=0)
+    timings = run.finish(model)["timings"]
+    assert timings["timed_steps"] == 4 and 0.0 <= timings["batch_wait_share"] < 1.0
+
+
+def test_a_run_used_as_a_context_closes_its_lock_when_the_fit_fails(tmp_path):
+    model = tiny_model()
+    with pytest.raises(RuntimeError, match="broken callback"):
+        with open_run(tmp_path, model) as run:
+            raise RuntimeError("broken callback")
+    assert run.record is None
+    with runs.claim(tmp_path):
+        pass
+    keras.backend.clear_session()
