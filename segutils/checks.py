@@ -17,4 +17,5 @@ def whole(value, name: str, minimum: int = 1, none_ok: bool = False) -> int | No
     if (value is None and none_ok) or is_whole(value, minimum):
         return None if value is None else int(value)
     hint = f" ({DIVIDE_HINT})" if isinstance(value, float) else ""
-    raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r} ({type(value).__name__}){hint}")
+    either = " (or None)" if none_ok else ""
+    raise ValueError(f"{name} must be a whole number >= {minimum}{either}, got {value!r} ({type(value).__name__}){hint}")

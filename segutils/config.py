@@ -32,6 +32,7 @@ class Profile:
         seeds: training seeds per model in notebooks 05-06.
         patience: epochs without a better validation mean IoU before training stops.
         lr_patience: epochs without progress before the learning rate is halved.
+        models: the models notebooks 05-06 train and compare (``gpu`` adds the same-encoder control).
         run_eagerly: no traced graph (``ci``: two steps do not repay the ~25 s it takes to trace
             LinkNet-ResNet34's training step on a CPU).
     """
@@ -52,6 +53,7 @@ class Profile:
     run_eagerly: bool = False
     patience: int = 5
     lr_patience: int = 3
+    models: tuple[str, ...] = ("unet", "linknet")
 
     def as_dict(self) -> dict:
         """The profile as a plain dict."""
@@ -65,7 +67,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
     "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
-                   patience=8, lr_patience=4),
+                   patience=8, lr_patience=4, models=("unet", "linknet", "unet-resnet34")),
 }
 
 

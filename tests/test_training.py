@@ -160,7 +160,7 @@ def test_patience_is_counted_in_epochs_and_in_steps():
 
 @pytest.mark.parametrize(("change", "message"), [
     (dict(steps_per_epoch=None), r"^Protocol\.steps_per_epoch is None: the budget is counted in optimizer steps"),
-    (dict(patience=0), r"^Protocol\.patience must be a whole number >= 1 \(or None: never\), got 0$"),
+    (dict(patience=0), r"^Protocol\.patience must be a whole number >= 1 \(or None\), got 0 \(int\)$"),
     (dict(batchnorm="moving"), r"^Protocol\.batchnorm must be one of \('frozen', 'train'\), got 'moving'$"),
     (dict(profile="laptop"), r"^Unknown profile 'laptop'"),
 ])

@@ -1,4 +1,4 @@
-"""Callbacks ``segutils.training.fit`` adds to Keras' ``fit``: a step timer, an epoch clock and live curves."""
+"""Callbacks a ``Run`` adds to ``model.fit``: a step timer, an epoch clock, live curves. Taught in notebook 05."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ import tensorflow as tf
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Times every training step into ``steps`` (seconds); the first ``skip`` (tracing, XLA compile) are left out.
-
-    On a :meth:`stamped` dataset, ``delays`` holds when each step got its batch after it started: the wait for the
-    pipeline plus the call's own delay (under a millisecond). Several devices fetch ahead, so it reads ~0 there.
-    """
+    """Seconds of every training step but the first ``skip`` (tracing) in ``steps``; on a :meth:`stamped` dataset,
+    how long after its start each step got its batch in ``delays``."""
 
     def __init__(self, batch_size: int, skip: int = 2):
         super().__init__()
@@ -75,10 +72,8 @@ class EpochClock(keras.callbacks.Callback):
 
 
 class LiveCurves(keras.callbacks.Callback):
-    """Redraws loss and mean-IoU curves after an epoch, at most every ``min_seconds`` (a drawing takes ~0.1 s).
-
-    The last epoch is always drawn; outside IPython nothing is. ``history`` may hold a resumed run's epochs.
-    """
+    """Redraws loss and mean-IoU curves after an epoch, at most every ``min_seconds`` and after the last; nothing
+    outside IPython. ``history``: a resumed run's epochs."""
 
     def __init__(self, title: str = "", history: dict | None = None, metric: str = "mean_iou",
                  min_seconds: float = 10.0):

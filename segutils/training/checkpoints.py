@@ -1,13 +1,7 @@
-"""Cheap checkpoints: the best weights kept in memory, a backup every few minutes, files without Adam's moments.
+"""Checkpoints: the best weights in memory and ``best.keras`` at the end; a backup to resume every few minutes.
 
-- ``best.keras``: the model at its best validation mean IoU, written when a phase ends, without
-  optimizer state (a third of the size); ``keras.models.load_model(path, compile=False)`` loads it.
-- ``backup-<phase>/``: weights, optimizer state and :func:`read_meta`'s record, written at most every
-  ``SEGUTILS_BACKUP_SECONDS`` (default 600: a kill loses at most ten minutes; LinkNet's 262 MB
-  backup is written about once in a ``cpu`` run) and on Ctrl-C, deleted when the phase ends.
-
-Every file is written under a temporary name, then renamed (:func:`.runs.atomic`): a kill while saving
-leaves the previous backup whole. Used by ``segutils.training.fit``.
+``backup-<phase>/`` holds weights, optimizer state and ``meta.json``; every file is written atomically
+(:func:`.runs.atomic`). Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -50,10 +44,8 @@ def _load_arrays(path: Path) -> list:
 
 
 def read_meta(backup: Path) -> dict:
-    """A backup's ``meta.json``: ``epoch`` (finished), ``best``, ``best_epoch``, ``best_file``, ``identity``.
-
-    A ValueError says which file is missing, unreadable or does not open.
-    """
+    """A backup's ``meta.json`` (``epoch``, ``best``, ``best_epoch``, ``best_file``, ``identity``); ValueError
+    naming the file that is missing, unreadable or does not open."""
     import h5py
 
     try:
@@ -88,10 +80,9 @@ def check_backup(backup: Path, identity: dict) -> bool:
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Keeps the best weights in memory, backs the run up every ``seconds``, writes ``best.keras`` at the end.
+    """Keeps the best weights in memory, backs up every ``seconds`` (:func:`backup_seconds`), writes ``best.keras``.
 
-    ``identity`` is :func:`.runs.identity`'s; ``best`` the monitored value before this phase (a
-    second phase, a resumed run); ``seconds`` defaults to :func:`backup_seconds` (0: every epoch).
+    ``best``: the monitored value before this phase (phase 1's, a resumed run's).
     """
 
     def __init__(self, directory: Path, phase: str, identity: dict, monitor: str = "val_mean_iou",
@@ -141,7 +132,7 @@ class Checkpoints(keras.callbacks.Callback):
             self.save()
 
     def save(self) -> None:
-        """Write the backup now: state (weights + optimizer), the best weights if not the state's, meta last."""
+        """Write the backup: state (weights + optimizer), the best weights if not the state's, meta last."""
         self.backup.mkdir(parents=True, exist_ok=True)
         runs.atomic(self.backup / STATE, self.model.save_weights)  # weights and the optimizer's state
         best_file = None
@@ -156,11 +147,7 @@ class Checkpoints(keras.callbacks.Callback):
         self._last_save = time.monotonic()
 
     def interrupted(self) -> None:
-        """Training stopped by an exception (Ctrl-C): back up now, so that ``fit`` resumes after the last epoch.
-
-        Stopped within an epoch, the steps it took stay in the weights and the epoch runs again in full,
-        as with Keras' own ``BackupAndRestore(save_freq=steps)``.
-        """
+        """Training stopped by an exception (Ctrl-C): back up now, to resume after the last finished epoch."""
         if self.model is None:  # fit failed before it started
             return
         _compat.set_initial_epoch(self.model, None)

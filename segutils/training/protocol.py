@@ -1,8 +1,6 @@
 """The comparison's protocol: the settings that must be equal for a fair comparison, in every run record.
 
-``fit`` and ``fine_tune`` write a :class:`Protocol`, with the batch, image size and loss they saw,
-as the record's flat ``protocol`` dict; :func:`same_protocol` compares two records on every key
-but ``phases``. Taught in ``notebooks/05_training.ipynb``.
+Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -10,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from .. import config
+from .. import checks, config
 from ..data.augment import AugmentConfig
 
 MONITOR = "val_mean_iou"
@@ -23,18 +21,13 @@ class Protocol:
     """How one model of a comparison trains; :meth:`from_profile` fills it from a profile.
 
     Attributes:
-        profile: name of the profile the run belongs to (``ci``, ``cpu``, ``gpu``).
-        epochs, steps_per_epoch: the budget, ``epochs * steps_per_epoch`` optimizer steps; the
-            training set repeats (``make_dataset(..., repeat=True)``), so it does not depend on the split.
-        lr: the optimizer's learning rate (one-phase training, and phase 1 of ``fine_tune``).
-        patience: epochs without a better ``val_mean_iou`` before stopping (None: never).
-        lr_patience: epochs without progress before the rate is halved (None: never).
-        frozen_epochs: ``fine_tune``'s phase 1 (encoder frozen), of the same budget.
-        fine_tune_lr: the rate of ``fine_tune``'s phase 2 (everything trains).
-        batchnorm: a pretrained encoder's BatchNorm in phase 2: ``"frozen"`` (inference mode, the
-            Keras guidance) or ``"train"`` (statistics and scale updated at the training batch).
-        augment: the training set's augmentation (pass it to ``make_dataset(..., augment=)``).
-        seed: the run's seed (weights, shuffling, augmentation).
+        epochs, steps_per_epoch: the budget, ``epochs * steps_per_epoch`` steps on a repeating training set.
+        lr: the learning rate (one phase, and ``fine_tune``'s frozen phase 1); ``fine_tune_lr``: its phase 2.
+        patience, lr_patience: epochs without a better ``val_mean_iou`` before stopping, before the rate is
+            halved (None: never).
+        frozen_epochs: ``fine_tune``'s phase 1, within the budget.
+        batchnorm: a pretrained encoder's BatchNorm in phase 2, ``"frozen"`` (inference mode) or ``"train"``.
+        augment: the training set's augmentation (``make_dataset(..., augment=)``); seed: the run's seed.
     """
 
     profile: str
@@ -55,19 +48,14 @@ class Protocol:
             raise ValueError("Protocol.steps_per_epoch is None: the budget is counted in optimizer steps, so it "
                              "needs a whole number; repeat the training set with make_dataset(..., repeat=True)")
         for name in ("epochs", "steps_per_epoch", "patience", "lr_patience", "frozen_epochs"):
-            value, none_ok = getattr(self, name), name.endswith("patience")  # None: never stop, never lower the rate
-            if not (value is None and none_ok) and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                hint = " (or None: never)" if none_ok else ""
-                raise ValueError(f"Protocol.{name} must be a whole number >= 1{hint}, got {value!r}")
+            checks.whole(getattr(self, name), f"Protocol.{name}", none_ok=name.endswith("patience"))  # None: never
         if self.batchnorm not in BATCHNORM_POLICIES:
             raise ValueError(f"Protocol.batchnorm must be one of {BATCHNORM_POLICIES}, got {self.batchnorm!r}")
 
     @classmethod
     def from_profile(cls, profile: config.Profile | None = None, **changes) -> Protocol:
-        """The profile's protocol (default: the active profile), with ``changes`` applied.
-
-        Phase 1 of ``fine_tune`` takes a third of the epochs, phase 2 runs at a tenth of the rate.
-        """
+        """The profile's protocol (default: the active one) with ``changes``; ``fine_tune`` freezes for a third
+        of the epochs, then trains at a tenth of the rate."""
         profile = profile or config.active()
         epochs = changes.get("epochs", profile.epochs)
         base = cls(profile.name, profile.epochs, profile.steps_per_epoch, lr=profile.lr, patience=profile.patience,

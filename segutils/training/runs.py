@@ -1,10 +1,7 @@
-"""Run folders and run records: what a training run leaves for notebooks 06 and 07.
+"""Run folders (``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``) and their records, logs and lock.
 
-A run folder, ``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``, belongs to one training
-and holds ``best.keras`` and ``final.keras`` (without optimizer state), ``log.csv`` (a row per
-epoch, kept across resumes), ``epochs.json`` (wall clock per epoch), an unfinished run's
-``backup-<phase>/`` (:mod:`.checkpoints`), ``record.json`` and ``.lock`` (held while ``fit``
-trains there). Taught in ``notebooks/05_training.ipynb``.
+A folder holds ``best.keras``, ``final.keras``, ``log.csv``, ``epochs.json``, ``record.json``, an unfinished
+run's ``backup-<phase>/`` and ``.lock``. Taught in ``notebooks/05_training.ipynb``.
 """
 
 from __future__ import annotations
@@ -46,11 +43,7 @@ def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None =
 
 
 def identity(name: str, seed: int, profile: str, dataset, datasets: tuple, protocol: dict | None = None) -> dict:
-    """What makes a training this one; a backup resumes only a run with an equal identity.
-
-    ``datasets`` (training, validation) count by their element shapes, dtypes and cardinality;
-    ``protocol`` is the run record's ``protocol`` dict and more, plain values.
-    """
+    """What makes a training this one (model, seed, data's shapes and sizes, ``protocol``), as plain values."""
     import tensorflow as tf
 
     data = [dict(elements=[[str(s.shape), s.dtype.name] for s in tf.nest.flatten(ds.element_spec)],
@@ -83,10 +76,7 @@ def set_aside(path: Path, why: str) -> Path:
 
 
 def trim_epochs(directory: Path, first: int) -> None:
-    """Drop the rows of epochs ``>= first`` (0-based) from ``log.csv`` and ``epochs.json``: they are done again.
-
-    ``log.csv`` is rewritten in place (a ``CSVLogger`` may hold it open for appending).
-    """
+    """Drop epochs ``>= first`` (0-based) from ``log.csv`` (in place: a logger may hold it) and ``epochs.json``."""
     log = directory / "log.csv"
     if log.exists():
         lines = log.read_text().splitlines(keepends=True)
@@ -107,11 +97,8 @@ class RunBusyError(RuntimeError):
 
 @contextlib.contextmanager
 def claim(directory: Path):
-    """Hold ``directory/.lock`` while training: a second ``fit`` on the folder raises :class:`RunBusyError`.
-
-    An ``fcntl.flock`` (``msvcrt.locking`` on Windows) that the system releases when the
-    process ends, however it ends: a killed run leaves no stale lock.
-    """
+    """Hold ``directory/.lock`` (a ``flock`` the system releases when the process ends, however it ends);
+    :class:`RunBusyError` if another holds it."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ".lock"
     with path.open("a+") as handle:  # closing the file releases the lock
@@ -185,11 +172,8 @@ def write_record(directory: Path, record: dict) -> Path:
 
 
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
-    """The finished runs' records (each with ``record_path``) of one profile (default: all), by model and seed.
-
-    A ``record.json`` that does not read as a record (truncated, edited) is named in one line and
-    skipped. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """The finished runs' records (with ``record_path``) of one profile (default: all), by model and seed; an
+    unreadable ``record.json`` is named in one line and skipped. Taught in ``notebooks/06_comparison.ipynb``."""
     base = Path(root or runs_root()) / "train"
     records = []
     for path in sorted(base.glob(f"{profile_name or '*'}/*/*/{RECORD}")):  # <profile>/<dataset>/<run>/
