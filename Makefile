@@ -14,7 +14,7 @@ help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
 	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (report.md)"
 	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
-	@echo "make test-browser  notebook 06 in JupyterLab in headless Chromium (not part of make test)"
+	@echo "make test-browser  notebooks 02, 05 and 06 in JupyterLab in headless Chromium (not part of make test)"
 	@echo "make lab    open JupyterLab on notebooks/"
 	@echo "make data   download the datasets now, so the course works offline later"
 	@echo "make check  the readiness checklist (for workshops)"

@@ -1,4 +1,4 @@
-"""Notebook 06 in a real browser: JupyterLab on 127.0.0.1, headless Chromium driven by Playwright.
+"""Notebooks 02, 05 and 06 in a real browser: JupyterLab on 127.0.0.1, headless Chromium driven by Playwright.
 
 Run with ``make test-browser`` (not part of ``make test``). Every cell runs in the browser's
 kernel (profile ``ci``), no cell may show an error, and moving the explorer's image slider
@@ -172,5 +172,38 @@ def test_notebook_06_runs_in_jupyterlab_and_its_explorer_redraws(browser):
         )
         assert figure.screenshot() != before_png, "the explorer's figure looks the same after moving the slider"
         assert not page.evaluate(STATE_JS)["errors"]
+    finally:
+        lab.stop()
+
+
+def _fit_cell_index(notebook: Path) -> int:
+    """Index (among all cells) of the notebook's first cell that calls ``model.fit(`` itself."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return next(i for i, c in enumerate(cells) if c["cell_type"] == "code" and "model.fit(" in "".join(c["source"]))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", ["02_unet.ipynb", "05_training.ipynb"])
+def test_a_notebook_that_trains_runs_in_jupyterlab_and_draws_while_it_trains(browser, name, tmp_path):
+    """02 (your U-Net, its predictions redrawn every epoch) and 05 (both models, live curves) as a learner runs them.
+
+    Screenshots of the training cell land in ``$SEGUTILS_SCREENSHOTS`` (default: the test's temporary folder).
+    """
+    notebook = ROOT / "notebooks" / name
+    lab = Lab(notebook, {"SEGUTILS_PROFILE": "ci", "SEGUTILS_RUNS_DIR": str(tmp_path / "runs")})
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(lab.url(f"lab/tree/{name}"))
+        state = run_all(page, timeout=600)
+        assert not state["errors"], state["errors"]
+        assert all(c is not None for c in state["counts"]), f"cells that did not run: {state['counts']}"
+        cell = page.locator(".jp-Notebook .jp-Cell").nth(_fit_cell_index(notebook))
+        cell.scroll_into_view_if_needed()
+        figures = cell.locator(".jp-OutputArea-output img")
+        figures.first.wait_for(state="visible", timeout=60_000)
+        assert figures.count() >= 1, f"{name}: the cell that trains drew no figure"
+        shots = Path(os.environ.get("SEGUTILS_SCREENSHOTS") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        cell.screenshot(path=str(shots / f"{Path(name).stem}-training-cell.png"))
     finally:
         lab.stop()
