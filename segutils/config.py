@@ -183,6 +183,3 @@ def environment_report() -> Report:
                    "segmentation-models": _version("segmentation-models"), "NumPy": _version("numpy"),
                    "Devices": ", ".join(devices) or "none", "Colab": "yes" if in_colab() else "no", "Profile": profile})
 
-
-if __name__ == "__main__":
-    sys.exit("python -m segutils.config plan moved: run python -m segutils.course.plan")

@@ -4,14 +4,9 @@ Every model takes float32 images in [0, 1] and ends in a float32 layer named ``o
 Taught in notebooks 02, 03 and 05.
 """
 
+from ..data.fetch.weights import EncoderWeightsError
 from .build import MODEL_NAMES, EncoderNotPretrainedWarning, any_size, build_model, encoder_layers, output_channels
-from .linknet import (
-           EncoderWeightsError,
-           build_linknet,
-           build_linknet_scratch,
-           build_unet_encoder,
-           linknet_decoder_block,
-)
+from .linknet import build_linknet, build_linknet_scratch, build_unet_encoder, linknet_decoder_block
 from .unet import build_unet
 
 __all__ = ["MODEL_NAMES", "EncoderNotPretrainedWarning", "any_size", "build_model", "encoder_layers",

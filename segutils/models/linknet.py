@@ -20,11 +20,10 @@ import keras
 import numpy as np
 from keras import layers
 
-from segutils.data.fetch.weights import (  # noqa: F401 - re-exported: the models' names for them
+from segutils.data.fetch.weights import (
     EncoderWeightsError,
     WeightsFile,
     encoder_weights_path,
-    imagenet_weights_info,
     keras_cache_dir,
     read_weights_file,
     weights_file_error,
