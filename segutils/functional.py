@@ -8,10 +8,11 @@ loss, in plain arithmetic for tensors and numpy arrays alike. Taught in ``notebo
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import tensorflow as tf
+
+from .checks import is_whole
 
 #: Added to numerator and denominator of the soft overlap losses: a class empty in both target and
 #: prediction scores 1 (loss 0); its gradient there is finite, 1 / (2 * SMOOTH) per pixel.
@@ -55,8 +56,7 @@ def head_rule(outputs, threshold=0.5, from_logits=False):
 
 def check_ignore_index(ignore_index) -> None:
     """Refuse an ``ignore_index`` that cannot be a label value (negative or not an integer)."""
-    integral = isinstance(ignore_index, numbers.Integral) and not isinstance(ignore_index, bool)
-    if ignore_index is not None and not (integral and ignore_index >= 0):
+    if ignore_index is not None and not is_whole(ignore_index, 0):
         raise ValueError(f"ignore_index={ignore_index!r} cannot be a mask value: give the label of the pixels to "
                          "leave out as a non-negative int (e.g. 11 for CamVid's 'unlabelled', 255 for void), or None.")
 

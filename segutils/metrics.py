@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import functional as F
+from .checks import whole
 
 _register = keras.saving.register_keras_serializable(package="segutils")
 
@@ -74,9 +75,8 @@ class ConfusionMetric(keras.metrics.Metric):
 
     def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
         F.check_ignore_index(ignore_index)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes={num_classes!r}: give the number of classes as an int >= 2 "
-                             "(2 for a binary mask, the ignored class included when it is a model output)")
+        whole(num_classes, "num_classes", 2, fix="give the number of classes (2 for a binary mask, the ignored "
+              "class included when it is a model output)")
         if not 0 < threshold < 1:
             raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
         super().__init__(name=name, **kwargs)

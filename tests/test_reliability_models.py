@@ -90,7 +90,7 @@ def test_a_whole_model_file_as_encoder_weights_is_refused_with_how_to_restore_it
     [
         ((256, 256), "it has no channels: add them, (H, W, 1) for grayscale or (H, W, 3) for RGB"),
         ((256, 256, 0), "0 channels: images have 1 (grayscale) or 3 (RGB)"),
-        ((256 / 4, 64, 1), "sides are whole numbers: 256 // 4, not 256 / 4"),
+        ((256 / 4, 64, 1), "sides are whole numbers: use // to divide: 256 // 4, not 256 / 4"),
         (None, "pass three whole numbers >= 1 (sides may be None)"),
     ],
 )

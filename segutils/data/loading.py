@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import is_whole, whole
 from .fetch import downloads as fetching
 from .fetch.downloads import check_file, data_root
 from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
@@ -47,8 +48,7 @@ class Split:
 
 
 def _take(items: list, subset: int | None, seed: int) -> list:
-    if subset is not None and (not isinstance(subset, (int, np.integer)) or isinstance(subset, bool) or subset < 1):
-        raise ValueError(f"subset must be a positive number of pairs or None, not {subset!r}")
+    subset = whole(subset, "subset", none_ok=True, fix="how many pairs to keep, or None for all")
     if subset is None or subset >= len(items):
         return items
     keep = sorted(np.random.default_rng(seed).permutation(len(items))[:subset].tolist())
@@ -121,7 +121,7 @@ def _declared(root: Path) -> dict:
     if not isinstance(found, dict) or set(found) - set(DECLARED):
         raise DataError(f"{path} may declare only {', '.join(DECLARED)}, e.g. {example}; it holds {found!r}.")
     count, names = found.get("num_classes"), found.get("class_names")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 2):
+    if count is not None and not is_whole(count, 2):
         raise DataError(f'{path}: "num_classes" must be a whole number >= 2 (no quotes: "num_classes": 2), '
                         f"got {count!r}")  # fmt: skip
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
@@ -138,7 +138,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     declared = _declared(root)
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
-    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
+    if ignore_index is not None and not (is_whole(ignore_index, 0) and ignore_index <= 255):
         raise DataError(f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got "
                         f"{ignore_index!r}")
     split_dirs = [s for s in SPLITS if (root / s).is_dir()]

@@ -10,15 +10,15 @@ Taught in ``notebooks/01_data.ipynb``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from numbers import Integral
 
 import numpy as np
 import tensorflow as tf
 
 from segutils import config
+from segutils.checks import whole
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
-from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source, whole
+from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
@@ -162,8 +162,7 @@ def read(data, masks: MaskFormat, images: ImageFormat | None = None, subset: int
 
     Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``."""
     images = images or ImageFormat()
-    if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
-        raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
+    subset = whole(subset, "subset", none_ok=True, fix="how many images to keep, or None for all of them")
     ds, count = source(data, subset, masks.encoding, masks.num_classes, masks.ignore_index, images.channels)
     _check_channels(ds.element_spec[0].shape[-1], images.channels)  # here, not inside map's traced code
     return ds.apply(tf.data.experimental.assert_cardinality(count))

@@ -7,13 +7,13 @@ masks and, without ``num_classes``, 0/255 masks are refused. Behind ``make_datas
 from __future__ import annotations
 
 import io
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from segutils.checks import DIVIDE_HINT, is_whole
 from segutils.data.files import binary_top, jpeg_masks_error, read_mask, to_classes
 
 MASK_ENCODINGS = ("index", "binary_0_255")
@@ -33,10 +33,10 @@ MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPL
 def parse_size(img_size) -> tuple[int, int]:
     """``(height, width)`` of an ``img_size`` given as one side or a pair; ValueError for anything else."""
     pair = tuple(img_size) if isinstance(img_size, (tuple, list)) else (img_size, img_size)
-    if len(pair) == 2 and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in pair):
+    if len(pair) == 2 and all(is_whole(s) for s in pair):
         return int(pair[0]), int(pair[1])
     if isinstance(img_size, float) or any(isinstance(s, float) for s in pair):
-        hint = "sides are whole numbers of pixels: use 256 // 4, not 256 / 4"
+        hint = f"sides are whole numbers of pixels: {DIVIDE_HINT}"
     elif isinstance(img_size, (tuple, list)) and len(pair) != 2:
         hint = f"a pair is (height, width), this has {len(pair)} value(s); for a square pass one number"
     else:
@@ -71,14 +71,6 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
            "with the ignore index or 0)." if paddable else "")  # fmt: skip
     raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
                      f"Nearest valid sizes: {nearest}.{pad}")  # fmt: skip
-
-
-def whole(value, name: str) -> int:
-    """``value`` if it is a whole number >= 1, else ValueError saying what was passed."""
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    hint = " (use // to divide: 256 // 4, not 256 / 4)" if isinstance(value, float) else ""
-    raise ValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}){hint}")
 
 
 def out_of_range(value: int, num_classes: int, source: str, fix: str) -> str:

@@ -13,6 +13,7 @@ import warnings
 import keras
 
 from .. import config
+from ..checks import whole
 from .linknet import EncoderWeightsError, build_linknet, build_unet_encoder
 from .unet import build_unet
 
@@ -30,9 +31,8 @@ class EncoderNotPretrainedWarning(UserWarning):
 
 def output_channels(num_classes: int) -> int:
     """Head channels for ``num_classes``: 1 (sigmoid) for 2, else K. Taught in ``notebooks/04_losses_metrics.ipynb``."""
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"num_classes counts the classes in the masks and must be an int >= 2, got {num_classes!r} "
-                         "(a binary mask has 2 classes: background and foreground).")
+    whole(num_classes, "num_classes", 2, fix="count the classes in the masks (a binary mask has 2: background and "
+          "foreground)")
     return 1 if num_classes == 2 else num_classes
 
 

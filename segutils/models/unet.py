@@ -9,10 +9,10 @@ the decoder runs ``dec{depth}`` first and ``dec1`` last. Between them sit ``bott
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import keras
 from keras import layers
+
+from ..checks import DIVIDE_HINT, is_whole, whole
 
 UPSAMPLING_MODES = ("transpose", "upsample_conv")
 
@@ -23,18 +23,14 @@ def check_input_shape(input_shape, who: str) -> tuple:
         shape = tuple(input_shape)
     except TypeError:
         shape = ()
-
-    def whole(n, none_ok=True):
-        return (n is None and none_ok) or (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1)
-
-    if len(shape) == 3 and whole(shape[0]) and whole(shape[1]) and whole(shape[2], none_ok=False):
+    if len(shape) == 3 and all(n is None or is_whole(n) for n in shape[:2]) and is_whole(shape[2]):
         return tuple(None if n is None else int(n) for n in shape)
     if len(shape) == 2:
         hint = "it has no channels: add them, (H, W, 1) for grayscale or (H, W, 3) for RGB"
     elif len(shape) == 3 and shape[2] in (0, None):
         hint = f"{shape[2]} channels: images have 1 (grayscale) or 3 (RGB)"
     elif any(isinstance(n, float) for n in shape):
-        hint = "sides are whole numbers: 256 // 4, not 256 / 4"
+        hint = f"sides are whole numbers: {DIVIDE_HINT}"
     else:
         hint = "pass three whole numbers >= 1 (sides may be None)"
     raise ValueError(f"{who} takes input_shape=(height, width, channels), e.g. (256, 256, 1), or (None, None, 1) "
@@ -143,8 +139,8 @@ def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 6
     """
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
-    if depth < 1 or num_classes < 1:
-        raise ValueError(f"depth and num_classes must be >= 1, got depth={depth}, num_classes={num_classes}")
+    whole(depth, "depth")
+    whole(num_classes, "num_classes", fix="output channels: 1 for a sigmoid (two classes), K for a softmax")
     input_shape = check_input_shape(input_shape, "build_unet")
     check_input_size(input_shape, 2**depth, f"U-Net with depth={depth}")
 
