@@ -49,22 +49,11 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None 
 
 
 def scores(cm, ignore_index: int | None = None) -> dict:
-    """Per-class ``iou``, ``dice``, ``precision``, ``recall`` (arrays, NaN where undefined), ``pixel_accuracy``,
-    and ``mean_iou``, ``mean_dice`` over the classes present. Taught in ``notebooks/04_losses_metrics.ipynb``."""
-    cm = np.asarray(cm, dtype=np.float64)
-    tp = np.diag(cm)
-    fp, fn = cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
-    counted = np.arange(len(cm)) != (ignore_index if ignore_index is not None else -1)
-    present = (tp + fp + fn > 0) & counted
-    with np.errstate(invalid="ignore", divide="ignore"):
-        result = {"iou": F.iou(tp, fp, fn, smooth=0.0), "dice": F.fscore(tp, fp, fn, smooth=0.0),
-                  "precision": tp / (tp + fp), "recall": tp / (tp + fn)}
-    total = cm[counted].sum()
-    result["pixel_accuracy"] = float(tp[counted].sum() / total) if total else float("nan")
-    for name in ("iou", "dice"):
-        result[name][~counted] = np.nan
-        result[f"mean_{name}"] = float(result[name][present].mean()) if present.any() else float("nan")
-    return result
+    """:func:`~segutils.functional.confusion_scores` of ``cm`` as numpy arrays and floats, without ``present``.
+
+    Taught in ``notebooks/04_losses_metrics.ipynb``."""
+    found = F.confusion_scores(np.asarray(cm, dtype=np.float64), ignore_index)
+    return {k: np.asarray(v) if np.ndim(v) else float(v) for k, v in found.items() if k != "present"}
 
 
 class ConfusionMetric(keras.metrics.Metric):
@@ -77,11 +66,9 @@ class ConfusionMetric(keras.metrics.Metric):
         F.check_ignore_index(ignore_index)
         whole(num_classes, "num_classes", 2, fix="give the number of classes (2 for a binary mask, the ignored "
               "class included when it is a model output)")
-        if not 0 < threshold < 1:
-            raise ValueError(f"threshold must be strictly between 0 and 1, got {threshold}")
         super().__init__(name=name, **kwargs)
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.threshold, self.from_logits = float(threshold), bool(from_logits)
+        self.threshold, self.from_logits = F.check_threshold(threshold), bool(from_logits)
         self.cm = self.add_variable((num_classes, num_classes), "zeros", dtype="float32", name="confusion")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -89,24 +76,8 @@ class ConfusionMetric(keras.metrics.Metric):
             raise ValueError(f"{self.name}: predictions with {y_pred.shape[-1]} channels are scored as "
                              f"{max(y_pred.shape[-1], 2)} classes, but num_classes={self.num_classes}: give the "
                              "model's number of classes")
-        truth, _, _, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
-        labels = tf.argmax(truth, axis=-1, output_type=tf.int32)
-        pred = F.head_rule(tf.cast(y_pred, tf.float32), self.threshold, self.from_logits)
-        weights = valid[..., 0]
-        if sample_weight is not None:
-            weights *= _per_pixel(tf.cast(sample_weight, tf.float32), weights)
-        cm = tf.math.confusion_matrix(tf.reshape(labels, [-1]), tf.reshape(pred, [-1]), self.num_classes,
-                                      weights=tf.reshape(weights, [-1]), dtype=tf.float32)
-        self.cm.assign_add(cm)
-
-    def ious(self):
-        """``(iou, present)`` per class: the IoU (0 where undefined), and whether it counts (present, not ignored)."""
-        cm = tf.convert_to_tensor(self.cm)
-        tp = tf.linalg.diag_part(cm)
-        fp, fn = tf.reduce_sum(cm, 0) - tp, tf.reduce_sum(cm, 1) - tp
-        counted = tf.range(self.num_classes) != (self.ignore_index if self.ignore_index is not None else -1)
-        present = tf.logical_and(tp + fp + fn > 0, counted)
-        return tf.where(present, F.iou(tp, fp, fn, smooth=0.0), 0.0), present
+        self.cm.assign_add(F.confusion(y_true, y_pred, self.num_classes, self.threshold, self.from_logits,
+                                       self.ignore_index, sample_weight))
 
     def reset_state(self):
         self.cm.assign(tf.zeros_like(self.cm))
@@ -114,19 +85,6 @@ class ConfusionMetric(keras.metrics.Metric):
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "ignore_index": self.ignore_index,
                 "threshold": self.threshold, "from_logits": self.from_logits}
-
-
-def _per_pixel(sample_weight, like):
-    """A ``(B,)``, ``(B, H, W)`` or ``(B, H, W, 1)`` sample weight as ``like``'s ``(B, H, W)``."""
-    rank = sample_weight.shape.rank
-    if rank == 1:
-        sample_weight = sample_weight[:, None, None]
-    elif rank == 4 and sample_weight.shape[-1] == 1:
-        sample_weight = sample_weight[..., 0]
-    elif rank != 3:
-        raise ValueError(f"sample_weight of shape {tuple(sample_weight.shape)}: give one weight per image (B,) or "
-                         "per pixel (B, H, W) or (B, H, W, 1)")
-    return tf.broadcast_to(sample_weight, tf.shape(like))
 
 
 @_register
@@ -137,8 +95,7 @@ class MeanIoU(ConfusionMetric):
         super().__init__(num_classes, name=name, **kwargs)
 
     def result(self):
-        iou, present = self.ious()
-        return tf.math.divide_no_nan(tf.reduce_sum(iou), tf.reduce_sum(tf.cast(present, tf.float32)))
+        return keras.ops.nan_to_num(F.confusion_scores(self.cm, self.ignore_index)["mean_iou"])
 
 
 @_register
@@ -152,7 +109,7 @@ class ClassIoU(ConfusionMetric):
         self.class_id = class_id
 
     def result(self):
-        return self.ious()[0][self.class_id]
+        return keras.ops.nan_to_num(F.confusion_scores(self.cm, self.ignore_index)["iou"][self.class_id])
 
     def get_config(self):
         return {**super().get_config(), "class_id": self.class_id}
