@@ -92,7 +92,7 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
         if unknown:
             raise DataError(f"{path} has colours that are not in the palette: {listing(unknown, 'colours')}. "
                             "Add each to the palette with its class index (anti-aliased edges? export masks without "
-                            "smoothing).")  # fmt: skip
+                            "smoothing).")
         return np.array([palette[c] for c in colours], dtype=np.int64)[inverse].reshape(keys.shape)
     if image.mode == "P":
         return np.asarray(image)  # palette indices, not colours
@@ -136,7 +136,7 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
         return ("That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
                 "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=....")
     void = (" 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
-            "folder's dataset.json)." if 255 in values else "")  # fmt: skip
+            "folder's dataset.json)." if 255 in values else "")
     return f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values to a class.{void}"
 
 
@@ -148,7 +148,7 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
         if top is None:
             already = (" It is 0/1 already: one folder must use one encoding, so re-save the 0/255 masks as 0/1 "
                        "(np.asarray(mask) // 255) and read all of them as class indices." if set(values) <= {0, 1}
-                       else "")  # fmt: skip
+                       else "")
             raise DataError(f"{path} should hold only 0 and 255 but has values {values[:MAX_LISTED]}.{already}")
         out = (raw == top).astype(np.uint8)
         if ignore_index is not None:
@@ -158,7 +158,7 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
     if stray:
         raise DataError(f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
                         f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
-                        f"{value_hint(values, path, num_classes)}")  # fmt: skip
+                        f"{value_hint(values, path, num_classes)}")
     return raw.astype(np.uint8)
 
 
@@ -196,7 +196,7 @@ def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int |
             worst = [p for p, v in per_file.items() if max(set(v) - {ignore_index}, default=0) >= MAX_INFERRED_CLASSES]
             raise DataError(f"{where}: the masks hold {listing(values, 'values')}, too many to be class indices 0..K-1 "
                             f"({num_classes} classes; in {listing([Path(p).name for p in worst], 'masks')}). "
-                            f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly.")  # fmt: skip
+                            f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly.")
     return "index", num_classes
 
 
@@ -231,7 +231,7 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
         parts = [listing(lonely_images, "images without a mask")] if lonely_images else []
         parts += [listing(lonely_masks, "masks without an image")] if lonely_masks else []
         raise DataError(f"{base}: {'; '.join(parts)}. Each image needs a mask with the same name (the extension may "
-                        "differ): add or rename the missing files, or remove the extra ones.")  # fmt: skip
+                        "differ): add or rename the missing files, or remove the extra ones.")
     jpeg = [masks[stem] for stem in sorted(masks, key=natural_key) if masks[stem].suffix.lower() in (".jpg", ".jpeg")]
     if jpeg:
         raise jpeg_masks_error(jpeg, str(base / "masks"))

@@ -91,7 +91,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not fetch:
             raise DataError(f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the "
                             f"bytes the manifest's SHA-256 names). Run the download again: {make_data}; it fetches "
-                            "only the damaged files.") from None  # fmt: skip
+                            "only the damaged files.") from None
         fetching.download(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
@@ -123,10 +123,10 @@ def _declared(root: Path) -> dict:
     count, names = found.get("num_classes"), found.get("class_names")
     if count is not None and not is_whole(count, 2):
         raise DataError(f'{path}: "num_classes" must be a whole number >= 2 (no quotes: "num_classes": 2), '
-                        f"got {count!r}")  # fmt: skip
+                        f"got {count!r}")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise DataError(f'{path}: "class_names" must be a list of names, one per class (e.g. ["background", '
-                        f'"cell"]), got {names!r}')  # fmt: skip
+                        f'"cell"]), got {names!r}')
     return found
 
 
@@ -134,7 +134,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(f"{root} {what}. Pass a folder holding images/ and masks/ (or train/, val/, test/ with both), "
-                        f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}.")  # fmt: skip
+                        f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}.")
     declared = _declared(root)
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
@@ -170,7 +170,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     names = tuple(declared.get("class_names", ()))
     if names and len(names) != num_classes:
         raise DataError(f"{root / 'dataset.json'} names {len(names)} classes but the masks have {num_classes} "
-                        f"(0..{num_classes - 1}): give one name per class")  # fmt: skip
+                        f"(0..{num_classes - 1}): give one name per class")
     if not names:
         names = tuple(f"class_{i}" for i in range(num_classes))
         names = ("background", "foreground") if encoding == "binary_0_255" else names
@@ -183,7 +183,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
                "the other class (background, 0) is missing: re-export the masks with it")
         value = held[0] if held else ignore_index
         raise DataError(f"{root}: all {len(per_file)} masks read hold only the value {value} (one class), so "
-                        f"there is nothing to tell apart; {fix}")  # fmt: skip
+                        f"there is nothing to tell apart; {fix}")
     return Split(meta, split, images, masks, [stem for stem, _ in chosen])
 
 

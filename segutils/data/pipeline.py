@@ -248,7 +248,7 @@ def _augment_config(augment, training: bool) -> AugmentConfig | None:
     if isinstance(augment, AugmentConfig):
         return augment
     raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
-                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")  # fmt: skip
+                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):

@@ -144,7 +144,7 @@ def info(name: str) -> DatasetInfo:
     if key not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
                          "A folder path also works with load(): a folder holding images/ and masks/ "
-                         "(e.g. load('path/to/my_data')).")  # fmt: skip
+                         "(e.g. load('path/to/my_data')).")
     return DATASETS[key]
 
 

@@ -55,9 +55,9 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
         if len(found.layers) > len(expected) and not need - held:
             extra = [n for n in found.names if n not in {layer.name for layer in encoder}][:2]
             what = f"a whole model: {what}, the encoder's {len(expected)} and {len(found.layers) - len(expected)} " \
-                   "more" + (f" ({', '.join(extra)}, ...)" if extra else "")  # fmt: skip
+                   "more" + (f" ({', '.join(extra)}, ...)" if extra else "")
             fix = "To restore a whole trained model, build it with encoder_weights=None and call " \
-                  "model.load_weights(path), or keras.models.load_model(path) for a saved model."  # fmt: skip
+                  "model.load_weights(path), or keras.models.load_model(path) for a saved model."
         else:
             what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
             fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."

@@ -140,7 +140,7 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     if re.match(rb"\s*(<!doctype html|<html|<\?xml|<head|<body)", head[:512], re.I):
         page = f"an HTML page ({size:,} bytes{titled(head)}) saved in place of the weights"
         fix = "A download fetched a web page (a Wi-Fi login page or an error page): open a browser and log in if " \
-              "asked, delete the file, and download it again."  # fmt: skip
+              "asked, delete the file, and download it again."
         raise weights_file_error(path, page, backbone, fix)
     source = path
     if head.startswith(b"PK\x03\x04"):
@@ -162,6 +162,6 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     except OSError as err:
         stored = re.search(r"stored_eof = (\d+)", str(err))
         what = f"a truncated HDF5 file, {size:,} of the {int(stored.group(1)):,} bytes it should have" if stored \
-            else f"a damaged HDF5 file ({size:,} bytes; {err})"  # fmt: skip
+            else f"a damaged HDF5 file ({size:,} bytes; {err})"
         raise weights_file_error(path, what, backbone, again) from err
     return WeightsFile(path, tuple(layers), tuple(names))
