@@ -1,8 +1,7 @@
 """segutils: the reusable code of the U-Net vs LinkNet segmentation course.
 
-Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` (unless you set it) so that ``segmentation_models``
-works under Keras 3, and refuses Keras 2 with the exact fix. Taught in ``notebooks/00_setup.ipynb``.
-"""
+Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` for ``segmentation_models`` and refuses Keras 2 with
+the fix. Taught in ``notebooks/00_setup.ipynb``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The one home of private Keras and TensorFlow internals the course leans on.
+"""The one home of the private Keras and TensorFlow internals the package needs; not taught.
 
-Five things have no public API: a ``tf.data`` pipeline's batch size, the layer that produced a symbolic
-tensor, the per-replica reduction of Keras' TensorFlow trainer (keras-team/keras#20585), the epoch a resumed
-``fit`` starts at, and saving without the optimizer. A Keras or TensorFlow that moved them fails with one
-line naming the :data:`TESTED` versions, not an ``AttributeError`` deep in training. Not taught.
-"""
+A version that moved one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
 
 from __future__ import annotations
 
@@ -62,13 +58,8 @@ def producing_layer_name(tensor) -> str:
 
 @contextlib.contextmanager
 def multi_worker_fit(model, strategy):
-    """Let ``fit`` run under ``MultiWorkerMirroredStrategy``, which Keras 3 breaks (keras-team/keras#20585).
-
-    Two workarounds, only during ``fit``: (1) Keras 3 builds a model made in a strategy's scope from a first
-    batch reduced across workers, which fails; without its reference to the strategy the model builds at the
-    first traced step, inside the scope, as in Keras 2. (2) Its step averages each logged scalar over
-    ``axis=0``, which a scalar lacks; they are averaged across workers instead. Weights all-reduce as usual.
-    """
+    """While in it, ``fit`` runs under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585): the model builds
+    at its first traced step and logged scalars are averaged across workers."""
     import keras
 
     try:

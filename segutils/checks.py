@@ -13,10 +13,8 @@ def is_whole(value, minimum: int = 1) -> bool:
 
 
 def whole(value, name: str, minimum: int = 1, none_ok: bool = False, fix: str = "") -> int | None:
-    """``value`` as an ``int`` if :func:`is_whole` (or ``None`` when ``none_ok``), else a ValueError naming ``name``.
-
-    The message says what was passed, the :data:`DIVIDE_HINT` for a float, and ``fix`` when given.
-    """
+    """``value`` as an ``int`` if :func:`is_whole` (``None`` if ``none_ok``), else ValueError naming ``name``,
+    the :data:`DIVIDE_HINT` for a float, and ``fix``."""
     if (value is None and none_ok) or is_whole(value, minimum):
         return None if value is None else int(value)
     hint = f" ({DIVIDE_HINT})" if isinstance(value, float) else ""

@@ -1,10 +1,6 @@
-"""Profiles (``ci``, ``cpu``, ``gpu``) and the environment report.
+"""Profiles (``ci``, ``cpu``, ``gpu``): how big a run is; ``SEGUTILS_PROFILE`` picks one, else the hardware.
 
-A profile fixes how big everything is: image size, batch, epochs, how many images,
-and how wide the models are. ``SEGUTILS_PROFILE`` picks one; otherwise the hardware
-does (a GPU or TPU gives ``gpu``, anything else ``cpu``). Taught in
-``notebooks/00_setup.ipynb``.
-"""
+Taught in ``notebooks/00_setup.ipynb``."""
 
 from __future__ import annotations
 
@@ -20,21 +16,8 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 @dataclass(frozen=True)
 class Profile:
-    """How big one run of the course is; its budget is ``epochs * steps_per_epoch`` optimizer steps.
-
-    Attributes:
-        dataset: the notebooks' default dataset (``shapes`` needs no download).
-        img_size: square side, in pixels, images are resized or cropped to.
-        subset: at most this many images per split (``None``: all).
-        unet_filters: filters of U-Net's first level (the paper uses 64).
-        encoder_weights: ``"imagenet"`` or ``None`` for LinkNet's encoder.
-        lr: Adam's learning rate (LinkNet's unfrozen phase uses a tenth of it).
-        seeds: training seeds per model in notebooks 05-06.
-        patience: epochs without a better validation mean IoU before training stops.
-        lr_patience: epochs without progress before the learning rate is halved.
-        run_eagerly: no traced graph (``ci``: two steps do not repay the ~25 s it takes to trace
-            LinkNet-ResNet34's training step on a CPU).
-    """
+    """How big one run is: data, image side, batch, ``epochs * steps_per_epoch`` steps, U-Net width, LinkNet's
+    encoder weights, Adam's ``lr``, ``seeds`` per model, ``patience`` (early stop) and ``lr_patience`` in epochs."""
 
     name: str
     dataset: str
@@ -95,12 +78,7 @@ _startup_log = ""
 
 
 def import_tensorflow():
-    """Import TensorFlow and probe its devices with the C++ start-up lines kept out of the output.
-
-    TensorFlow prints oneDNN and CUDA-probing lines (``failed call to cuInit`` on every machine
-    without a GPU) before its logging starts, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them.
-    They are kept in :func:`startup_log`, and added to the exception if the import fails.
-    """
+    """TensorFlow, imported with its C++ start-up lines kept in :func:`startup_log` (added to the error if it fails)."""
     global _startup_log
     if sys.modules.get("tensorflow") is not None:
         return sys.modules["tensorflow"]

@@ -1,9 +1,7 @@
-"""The functional core under :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``.
+"""The functional core of :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``.
 
-Targets are class indices ``(B, H, W[, 1])`` or one-hot; predictions ``(B, H, W, C)`` probabilities (one channel: a
-sigmoid) or logits. Each loss and score is one function of ``(y_true, y_pred, ...)``; ignored pixels count in
-neither. Taught in ``notebooks/04_losses_metrics.ipynb``.
-"""
+Functions of class-index or one-hot targets and ``(B, H, W, C)`` predictions (one channel: a sigmoid); ignored
+pixels count in neither. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -205,9 +203,8 @@ def confusion(y_true, y_pred, num_classes, threshold=0.5, from_logits=False, ign
 
 
 def confusion_scores(cm, ignore_index=None) -> dict:
-    """Scores of a confusion matrix ``cm[t, p]`` (numpy or tensor; tensors out): per class ``iou``, ``dice``,
-    ``precision``, ``recall`` (NaN where undefined, ``iou`` and ``dice`` NaN at ``ignore_index``) and ``present``;
-    ``pixel_accuracy``, and ``mean_iou``, ``mean_dice`` over the present classes (NaN if none)."""
+    """Per class ``iou``, ``dice`` (NaN where absent or ignored), ``precision``, ``recall``, ``present``; and
+    ``pixel_accuracy``, ``mean_iou``, ``mean_dice`` (over present classes) of ``cm[t, p]``, numpy or tensor."""
     cm = ops.convert_to_tensor(cm)
     cm = cm if "float" in str(cm.dtype) else ops.cast(cm, "float64")
     tp = ops.diagonal(cm)

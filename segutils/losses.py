@@ -1,10 +1,7 @@
-"""Segmentation losses on the functional core of :mod:`segutils.functional`.
+"""Segmentation losses on :mod:`segutils.functional`: registered, so a compiled model saves and loads.
 
-Each loss is a registered ``keras.losses.Loss`` with ``get_config``, so a compiled model saves and loads (sm's
-closures do not: sm issues #181, #109). All take ``from_logits`` and ``ignore_index``; one channel is a sigmoid,
-more a softmax. ``DiceLoss() + FocalLoss()`` is a loss named ``dice_plus_focal``, ``0.5 * DiceLoss()`` one named
-``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``.
-"""
+All take ``from_logits``, ``ignore_index`` and ``classes``; ``DiceLoss() + FocalLoss()`` is ``dice_plus_focal``,
+``0.5 * DiceLoss()`` is ``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -33,11 +30,9 @@ class LossArithmetic:
 
 
 class SegLoss(LossArithmetic, keras.losses.Loss):
-    """Base of the course's losses: the options every one passes to :mod:`~segutils.functional`, its config, ``+``.
+    """Base of the losses: ``options`` for :mod:`~segutils.functional`, the config, ``+`` and ``*``.
 
-    ``classes``: the channels the loss counts (default: all but ``ignore_index``, both of a sigmoid; ``classes=[1]``
-    scores the foreground only, as ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do); ``settings``: its own.
-    """
+    ``classes``: the channels counted (default: all but ``ignore_index``; ``[1]``: a sigmoid's foreground only)."""
 
     default_name = "loss"
     settings = ()
@@ -173,10 +168,7 @@ class ScaledLoss(LossArithmetic, keras.losses.Loss):
 
 
 def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
-    """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks`` (Paszke et al. 2016).
-
-    ``num_classes``, since a class absent from these masks still needs its weight. Taught in
-    ``notebooks/04_losses_metrics.ipynb``."""
+    """ENet's class weights ``1 / ln(c + share)`` of the pixel shares of ``num_classes`` classes in ``masks``."""
     labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
     if ignore_index is not None:
         labels = labels[labels != ignore_index]

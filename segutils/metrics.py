@@ -1,10 +1,6 @@
-"""Segmentation metrics on the functional core of :mod:`segutils.functional`.
-
-Two faces of one confusion matrix (rows: truth, columns: prediction): :func:`confusion_matrix` and
-:func:`scores` on numpy class masks, and the streaming Keras metrics :class:`MeanIoU` and :class:`ClassIoU`.
-A class absent from truth and prediction has no IoU (NaN in :func:`scores`) and is left out of the means;
-so is the ignored class. Taught in ``notebooks/04_losses_metrics.ipynb``.
-"""
+"""Segmentation metrics: the confusion matrix and its scores on numpy masks, and the streaming Keras
+:class:`MeanIoU` and :class:`ClassIoU`; an absent or ignored class is left out of the means.
+Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -19,11 +15,7 @@ _register = keras.saving.register_keras_serializable(package="segutils")
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p`` in class-index masks of one shape.
-
-    ``num_classes`` counts the ignored class when it is a model output; pixels whose truth is ``ignore_index``
-    (e.g. 11 for CamVid, 255 void) are left out. Taught in ``notebooks/04_losses_metrics.ipynb``.
-    """
+    """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p``, truth at ``ignore_index`` left out."""
     F.check_ignore_index(ignore_index)
     t, p = np.asarray(y_true), np.asarray(y_pred)
     if t.ndim == p.ndim + 1 and t.shape[-1] == 1:
@@ -49,18 +41,13 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None 
 
 
 def scores(cm, ignore_index: int | None = None) -> dict:
-    """:func:`~segutils.functional.confusion_scores` of ``cm`` as numpy arrays and floats, without ``present``.
-
-    Taught in ``notebooks/04_losses_metrics.ipynb``."""
+    """Numpy arrays and floats of :func:`~segutils.functional.confusion_scores` of ``cm``."""
     found = F.confusion_scores(np.asarray(cm, dtype=np.float64), ignore_index)
     return {k: np.asarray(v) if np.ndim(v) else float(v) for k, v in found.items() if k != "present"}
 
 
 class ConfusionMetric(keras.metrics.Metric):
-    """A streaming confusion matrix of :func:`~segutils.functional.prepare`'s targets and ``head_rule``'s classes.
-
-    ``sample_weight``, per image ``(B,)`` or per pixel ``(B, H, W[, 1])``, weighs each pixel as in Keras' ``MeanIoU``.
-    """
+    """A streaming confusion matrix (:func:`~segutils.functional.confusion`), per image or pixel ``sample_weight``."""
 
     def __init__(self, num_classes, ignore_index=None, threshold=0.5, from_logits=False, name=None, **kwargs):
         F.check_ignore_index(ignore_index)

@@ -1,7 +1,6 @@
-"""Data: dataset registry, verified downloads, loading, synthetic shapes, the tf.data pipeline.
+"""Data: registry, verified downloads, loading, synthetic shapes, the tf.data pipeline.
 
-Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 import importlib
 

@@ -1,10 +1,6 @@
-"""Reading image and mask files: formats, channels, mask encodings, pairing by file stem.
+"""Reading image and mask files (never JPEG masks) and pairing them by file stem; errors name files and fix.
 
-Images: PNG, JPEG, TIFF, BMP; 8- or 16-bit, grayscale, RGB, RGBA or paletted. Masks: class indices (8- or
-16-bit, or a paletted PNG's indices), ``{0, 255}`` or ``{0, 65535}`` binary, or RGB colour codes through a
-palette; never JPEG, whose compression changes classes at every edge. Errors name the files and the fix,
-without going in a circle. Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -167,10 +163,7 @@ def _named(paths) -> str:
 
 
 def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int | None, where: str):
-    """``(encoding, num_classes)`` of a folder's masks from the values each mask file holds.
-
-    Binary when every mask holds only 0 and 255 (or 65535), else class indices; a mix is refused, naming the fewer.
-    """
+    """``(encoding, num_classes)`` of a folder's masks: binary when all are 0/255 (or 0/65535); a mix is refused."""
     values = sorted(set().union(*per_file.values()) - {ignore_index})
     binary = [p for p, v in per_file.items() if binary_top(v, ignore_index)]
     index = [p for p, v in per_file.items() if p not in binary and set(v) - {ignore_index, 0}]

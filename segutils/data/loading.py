@@ -1,9 +1,6 @@
-"""Loading a split of a dataset, or of your own folder, as lists of ``uint8`` arrays.
+"""Loading a split of a dataset or of your own folder as ``uint8`` arrays; a folder's faults raise DataError.
 
-Images come back ``H x W x C`` (C = 1 for grayscale datasets, 3 for RGB ones: alpha dropped, gray images
-repeated), masks ``H x W`` class indices. Anything wrong with a folder raises a :class:`DataError` that names
-the files and the fix. Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -26,11 +23,7 @@ SHAPES_SIZES = {"train": 64, "val": 16, "test": 16}
 
 @dataclass(repr=False)
 class Split:
-    """One split (``name``) of a dataset: ``uint8`` images ``H x W x C``, masks ``H x W`` and names, in one order.
-
-    ``info`` is the dataset's :class:`DatasetInfo` (a folder's: its path, classes, encoding); ``names`` the file
-    stems (or generated names). Taught in ``notebooks/01_data.ipynb``.
-    """
+    """One split of a dataset: ``uint8`` images ``H x W x C``, masks ``H x W``, names, and the dataset's ``info``."""
 
     info: DatasetInfo
     name: str
@@ -190,21 +183,13 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
 def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None,
          subset: int | None = None, seed: int = 0, palette: dict | list | None = None, num_classes: int | None = None,
          download: bool = True, size: int | tuple[int, int] = 128, ignore_index: int | None = None) -> Split:
-    """One :class:`Split` of a registry dataset or of your own folder. Taught in ``notebooks/01_data.ipynb``.
+    """One :class:`Split` of ``membrane``, ``camvid``, ``shapes`` or a folder (``images/`` and ``masks/``, or
+    ``train/``, ``val/``, ``test/`` with both; a ``dataset.json`` may declare ``num_classes``, ``ignore_index``,
+    ``class_names``).
 
-    Args:
-        name_or_folder: ``membrane``, ``camvid``, ``shapes``, or a folder holding ``images/`` and ``masks/``
-            (paired by file stem; a fixed 70/15/15 split), or ``train/``, ``val/``, ``test/`` that each hold both.
-        subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
-        seed: seeds ``subset`` and the shapes generator; never the split itself.
-        palette: RGB colour-coded masks: ``{(r, g, b): class_index}`` or a list of colours in class order.
-        num_classes: a folder's classes (default: from the palette or the masks; only 0 and 255 read as 0/1).
-        download: fetch missing files of a registry dataset (else raise, pointing to ``make data``).
-        size: side (or ``(height, width)``) of generated ``shapes`` images.
-        ignore_index: a folder's mask value to leave out of losses and metrics (e.g. 255); it stays in the masks
-            and in ``split.info``, as CamVid's 11 does. A ``dataset.json`` beside ``images/`` may declare it,
-            ``num_classes`` and ``class_names``: ``{"ignore_index": 255}``.
-    """
+    ``subset`` keeps that many pairs (seeded by ``seed``); ``palette`` maps RGB masks to classes; ``num_classes``
+    and ``ignore_index`` override a folder's; ``download`` fetches missing files; ``size``: the shapes' side.
+    Taught in ``notebooks/01_data.ipynb``."""
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")
     key = name_or_folder.strip().lower() if isinstance(name_or_folder, str) else None

@@ -1,9 +1,6 @@
-"""The datasets the course knows: what each one holds, where it comes from, how it splits.
+"""The datasets the package knows: what each holds, where it comes from (a pinned, checked manifest), how it splits.
 
-``membrane`` and ``camvid`` are downloaded from a pinned commit and checked against a manifest (every file's
-path, size and SHA-256); ``shapes`` is generated; ``folder`` stands for your own ``images/`` and ``masks/``.
-Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -33,17 +30,7 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a dataset holds and where it comes from. Taught in ``notebooks/01_data.ipynb``.
-
-    Attributes:
-        name: registry name, or for your own data the folder it was loaded from.
-        num_classes: classes, an ignored class among them included (CamVid's 11); a folder's void value
-            outside 0..K-1 (255) is not counted (0 for the ``folder`` template: decided on loading).
-        ignore_index: mask value left out of losses and metrics, or ``None``.
-        mask_encoding: ``binary_0_255`` (0 and 255 are classes 0 and 1), ``index`` (value = class),
-            ``palette`` (RGB colours through a palette), ``generated`` (shapes) or ``auto`` (folder).
-        manifest: manifest file name in ``segutils/data/manifests/``, or ``None``.
-    """
+    """What a dataset holds (``num_classes``, an ignored class included; ``mask_encoding``) and its manifest."""
 
     name: str
     num_classes: int
@@ -70,10 +57,7 @@ class ManifestEntry(NamedTuple):
 
 @cache
 def read_manifest(manifest: str) -> tuple[str, tuple[ManifestEntry, ...]]:
-    """``(base_url, entries)`` of a manifest (e.g. ``"membrane.tsv"``).
-
-    Header lines ``# key: value`` (``base_url`` among them), then one ``path<TAB>bytes<TAB>sha256`` line per file.
-    """
+    """``(base_url, entries)`` of a manifest: ``# base_url:`` then ``path<TAB>bytes<TAB>sha256`` lines."""
     text, entries = (MANIFEST_DIR / manifest).read_text(), []
     base_url = re.search(r"^#\s*base_url:(.*)$", text, re.M)
     if base_url is None:
@@ -95,12 +79,7 @@ def natural_key(name: str) -> list:
 
 def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS,
                  seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """Split ``names`` into non-overlapping ``train``/``val``/``test`` lists.
-
-    The names are sorted first, so the result depends only on the set of names and the
-    seed, not on their order. ``val`` and ``test`` get ``round(n * fraction)`` names each,
-    ``train`` the rest; each list comes back in natural order.
-    """
+    """``train``/``val``/``test`` lists of ``names`` by ``fractions``: a function of the set and ``seed``."""
     ordered = sorted(set(names), key=natural_key)
     n = len(ordered)
     n_val, n_test = round(n * fractions[1]), round(n * fractions[2])

@@ -1,8 +1,6 @@
-"""What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
+"""What ``make_dataset`` reads, checked: arrays, or lists of PNG paths (checked as they are read).
 
-PNG paths must exist, and are checked as they are read (a damaged PNG or a stray mask value is named). JPEG
-masks and, without ``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
-"""
+Behind ``make_dataset`` (``notebooks/01_data.ipynb``)."""
 
 from __future__ import annotations
 
@@ -46,10 +44,8 @@ def parse_size(img_size) -> tuple[int, int]:
 
 
 def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
-    """``(height, width)`` the pipeline outputs for ``img_size``, else ValueError naming the nearest valid sizes.
-
-    A side not a multiple of 32 is refused (``"reject"``) or padded up (``"pad"``; below 12 it is too short to reflect).
-    """
+    """``(height, width)`` the pipeline outputs for ``img_size``: a side not a multiple of 32 is refused
+    (``"reject"``, naming the nearest sizes) or padded up (``"pad"``); else ValueError."""
     h, w = parse_size(img_size)
     if pad_or_reject not in ("reject", "pad"):
         raise ValueError(f"pad_or_reject must be 'reject' or 'pad', got {pad_or_reject!r}")
@@ -84,11 +80,7 @@ def _void_fix(value: int) -> str:
 
 
 def image_array(x, label: str) -> np.ndarray:
-    """One image ``H x W x C``, ``uint8`` or float32 in 0..255; ValueError for any other kind.
-
-    ``uint16`` is scaled by 255/65535, floats in ``[0, 1]`` by 255 (the pipeline's one ``x / 255`` gives them back),
-    other integers in 0..255 become ``uint8``.
-    """
+    """One image ``H x W x C``, ``uint8`` or float32 in 0..255 (uint16 and floats in [0, 1] scaled); else ValueError."""
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 2 else x
     if x.ndim != 3 or x.size == 0:

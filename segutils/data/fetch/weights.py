@@ -1,8 +1,6 @@
-"""LinkNet's pretrained encoder weights: where the file comes from, and what a file holds.
+"""LinkNet's encoder weights: where the file comes from, and what a file holds before Keras loads it.
 
-:func:`read_weights_file` says what a file holds (a web page, a truncated file, a network's layers) before Keras
-loads it. The models import this module, never the reverse. Taught in ``notebooks/03_linknet.ipynb``.
-"""
+Taught in ``notebooks/03_linknet.ipynb``."""
 
 from __future__ import annotations
 
@@ -38,12 +36,8 @@ def keras_cache_dir() -> str:
 
 
 def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
-    """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
-
-    ``"imagenet"`` is ``classification_models``' ``*_no_top.h5`` in the Keras cache (``~/.keras/models``), else
-    fetched from ``mirror`` (or ``SEGUTILS_MIRROR``)'s ``weights/`` folder, else GitHub, checked against its md5;
-    failing all, an :class:`EncoderWeightsError`.
-    """
+    """``encoder_weights`` (``"imagenet"``, None or a path) as what the model loads: ``"imagenet"`` from the Keras
+    cache, the mirror or GitHub (md5-checked), else an :class:`EncoderWeightsError` with the fixes."""
     if encoder_weights is None:
         return None
     if isinstance(encoder_weights, str) and encoder_weights == "imagenet":
@@ -124,10 +118,7 @@ def _keras3_layers(group) -> list:
 
 
 def read_weights_file(path, backbone: str) -> WeightsFile:
-    """The layers an HDF5 weights file (or ``.keras`` archive) holds.
-
-    An empty, HTML, non-HDF5 or truncated file raises an :class:`EncoderWeightsError` that says which and the fix.
-    """
+    """The layers an HDF5 weights file (or ``.keras`` archive) holds, else an EncoderWeightsError saying what."""
     import h5py
 
     path = os.fspath(path)
