@@ -15,15 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from segutils.data.fetch.weights import (
-    EncoderWeightsError,
-    WeightsFile,
-    encoder_weights_path,
-    keras_cache_dir,
-    read_weights_file,
-    weights_file_error,
-)
-
+from ..data.fetch import weights
 from .unet import check_input_shape, check_input_size, check_sides_on_call, final_activation, output_layer
 
 
@@ -34,7 +26,7 @@ def import_sm():
     return sm
 
 
-def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -> None:
+def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone: str) -> None:
     """Load an encoder-only weights file into ``core``'s encoder; EncoderWeightsError if it holds anything else."""
     path = found.path
     stop = next(i for i, layer in enumerate(core.layers) if layer.name.startswith("decoder_"))
@@ -53,7 +45,7 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
         else:
             what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
             fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."
-        raise weights_file_error(path, what, backbone, fix)
+        raise weights.weights_file_error(path, what, backbone, fix)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -61,7 +53,7 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
         except Exception as err:  # noqa: BLE001 - one error that names the file and the fix
             what = f"a file Keras cannot load into the encoder ({type(err).__name__}: {str(err)[:300]})"
             fix = "Save encoder weights with encoder.save_weights('x.weights.h5'), or use classification_models' .h5."
-            raise weights_file_error(path, what, backbone, fix) from err
+            raise weights.weights_file_error(path, what, backbone, fix) from err
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -132,17 +124,18 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
         raise ValueError(f"{name} needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
     check_input_size((height, width), 32, f"{kind}-{backbone}")
     scale, offset = preprocessing_affine(backbone)
-    weights = encoder_weights_path(backbone, encoder_weights)
-    found = read_weights_file(weights, backbone) if weights not in (None, "imagenet") else None  # before building
+    source = weights.encoder_weights_path(backbone, encoder_weights)
+    found = weights.read_weights_file(source, backbone) if source not in (None, "imagenet") else None
     try:
         core = getattr(sm, kind)(
             backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
-            activation=final_activation(num_classes, logits), encoder_weights=None if found is not None else weights,
+            activation=final_activation(num_classes, logits), encoder_weights=None if found is not None else source,
         )
     except Exception as err:
-        if weights == "imagenet" and "URL fetch failure" in str(err):
-            raise EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder ({err}). "
-                                      f"Put the file in {keras_cache_dir()}, or use encoder_weights=None.") from err
+        if source == "imagenet" and "URL fetch failure" in str(err):
+            raise weights.EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder "
+                                              f"({err}). Put the file in {weights.keras_cache_dir()}, or use "
+                                              "encoder_weights=None.") from err
         raise
     if found is not None:
         load_encoder_weights(core, found, backbone)
