@@ -67,10 +67,8 @@ def get(name: str) -> Profile:
     """The profile called ``name`` (case-insensitive)."""
     key = name.strip().lower()
     if key not in PROFILES:
-        raise UnknownProfileError(
-            f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. "
-            f"Set {ENV_VAR} to one of them, or unset it to pick by hardware."
-        )
+        raise UnknownProfileError(f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. Set {ENV_VAR} to "
+                                  "one of them, or unset it to pick by hardware.")
     return PROFILES[key]
 
 

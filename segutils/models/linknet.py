@@ -127,10 +127,9 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
     source = weights.encoder_weights_path(backbone, encoder_weights)
     found = weights.read_weights_file(source, backbone) if source not in (None, "imagenet") else None
     try:
-        core = getattr(sm, kind)(
-            backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
-            activation=final_activation(num_classes, logits), encoder_weights=None if found is not None else source,
-        )
+        core = getattr(sm, kind)(backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
+                                 activation=final_activation(num_classes, logits),
+                                 encoder_weights=None if found is not None else source)
     except Exception as err:
         if source == "imagenet" and "URL fetch failure" in str(err):
             raise weights.EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder "
