@@ -5,7 +5,8 @@ A version that moved one fails with :class:`CompatError` naming the :data:`TESTE
 from __future__ import annotations
 
 import contextlib
-from importlib import metadata
+
+from .config import package_version
 
 #: The major.minor versions these internals were checked against.
 TESTED = {"keras": ("3",), "tensorflow": ("2.16", "2.17", "2.18", "2.19", "2.20", "2.21")}
@@ -16,22 +17,15 @@ class CompatError(RuntimeError):
 
 
 def _moved(what: str, error: Exception) -> CompatError:
-    found = ", ".join(f"{name} {_version(name)}" for name in TESTED)
+    found = ", ".join(f"{name} {package_version(name)}" for name in TESTED)
     return CompatError(f"{what} is not where this course expects it in {found} ({type(error).__name__}: {error}). It "
                        f"was written for keras 3 and tensorflow {TESTED['tensorflow'][0]}-{TESTED['tensorflow'][-1]}. "
                        "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .).")
 
 
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
-
-
 def check_versions() -> list[str]:
     """The installed packages whose major.minor version is not in :data:`TESTED` (empty when all are)."""
-    found = {name: _version(name) for name in TESTED}
+    found = {name: package_version(name) for name in TESTED}
     return [f"{name} {version}" for name, version in found.items()
             if not any(version == p or version.startswith(p + ".") for p in TESTED[name])]
 

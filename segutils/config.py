@@ -42,9 +42,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
+    # Tests and CI: synthetic data, tiny models, no downloads.
     "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1),
-    # A laptop without a GPU: real data, small images, narrow U-Net; 600 steps, notebooks 04 + 05 in 15 min.
+    # A laptop without a GPU: real data, small images, narrow U-Net.
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
     "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
@@ -125,7 +125,8 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of ``package``, or ``"not installed"``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -155,7 +156,7 @@ def environment_report() -> Report:
         profile = f"{active().name} ({source})"
     except UnknownProfileError as err:
         profile = f"invalid: {err}"
-    return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": _version("keras"),
-                   "segmentation-models": _version("segmentation-models"), "NumPy": _version("numpy"),
+    return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": package_version("keras"),
+                   "segmentation-models": package_version("segmentation-models"), "NumPy": package_version("numpy"),
                    "Devices": ", ".join(devices) or "none", "Colab": "yes" if in_colab() else "no", "Profile": profile})
 
