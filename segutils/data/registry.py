@@ -13,19 +13,13 @@ from typing import NamedTuple
 import numpy as np
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
-
-#: Seed of every fixed split (membrane, and folders without train/val/test subfolders).
-#: It never depends on the ``seed`` you pass to ``load``, so splits cannot leak into each other.
-SPLIT_SEED = 2012
-
-#: Fractions (train, val, test) of a folder without its own split: 70/15/15.
-FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
-
-#: ISBI 2012 publishes no labels for its test images, so the course holds out 10 of the 30 training
-#: images: 20 train, 5 val, 5 test, always the same ones.
-MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
-
 SPLITS = ("train", "val", "test")
+#: Seed of every fixed split, never the ``seed`` given to ``load``: splits cannot leak into each other.
+SPLIT_SEED = 2012
+#: Fractions (train, val, test) of a folder without its own split.
+FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
+#: ISBI 2012 publishes no test labels: 10 of the 30 training images are held out, always the same ones.
+MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
 
 
 @dataclass(frozen=True)

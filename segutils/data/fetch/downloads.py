@@ -15,7 +15,6 @@ from .transfer import DownloadError, Stop, fetch, run_all, sweep_stale_parts
 
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
-
 #: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
 WEIGHTS = "weights"
 
