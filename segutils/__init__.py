@@ -1,13 +1,11 @@
 """segutils: the reusable code of the U-Net vs LinkNet segmentation course.
 
-Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` (unless you set it) so that ``segmentation_models``
-works under Keras 3, and refuses Keras 2 with the exact fix. Taught in ``notebooks/00_setup.ipynb``.
-"""
+Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` for ``segmentation_models`` and refuses Keras 2 with
+the fix. Taught in ``notebooks/00_setup.ipynb``."""
 
 from __future__ import annotations
 
 import os
-import sys
 from importlib import metadata
 
 __version__ = "0.1.0"
@@ -38,28 +36,3 @@ def _check_keras() -> None:
 
 
 _check_keras()
-
-#: Modules that moved (machinery to ``segutils/course/``, fetching to ``segutils/data/fetch/``, prediction to
-#: ``segutils/predict.py``): importing, or ``python -m``, an old path fails with one line naming the new one.
-MOVED = {f"segutils.{name}": f"segutils.course.{name}" for name in ("kit", "readiness", "runner", "bench", "exercises")}
-MOVED |= {f"segutils.data.{name}": f"segutils.data.fetch.{name}" for name in ("downloads", "transfer", "weights")}
-MOVED |= {"segutils.data.__main__": "segutils.course.data", "segutils.inference": "segutils.predict",
-          "segutils.evaluation.predict": "segutils.predict", "segutils.evaluation.fallback": "segutils.course.fallback",
-          "segutils.training.plan": "segutils.course.plan"}
-
-
-class _MovedModules:
-    """A meta-path finder that answers an old module path with where it went."""
-
-    @staticmethod
-    def find_spec(name, path=None, target=None):
-        old = next((o for o in MOVED if name == o or name.startswith(o + ".")), None)
-        if old is None:
-            return None
-        new = MOVED[old] + name[len(old):]
-        # name=None: ``from segutils.training import plan`` would otherwise swallow the error for "cannot import name"
-        raise ModuleNotFoundError(f"{name} moved to {new}: import {new} (or run python -m {new})", name=None)
-
-
-if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
-    sys.meta_path.insert(0, _MovedModules())

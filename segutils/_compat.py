@@ -1,15 +1,12 @@
-"""The one home of private Keras and TensorFlow internals the course leans on.
+"""The one home of the private Keras and TensorFlow internals the package needs; not taught.
 
-Five things have no public API: a ``tf.data`` pipeline's batch size, the layer that produced a symbolic
-tensor, the per-replica reduction of Keras' TensorFlow trainer (keras-team/keras#20585), the epoch a resumed
-``fit`` starts at, and saving without the optimizer. A Keras or TensorFlow that moved them fails with one
-line naming the :data:`TESTED` versions, not an ``AttributeError`` deep in training. Not taught.
-"""
+A version that moved one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
 
 from __future__ import annotations
 
 import contextlib
-from importlib import metadata
+
+from .config import package_version
 
 #: The major.minor versions these internals were checked against.
 TESTED = {"keras": ("3",), "tensorflow": ("2.16", "2.17", "2.18", "2.19", "2.20", "2.21")}
@@ -20,22 +17,15 @@ class CompatError(RuntimeError):
 
 
 def _moved(what: str, error: Exception) -> CompatError:
-    found = ", ".join(f"{name} {_version(name)}" for name in TESTED)
+    found = ", ".join(f"{name} {package_version(name)}" for name in TESTED)
     return CompatError(f"{what} is not where this course expects it in {found} ({type(error).__name__}: {error}). It "
                        f"was written for keras 3 and tensorflow {TESTED['tensorflow'][0]}-{TESTED['tensorflow'][-1]}. "
                        "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .).")
 
 
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "(not installed)"
-
-
 def check_versions() -> list[str]:
     """The installed packages whose major.minor version is not in :data:`TESTED` (empty when all are)."""
-    found = {name: _version(name) for name in TESTED}
+    found = {name: package_version(name) for name in TESTED}
     return [f"{name} {version}" for name, version in found.items()
             if not any(version == p or version.startswith(p + ".") for p in TESTED[name])]
 
@@ -62,13 +52,8 @@ def producing_layer_name(tensor) -> str:
 
 @contextlib.contextmanager
 def multi_worker_fit(model, strategy):
-    """Let ``fit`` run under ``MultiWorkerMirroredStrategy``, which Keras 3 breaks (keras-team/keras#20585).
-
-    Two workarounds, only during ``fit``: (1) Keras 3 builds a model made in a strategy's scope from a first
-    batch reduced across workers, which fails; without its reference to the strategy the model builds at the
-    first traced step, inside the scope, as in Keras 2. (2) Its step averages each logged scalar over
-    ``axis=0``, which a scalar lacks; they are averaged across workers instead. Weights all-reduce as usual.
-    """
+    """While in it, ``fit`` runs under ``MultiWorkerMirroredStrategy`` (keras-team/keras#20585): the model builds
+    at its first traced step and logged scalars are averaged across workers."""
     import keras
 
     try:

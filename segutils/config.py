@@ -1,10 +1,6 @@
-"""Profiles (``ci``, ``cpu``, ``gpu``) and the environment report.
+"""Profiles (``ci``, ``cpu``, ``gpu``): how big a run is; ``SEGUTILS_PROFILE`` picks one, else the hardware.
 
-A profile fixes how big everything is: image size, batch, epochs, how many images,
-and how wide the models are. ``SEGUTILS_PROFILE`` picks one; otherwise the hardware
-does (a GPU or TPU gives ``gpu``, anything else ``cpu``). Taught in
-``notebooks/00_setup.ipynb``.
-"""
+Taught in ``notebooks/00_setup.ipynb``."""
 
 from __future__ import annotations
 
@@ -20,22 +16,9 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 @dataclass(frozen=True)
 class Profile:
-    """How big one run of the course is; its budget is ``epochs * steps_per_epoch`` optimizer steps.
-
-    Attributes:
-        dataset: the notebooks' default dataset (``shapes`` needs no download).
-        img_size: square side, in pixels, images are resized or cropped to.
-        subset: at most this many images per split (``None``: all).
-        unet_filters: filters of U-Net's first level (the paper uses 64).
-        encoder_weights: ``"imagenet"`` or ``None`` for LinkNet's encoder.
-        lr: Adam's learning rate (LinkNet's unfrozen phase uses a tenth of it).
-        seeds: training seeds per model in notebooks 05-06.
-        patience: epochs without a better validation mean IoU before training stops.
-        lr_patience: epochs without progress before the learning rate is halved.
-        models: the models notebooks 05-06 train and compare (``gpu`` adds the same-encoder control).
-        run_eagerly: no traced graph (``ci``: two steps do not repay the ~25 s it takes to trace
-            LinkNet-ResNet34's training step on a CPU).
-    """
+    """How big one run is: data, image side, batch, ``epochs * steps_per_epoch`` steps, U-Net width, LinkNet's
+    encoder weights, Adam's ``lr``, ``seeds`` per model, ``patience`` (early stop) and ``lr_patience`` in epochs,
+    the ``models`` notebooks 05-06 compare."""
 
     name: str
     dataset: str
@@ -61,9 +44,9 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
+    # Tests and CI: synthetic data, tiny models, no downloads.
     "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1),
-    # A laptop without a GPU: real data, small images, narrow U-Net; 600 steps, notebooks 04 + 05 in 15 min.
+    # A laptop without a GPU: real data, small images, narrow U-Net.
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
     "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
@@ -86,10 +69,8 @@ def get(name: str) -> Profile:
     """The profile called ``name`` (case-insensitive)."""
     key = name.strip().lower()
     if key not in PROFILES:
-        raise UnknownProfileError(
-            f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. "
-            f"Set {ENV_VAR} to one of them, or unset it to pick by hardware."
-        )
+        raise UnknownProfileError(f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. Set {ENV_VAR} to "
+                                  "one of them, or unset it to pick by hardware.")
     return PROFILES[key]
 
 
@@ -97,12 +78,7 @@ _startup_log = ""
 
 
 def import_tensorflow():
-    """Import TensorFlow and probe its devices with the C++ start-up lines kept out of the output.
-
-    TensorFlow prints oneDNN and CUDA-probing lines (``failed call to cuInit`` on every machine
-    without a GPU) before its logging starts, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them.
-    They are kept in :func:`startup_log`, and added to the exception if the import fails.
-    """
+    """TensorFlow, imported with its C++ start-up lines kept in :func:`startup_log` (added to the error if it fails)."""
     global _startup_log
     if sys.modules.get("tensorflow") is not None:
         return sys.modules["tensorflow"]
@@ -151,7 +127,8 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
+    """The installed version of ``package``, or ``"not installed"``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
@@ -181,10 +158,7 @@ def environment_report() -> Report:
         profile = f"{active().name} ({source})"
     except UnknownProfileError as err:
         profile = f"invalid: {err}"
-    return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": _version("keras"),
-                   "segmentation-models": _version("segmentation-models"), "NumPy": _version("numpy"),
+    return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": package_version("keras"),
+                   "segmentation-models": package_version("segmentation-models"), "NumPy": package_version("numpy"),
                    "Devices": ", ".join(devices) or "none", "Colab": "yes" if in_colab() else "no", "Profile": profile})
 
-
-if __name__ == "__main__":
-    sys.exit("python -m segutils.config plan moved: run python -m segutils.course.plan")

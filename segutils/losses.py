@@ -1,10 +1,7 @@
-"""Segmentation losses on the functional core of :mod:`segutils.functional`.
+"""Segmentation losses on :mod:`segutils.functional`: registered, so a compiled model saves and loads.
 
-Each loss is a registered ``keras.losses.Loss`` with ``get_config``, so a compiled model saves and loads (sm's
-closures do not: sm issues #181, #109). All take ``from_logits`` and ``ignore_index``; one channel is a sigmoid,
-more a softmax. ``DiceLoss() + FocalLoss()`` is a loss named ``dice_plus_focal``, ``0.5 * DiceLoss()`` one named
-``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``.
-"""
+All take ``from_logits``, ``ignore_index`` and ``classes``; ``DiceLoss() + FocalLoss()`` is ``dice_plus_focal``,
+``0.5 * DiceLoss()`` is ``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -33,7 +30,9 @@ class LossArithmetic:
 
 
 class SegLoss(LossArithmetic, keras.losses.Loss):
-    """Base of the course's losses: preparation, configuration (``settings``: a loss's own) and ``+`` / ``*``."""
+    """Base of the losses: ``options`` for :mod:`~segutils.functional`, the config, ``+`` and ``*``.
+
+    ``classes``: the channels counted (default: all but ``ignore_index``; ``[1]``: a sigmoid's foreground only)."""
 
     default_name = "loss"
     settings = ()
@@ -44,28 +43,17 @@ class SegLoss(LossArithmetic, keras.losses.Loss):
         self.from_logits, self.ignore_index = bool(from_logits), ignore_index
         self.classes = None if classes is None else [int(c) for c in classes]
 
-    def call(self, y_true, y_pred):
-        return self.compute(*F.prepare(y_true, y_pred, self.from_logits, self.ignore_index))
-
-    def _overlap(self, truth, probs, score):
-        """``1 - mean`` over ``classes`` (default: all but the ignored one) of an overlap score of the soft counts."""
-        scored = [k for k in range(truth.shape[-1]) if k != self.ignore_index]
-        axes = scored if self.classes is None else self.classes
-        tp, fp, fn = (tf.gather(c, axes) for c in F.soft_counts(truth, probs))
-        return 1.0 - tf.reduce_mean(score(tp, fp, fn))
+    @property
+    def options(self) -> dict:
+        return {"from_logits": self.from_logits, "ignore_index": self.ignore_index, "classes": self.classes}
 
     def get_config(self):
-        own = {key: getattr(self, key) for key in ("from_logits", "ignore_index", "classes", *self.settings)}
-        return {**super().get_config(), **own}
+        return {**super().get_config(), **self.options, **{key: getattr(self, key) for key in self.settings}}
 
 
 @_register
 class DiceLoss(SegLoss):
-    """``1 - F_beta`` averaged over the classes (soft Dice when ``beta = 1``; Milletari et al. 2016).
-
-    ``classes``: the channels averaged (default: all but ``ignore_index``, both of a sigmoid; ``classes=[1]``
-    scores the foreground only, as ``keras.losses.Dice`` and ``sm.losses.DiceLoss`` do).
-    """
+    """``1 - F_beta`` averaged over the classes (soft Dice when ``beta = 1``; Milletari et al. 2016)."""
 
     default_name = "dice"
     settings = ("beta", "smooth")
@@ -74,13 +62,13 @@ class DiceLoss(SegLoss):
         super().__init__(**kwargs)
         self.beta, self.smooth = float(beta), float(smooth)
 
-    def compute(self, truth, probs, log_probs, valid):
-        return self._overlap(truth, probs, lambda tp, fp, fn: F.fscore(tp, fp, fn, self.beta, self.smooth))
+    def call(self, y_true, y_pred):
+        return 1.0 - F.f_score(y_true, y_pred, self.beta, self.smooth, **self.options)
 
 
 @_register
 class JaccardLoss(SegLoss):
-    """``1 - IoU`` (soft Jaccard) averaged over the classes, as :class:`DiceLoss` chooses them."""
+    """``1 - IoU`` (soft Jaccard) averaged over the classes."""
 
     default_name = "jaccard"
     settings = ("smooth",)
@@ -89,8 +77,8 @@ class JaccardLoss(SegLoss):
         super().__init__(**kwargs)
         self.smooth = float(smooth)
 
-    def compute(self, truth, probs, log_probs, valid):
-        return self._overlap(truth, probs, lambda tp, fp, fn: F.iou(tp, fp, fn, self.smooth))
+    def call(self, y_true, y_pred):
+        return 1.0 - F.iou_score(y_true, y_pred, self.smooth, **self.options)
 
 
 @_register
@@ -104,22 +92,14 @@ class TverskyLoss(SegLoss):
         super().__init__(**kwargs)
         self.alpha, self.beta, self.smooth = float(alpha), float(beta), float(smooth)
 
-    def compute(self, truth, probs, log_probs, valid):
-        return self._overlap(truth, probs, lambda tp, fp, fn: F.tversky(tp, fp, fn, self.alpha, self.beta, self.smooth))
-
-
-def _per_class(values, channels, what):
-    """A per-class list of floats of length ``channels`` (2 for a sigmoid), or None."""
-    if values is not None and len(values) != max(channels, 2):
-        raise ValueError(f"{what} has {len(values)} values for {max(channels, 2)} classes: give one per class "
-                         "(two for a one-channel sigmoid: background, foreground)")
-    return None if values is None else [float(v) for v in values]
+    def call(self, y_true, y_pred):
+        return 1.0 - F.tversky_score(y_true, y_pred, self.alpha, self.beta, self.smooth, **self.options)
 
 
 @_register
 class CrossEntropy(SegLoss):
-    """Cross-entropy ``sum(w_y * -log p_y) / n`` over the ``n`` pixels that count, binary (one sigmoid
-    channel) or categorical; ``class_weights``, one per class (``enet_class_weights`` gives LinkNet's)."""
+    """Cross-entropy, binary or categorical, over the pixels that count; ``class_weights``: one per class
+    (``enet_class_weights`` gives LinkNet's)."""
 
     default_name = "cross_entropy"
     settings = ("class_weights",)
@@ -128,18 +108,14 @@ class CrossEntropy(SegLoss):
         super().__init__(**kwargs)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
 
-    def compute(self, truth, probs, log_probs, valid):
-        weights = _per_class(self.class_weights, truth.shape[-1], "class_weights")
-        return F.pixel_mean(F.cross_entropy(truth, log_probs, weights), valid)
+    def call(self, y_true, y_pred):
+        return F.cross_entropy(y_true, y_pred, self.class_weights, **self.options)
 
 
 @_register
 class FocalLoss(SegLoss):
-    """Focal loss ``-a_y (1 - p_y)^gamma log p_y`` per pixel (Lin et al. 2017), mean over pixels.
-
-    A float ``alpha`` weighs the foreground (``1 - alpha`` the background) of a sigmoid, as sm's ``BinaryFocalLoss``,
-    or every class of a softmax (sm's ``CategoricalFocalLoss`` is this divided by C); or give one per class.
-    """
+    """Focal loss over the pixels that count: a float ``alpha`` as sm's ``BinaryFocalLoss`` for a sigmoid, for a
+    softmax sm's ``CategoricalFocalLoss`` times C; or one per class."""
 
     default_name = "focal"
     settings = ("gamma", "alpha")
@@ -147,15 +123,10 @@ class FocalLoss(SegLoss):
     def __init__(self, gamma=2.0, alpha=0.25, **kwargs):
         super().__init__(**kwargs)
         self.gamma = float(gamma)
-        self.alpha = alpha if alpha is None or isinstance(alpha, (int, float)) else [float(a) for a in alpha]
+        self.alpha = alpha if alpha is None or isinstance(alpha, int | float) else [float(a) for a in alpha]
 
     def call(self, y_true, y_pred):
-        truth, probs, log_probs, valid = F.prepare(y_true, y_pred, self.from_logits, self.ignore_index)
-        channels, alpha = truth.shape[-1], self.alpha
-        if isinstance(alpha, (int, float)):
-            alpha = [1 - alpha, alpha] if y_pred.shape[-1] == 1 else [alpha] * channels
-        alpha = _per_class(alpha, channels, "alpha")
-        return F.pixel_mean(F.focal(truth, probs, log_probs, self.gamma, alpha), valid)
+        return F.focal(y_true, y_pred, self.gamma, self.alpha, **self.options)
 
 
 @_register
@@ -197,10 +168,7 @@ class ScaledLoss(LossArithmetic, keras.losses.Loss):
 
 
 def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
-    """LinkNet/ENet class weights ``1 / ln(c + p_class)`` from the pixel shares of ``masks`` (Paszke et al. 2016).
-
-    ``num_classes``, since a class absent from these masks still needs its weight. Taught in
-    ``notebooks/04_losses_metrics.ipynb``."""
+    """ENet's class weights ``1 / ln(c + share)`` of the pixel shares of ``num_classes`` classes in ``masks``."""
     labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
     if ignore_index is not None:
         labels = labels[labels != ignore_index]

@@ -19,7 +19,8 @@ from segutils.models import build as build_module
 
 def test_output_channels_binary_is_one_sigmoid_channel():
     assert [output_channels(k) for k in (2, 3, 12)] == [1, 3, 12]
-    with pytest.raises(ValueError, match=r"must be an int >= 2, got 1 \(a binary mask has 2 classes"):
+    with pytest.raises(ValueError, match=r"^num_classes must be a whole number >= 2, got 1 \(int\): "
+                       r"count the classes in the masks \(a binary mask has 2"):
         output_channels(1)
     with pytest.raises(ValueError, match="got 2.0"):
         output_channels(2.0)

@@ -221,9 +221,3 @@ def test_report_says_when_the_runs_do_not_share_one_protocol(tmp_path):
     report = write_report(tmp_path, _table(), runs=runs).read_text()
     assert "- **Not one protocol**: the runs differ in lr (['0.0001', '0.001'])" in report
     assert "- lr:" not in report
-
-
-def test_the_old_fallback_path_names_the_new_one():
-    with pytest.raises(ModuleNotFoundError, match=r"^segutils.evaluation.fallback moved to segutils.course.fallback: "
-                       r"import segutils.course.fallback"):
-        import segutils.evaluation.fallback  # noqa: F401

@@ -147,18 +147,3 @@ def test_python_m_course_plan_takes_step_times_from_the_newest_run_record(tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == PLAN_CI + "\ns/step (training steps only, no validation):\n  ci unet: newest run record\n" \
         "  ci linknet: newest run record\n"
-
-
-def test_the_old_plan_command_names_the_new_one():
-    import subprocess
-    import sys
-
-    done = subprocess.run([sys.executable, "-m", "segutils.config", "plan"], capture_output=True, text=True,
-                          timeout=300)
-    assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == "python -m segutils.config plan moved: run python -m segutils.course.plan\n"
-
-
-def test_the_old_plan_module_names_the_new_one():
-    with pytest.raises(ImportError, match="^segutils.training.plan moved to segutils.course.plan: "):
-        from segutils.training import plan  # noqa: F401 - the import is the test

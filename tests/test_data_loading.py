@@ -179,7 +179,7 @@ def test_subset_keeps_a_seeded_selection(tmp_path):
     assert len(picked) == 5 and set(picked.names) <= set(full.names)
     assert load(root, "train", subset=5, seed=1).names == picked.names
     assert load(root, "train", subset=99).names == full.names
-    with pytest.raises(ValueError, match="subset must be a positive"):
+    with pytest.raises(ValueError, match=r"^subset must be a whole number >= 1 \(or None\), got 0 \(int\)"):
         load(root, "train", subset=0)
 
 
@@ -263,5 +263,6 @@ def test_shapes_subset_is_a_true_subset_of_the_split():
         i = full.names.index(name)
         np.testing.assert_array_equal(image, full.images[i])
         np.testing.assert_array_equal(mask, full.masks[i])
-    with pytest.raises(ValueError, match="subset must be a positive number of pairs or None, not 0"):
+    with pytest.raises(ValueError, match=r"^subset must be a whole number >= 1 \(or None\), got 0 \(int\): "
+                       r"how many pairs to keep, or None for all$"):
         load("shapes", "val", size=32, subset=0)

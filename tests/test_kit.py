@@ -15,7 +15,6 @@ from segutils.course.mirror import check_mirror, make_server
 from segutils.data import download
 from segutils.data.fetch import weights
 from segutils.data.registry import read_manifest
-from segutils.models import linknet
 
 WEIGHTS_NAME = "resnet34_imagenet_1000_no_top.h5"
 FAKE_WEIGHTS = b"HDF5 stand-in for the ImageNet encoder" * 100
@@ -80,7 +79,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
         mirror = url + "/data/{name}/"
         assert check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
         assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
-        cached = linknet.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
+        cached = weights.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
         copied = prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
     assert verify("membrane", data_dir=empty) == []
     assert len(list((empty / "membrane").rglob("*.png"))) == 60
@@ -92,8 +91,8 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
 def test_without_the_server_the_same_fetch_fails(fake_encoder, tmp_path, monkeypatch):
     """The weights of the test above came from the kit: the pinned origin is unreachable."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-participant"))
-    with pytest.raises(linknet.EncoderWeightsError, match="Could not download the ImageNet weights"):
-        linknet.encoder_weights_path("resnet34", "imagenet", mirror="http://127.0.0.1:9/data/{name}/")
+    with pytest.raises(weights.EncoderWeightsError, match="Could not download the ImageNet weights"):
+        weights.encoder_weights_path("resnet34", "imagenet", mirror="http://127.0.0.1:9/data/{name}/")
 
 
 def test_check_mirror_names_what_it_does_not_serve(instructor_data, tmp_path):

@@ -1,8 +1,6 @@
 """The package's shape: the learner's part apart from the course machinery, small, one home for internals."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -76,24 +74,6 @@ def test_compat_names_the_tested_versions_when_an_internal_moved():
                        r".*Fix: install the locked versions"):
         _compat.producing_layer_name(object())
     assert _compat.check_versions() == []
-
-
-@pytest.mark.parametrize(("old", "new"), [("segutils.kit", "segutils.course.kit"),
-                                          ("segutils.data.downloads", "segutils.data.fetch.downloads"),
-                                          ("segutils.data.__main__", "segutils.course.data")])
-def test_an_old_import_path_names_the_new_one(old, new):
-    with pytest.raises(ModuleNotFoundError, match=f"^{old} moved to {new}: import {new}"):
-        __import__(old)
-
-
-def test_python_m_on_an_old_path_says_where_it_went_in_one_line():
-    result = subprocess.run([sys.executable, "-m", "segutils.runner"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [
-        f"{sys.executable}: Error while finding module specification for 'segutils.runner' (ModuleNotFoundError: "
-        "segutils.runner moved to segutils.course.runner: import segutils.course.runner "
-        "(or run python -m segutils.course.runner))"
-    ]
 
 
 def test_no_module_imports_another_modules_private_name():

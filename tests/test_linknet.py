@@ -238,7 +238,7 @@ def fake_weights(tmp_path, monkeypatch):
 
 
 def test_imagenet_weights_come_from_the_workshop_mirror_first(fake_weights, monkeypatch):
-    from segutils.models.linknet import encoder_weights_path
+    from segutils.data.fetch.weights import encoder_weights_path
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
     path = encoder_weights_path("resnet34", "imagenet")
@@ -247,7 +247,7 @@ def test_imagenet_weights_come_from_the_workshop_mirror_first(fake_weights, monk
 
 
 def test_without_mirror_or_network_the_error_lists_every_origin(fake_weights, monkeypatch):
-    from segutils.models.linknet import encoder_weights_path
+    from segutils.data.fetch.weights import encoder_weights_path
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[2] / "empty" / "{name}"))
     with pytest.raises(EncoderWeightsError) as err:

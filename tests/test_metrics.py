@@ -128,7 +128,8 @@ def test_bad_input_names_the_fix():
         M.confusion_matrix(np.array([0, 1]), np.array([0.2, 0.9]), 2)
     with pytest.raises(ValueError, match="ignore_index=-1 cannot be a mask value"):
         M.MeanIoU(2, ignore_index=-1)
-    with pytest.raises(ValueError, match="num_classes=None: give the number of classes"):
+    with pytest.raises(ValueError, match=r"num_classes must be a whole number >= 2, got None \(NoneType\): "
+                       r"give the number of classes"):
         M.MeanIoU(None)
     with pytest.raises(ValueError, match="class_id=2 is not a scored class of 0..1"):
         M.ClassIoU(2, 2)

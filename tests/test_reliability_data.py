@@ -201,7 +201,7 @@ def test_16_bit_binary_masks_0_65535_read_as_0_1(tmp_path):
 @pytest.mark.parametrize(
     ("img_size", "hint"),
     [
-        (256 / 4, "sides are whole numbers of pixels: use 256 // 4, not 256 / 4"),
+        (256 / 4, "sides are whole numbers of pixels: use // to divide: 256 // 4, not 256 / 4"),
         ("64", "pass a whole number of pixels, e.g. 256, or (height, width)"),
         ((64,), "a pair is (height, width), this has 1 value(s); for a square pass one number"),
         (None, "pass a whole number of pixels, e.g. 256, or (height, width)"),
@@ -229,13 +229,15 @@ def test_subset_0_or_empty_data_fails_early_and_plainly():
     images, masks = make_shapes(2, 32, seed=0)
     with pytest.raises(ValueError) as err:
         make_dataset((images, masks), 32, 2, subset=0)
-    assert str(err.value) == "subset=0 keeps no images: pass a whole number >= 1, or None for all of them"
+    assert str(err.value) == ("subset must be a whole number >= 1 (or None), got 0 (int): how many images to keep, or "
+                              "None for all of them")
     with pytest.raises(ValueError) as err:
         make_dataset(([], []), 32, 2)
     assert str(err.value) == (
         "data holds no images: pass a split from segutils.data.load, or (images, masks) with at least one pair"
     )
-    with pytest.raises(ValueError, match=re.escape("subset must be a positive number of pairs or None, not 2.5")):
+    expected = "subset must be a whole number >= 1 (or None), got 2.5 (float) (use // to divide: 256 // 4, not 256 / 4)"
+    with pytest.raises(ValueError, match=re.escape(expected + ": how many pairs to keep")):
         load("shapes", "val", size=32, subset=2.5)
 
 

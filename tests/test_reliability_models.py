@@ -90,7 +90,7 @@ def test_a_whole_model_file_as_encoder_weights_is_refused_with_how_to_restore_it
     [
         ((256, 256), "it has no channels: add them, (H, W, 1) for grayscale or (H, W, 3) for RGB"),
         ((256, 256, 0), "0 channels: images have 1 (grayscale) or 3 (RGB)"),
-        ((256 / 4, 64, 1), "sides are whole numbers: 256 // 4, not 256 / 4"),
+        ((256 / 4, 64, 1), "sides are whole numbers: use // to divide: 256 // 4, not 256 / 4"),
         (None, "pass three whole numbers >= 1 (sides may be None)"),
     ],
 )
@@ -141,13 +141,3 @@ def test_the_data_package_never_imports_model_code():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "[]"
     assert "segutils.data.fetch.weights" in _imports(ROOT / "segutils" / "models" / "linknet.py")
-
-
-def test_the_old_import_paths_of_the_weights_download_still_work():
-    from segutils.course.data import PREFETCHERS, prefetch_encoder_weights
-    from segutils.data.fetch import weights
-    from segutils.models import linknet
-
-    for name in ("EncoderWeightsError", "encoder_weights_path", "imagenet_weights_info", "keras_cache_dir"):
-        assert getattr(linknet, name) is getattr(weights, name)
-    assert PREFETCHERS["resnet34 ImageNet encoder weights"] is prefetch_encoder_weights

@@ -1,11 +1,7 @@
-"""Joint image + mask augmentation in TensorFlow ops, for use inside ``tf.data``.
+"""Joint image + mask augmentation in TensorFlow ops, stateless from a ``seed`` ``[2]``.
 
-Geometric changes (crop, flips, 90-degree rotations, elastic deformation) use the *same* random numbers for
-image and mask, so they stay aligned; the image is interpolated bilinearly, the mask always with nearest
-neighbour, so it gains no class. Photometric changes (brightness, contrast, gamma) touch the image only.
-Randomness is stateless, from a ``seed`` tensor ``[2]``: the same seed gives the same result. Images are
-float32 ``[H, W, C]`` in ``[0, 1]``, masks int32 ``[H, W, 1]``. Taught in ``notebooks/01_data.ipynb``.
-"""
+Geometric changes move image and mask alike (the mask always nearest); photometric ones touch the image only.
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -17,20 +13,7 @@ import tensorflow as tf
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Which augmentations to apply, and how strongly.
-
-    Attributes:
-        crop_scale: smallest side of a random crop as a fraction of the image's; the crop is resized
-            back to the input size (a zoom). ``1.0`` turns it off.
-        flip_horizontal, flip_vertical: mirror left-right, top-bottom, each with probability 1/2.
-        rotate90: rotate by k * 90 degrees, k uniform in {0, 1, 2, 3} (only {0, 2} if H != W).
-        brightness: add a delta uniform in ``[-brightness, brightness]`` (image only).
-        contrast: scale deviations from the mean by a factor in ``[1-contrast, 1+contrast]``.
-        gamma: raise to a power ``exp(u)``, u uniform in ``[-log(1+gamma), log(1+gamma)]``.
-        elastic: elastic deformation as in the U-Net paper (off by default: it costs the most time).
-        elastic_grid: the coarse grid of random displacements is ``elastic_grid`` squared.
-        elastic_sigma: standard deviation of the displacements in pixels at a 512-pixel side (scaled).
-    """
+    """Which augmentations to apply and how strongly (``crop_scale`` 1.0 and zero strengths turn them off)."""
 
     crop_scale: float = 0.8
     flip_horizontal: bool = True
@@ -98,11 +81,7 @@ def _nearest(mask, ys, xs):
 
 
 def crop_window(seed, size, min_scale: float = 0.8):
-    """A random window ``(offset, crop)`` (int32 ``[2]`` each) inside an image of ``size`` ``[2]``.
-
-    Its sides are one random fraction in ``[min_scale, 1]`` of the image's (the aspect ratio is kept); every
-    position inside the image is equally likely.
-    """
+    """A random window ``(offset, crop)`` inside ``size``, its sides a random fraction in ``[min_scale, 1]``."""
     scale_seed, offset_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     scale = _uniform(scale_seed, min_scale, 1.0)
     crop = tf.maximum(tf.cast(tf.round(tf.cast(size, tf.float32) * scale), tf.int32), 1)
@@ -112,10 +91,7 @@ def crop_window(seed, size, min_scale: float = 0.8):
 
 
 def random_crop(image, mask, seed, min_scale: float = 0.8):
-    """Crop a :func:`crop_window` and resize it back to the input size (a zoom of up to ``1 / min_scale``).
-
-    The image is resized bilinearly, the mask with nearest neighbour. Taught in notebooks/01_data.ipynb.
-    """
+    """A :func:`crop_window` resized back to the input size (the mask with nearest neighbour)."""
     size = tf.shape(image)[:2]
     offset, crop = crop_window(seed, size, min_scale)
     (y, x), (h, w) = tf.unstack(offset), tf.unstack(crop)
@@ -124,16 +100,8 @@ def random_crop(image, mask, seed, min_scale: float = 0.8):
 
 
 def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0, window=None):
-    """Elastic deformation as in the U-Net paper (Ronneberger et al. 2015, section 3.1).
-
-    Displacements on a coarse ``grid x grid`` grid are drawn from a Gaussian of ``sigma`` pixels (given for a
-    512-pixel side, scaled with the image) and interpolated bicubically to a smooth field ``(dy, dx)`` (the idea
-    is from Simard et al. 2003). Output pixel ``(y, x)`` reads the input at ``(y + dy(y, x), x + dx(y, x))``:
-    bilinearly for the image, nearest for the mask; points pushed outside are mirrored back at the border.
-    An optional ``window`` ``(offset, crop)`` from :func:`crop_window` is cropped in the same resampling (as
-    ``random_crop`` would, half-pixel centres): one interpolation keeps the image sharper and its mask better
-    aligned than crop, then warp. Taught in notebooks/01_data.ipynb.
-    """
+    """Elastic deformation (the U-Net paper): a ``grid x grid`` Gaussian field of ``sigma`` pixels (at 512),
+    bicubically smoothed; the image bilinear, the mask nearest; ``window`` crops in the same resampling."""
     shape = tf.shape(image)
     h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
     coarse = tf.random.stateless_normal((1, grid, grid, 2), seed=seed) * sigma * tf.minimum(h, w) / 512.0
@@ -167,10 +135,7 @@ def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
 
 
 def photometric(image, seed, config: AugmentConfig | None = None):
-    """Brightness, contrast and gamma on an image in ``[0, 1]``, clipped to ``[0, 1]``; never the mask.
-
-    ``x -> clip(((x + b) - m) * c + m) ** g`` with the mean ``m`` of ``x + b``. Taught in notebooks/01_data.ipynb.
-    """
+    """Brightness, contrast and gamma on an image in ``[0, 1]``, clipped to ``[0, 1]``."""
     config = config or AugmentConfig()
     b_seed, c_seed, g_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if config.brightness:
@@ -186,11 +151,7 @@ def photometric(image, seed, config: AugmentConfig | None = None):
 
 
 def augment(image, mask, seed, config: AugmentConfig | None = None):
-    """Apply ``config`` to one ``(image, mask)`` pair with a stateless ``seed`` (int tensor ``[2]``).
-
-    Order: crop and elastic deformation (one resampling), flips and rotations, then photometric changes on
-    the image. Shapes and dtypes are kept. Taught in notebooks/01_data.ipynb.
-    """
+    """``config`` applied to one ``(image, mask)`` pair with a stateless ``seed``: geometry, then photometric."""
     config = config or AugmentConfig()
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     geo_seed, flip_seed, photo_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))

@@ -1,10 +1,6 @@
-"""Reading image and mask files: formats, channels, mask encodings, pairing by file stem.
+"""Reading image and mask files (never JPEG masks) and pairing them by file stem; errors name files and fix.
 
-Images: PNG, JPEG, TIFF, BMP; 8- or 16-bit, grayscale, RGB, RGBA or paletted. Masks: class indices (8- or
-16-bit, or a paletted PNG's indices), ``{0, 255}`` or ``{0, 65535}`` binary, or RGB colour codes through a
-palette; never JPEG, whose compression changes classes at every edge. Errors name the files and the fix,
-without going in a circle. Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -92,7 +88,7 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
         if unknown:
             raise DataError(f"{path} has colours that are not in the palette: {listing(unknown, 'colours')}. "
                             "Add each to the palette with its class index (anti-aliased edges? export masks without "
-                            "smoothing).")  # fmt: skip
+                            "smoothing).")
         return np.array([palette[c] for c in colours], dtype=np.int64)[inverse].reshape(keys.shape)
     if image.mode == "P":
         return np.asarray(image)  # palette indices, not colours
@@ -104,10 +100,10 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
         if (array == array[..., :1]).all():
             return array[..., 0]
         colours = np.unique(array.reshape(-1, 3), axis=0)
-        raise DataError(
-            f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. "
-            f"{', '.join(str(tuple(c)) for c in colours[:4].tolist())}): pass palette={{(r, g, b): class_index, ...}} "
-            "or a list of colours in class order, so each colour maps to a class.")
+        examples = ", ".join(str(tuple(c)) for c in colours[:4].tolist())
+        raise DataError(f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. {examples}): pass "
+                        "palette={(r, g, b): class_index, ...} or a list of colours in class order, so each colour "
+                        "maps to a class.")
     if array.ndim != 2 or array.dtype.kind not in "ui":
         raise DataError(f"{path} has mode {image.mode}, which is not a mask: save it as an 8-bit or 16-bit PNG.")
     return array
@@ -136,7 +132,7 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
         return ("That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
                 "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=....")
     void = (" 255 often marks pixels to ignore: then pass ignore_index=255 (or put {\"ignore_index\": 255} in the "
-            "folder's dataset.json)." if 255 in values else "")  # fmt: skip
+            "folder's dataset.json)." if 255 in values else "")
     return f"Pass num_classes={max(values) + 1} if all of them are classes, or remap the stray values to a class.{void}"
 
 
@@ -148,7 +144,7 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
         if top is None:
             already = (" It is 0/1 already: one folder must use one encoding, so re-save the 0/255 masks as 0/1 "
                        "(np.asarray(mask) // 255) and read all of them as class indices." if set(values) <= {0, 1}
-                       else "")  # fmt: skip
+                       else "")
             raise DataError(f"{path} should hold only 0 and 255 but has values {values[:MAX_LISTED]}.{already}")
         out = (raw == top).astype(np.uint8)
         if ignore_index is not None:
@@ -158,7 +154,7 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
     if stray:
         raise DataError(f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
                         f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
-                        f"{value_hint(values, path, num_classes)}")  # fmt: skip
+                        f"{value_hint(values, path, num_classes)}")
     return raw.astype(np.uint8)
 
 
@@ -167,10 +163,7 @@ def _named(paths) -> str:
 
 
 def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int | None, where: str):
-    """``(encoding, num_classes)`` of a folder's masks from the values each mask file holds.
-
-    Binary when every mask holds only 0 and 255 (or 65535), else class indices; a mix is refused, naming the fewer.
-    """
+    """``(encoding, num_classes)`` of a folder's masks: binary when all are 0/255 (or 0/65535); a mix is refused."""
     values = sorted(set().union(*per_file.values()) - {ignore_index})
     binary = [p for p, v in per_file.items() if binary_top(v, ignore_index)]
     index = [p for p, v in per_file.items() if p not in binary and set(v) - {ignore_index, 0}]
@@ -196,7 +189,7 @@ def decide_encoding(per_file: dict, num_classes: int | None, ignore_index: int |
             worst = [p for p, v in per_file.items() if max(set(v) - {ignore_index}, default=0) >= MAX_INFERRED_CLASSES]
             raise DataError(f"{where}: the masks hold {listing(values, 'values')}, too many to be class indices 0..K-1 "
                             f"({num_classes} classes; in {listing([Path(p).name for p in worst], 'masks')}). "
-                            f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly.")  # fmt: skip
+                            f"{value_hint(values, Path(worst[0]))} Or pass num_classes=... explicitly.")
     return "index", num_classes
 
 
@@ -231,7 +224,7 @@ def folder_pairs(base: Path) -> dict[str, tuple[Path, Path]]:
         parts = [listing(lonely_images, "images without a mask")] if lonely_images else []
         parts += [listing(lonely_masks, "masks without an image")] if lonely_masks else []
         raise DataError(f"{base}: {'; '.join(parts)}. Each image needs a mask with the same name (the extension may "
-                        "differ): add or rename the missing files, or remove the extra ones.")  # fmt: skip
+                        "differ): add or rename the missing files, or remove the extra ones.")
     jpeg = [masks[stem] for stem in sorted(masks, key=natural_key) if masks[stem].suffix.lower() in (".jpg", ".jpeg")]
     if jpeg:
         raise jpeg_masks_error(jpeg, str(base / "masks"))

@@ -1,9 +1,6 @@
-"""Loading a split of a dataset, or of your own folder, as lists of ``uint8`` arrays.
+"""Loading a split of a dataset or of your own folder as ``uint8`` arrays; a folder's faults raise DataError.
 
-Images come back ``H x W x C`` (C = 1 for grayscale datasets, 3 for RGB ones: alpha dropped, gray images
-repeated), masks ``H x W`` class indices. Anything wrong with a folder raises a :class:`DataError` that names
-the files and the fix. Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -14,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import is_whole, whole
 from .fetch import downloads as fetching
 from .fetch.downloads import check_file, data_root
 from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
@@ -25,11 +23,7 @@ SHAPES_SIZES = {"train": 64, "val": 16, "test": 16}
 
 @dataclass(repr=False)
 class Split:
-    """One split (``name``) of a dataset: ``uint8`` images ``H x W x C``, masks ``H x W`` and names, in one order.
-
-    ``info`` is the dataset's :class:`DatasetInfo` (a folder's: its path, classes, encoding); ``names`` the file
-    stems (or generated names). Taught in ``notebooks/01_data.ipynb``.
-    """
+    """One split of a dataset: ``uint8`` images ``H x W x C``, masks ``H x W``, names, and the dataset's ``info``."""
 
     info: DatasetInfo
     name: str
@@ -47,8 +41,7 @@ class Split:
 
 
 def _take(items: list, subset: int | None, seed: int) -> list:
-    if subset is not None and (not isinstance(subset, (int, np.integer)) or isinstance(subset, bool) or subset < 1):
-        raise ValueError(f"subset must be a positive number of pairs or None, not {subset!r}")
+    subset = whole(subset, "subset", none_ok=True, fix="how many pairs to keep, or None for all")
     if subset is None or subset >= len(items):
         return items
     keep = sorted(np.random.default_rng(seed).permutation(len(items))[:subset].tolist())
@@ -91,7 +84,7 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         if not fetch:
             raise DataError(f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the "
                             f"bytes the manifest's SHA-256 names). Run the download again: {make_data}; it fetches "
-                            "only the damaged files.") from None  # fmt: skip
+                            "only the damaged files.") from None
         fetching.download(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
@@ -121,12 +114,12 @@ def _declared(root: Path) -> dict:
     if not isinstance(found, dict) or set(found) - set(DECLARED):
         raise DataError(f"{path} may declare only {', '.join(DECLARED)}, e.g. {example}; it holds {found!r}.")
     count, names = found.get("num_classes"), found.get("class_names")
-    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 2):
+    if count is not None and not is_whole(count, 2):
         raise DataError(f'{path}: "num_classes" must be a whole number >= 2 (no quotes: "num_classes": 2), '
-                        f"got {count!r}")  # fmt: skip
+                        f"got {count!r}")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise DataError(f'{path}: "class_names" must be a list of names, one per class (e.g. ["background", '
-                        f'"cell"]), got {names!r}')  # fmt: skip
+                        f'"cell"]), got {names!r}')
     return found
 
 
@@ -134,11 +127,11 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(f"{root} {what}. Pass a folder holding images/ and masks/ (or train/, val/, test/ with both), "
-                        f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}.")  # fmt: skip
+                        f"or one of the dataset names {', '.join(n for n in DATASETS if n != 'folder')}.")
     declared = _declared(root)
     num_classes = num_classes if num_classes is not None else declared.get("num_classes")
     ignore_index = ignore_index if ignore_index is not None else declared.get("ignore_index")
-    if ignore_index is not None and (not isinstance(ignore_index, (int, np.integer)) or not 0 <= ignore_index <= 255):
+    if ignore_index is not None and not (is_whole(ignore_index, 0) and ignore_index <= 255):
         raise DataError(f"ignore_index must be a mask value 0..255 (e.g. 255 for unlabelled pixels) or None, got "
                         f"{ignore_index!r}")
     split_dirs = [s for s in SPLITS if (root / s).is_dir()]
@@ -170,7 +163,7 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
     names = tuple(declared.get("class_names", ()))
     if names and len(names) != num_classes:
         raise DataError(f"{root / 'dataset.json'} names {len(names)} classes but the masks have {num_classes} "
-                        f"(0..{num_classes - 1}): give one name per class")  # fmt: skip
+                        f"(0..{num_classes - 1}): give one name per class")
     if not names:
         names = tuple(f"class_{i}" for i in range(num_classes))
         names = ("background", "foreground") if encoding == "binary_0_255" else names
@@ -183,28 +176,20 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
                "the other class (background, 0) is missing: re-export the masks with it")
         value = held[0] if held else ignore_index
         raise DataError(f"{root}: all {len(per_file)} masks read hold only the value {value} (one class), so "
-                        f"there is nothing to tell apart; {fix}")  # fmt: skip
+                        f"there is nothing to tell apart; {fix}")
     return Split(meta, split, images, masks, [stem for stem, _ in chosen])
 
 
 def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None,
          subset: int | None = None, seed: int = 0, palette: dict | list | None = None, num_classes: int | None = None,
          download: bool = True, size: int | tuple[int, int] = 128, ignore_index: int | None = None) -> Split:
-    """One :class:`Split` of a registry dataset or of your own folder. Taught in ``notebooks/01_data.ipynb``.
+    """One :class:`Split` of ``membrane``, ``camvid``, ``shapes`` or a folder (``images/`` and ``masks/``, or
+    ``train/``, ``val/``, ``test/`` with both; a ``dataset.json`` may declare ``num_classes``, ``ignore_index``,
+    ``class_names``).
 
-    Args:
-        name_or_folder: ``membrane``, ``camvid``, ``shapes``, or a folder holding ``images/`` and ``masks/``
-            (paired by file stem; a fixed 70/15/15 split), or ``train/``, ``val/``, ``test/`` that each hold both.
-        subset: keep at most this many pairs, the first after a shuffle seeded by ``seed``.
-        seed: seeds ``subset`` and the shapes generator; never the split itself.
-        palette: RGB colour-coded masks: ``{(r, g, b): class_index}`` or a list of colours in class order.
-        num_classes: a folder's classes (default: from the palette or the masks; only 0 and 255 read as 0/1).
-        download: fetch missing files of a registry dataset (else raise, pointing to ``make data``).
-        size: side (or ``(height, width)``) of generated ``shapes`` images.
-        ignore_index: a folder's mask value to leave out of losses and metrics (e.g. 255); it stays in the masks
-            and in ``split.info``, as CamVid's 11 does. A ``dataset.json`` beside ``images/`` may declare it,
-            ``num_classes`` and ``class_names``: ``{"ignore_index": 255}``.
-    """
+    ``subset`` keeps that many pairs (seeded by ``seed``); ``palette`` maps RGB masks to classes; ``num_classes``
+    and ``ignore_index`` override a folder's; ``download`` fetches missing files; ``size``: the shapes' side.
+    Taught in ``notebooks/01_data.ipynb``."""
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")
     key = name_or_folder.strip().lower() if isinstance(name_or_folder, str) else None

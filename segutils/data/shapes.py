@@ -1,9 +1,6 @@
-"""Synthetic shapes: circles, squares and triangles on textured backgrounds.
+"""Synthetic shapes, the offline dataset: circles, squares and triangles on textured backgrounds.
 
-The course's offline dataset: generated in memory at any size in a fraction of a second, identical for the
-same seed. Masks hold 0 background, 1 circle, 2 square, 3 triangle; later shapes are drawn over earlier
-ones and the mask follows the visible pixels. Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -48,17 +45,8 @@ def _background(rng: np.random.Generator, n: int, height: int, width: int) -> np
 
 
 def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` images of circles, squares and triangles (``size``: a side or ``(height, width)``) and their masks.
-
-    Each image gets 1 to 4 shapes of random class, position, size and saturated colour on a muted, smoothly
-    textured background. The first shape of image ``i`` has class ``i % 3 + 1``, so any 3 consecutive images
-    hold every class. Shapes are inequalities on pixel centres ``(y, x)``, with centre ``(cy, cx)`` and radius
-    ``r``: circle ``(y-cy)^2 + (x-cx)^2 <= r^2``; square ``|y-cy| <= r and |x-cx| <= r``; triangle (apex up)
-    ``cy-r <= y <= cy+r and |x-cx| <= (y-cy+r)/2``.
-
-    Returns ``(images, masks)``: uint8 ``(n, H, W, 3)`` and ``(n, H, W)`` in ``{0, 1, 2, 3}``
-    (:data:`CLASS_NAMES`), the same for the same ``seed``. Taught in notebooks/01_data.ipynb.
-    """
+    """``n`` images ``uint8 (n, H, W, 3)`` of 1 to 4 shapes and masks ``(n, H, W)``: 0 background, 1 circle,
+    2 square, 3 triangle; ``size`` a side or ``(height, width)``; the same for the same ``seed``."""
     height, width = (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))
     if n < 0 or height < 1 or width < 1:
         raise ValueError(f"make_shapes needs n >= 0 and a positive size, got n={n}, size={size!r}")

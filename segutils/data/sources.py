@@ -1,19 +1,17 @@
-"""What ``make_dataset`` reads, checked before anything is built: arrays, or lists of PNG paths.
+"""What ``make_dataset`` reads, checked: arrays, or lists of PNG paths (checked as they are read).
 
-PNG paths must exist, and are checked as they are read (a damaged PNG or a stray mask value is named). JPEG
-masks and, without ``num_classes``, 0/255 masks are refused. Behind ``make_dataset`` (``notebooks/01_data.ipynb``).
-"""
+Behind ``make_dataset`` (``notebooks/01_data.ipynb``)."""
 
 from __future__ import annotations
 
 import io
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from segutils.checks import DIVIDE_HINT, is_whole
 from segutils.data.files import binary_top, jpeg_masks_error, read_mask, to_classes
 
 MASK_ENCODINGS = ("index", "binary_0_255")
@@ -33,23 +31,21 @@ MIN_PAD_SIDE = next(s for s in range(1, MULTIPLE + 1) if _reflectable(s, MULTIPL
 def parse_size(img_size) -> tuple[int, int]:
     """``(height, width)`` of an ``img_size`` given as one side or a pair; ValueError for anything else."""
     pair = tuple(img_size) if isinstance(img_size, (tuple, list)) else (img_size, img_size)
-    if len(pair) == 2 and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in pair):
+    if len(pair) == 2 and all(is_whole(s) for s in pair):
         return int(pair[0]), int(pair[1])
     if isinstance(img_size, float) or any(isinstance(s, float) for s in pair):
-        hint = "sides are whole numbers of pixels: use 256 // 4, not 256 / 4"
+        hint = f"sides are whole numbers of pixels: {DIVIDE_HINT}"
     elif isinstance(img_size, (tuple, list)) and len(pair) != 2:
         hint = f"a pair is (height, width), this has {len(pair)} value(s); for a square pass one number"
     else:
         hint = "pass a whole number of pixels, e.g. 256, or (height, width)"
     raise ValueError(f"img_size must be a side or a (height, width) pair of whole numbers >= 1, got {img_size!r}: "
-                     f"{hint}")  # fmt: skip
+                     f"{hint}")
 
 
 def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -> tuple[int, int]:
-    """``(height, width)`` the pipeline outputs for ``img_size``, else ValueError naming the nearest valid sizes.
-
-    A side not a multiple of 32 is refused (``"reject"``) or padded up (``"pad"``; below 12 it is too short to reflect).
-    """
+    """``(height, width)`` the pipeline outputs for ``img_size``: a side not a multiple of 32 is refused
+    (``"reject"``, naming the nearest sizes) or padded up (``"pad"``); else ValueError."""
     h, w = parse_size(img_size)
     if pad_or_reject not in ("reject", "pad"):
         raise ValueError(f"pad_or_reject must be 'reject' or 'pad', got {pad_or_reject!r}")
@@ -64,21 +60,13 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
         raise ValueError(f"img_size {h}x{w} is too small to pad to {up[0]}x{up[1]}: images are padded by reflection, "
                          f"which needs each side longer than the padding added to it (sides of at least {MIN_PAD_SIDE} "
                          f"pad up to {MULTIPLE}). Pass img_size={arg} to resize the images to {up[0]}x{up[1]} "
-                         "instead of padding them.")  # fmt: skip
+                         "instead of padding them.")
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
     pad = (f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} (images reflected, masks filled "
-           "with the ignore index or 0)." if paddable else "")  # fmt: skip
+           "with the ignore index or 0)." if paddable else "")
     raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
-                     f"Nearest valid sizes: {nearest}.{pad}")  # fmt: skip
-
-
-def whole(value, name: str) -> int:
-    """``value`` if it is a whole number >= 1, else ValueError saying what was passed."""
-    if isinstance(value, Integral) and not isinstance(value, bool) and value >= 1:
-        return int(value)
-    hint = " (use // to divide: 256 // 4, not 256 / 4)" if isinstance(value, float) else ""
-    raise ValueError(f"{name} must be a whole number >= 1, got {value!r} ({type(value).__name__}){hint}")
+                     f"Nearest valid sizes: {nearest}.{pad}")
 
 
 def out_of_range(value: int, num_classes: int, source: str, fix: str) -> str:
@@ -92,11 +80,7 @@ def _void_fix(value: int) -> str:
 
 
 def image_array(x, label: str) -> np.ndarray:
-    """One image ``H x W x C``, ``uint8`` or float32 in 0..255; ValueError for any other kind.
-
-    ``uint16`` is scaled by 255/65535, floats in ``[0, 1]`` by 255 (the pipeline's one ``x / 255`` gives them back),
-    other integers in 0..255 become ``uint8``.
-    """
+    """One image ``H x W x C``, ``uint8`` or float32 in 0..255 (uint16 and floats in [0, 1] scaled); else ValueError."""
     x = np.asarray(x)
     x = x[..., None] if x.ndim == 2 else x
     if x.ndim != 3 or x.size == 0:
@@ -133,7 +117,7 @@ def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None)
     if m.dtype.kind == "f":
         if not (np.isfinite(m).all() and np.array_equal(m, np.round(m))):
             raise ValueError(f"{label} holds values that are not whole class indices (a mask resized with "
-                             "interpolation? resize masks with nearest neighbour only)")  # fmt: skip
+                             "interpolation? resize masks with nearest neighbour only)")
         m = m.astype(np.int64)
     elif m.dtype.kind not in "iub":
         raise ValueError(f"{label} is {m.dtype}: masks hold whole class indices")
@@ -149,7 +133,7 @@ def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None)
             raise ValueError(f"{label} holds the value {stray[0]}: class indices are 0, 1, ... ({fix})")
     if not num_classes and high == 255 and ignore_index != 255 and binary_top(np.unique(m).tolist()) == 255:
         raise ValueError(f"{label} holds only 0 and 255: binary masks are 0/1 here; pass masks // 255 "
-                         "(or num_classes=2, which refuses 255 and names the mask)")  # fmt: skip
+                         "(or num_classes=2, which refuses 255 and names the mask)")
     fits = 0 <= low and high <= 255 and (ignore_index is None or 0 <= ignore_index <= 255)
     return m.astype(np.uint8 if fits else np.int32)[..., None]
 
@@ -167,10 +151,10 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
             raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
         if stray:
             raise ValueError(f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
-                             f"(pass num_classes={stray[-1] + 1} if they are all classes)")  # fmt: skip
+                             f"(pass num_classes={stray[-1] + 1} if they are all classes)")
         if not num_classes and ignore_index != 255 and binary_top(values) == 255:
             raise ValueError(f"the mask {path} holds only 0 and 255: binary masks are 0/1 here; pass "
-                             "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")  # fmt: skip
+                             "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")
     return to_classes(raw, mask_encoding, num_classes or 256, path, ignore_index)[..., None]
 
 
@@ -182,7 +166,7 @@ def checked_png(path, data) -> bytes:
     except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
         name = path.decode() if isinstance(path, bytes) else path
         raise ValueError(f"cannot read the image {name}: {err} (truncated or damaged?); re-export it as PNG, "
-                         "or leave it and its mask out") from None  # fmt: skip
+                         "or leave it and its mask out") from None
     return data
 
 
@@ -198,7 +182,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
         raise ValueError(f"{len(images)} images but {len(masks)} masks")
     if len(images) == 0:
         raise ValueError("data holds no images: pass a split from segutils.data.load, or (images, masks) with at "
-                         "least one pair")  # fmt: skip
+                         "least one pair")
     if subset is not None:
         images, masks = images[:subset], masks[:subset]
     if isinstance(images[0], (str, Path)):
@@ -209,7 +193,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
         if missing:
             raise FileNotFoundError(f"no file at {', '.join(missing[:9])}{' ...' * (len(missing) > 9)} ({len(missing)} "
                                     f"of the paths; relative ones start at {Path.cwd()}): check the names, or list a "
-                                    "folder: sorted(folder.glob('*.png'))")  # fmt: skip
+                                    "folder: sorted(folder.glob('*.png'))")
         if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
             first = checked_png(str(images[0]), Path(images[0]).read_bytes())
             channels = 1 if tf.io.decode_png(first).shape[-1] <= 2 else 3
@@ -218,7 +202,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
             data = tf.numpy_function(checked_png, [image_path, tf.io.read_file(image_path)], tf.string, stateful=False)
             image = tf.ensure_shape(tf.io.decode_png(tf.reshape(data, []), channels=channels), [None, None, channels])
             mask = tf.numpy_function(lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path],
-                                     tf.uint8, stateful=False)  # fmt: skip
+                                     tf.uint8, stateful=False)
             return image, tf.ensure_shape(mask, [None, None, 1])
 
         paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
@@ -232,7 +216,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
         (h, w), (mh, mw) = images[odd].shape[:2], masks[odd].shape[:2]
         raise ValueError(f"{_label('image', odd, count, names)} is {h}x{w} but its mask is {mh}x{mw} (height x "
                          "width): a mask must match its image pixel for pixel; resize both the same way (the mask "
-                         "with nearest neighbour) or fix the pair")  # fmt: skip
+                         "with nearest neighbour) or fix the pair")
     if len({x.dtype for x in images}) > 1:  # some float: all float, in the same 0..255 range
         images = [x.astype(np.float32) for x in images]
     if len({m.dtype for m in masks}) > 1:
@@ -242,7 +226,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
     depth = {x.shape[-1] for x in images}
     if len(depth) > 1:
         raise ValueError(f"the images have different channel counts {sorted(depth)}: pass channels=1 or 3 "
-                         "to load() or convert them first")  # fmt: skip
+                         "to load() or convert them first")
     signature = (tf.TensorSpec([None, None, depth.pop()], tf.as_dtype(images[0].dtype)),
                  tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)))
     # sizes differ: one element at a time, resized in the next step

@@ -1,17 +1,10 @@
-"""Models: U-Net (``unet``), LinkNet (``linknet``) and U-Net on LinkNet's encoder (``unet-resnet34``).
+"""Models: U-Net, LinkNet and U-Net on LinkNet's encoder; float32 images in [0, 1], a float32 ``output``.
 
-Every model takes float32 images in [0, 1] and ends in a float32 layer named ``output``.
-Taught in notebooks 02, 03 and 05.
-"""
+Taught in notebooks 02, 03 and 05."""
 
+from ..data.fetch.weights import EncoderWeightsError
 from .build import MODEL_NAMES, EncoderNotPretrainedWarning, any_size, build_model, encoder_layers, output_channels
-from .linknet import (
-           EncoderWeightsError,
-           build_linknet,
-           build_linknet_scratch,
-           build_unet_encoder,
-           linknet_decoder_block,
-)
+from .linknet import build_linknet, build_linknet_scratch, build_unet_encoder, linknet_decoder_block
 from .unet import build_unet
 
 __all__ = ["MODEL_NAMES", "EncoderNotPretrainedWarning", "any_size", "build_model", "encoder_layers",

@@ -1,10 +1,6 @@
-"""One entry point for the compared models: ``build_model("unet" | "linknet" | "unet-resnet34", ...)``.
+"""``build_model``: the compared models built alike (the profile's width and encoder weights, one head rule).
 
-The comparison is only fair if the models are built the same way: same input, same head, same output
-dtype. ``build_model`` applies the profile (U-Net width, the ResNet34 encoder weights that LinkNet and
-the same-encoder control ``unet-resnet34`` share) and the head rule: two classes get a one-channel
-sigmoid head, more a K-channel softmax. Taught in ``notebooks/05_training.ipynb``.
-"""
+Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -13,7 +9,9 @@ import warnings
 import keras
 
 from .. import config
-from .linknet import EncoderWeightsError, build_linknet, build_unet_encoder
+from ..checks import whole
+from ..data.fetch.weights import EncoderWeightsError
+from .linknet import build_linknet, build_unet_encoder
 from .unet import build_unet
 
 MODEL_NAMES = ("unet", "linknet", "unet-resnet34")
@@ -30,32 +28,19 @@ class EncoderNotPretrainedWarning(UserWarning):
 
 def output_channels(num_classes: int) -> int:
     """Head channels for ``num_classes``: 1 (sigmoid) for 2, else K. Taught in ``notebooks/04_losses_metrics.ipynb``."""
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"num_classes counts the classes in the masks and must be an int >= 2, got {num_classes!r} "
-                         "(a binary mask has 2 classes: background and foreground).")
+    whole(num_classes, "num_classes", 2, fix="count the classes in the masks (a binary mask has 2: background and "
+          "foreground)")
     return 1 if num_classes == 2 else num_classes
 
 
 def build_model(name: str, input_shape, num_classes: int, profile: config.Profile | str | None = None,
                 missing_weights: str = "warn", bn_momentum: float | None = BN_MOMENTUM, **overrides) -> keras.Model:
-    """Build ``"unet"``, ``"linknet"`` or ``"unet-resnet34"`` for masks with ``num_classes`` classes.
+    """``"unet"``, ``"linknet"`` or ``"unet-resnet34"`` for ``input_shape`` ``(H, W, C)`` and ``num_classes``.
 
-    U-Net takes ``profile.unet_filters`` filters at level 1 and batch normalisation; LinkNet and
-    ``unet-resnet34`` (sm's U-Net decoder on the same ResNet34 encoder, the same-encoder control) take
-    ``profile.encoder_weights``. All end in the same head (see :func:`output_channels`) and tell
-    ``model.encoder_pretrained`` (``True``, ``False``, or ``None`` for U-Net).
-
-    Args:
-        input_shape: ``(H, W, C)``; sides multiples of 32 (LinkNet) or ``None``.
-        num_classes: classes in the masks (2 for membrane), ignored class included.
-        profile: a :class:`~segutils.config.Profile`, its name, or ``None`` for the active one.
-        missing_weights: when the encoder's ImageNet weights cannot be had (offline): ``"warn"`` builds a
-            random encoder with an :class:`EncoderNotPretrainedWarning`, ``"raise"`` re-raises the error.
-        bn_momentum: momentum of every BatchNorm layer, the same for both models (``None`` keeps the builders').
-        **overrides: passed to the builder (e.g. ``filters=64``, ``encoder_weights=None``).
-
-    Taught in ``notebooks/05_training.ipynb``.
-    """
+    ``profile`` (a Profile, its name, or None for the active one) sets U-Net's width and the encoder weights;
+    ``missing_weights="warn"`` builds a random encoder with an :class:`EncoderNotPretrainedWarning` where
+    ``"raise"`` re-raises; ``bn_momentum`` is every BatchNorm's (None: the builders'); ``overrides`` go to the
+    builder. ``model.encoder_pretrained`` says what the encoder got. Taught in ``notebooks/05_training.ipynb``."""
     if name not in MODEL_NAMES:
         raise ValueError(f"build_model knows {MODEL_NAMES}, got {name!r}")
     if missing_weights not in ("warn", "raise"):
@@ -102,12 +87,9 @@ def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def any_size(model: keras.Model) -> keras.Model:
-    """The same network and weights, taking images of any height and width (sides multiples of 32).
+    """The same network and weights, taking any height and width (multiples of 32).
 
-    A fully convolutional model built for fixed ``H x W`` inputs (as notebook 05 trains them) is rebuilt
-    from its configuration with ``(None, None, C)`` inputs; one that already takes any size is returned.
-    Taught in ``notebooks/07_inference.ipynb``.
-    """
+    Taught in ``notebooks/07_inference.ipynb``."""
     if tuple(model.input_shape[1:3]) == (None, None):
         return model
     config = model.get_config()

@@ -1,13 +1,8 @@
-"""LinkNet (Chaurasia & Culurciello 2017, arXiv:1707.03718): through segmentation_models and by hand.
+"""LinkNet (Chaurasia & Culurciello 2017): through segmentation_models, and the paper's by hand.
 
-Images arrive as float32 in [0, 1] with 1 or 3 channels, and the model normalises them once: ``gray_to_rgb``
-(a Concatenate of a grayscale input with itself) gives the ImageNet encoder three channels, and ``preprocess``
-(Rescaling) maps [0, 1] to the 0..255 the encoder saw, folded with ``sm.get_preprocessing(backbone)`` (the
-identity for ``resnet18/34``, whose first layer, the BatchNorm ``bn_data``, holds the ImageNet mean and
-variance). Built-in layers only, so ``load_model`` needs no ``custom_objects``. The model is flat, with sm's
-layer names (``bn_data``, ``stage2_unit1_relu1``, ...) and a float32 ``output``. Encoder weights come from
-:mod:`segutils.data.fetch.weights`. Taught in ``notebooks/03_linknet.ipynb``.
-"""
+Built-in layers only: ``gray_to_rgb`` and ``preprocess`` (Rescaling with ``sm.get_preprocessing`` folded in)
+turn [0, 1] images into what the encoder expects; the model is flat with sm's layer names and a float32
+``output``. Taught in ``notebooks/03_linknet.ipynb``."""
 
 from __future__ import annotations
 
@@ -20,16 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from segutils.data.fetch.weights import (  # noqa: F401 - re-exported: the models' names for them
-    EncoderWeightsError,
-    WeightsFile,
-    encoder_weights_path,
-    imagenet_weights_info,
-    keras_cache_dir,
-    read_weights_file,
-    weights_file_error,
-)
-
+from ..data.fetch import weights
 from .unet import check_input_shape, check_input_size, check_sides_on_call, final_activation, output_layer
 
 
@@ -40,11 +26,8 @@ def import_sm():
     return sm
 
 
-def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -> None:
-    """Load an encoder-only weights file (read by ``read_weights_file``) into an ``sm`` model's encoder.
-
-    The file must hold exactly the encoder's layers (shapes in order), not another backbone's or a whole model.
-    """
+def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone: str) -> None:
+    """Load an encoder-only weights file into ``core``'s encoder; EncoderWeightsError if it holds anything else."""
     path = found.path
     stop = next(i for i, layer in enumerate(core.layers) if layer.name.startswith("decoder_"))
     encoder = [layer for layer in core.layers[:stop] if layer.weights]
@@ -56,13 +39,13 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
         if len(found.layers) > len(expected) and not need - held:
             extra = [n for n in found.names if n not in {layer.name for layer in encoder}][:2]
             what = f"a whole model: {what}, the encoder's {len(expected)} and {len(found.layers) - len(expected)} " \
-                   "more" + (f" ({', '.join(extra)}, ...)" if extra else "")  # fmt: skip
+                   "more" + (f" ({', '.join(extra)}, ...)" if extra else "")
             fix = "To restore a whole trained model, build it with encoder_weights=None and call " \
-                  "model.load_weights(path), or keras.models.load_model(path) for a saved model."  # fmt: skip
+                  "model.load_weights(path), or keras.models.load_model(path) for a saved model."
         else:
             what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
             fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."
-        raise weights_file_error(path, what, backbone, fix)
+        raise weights.weights_file_error(path, what, backbone, fix)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -70,7 +53,7 @@ def load_encoder_weights(core: keras.Model, found: WeightsFile, backbone: str) -
         except Exception as err:  # noqa: BLE001 - one error that names the file and the fix
             what = f"a file Keras cannot load into the encoder ({type(err).__name__}: {str(err)[:300]})"
             fix = "Save encoder weights with encoder.save_weights('x.weights.h5'), or use classification_models' .h5."
-            raise weights_file_error(path, what, backbone, fix) from err
+            raise weights.weights_file_error(path, what, backbone, fix) from err
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -116,32 +99,17 @@ def prepend(prefix: keras.Model, core: keras.Model, name: str) -> keras.Model:
 def build_linknet(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
                   encoder_freeze: bool = False, decoder_block_type: str = "transpose",
                   logits: bool = False) -> keras.Model:
-    """LinkNet on a pretrained encoder, built by ``segmentation_models.Linknet``, named ``linknet_{backbone}``.
+    """``linknet_{backbone}``: ``sm.Linknet`` for ``input_shape`` ``(H, W, 1 or 3)`` and ``num_classes``.
 
-    ``sm.Linknet`` is built for 3 channels, then prefixed by ``gray_to_rgb`` (if C = 1) and ``preprocess``,
-    and suffixed by the float32 ``output`` layer: these add 0 parameters. sm's decoder has 5 blocks (4 skips:
-    ``stage4_unit1_relu1``, ``stage3_unit1_relu1``, ``stage2_unit1_relu1``, ``relu0``) and a 3x3 head, unlike
-    the paper's 4 blocks and final block. One class gives a sigmoid, more a softmax, ``logits`` neither.
-
-    Args:
-        input_shape: ``(H, W, C)`` with C in {1, 3}; H, W multiples of 32 or None.
-        backbone: any sm backbone with per-channel affine preprocessing (:func:`preprocessing_affine`).
-        encoder_weights: ``"imagenet"`` (the Keras cache, else a download), None (random) or the path of an
-            encoder-only file (classification_models' ``.h5``, or ``encoder.save_weights``), checked first.
-        encoder_freeze: make the encoder's layers, except BatchNorm, non-trainable (warm-up).
-        decoder_block_type: ``"transpose"`` (4x4 transposed conv) or ``"upsampling"``.
-    """
+    ``encoder_weights``: ``"imagenet"``, None, or an encoder-only weights file; ``encoder_freeze`` freezes the
+    encoder but BatchNorm; ``decoder_block_type``: ``"transpose"`` or ``"upsampling"``; ``logits``: no activation."""
     return build_on_encoder("Linknet", input_shape, num_classes, backbone, encoder_weights, logits,
                             encoder_freeze=encoder_freeze, decoder_block_type=decoder_block_type)
 
 
 def build_unet_encoder(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
                        logits: bool = False) -> keras.Model:
-    """``unet_{backbone}``: sm's U-Net decoder on LinkNet's encoder, the control ``build_model("unet-resnet34")``.
-
-    LinkNet's encoder, weights, input layers and ``output``; the decoder up-samples, concatenates the skips and
-    has two 3x3 convs of 256, 128, 64, 32, 16 filters. ``(H, W, 1)``, one class: 24,456,154 parameters.
-    """
+    """``unet_{backbone}``: sm's U-Net decoder on LinkNet's encoder, as :func:`build_linknet`."""
     return build_on_encoder("Unet", input_shape, num_classes, backbone, encoder_weights, logits)
 
 
@@ -156,17 +124,17 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
         raise ValueError(f"{name} needs 1 or 3 input channels, got input_shape={tuple(input_shape)}")
     check_input_size((height, width), 32, f"{kind}-{backbone}")
     scale, offset = preprocessing_affine(backbone)
-    weights = encoder_weights_path(backbone, encoder_weights)
-    found = read_weights_file(weights, backbone) if weights not in (None, "imagenet") else None  # before building
+    source = weights.encoder_weights_path(backbone, encoder_weights)
+    found = weights.read_weights_file(source, backbone) if source not in (None, "imagenet") else None
     try:
-        core = getattr(sm, kind)(
-            backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
-            activation=final_activation(num_classes, logits), encoder_weights=None if found is not None else weights,
-        )
+        core = getattr(sm, kind)(backbone, input_shape=(height, width, 3), classes=num_classes, **sm_kwargs,
+                                 activation=final_activation(num_classes, logits),
+                                 encoder_weights=None if found is not None else source)
     except Exception as err:
-        if weights == "imagenet" and "URL fetch failure" in str(err):
-            raise EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder ({err}). "
-                                      f"Put the file in {keras_cache_dir()}, or use encoder_weights=None.") from err
+        if source == "imagenet" and "URL fetch failure" in str(err):
+            raise weights.EncoderWeightsError(f"Could not download the ImageNet weights of the {backbone} encoder "
+                                              f"({err}). Put the file in {weights.keras_cache_dir()}, or use "
+                                              "encoder_weights=None.") from err
         raise
     if found is not None:
         load_encoder_weights(core, found, backbone)
@@ -184,13 +152,8 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
 
 
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):
-    """The paper's decoder block (Fig. 3): ``m`` channels in, ``n = filters`` out, ``+ skip`` (the encoder's input).
-
-    1x1 conv m -> m/4, BN, ReLU; 3x3 transposed conv m/4 -> m/4 with ``strides`` (2; 1 where the encoder
-    did not down-sample), BN, ReLU; 1x1 conv m/4 -> n, BN, ReLU (``{name}_conv1``, ``_tconv2``, ``_conv3``).
-    Convs have no bias (BatchNorm follows): ``m*m/4 + 9*(m/4)**2 + (m/4)*n`` weights and ``4*(m/4 + m/4 + n)``
-    BatchNorm parameters (m=256, n=128: 61,440 + 1,024 = 62,464).
-    """
+    """The paper's decoder block: 1x1 conv to m/4, 3x3 transposed conv (``strides``), 1x1 conv to ``filters``,
+    each with BN and ReLU, plus ``skip``."""
     mid = x.shape[-1] // 4
     for i, (conv, kernel, ch) in enumerate(((layers.Conv2D, 1, mid), (layers.Conv2DTranspose, 3, mid),
                                             (layers.Conv2D, 1, filters)), start=1):
@@ -220,14 +183,8 @@ def residual_block(x, filters: int, strides: int, name: str):
 
 
 def build_linknet_scratch(input_shape, num_classes: int, blocks=(2, 2, 2, 2), logits: bool = False) -> keras.Model:
-    """The paper's LinkNet, ``linknet_scratch``, on a plain-Keras ResNet18 encoder (``blocks=(3, 4, 6, 3)``: 34).
-
-    Initial block: 7x7 conv /2, BN, ReLU, 3x3 max-pool /2. Encoder ``enc1..enc4``: ResNet stages of 64, 128,
-    256, 512 channels (``enc1`` keeps the resolution). Decoder ``dec4..dec1``: :func:`linknet_decoder_block`
-    with (m, n) = (512, 256), (256, 128), (128, 64), (64, 64), each adding its encoder's input (``dec1`` has
-    stride 1). Final block: 3x3 transposed conv /2 to 32, 3x3 conv 32, 2x2 transposed conv /2 to
-    ``num_classes``. With 3 channels and 12 classes: 11,546,444 parameters (paper: 11.5 M).
-    """
+    """The paper's LinkNet, ``linknet_scratch``: a ResNet18 encoder (``blocks=(3, 4, 6, 3)``: 34),
+    four :func:`linknet_decoder_block`, and the final block."""
     input_shape = check_input_shape(input_shape, "build_linknet_scratch")
     check_input_size(input_shape, 32, "LinkNet")
     inputs = keras.Input(input_shape, name="image")

@@ -1,18 +1,15 @@
-"""U-Net (Ronneberger, Fischer & Brox 2015, arXiv:1505.04597) from small blocks.
+"""U-Net (Ronneberger, Fischer & Brox 2015) from small blocks, layers named after the paper's figure.
 
-Layers are named after the paper's figure. Level ``k`` (1 = full resolution, ``depth`` = deepest) has ``enc{k}_conv1``,
-``enc{k}_conv2``, ``enc{k}_pool`` on the way down and ``dec{k}_up``, ``dec{k}_concat``, ``dec{k}_conv1``,
-``dec{k}_conv2`` on the way up; ``dec{k}`` has ``enc{k}``'s resolution and width and concatenates its output, so
-the decoder runs ``dec{depth}`` first and ``dec1`` last. Between them sit ``bottleneck_conv1`` and
-``bottleneck_conv2``; then ``head`` (1x1 conv) and ``output``. Taught in ``notebooks/02_unet.ipynb``.
-"""
+Level ``k`` (1 = full resolution) has ``enc{k}_conv1``, ``enc{k}_conv2``, ``enc{k}_pool`` and ``dec{k}_up``,
+``dec{k}_concat``, ``dec{k}_conv1``, ``dec{k}_conv2``; then ``bottleneck_*``, ``head`` and ``output``.
+Taught in ``notebooks/02_unet.ipynb``."""
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import keras
 from keras import layers
+
+from ..checks import DIVIDE_HINT, is_whole, whole
 
 UPSAMPLING_MODES = ("transpose", "upsample_conv")
 
@@ -23,18 +20,14 @@ def check_input_shape(input_shape, who: str) -> tuple:
         shape = tuple(input_shape)
     except TypeError:
         shape = ()
-
-    def whole(n, none_ok=True):
-        return (n is None and none_ok) or (isinstance(n, Integral) and not isinstance(n, bool) and n >= 1)
-
-    if len(shape) == 3 and whole(shape[0]) and whole(shape[1]) and whole(shape[2], none_ok=False):
+    if len(shape) == 3 and all(n is None or is_whole(n) for n in shape[:2]) and is_whole(shape[2]):
         return tuple(None if n is None else int(n) for n in shape)
     if len(shape) == 2:
         hint = "it has no channels: add them, (H, W, 1) for grayscale or (H, W, 3) for RGB"
     elif len(shape) == 3 and shape[2] in (0, None):
         hint = f"{shape[2]} channels: images have 1 (grayscale) or 3 (RGB)"
     elif any(isinstance(n, float) for n in shape):
-        hint = "sides are whole numbers: 256 // 4, not 256 / 4"
+        hint = f"sides are whole numbers: {DIVIDE_HINT}"
     else:
         hint = "pass three whole numbers >= 1 (sides may be None)"
     raise ValueError(f"{who} takes input_shape=(height, width, channels), e.g. (256, 256, 1), or (None, None, 1) "
@@ -71,11 +64,7 @@ def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Mode
 
 
 def double_conv(x, filters: int, name: str, batchnorm: bool = False):
-    """Two 3x3 'same' convolutions ``{name}_conv1``, ``{name}_conv2`` with ReLU: every level's unit.
-
-    Each has ``9 * C_in * filters + filters`` parameters; ``batchnorm`` (conv, BatchNorm, ReLU) drops the bias
-    and adds ``4 * filters`` (gamma, beta, moving mean and variance).
-    """
+    """Two 3x3 'same' convolutions ``{name}_conv1``, ``{name}_conv2`` with ReLU (and BatchNorm)."""
     for i in (1, 2):
         if batchnorm:
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
@@ -101,12 +90,7 @@ def bottleneck(x, filters: int, batchnorm: bool = False, dropout: float = 0.0, n
 
 
 def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, upsampling: str = "transpose"):
-    """Expanding step: up-sample x2 to ``filters`` channels, concatenate ``[skip, up]``, double conv.
-
-    ``"transpose"`` is the paper's 2x2 up-convolution (Conv2DTranspose, stride 2: ``4 * C_in * filters + filters``
-    parameters); ``"upsample_conv"`` the Keras write-up's (zhixuhao/unet): UpSampling2D, then a 2x2 conv with
-    ReLU, as many parameters but 4x the multiply-adds.
-    """
+    """Up-sample x2 (``"transpose"`` or ``"upsample_conv"``) to ``filters``, concatenate ``[skip, up]``, double conv."""
     if upsampling == "transpose":
         up = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"{name}_up")(x)
     elif upsampling == "upsample_conv":
@@ -131,20 +115,13 @@ def output_layer(x, num_classes: int, logits: bool = False):
 def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 64, depth: int = 4,
                batchnorm: bool = False, dropout: float = 0.5, upsampling: str = "transpose",
                logits: bool = False) -> keras.Model:
-    """U-Net: ``depth`` encoder levels, a bottleneck, ``depth`` decoder levels, a 1x1 head; a model named ``unet``.
-
-    Level ``k`` has ``filters * 2**(k-1)`` channels, the bottleneck ``filters * 2**depth`` (the paper:
-    ``filters=64``, ``depth=4`` max-pools). Convolutions are 'same' padded, so the output has the input's
-    height and width (the paper's 'valid' convs shrink 572 to 388); H and W are multiples of ``2**depth``,
-    or ``None`` for any size. ``batchnorm`` after every 3x3 conv is not in the paper; ``dropout`` (0: none)
-    follows ``enc{depth}`` and the bottleneck as in the original Keras write-up, and so does
-    ``upsampling="upsample_conv"`` (the paper's is ``"transpose"``). One class gives a sigmoid, more a
-    softmax, ``logits`` neither. The paper's ``build_unet((256, 256, 1), 2)`` has exactly 31,030,658 parameters.
-    """
+    """``unet``: ``depth`` levels of ``filters * 2**(k-1)`` channels, a bottleneck, a 1x1 head (sigmoid for one
+    class, softmax for more, ``logits`` neither); sides multiples of ``2**depth`` or None. ``batchnorm``,
+    ``dropout`` and ``upsampling="upsample_conv"`` are not the paper's."""
     if upsampling not in UPSAMPLING_MODES:
         raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
-    if depth < 1 or num_classes < 1:
-        raise ValueError(f"depth and num_classes must be >= 1, got depth={depth}, num_classes={num_classes}")
+    whole(depth, "depth")
+    whole(num_classes, "num_classes", fix="output channels: 1 for a sigmoid (two classes), K for a softmax")
     input_shape = check_input_shape(input_shape, "build_unet")
     check_input_size(input_shape, 2**depth, f"U-Net with depth={depth}")
 
@@ -162,10 +139,7 @@ def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 6
 
 
 def unet_levels(model: keras.Model) -> list[dict]:
-    """Per level (1..depth, ``"bottleneck"``) of a :func:`build_unet` model: sides, channels, parameters.
-
-    The bottleneck's parameters are its ``encoder_params``; the head is not counted.
-    """
+    """Per level (1..depth, ``"bottleneck"``) of a U-Net: sides, channels, encoder and decoder parameters."""
     depth = sum(1 for layer in model.layers if layer.name.endswith("_pool") and layer.name.startswith("enc"))
 
     def params(prefix: str) -> int:

@@ -1,9 +1,6 @@
-"""Verified downloads: every file is checked against the manifest's size and SHA-256.
+"""Verified downloads: every file checked against the manifest's size and SHA-256, landing atomically.
 
-Files download in parallel (:mod:`segutils.data.fetch.transfer`) and land atomically, so a cached file is
-complete and correct or absent; files already correct are skipped; Ctrl-C stops within about a second.
-They come from the manifest's pinned URL or a mirror (:func:`mirror_url`). Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from .transfer import DownloadError, Stop, fetch, run_all, sweep_stale_parts
 
 ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
 ENV_MIRROR = "SEGUTILS_MIRROR"
-
 #: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
 WEIGHTS = "weights"
 
@@ -40,12 +36,7 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str] | None:
-    """``(url, source)`` of the mirror root for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None.
-
-    A mirror is laid out like the manifest: an ``http(s)://`` or ``file://`` URL or a folder (a USB copy),
-    ``{name}`` replaced by the dataset's name, e.g. ``SEGUTILS_MIRROR=http://192.168.1.10:8000/{name}/``
-    beside the instructor's ``python -m http.server``.
-    """
+    """``(url, source)`` of the mirror for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None."""
     source = "the mirror argument" if mirror else f"the mirror set by {ENV_MIRROR}"
     chosen = str(mirror or os.environ.get(ENV_MIRROR) or "").strip().replace("{name}", name)
     if not chosen:
@@ -141,12 +132,10 @@ def _interrupted(name: str, dest: Path, kept: int | None, total: int) -> Keyboar
 
 def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None,
              workers: int = 8, progress: bool = True) -> Path:
-    """Fetch and verify every file of ``membrane`` or ``camvid`` (from a mirror or the pinned URL); return its folder.
+    """Fetch and verify the files of ``membrane`` or ``camvid``; their folder.
 
-    A :class:`DownloadError` names the files that failed, their URLs and what to do. On Ctrl-C (or "interrupt
-    kernel") the queued files are cancelled, the verified ones kept and no partial file keeps a real name.
-    Taught in ``notebooks/01_data.ipynb``.
-    """
+    A :class:`DownloadError` names the failed files, their URLs and the fix; Ctrl-C keeps the verified files.
+    Taught in ``notebooks/01_data.ipynb``."""
     meta = info(name)
     if meta.manifest is None:
         raise ValueError(f"{meta.name!r} has no files to download: it is generated or read from your folder.")

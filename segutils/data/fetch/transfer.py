@@ -1,8 +1,6 @@
-"""One checked file transfer, the thread pool that runs them, and what went wrong.
+"""One checked file transfer (to a hidden ``.part``, renamed once checked) and the threads that run them.
 
-Each file arrives under a hidden ``.<name>.<pid>-<thread>.part``, renamed once its size and SHA-256 match; a web
-page in its place (a Wi-Fi login page) stops the download. Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``).
-"""
+Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``)."""
 
 from __future__ import annotations
 
@@ -96,10 +94,7 @@ _opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 
 def run_all(fn, items, workers: int, stop: Stop) -> list:
-    """``[fn(item) for item in items]`` on ``workers`` threads.
-
-    On Ctrl-C (or any error) the queued items are cancelled, the connections hung up, and the error re-raised.
-    """
+    """``[fn(item) for item in items]`` on ``workers`` threads; Ctrl-C or an error cancels the rest and re-raises."""
     pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
     jobs = [pool.submit(fn, item) for item in items]
     try:

@@ -1,8 +1,6 @@
-"""LinkNet's pretrained encoder weights: where the file comes from, and what a file holds.
+"""LinkNet's encoder weights: where the file comes from, and what a file holds before Keras loads it.
 
-:func:`read_weights_file` says what a file holds (a web page, a truncated file, a network's layers) before Keras
-loads it. The models import this module, never the reverse. Taught in ``notebooks/03_linknet.ipynb``.
-"""
+Taught in ``notebooks/03_linknet.ipynb``."""
 
 from __future__ import annotations
 
@@ -38,12 +36,8 @@ def keras_cache_dir() -> str:
 
 
 def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | None:
-    """Resolve ``encoder_weights`` (``"imagenet"``, None or a path) to what the model should load.
-
-    ``"imagenet"`` is ``classification_models``' ``*_no_top.h5`` in the Keras cache (``~/.keras/models``), else
-    fetched from ``mirror`` (or ``SEGUTILS_MIRROR``)'s ``weights/`` folder, else GitHub, checked against its md5;
-    failing all, an :class:`EncoderWeightsError`.
-    """
+    """``encoder_weights`` (``"imagenet"``, None or a path) as what the model loads: ``"imagenet"`` from the Keras
+    cache, the mirror or GitHub (md5-checked), else an :class:`EncoderWeightsError` with the fixes."""
     if encoder_weights is None:
         return None
     if isinstance(encoder_weights, str) and encoder_weights == "imagenet":
@@ -124,10 +118,7 @@ def _keras3_layers(group) -> list:
 
 
 def read_weights_file(path, backbone: str) -> WeightsFile:
-    """The layers an HDF5 weights file (or ``.keras`` archive) holds.
-
-    An empty, HTML, non-HDF5 or truncated file raises an :class:`EncoderWeightsError` that says which and the fix.
-    """
+    """The layers an HDF5 weights file (or ``.keras`` archive) holds, else an EncoderWeightsError saying what."""
     import h5py
 
     path = os.fspath(path)
@@ -140,7 +131,7 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     if re.match(rb"\s*(<!doctype html|<html|<\?xml|<head|<body)", head[:512], re.I):
         page = f"an HTML page ({size:,} bytes{titled(head)}) saved in place of the weights"
         fix = "A download fetched a web page (a Wi-Fi login page or an error page): open a browser and log in if " \
-              "asked, delete the file, and download it again."  # fmt: skip
+              "asked, delete the file, and download it again."
         raise weights_file_error(path, page, backbone, fix)
     source = path
     if head.startswith(b"PK\x03\x04"):
@@ -162,6 +153,6 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
     except OSError as err:
         stored = re.search(r"stored_eof = (\d+)", str(err))
         what = f"a truncated HDF5 file, {size:,} of the {int(stored.group(1)):,} bytes it should have" if stored \
-            else f"a damaged HDF5 file ({size:,} bytes; {err})"  # fmt: skip
+            else f"a damaged HDF5 file ({size:,} bytes; {err})"
         raise weights_file_error(path, what, backbone, again) from err
     return WeightsFile(path, tuple(layers), tuple(names))
