@@ -277,18 +277,3 @@ def test_the_head_rule_at_the_threshold_itself_is_class_0_in_prediction_and_metr
         assert float(metric.result()) == 1.0  # 0.5 counted as class 1 would give IoU 1/3
     np.testing.assert_array_equal(head_rule(np.array([[0.25], [0.2500001]]), 0.25), [0, 1])
     np.testing.assert_array_equal(head_rule(np.array([[0.5, 0.5], [0.4, 0.6]])), [0, 1])  # argmax: ties to class 0
-
-
-@pytest.mark.parametrize(("statement", "message"), [
-    ("import segutils.inference", r"^segutils.inference moved to segutils.predict: import segutils.predict"),
-    ("import segutils.evaluation.predict", r"^segutils.evaluation.predict moved to segutils.predict: import"),
-    ("from segutils.evaluation import predict_masks",
-     r"^segutils.evaluation.predict_masks moved to segutils.predict.predict_masks: from segutils.predict import "
-     r"predict_masks$"),
-    ("from segutils.evaluation import from_logits",
-     r"^segutils.evaluation.from_logits moved to segutils.predict.ends_in_logits: from segutils.predict import "
-     r"ends_in_logits$"),
-])
-def test_the_old_prediction_paths_name_the_new_one(statement, message):
-    with pytest.raises(ImportError, match=message):
-        exec(statement, {})
