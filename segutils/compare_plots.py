@@ -10,7 +10,8 @@ import statistics
 import numpy as np
 
 from .evaluation.report import time_to_reach
-from .plotting import as_rgb, class_handles, mask_hw, mask_to_rgb, pyplot
+from .plotting import as_rgb, class_handles, mask_to_rgb, pyplot
+from .predict import mask_hw
 
 #: Colours of :func:`error_codes`: 0 correct (white), 1 false positive, 2 false negative, 3 wrong class, 4 ignored.
 ERROR_COLOURS = np.array([[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [0.6, 0.2, 0.7], [0.6, 0.6, 0.6]],

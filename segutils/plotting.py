@@ -11,6 +11,8 @@ import importlib
 
 import numpy as np
 
+from .predict import mask_hw
+
 #: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
@@ -32,12 +34,6 @@ def as_rgb(image) -> np.ndarray:
     image = np.clip((image / 255.0 if image.dtype == np.uint8 else image).astype(np.float32), 0.0, 1.0)
     image = image[..., None] if image.ndim == 2 else image
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
-
-
-def mask_hw(mask) -> np.ndarray:
-    """A class mask as ``H x W`` (an ``H x W x 1`` mask loses its channel axis)."""
-    mask = np.asarray(mask)
-    return mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
 
 
 def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:

@@ -52,6 +52,12 @@ def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
     raise ValueError(f"the model takes {channels} channel(s) but an image has {n}: {fix}")
 
 
+def mask_hw(mask) -> np.ndarray:
+    """A class mask as ``H x W`` (an ``H x W x 1`` mask loses its channel axis)."""
+    mask = np.asarray(mask)
+    return mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
+
+
 def check_head(model) -> None:
     """Refuse a model that is not one ``(B, H, W, C)`` -> ``(B, H, W, K)`` map, in one line."""
     outputs, name = getattr(model, "outputs", None), getattr(model, "name", type(model).__name__)
@@ -188,13 +194,3 @@ def predict_probabilities(model, images, batch_size: int = 8, resize: bool = Fal
     once and move the threshold without running the model again.
     """
     return _predict(model, images, batch_size, resize, from_logits, to_probabilities)
-
-
-def __getattr__(name: str):
-    """The tiling names, imported from here before :mod:`segutils.tiling` held them, still work."""
-    if name in {"TileGrid", "tile_grid", "blend_window", "receptive_field", "mirror_indices", "tiled_probabilities",
-                "predict_tiled"}:
-        from . import tiling
-
-        return getattr(tiling, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

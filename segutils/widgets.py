@@ -14,8 +14,8 @@ import numpy as np
 
 from . import metrics
 from .compare_plots import ERROR_COLOURS, error_codes, error_handles
-from .plotting import as_rgb, mask_hw, overlay
-from .predict import head_rule, predict_probabilities
+from .plotting import as_rgb, overlay
+from .predict import head_rule, mask_hw, predict_probabilities
 
 
 @dataclass

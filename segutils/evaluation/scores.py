@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import metrics
-from ..plotting import mask_hw
-from ..predict import predict_masks
+from ..predict import mask_hw, predict_masks
 
 
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
