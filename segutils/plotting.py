@@ -1,8 +1,6 @@
-"""Pictures of the data: images with their masks, class balance, augmentations, the U-Net drawing.
-
-Every function draws with matplotlib and returns the ``Figure`` (assign it, ``fig = show_pairs(...)``, so a
-notebook shows it once). Images are uint8 in ``[0, 255]`` or float in ``[0, 1]``, ``H x W`` or ``H x W x C``
-with C = 1 or 3; masks are ``H x W`` (or ``H x W x 1``) class indices. Taught in ``notebooks/01_data.ipynb``.
+"""Pictures of the data: masks, overlays, class balance, augmentations, the U-Net drawing; each returns its
+``Figure``. Images: uint8 or float in ``[0, 1]``, ``H x W [x 1 or 3]``; masks: ``H x W [x 1]`` class indices.
+Taught in ``notebooks/01_data.ipynb``.
 """
 
 from __future__ import annotations
@@ -69,7 +67,7 @@ def class_handles(class_names, ignore_index: int | None = None) -> list:
     from matplotlib.patches import Patch
 
     return [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
-            for k, name in enumerate(class_names)]  # fmt: skip
+            for k, name in enumerate(class_names)]
 
 
 def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
@@ -100,8 +98,8 @@ def pixel_share(masks, num_classes: int) -> np.ndarray:
 
 
 def class_balance(shares: dict[str, np.ndarray], class_names=None):
-    """Bars of the pixel share per class, one panel per dataset of ``shares`` (``{dataset: pixel_share(...)}``);
-    ``class_names``: ``{dataset: class names}`` (default: indices). Taught in ``notebooks/01_data.ipynb``."""
+    """Bars of each class's pixel share, one panel per ``{dataset: pixel_share(...)}``; ``class_names``:
+    ``{dataset: names}``. Taught in ``notebooks/01_data.ipynb``."""
     fig, axes = pyplot().subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
     for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
@@ -115,9 +113,8 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
 
 
 def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
-    """One row per named :class:`~segutils.data.augment.AugmentConfig`: the original, then ``n`` random draws, each
-    with the augmented mask's boundaries in magenta (:func:`outline`); where they hug the objects' edges, image and
-    mask are aligned. Taught in ``notebooks/01_data.ipynb``."""
+    """One row per ``{name: AugmentConfig}``: the original, then ``n`` random draws, each with its mask's
+    :func:`outline` (aligned where it hugs the objects' edges). Taught in ``notebooks/01_data.ipynb``."""
     import tensorflow as tf
 
     from segutils.data.augment import augment
@@ -141,11 +138,8 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
 
 
 def draw_unet(model_or_levels, ax=None):
-    """Draw the U of Ronneberger et al. (2015), Fig. 1: encoder down the left, bottleneck at the bottom, decoder up
-    the right, boxes as wide as ``log2(channels)``, arrows for max-pools, up-convolutions and skips.
-
-    ``model_or_levels``: a :func:`segutils.models.build_unet` model or its :func:`~segutils.models.unet.unet_levels`
-    (``None`` sizes print as ``?``); ``ax`` defaults to a new figure. Taught in ``notebooks/02_unet.ipynb``.
+    """The U of Ronneberger et al. (2015), Fig. 1, of a :func:`segutils.models.build_unet` model or its
+    ``unet_levels``, into ``ax`` (default a new figure). Taught in ``notebooks/02_unet.ipynb``.
     """
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle

@@ -1,9 +1,6 @@
-"""Evaluation and comparison of trained models (see the submodules).
-
-``evaluate`` (:mod:`.scores`) scores masks dataset-wide and per image; ``compare`` (:mod:`.table`) puts models side
-by side; :mod:`.stats` tests a gap (paired bootstrap); :mod:`.resolution` scores at the labels' size;
-:mod:`.writeup` times the write-up's U-Net; :mod:`.report` writes the conclusion. Prediction itself is
-:mod:`segutils.predict`. Taught in ``notebooks/06_comparison.ipynb``.
+"""Evaluation of trained models: scores, the comparison table, a bootstrap test of a gap, scores at the labels'
+size, the write-up's U-Net timed, the report. Prediction is :mod:`segutils.predict`.
+Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from .report import CLAIMS, conclusion, time_to_reach, write_report
