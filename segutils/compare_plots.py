@@ -1,6 +1,5 @@
 """Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy, masks with their
-errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -52,8 +51,7 @@ def _who_first(reach: dict[str, dict], key: str) -> str:
 def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
     """Validation curves of the ``runs`` (records with ``history[metric]`` and ``elapsed``) against epochs and
     seconds; ``target_iou``: a line, and who reached it first (:func:`first_to_reach`) in the titles.
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     if not runs:
         raise ValueError("learning_curves needs at least one run record (segutils.training.find_runs)")
     for r in runs:
@@ -115,8 +113,7 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
 
 def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
     """Each model's mean (+- std over seeds) of ``metric`` against each of ``speeds`` the ``table`` (or its rows)
-    has, one panel a speed. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    has, one panel a speed. Taught in ``notebooks/06_comparison.ipynb``."""
     from .evaluation.table import COLUMNS, Table, compare
 
     table = table if isinstance(table, Table) else compare(list(table))
@@ -197,8 +194,7 @@ def comparison_grid(images, masks, predictions: dict, indices=None, num_classes:
                     ignore_index=None, class_names=None, per_image: dict | None = None):
     """Rows of test images (``indices``, default the first three): image | truth | per model of ``{model: masks}``
     its mask and :func:`error_map`; ``per_image``: ``{model: per-image mean IoU}`` for the titles.
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     indices = list(range(min(3, len(images)))) if indices is None else list(indices)
     rows = []
     for i in indices:
@@ -221,8 +217,7 @@ def worst_indices(per_image_iou, k: int = 3) -> list[int]:
 def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
                  positive: int = 1, ignore_index=None, class_names=None):
     """Each model's ``k`` worst images (:func:`worst_indices`): image | truth | mask | errors, with the other models'
-    IoU there; arguments as in :func:`comparison_grid`. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    IoU there; arguments as in :func:`comparison_grid`. Taught in ``notebooks/06_comparison.ipynb``."""
     rows = []
     for model, masks_of in predictions.items():
         for rank, i in enumerate(worst_indices(per_image[model], k), 1):

@@ -1,6 +1,5 @@
 """Export a trained model by Keras' ``model.export`` (SavedModel, ONNX, LiteRT), load it back without Keras and
-compare its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``.
-"""
+compare its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -53,8 +52,7 @@ def check_available(fmt: str) -> None:
 def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     """Write ``model`` (its input signature kept) in format ``fmt`` under ``directory``; returns the path written.
     Raises :class:`ExportUnavailable` when packages are missing, FileExistsError over an earlier export unless
-    ``overwrite``.
-    """
+    ``overwrite``."""
     check_available(fmt)
     path = Path(directory) / FILENAMES[fmt]
     if path.exists() and not overwrite:
@@ -134,8 +132,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
 
     Returns one row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the batch),
     ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error`` (``None``, or why the
-    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``.
-    """
+    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``."""
     images = np.asarray(images, np.float32)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

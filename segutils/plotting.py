@@ -1,7 +1,6 @@
 """Pictures of the data: masks, overlays, class balance, augmentations, the U-Net drawing; each returns its
 ``Figure``. Images: uint8 or float in ``[0, 1]``, ``H x W [x 1 or 3]``; masks: ``H x W [x 1]`` class indices.
-Taught in ``notebooks/01_data.ipynb``.
-"""
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -139,8 +138,7 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
 
 def draw_unet(model_or_levels, ax=None):
     """The U of Ronneberger et al. (2015), Fig. 1, of a :func:`segutils.models.build_unet` model or its
-    ``unet_levels``, into ``ax`` (default a new figure). Taught in ``notebooks/02_unet.ipynb``.
-    """
+    ``unet_levels``, into ``ax`` (default a new figure). Taught in ``notebooks/02_unet.ipynb``."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle
 

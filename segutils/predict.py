@@ -1,6 +1,5 @@
 """Prediction of whole images, prepared as in training (uint8 -> ``x / 255``), classified by
-:func:`segutils.functional.head_rule`; tiles: :mod:`segutils.tiling`. Taught in ``notebooks/07_inference.ipynb``.
-"""
+:func:`segutils.functional.head_rule`; tiles: :mod:`segutils.tiling`. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -8,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
 
@@ -139,8 +139,7 @@ def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> 
 
 def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | None, to):
     """Each image's model output (cropped back), turned by ``to(output, from_logits)``; stacked when one size."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    whole(batch_size, "batch_size")
     check_head(model)
     from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
     items, single = _as_list(images)
@@ -172,15 +171,12 @@ def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, re
     reflect-padded to a multiple of 32 or to the model's fixed input, predicted ``batch_size`` at a time, cropped
     back and classified by :func:`head_rule`. An image larger than a fixed input raises unless ``resize=True``
     (bilinear to the input, nearest back). ``from_logits=None``: :func:`ends_in_logits`.
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     return _predict(model, images, batch_size, resize, from_logits,
                     lambda out, logits: head_rule(out, threshold, logits))
 
 
 def predict_probabilities(model, images, batch_size: int = 8, resize: bool = False,
                           from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:
-    """Float32 probabilities ``(H, W, C)`` of ``images`` (one channel: class 1's), shaped as by :func:`predict_masks`,
-    which is their ``head_rule(p, threshold)`` up to rounding at the cut. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """Float32 probabilities ``(H, W, C)`` (one channel: class 1's) whose ``head_rule`` is :func:`predict_masks`."""
     return _predict(model, images, batch_size, resize, from_logits, to_probabilities)

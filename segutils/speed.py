@@ -1,6 +1,5 @@
 """How fast a model predicts (the course's one timing loop) and how much it computes (FLOPs = 2 x multiply-adds of
-the convolutions and dense layers). Taught in ``notebooks/06_comparison.ipynb``.
-"""
+the convolutions and dense layers). Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -12,11 +11,13 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from .checks import whole
+
 
 def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
     """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` untimed ones (tracing, allocation)."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    whole(repeats, "repeats")
+    whole(warmup, "warmup", minimum=0)
     for _ in range(warmup):
         fn()
     times = []
@@ -39,8 +40,7 @@ def _spatial(shape) -> int:
 def layer_flops(layer, batchnorm: bool = False) -> int:
     """FLOPs of one layer for one image: ``2 * kernel weights * output positions`` for ``Conv2D`` and ``Dense``
     (input positions for ``Conv2DTranspose``), depthwise and separable convolutions alike; with ``batchnorm``, 2 per
-    ``BatchNormalization`` output; 0 for any other layer.
-    """
+    ``BatchNormalization`` output; 0 for any other layer."""
     layers = keras.layers
     if isinstance(layer, layers.SeparableConv2D | layers.DepthwiseConv2D):
         kh, kw = layer.kernel_size
@@ -90,8 +90,7 @@ def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
 def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
     """Speed and size of ``model`` on random images of ``input_shape``: ``latency_ms`` and ``latency_p90_ms`` at
     batch 1, ``images_per_s`` at ``batch_size`` (medians of ``repeats`` calls after ``warmup``), ``batch_size``,
-    ``parameters``, ``flops`` per image and ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    ``parameters``, ``flops`` per image and ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``."""
     input_shape = tuple(input_shape or model.input_shape[1:])
     if None in input_shape:
         raise ValueError(f"pass input_shape=(H, W, C): the model takes any size {model.input_shape}")

@@ -1,6 +1,5 @@
 """Overlap-tile prediction (Ronneberger et al. 2015, Fig. 2) of one image of any size: a mirrored margin, tiles
-blended by ``sin^2`` weights that add up to 1. Taught in ``notebooks/07_inference.ipynb``.
-"""
+blended by ``sin^2`` weights that add up to 1. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from keras import layers
 from tqdm.auto import tqdm
 
 from . import _compat
+from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
 from .predict import check_finite, check_head, ends_in_logits, prepare_image, round_up, to_probabilities
@@ -47,8 +47,7 @@ def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multi
     """The :class:`TileGrid` of ``tile``-pixel tiles overlapping by ``overlap`` over a margin of ``overlap / 2``
     (rounded up to ``multiple``); a small image gets one tile, shrunk to a multiple. Raises ValueError, naming the
     nearest valid values, when ``tile`` or ``overlap`` is not a multiple of ``multiple``.
-    Taught in ``notebooks/07_inference.ipynb``.
-    """
+    Taught in ``notebooks/07_inference.ipynb``."""
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {height} x {width} pixels")
     if tile < multiple or tile % multiple:
@@ -89,8 +88,7 @@ def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
 def receptive_field(model) -> int:
     """Side in pixels of the input window one output pixel depends on: a ``k x k`` conv or pool adds
     ``(k - 1) * jump`` (input pixels between features), strides multiply ``jump``, up-sampling divides it, merges
-    take the widest input. Taught in ``notebooks/07_inference.ipynb``.
-    """
+    take the widest input. Taught in ``notebooks/07_inference.ipynb``."""
     field: dict[str, tuple[float, float]] = {}
     for layer in model.layers:
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
@@ -140,8 +138,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
     if array.ndim != 3:
         raise ValueError(f"predict_tiled takes one image (H, W) or (H, W, C), got shape {np.shape(image)}; "
                          "for a batch, call it once per image.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    whole(batch_size, "batch_size")
     check_finite(array)  # before any tile is predicted
     check_head(model)
     channels, logits = model.input_shape[-1], ends_in_logits(model) if from_logits is None else bool(from_logits)
@@ -197,7 +194,6 @@ def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batc
 
     ``threshold`` and ``from_logits`` as in :func:`segutils.predict.predict_masks`. Farther from the border than half
     the :func:`receptive_field`, a tile's probabilities equal the whole image's. Taught in
-    ``notebooks/07_inference.ipynb``.
-    """
+    ``notebooks/07_inference.ipynb``."""
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
     return head_rule(probs, threshold)

@@ -1,7 +1,6 @@
 """An explorer of models' predictions on a test set: plain functions compute and draw each state of the controls
 (image, model, threshold, opacity, errors); :class:`Explorer` wires ipywidgets to them.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -71,18 +70,11 @@ def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None
         shown = overlay(image, mask, opacity, data.ignore_index)
     cm = metrics.confusion_matrix(truth, mask, data.num_classes, data.ignore_index)
     iou = float(metrics.scores(cm, data.ignore_index)["mean_iou"])
-    rule = f"p > {threshold:.2f}" if probs.shape[-1] == 1 else "argmax"
-    return {
-        "truth": overlay(image, truth, opacity, data.ignore_index),
-        "prediction": shown,
-        "probability": probs[..., 0] if probs.shape[-1] == 1 else probs.max(axis=-1),
-        "mask": mask,
-        "errors": errors,
-        "iou": iou,
-        "binary": probs.shape[-1] == 1,
-        "show_errors": show_errors,
-        "title": f"image {index}, {model} ({rule}): mean IoU {iou:.3f}",
-    }
+    binary = probs.shape[-1] == 1
+    rule = f"p > {threshold:.2f}" if binary else "argmax"
+    return dict(truth=overlay(image, truth, opacity, data.ignore_index), prediction=shown,
+                probability=probs[..., 0] if binary else probs.max(axis=-1), mask=mask, errors=errors, iou=iou,
+                binary=binary, show_errors=show_errors, title=f"image {index}, {model} ({rule}): mean IoU {iou:.3f}")
 
 
 def render(arrays: dict, data: ExplorerData, fig=None):
@@ -111,8 +103,7 @@ def render(arrays: dict, data: ExplorerData, fig=None):
 
 class Explorer:
     """ipywidgets controls over :func:`explorer_arrays` and :func:`render` (threshold disabled for argmax heads);
-    a moved control or ``update(index=3)`` redraws. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    a moved control or ``update(index=3)`` redraws. Taught in ``notebooks/06_comparison.ipynb``."""
 
     def __init__(self, data: ExplorerData, index=0, model=None, threshold=0.5, opacity=0.45, show_errors=False):
         import ipywidgets as w

@@ -189,6 +189,9 @@ def test_bad_images_say_what_is_wrong(unet):
     with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
         predict_tiled(fixed, np.zeros((100, 100), "float32"), tile=128)
     assert predict_tiled(fixed, np.zeros((100, 70), "float32"), overlap=32).shape == (100, 70)
+    for predict in (predict_tiled, predict_masks):
+        with pytest.raises(ValueError, match=r"^batch_size must be a whole number >= 1, got 0 \(int\)$"):
+            predict(unet, np.zeros((64, 64), "float32"), batch_size=0)
 
 
 def test_the_benchmark_reports_whole_tiled_and_flips(capsys):

@@ -1,7 +1,6 @@
 """Evaluation of trained models: scores, the comparison table, a bootstrap test of a gap, scores at the labels'
 size, the write-up's U-Net timed, the report. Prediction is :mod:`segutils.predict`.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from .report import CLAIMS, conclusion, time_to_reach, write_report
 from .resolution import masks_at_label_size, scoring_note, to_label_size

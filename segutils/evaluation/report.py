@@ -1,7 +1,6 @@
 """The comparison's conclusion written from measured numbers, and its report file.
 
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -17,11 +16,9 @@ from .table import Table
 from .writeup import WRITEUP_NAME
 
 #: The original write-up's claims, shown beside the measured figures.
-CLAIMS = {
-    "accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
-    "speed": "8 s (U-Net) vs 1-2 s (LinkNet) per training step, hardware unknown",
-    "convergence": "LinkNet converges faster",
-}
+CLAIMS = {"accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
+          "speed": "8 s (U-Net) vs 1-2 s (LinkNet) per training step, hardware unknown",
+          "convergence": "LinkNet converges faster"}
 #: The gaps the conclusion tests, ``(a, b, what a - b measures)``, when both models are in the table.
 GAPS = (
     ("linknet", "unet", "the write-up's question"),
@@ -33,8 +30,7 @@ GAPS = (
 
 def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
     """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
-    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``."""
     history = record.get("history", {}).get(metric, [])
     for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
         if value >= target:
@@ -78,8 +74,7 @@ def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, flo
     ``per_image``: ``{model: (seeds, images) per-image test mean IoU}``, which gives each pair of :data:`GAPS` its
     gap with a 95 % paired-bootstrap interval; ``reach``: seconds to validation mean IoU ``target_iou`` per model
     (NaN: never); ``encoder_pretrained``: whether ResNet34 started from ImageNet; ``unet_filters``: the trained
-    U-Net's width. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    U-Net's width. Taught in ``notebooks/06_comparison.ipynb``."""
     models = [m for m in table.models if not m.startswith(WRITEUP_NAME)]
     ranked = sorted(models, key=lambda m: -table.mean(m, "mean_iou"))
     lines = [
@@ -137,8 +132,7 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
                  text: str = "", versions: dict | None = None, runs: list[dict] | None = None) -> Path:
     """Write ``report.md`` (table, conclusion ``text``, :func:`protocol_lines` of ``runs``, ``figures`` as linked
     ``<name>.png``, machine, profile, versions) and ``table.csv`` into ``directory`` (created); returns
-    ``report.md``'s path. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    ``report.md``'s path. Taught in ``notebooks/06_comparison.ipynb``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     table.to_csv(directory / "table.csv")

@@ -1,6 +1,5 @@
 """Masks at the labels' own resolution: predict at the training size, resize the probabilities back, then classify
-(resized labels lose thin membranes). Taught in ``notebooks/06_comparison.ipynb``.
-"""
+(resized labels lose thin membranes). Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
 def masks_at_label_size(model, images, masks, size: int, threshold: float = 0.5, batch_size: int = 8) -> list:
     """uint8 class masks of ``images``, each of its label's shape ``(H, W)`` (only the ``masks``' shapes are read):
     each image resized to ``size`` as in training, its probabilities resized back (:func:`to_label_size`) and
-    classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``."""
     if len(images) != len(masks):
         raise ValueError(f"{len(images)} images and {len(masks)} masks: give one label per image")
     resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, (size, size)))

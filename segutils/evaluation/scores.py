@@ -1,6 +1,5 @@
 """Scores of predicted masks against true ones, per class, dataset-wide and per image, and for membrane the ISBI 2012
-region scores. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+region scores. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -16,8 +15,7 @@ from ..predict import mask_hw, predict_masks
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
     """ISBI 2012's ``(V_rand, V_info)`` of one mask (1: perfect; NaN without a true cell), over the pixels inside the
     true cells (4-connected regions of ``cell_class``): ``V_rand = 1 - adapted_rand_error``, ``V_info = 2 I(S;T) /
-    (H(S) + H(T))``. Predicted borders are not thinned as the challenge does: comparable, not identical figures.
-    """
+    (H(S) + H(T))``. Predicted borders are not thinned as the challenge does: comparable, not identical figures."""
     from skimage.measure import label
     from skimage.metrics import adapted_rand_error, variation_of_information
 
@@ -42,8 +40,7 @@ def _entropy(labels: np.ndarray) -> float:
 class Evaluation:
     """What :func:`evaluate` measured: the ``(K, K)`` ``confusion_matrix`` over the set (rows truth), its
     ``scores``; ``per_image`` ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice``
-    ``(N, K)`` (NaN: class absent from both masks); the mean :func:`region_scores` and ``per_image_regions``.
-    """
+    ``(N, K)`` (NaN: class absent from both masks); the mean :func:`region_scores` and ``per_image_regions``."""
 
     num_classes: int
     confusion_matrix: np.ndarray
@@ -90,8 +87,7 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
         threshold, batch_size: passed to :func:`predict_masks`.
         regions: also :func:`region_scores` of ``cell_class`` (default: with two classes, as membrane).
 
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     images, masks = _data(data)
     predictions = (predict_masks(model_or_predictions, list(images), batch_size=batch_size, threshold=threshold)
                    if hasattr(model_or_predictions, "predict") else model_or_predictions)

@@ -1,6 +1,5 @@
 """Is a gap between two models real, or the luck of the test images and seeds? A paired bootstrap.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -13,8 +12,7 @@ RESAMPLES = 10_000
 def paired_bootstrap(a, b, resamples: int = RESAMPLES, level: float = 0.95, seed: int = 0) -> dict:
     """``{gap, low, high, level, seeds, images}``: the gap ``mean(a) - mean(b)`` of two models' scores ``[seed,
     image]`` (1-D: one seed) and its ``level`` percentile interval over resamples that draw the same seeds and images
-    for both (seeded: reproducible). Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    for both (seeded: reproducible). Taught in ``notebooks/06_comparison.ipynb``."""
     a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
     if a.shape != b.shape or a.ndim != 2 or a.size == 0:
         raise ValueError(f"paired_bootstrap pairs the two models' scores cell by cell: give two (seeds, images) arrays "

@@ -1,6 +1,5 @@
 """The comparison table of models: test metrics, training time and speed, mean +- std over seeds.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -11,21 +10,10 @@ import os
 import statistics
 
 #: Columns in display order, with their headers; a column nobody filled in is left out.
-COLUMNS = {
-    "mean_iou": "mean IoU",
-    "mean_dice": "mean Dice",
-    "pixel_accuracy": "pixel accuracy",
-    "v_rand": "V_rand",
-    "v_info": "V_info",
-    "train_s": "training s",
-    "best_val_iou": "best val IoU",
-    "best_s": "s to best val IoU",
-    "step_s": "s/step",
-    "latency_ms": "latency ms (batch 1)",
-    "images_per_s": "images/s",
-    "parameters": "parameters",
-    "flops": "GFLOPs/image",
-}
+COLUMNS = {"mean_iou": "mean IoU", "mean_dice": "mean Dice", "pixel_accuracy": "pixel accuracy", "v_rand": "V_rand",
+           "v_info": "V_info", "train_s": "training s", "best_val_iou": "best val IoU", "best_s": "s to best val IoU",
+           "step_s": "s/step", "latency_ms": "latency ms (batch 1)", "images_per_s": "images/s",
+           "parameters": "parameters", "flops": "GFLOPs/image"}
 
 
 def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = None, speed: dict | None = None) -> dict:
@@ -46,8 +34,7 @@ def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = No
 
 class Table:
     """The table of :func:`run_row` rows: a line per model, each cell its seeds' mean ± std (ValueError without
-    rows). Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    rows). Taught in ``notebooks/06_comparison.ipynb``."""
 
     def __init__(self, rows: list[dict]):
         if not rows:

@@ -1,6 +1,5 @@
 """The write-up's U-Net (zhixuhao/unet: 64 filters, UpSampling2D decoder, no BatchNorm), timed untrained beside the
-course's narrower one: the model its "8 s vs 1-2 s per step" was about. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+course's narrower one: the model its "8 s vs 1-2 s per step" was about. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -37,8 +36,7 @@ def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, pr
 
 def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profile, repeats: int = 3) -> list[dict]:
     """Table rows ``"unet-64 write-up @<size> px"`` per side in ``sizes``: :func:`train_step_seconds` under the
-    profile's precision policy and ``benchmark``'s columns. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    profile's precision policy and ``benchmark``'s columns. Taught in ``notebooks/06_comparison.ipynb``."""
     policy = keras.mixed_precision.global_policy().name
     rows = []
     try:
