@@ -9,6 +9,7 @@ import statistics
 import numpy as np
 
 from .evaluation.report import time_to_reach
+from .evaluation.table import COLUMNS, Table
 from .plotting import as_rgb, class_handles, mask_to_rgb, pyplot
 from .predict import mask_hw
 
@@ -114,9 +115,7 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
 def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
     """Each model's mean (+- std over seeds) of ``metric`` against each of ``speeds`` the ``table`` (or its rows)
     has, one panel a speed. Taught in ``notebooks/06_comparison.ipynb``."""
-    from .evaluation.table import COLUMNS, Table, compare
-
-    table = table if isinstance(table, Table) else compare(list(table))
+    table = table if isinstance(table, Table) else Table(list(table))
     shown = [c for c in speeds if c in table.columns]
     if not shown or metric not in table.columns:
         raise ValueError(f"the table needs {metric!r} and one of {list(speeds)}; it has {table.columns}")

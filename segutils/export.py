@@ -26,7 +26,7 @@ FILENAMES = {"saved_model": "saved_model", "onnx": "model.onnx", "litert": "mode
 TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 2.5e-1}
 #: What each format needs besides TensorFlow, to export it and to run it back.
 NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
-#: LiteRT converter settings: the default optimisation alone stores int8 weights, with float16 supported float16.
+#: LiteRT converter settings: the default optimisation stores int8 weights; with float16 supported, float16 weights.
 LITERT_OPTIONS = {
     "litert_int8": {"optimizations": [tf.lite.Optimize.DEFAULT]},
     "litert_fp16": {"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_types": [tf.float16]}},

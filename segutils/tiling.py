@@ -45,9 +45,8 @@ class TileGrid:
 
 def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multiple: int = MULTIPLE) -> TileGrid:
     """The :class:`TileGrid` of ``tile``-pixel tiles overlapping by ``overlap`` over a margin of ``overlap / 2``
-    (rounded up to ``multiple``); a small image gets one tile, shrunk to a multiple. Raises ValueError, naming the
-    nearest valid values, when ``tile`` or ``overlap`` is not a multiple of ``multiple``.
-    Taught in ``notebooks/07_inference.ipynb``."""
+    (rounded up to ``multiple``; a small image gets one smaller tile). An empty image, or a ``tile`` or ``overlap``
+    that does not fit ``multiple``, raises ValueError naming what works. Taught in ``notebooks/07_inference.ipynb``."""
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {height} x {width} pixels")
     if tile < multiple or tile % multiple:
