@@ -8,7 +8,7 @@ import importlib
 
 import numpy as np
 
-from .predict import mask_hw
+from .predict import mask_hw, prepare_image
 
 #: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
@@ -118,9 +118,7 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
 
     from segutils.data.augment import augment
 
-    pixels = np.asarray(image)
-    pixels = pixels / 255.0 if pixels.dtype == np.uint8 else pixels
-    x = tf.convert_to_tensor(pixels[..., None] if pixels.ndim == 2 else pixels, tf.float32)
+    x = tf.convert_to_tensor(prepare_image(image, None))  # as training sees it: uint8 / 255
     m = tf.convert_to_tensor(mask_hw(mask)[..., None].astype(np.int32))
     fig, axes = pyplot().subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
     for row, (name, config) in zip(axes, configs.items(), strict=True):

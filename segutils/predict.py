@@ -69,10 +69,13 @@ def check_head(model) -> None:
                          "takes a segmentation model from images (B, H, W, C) to class maps (B, H, W, classes)")
 
 
-def ends_in_logits(model) -> bool:
-    """Whether the output layer (``output``, else the last; linear ``Activation`` casts skipped) is linear
-    (logits) rather than a sigmoid or softmax; raises ValueError when that layer has no activation."""
+def ends_in_logits(model, from_logits: bool | None = None) -> bool:
+    """``from_logits`` if given, else whether the output layer (``output``, else the last; linear ``Activation``
+    casts skipped) is linear (logits) rather than a sigmoid or softmax; raises ValueError for a model that is not
+    one map (:func:`check_head`) or whose output layer has no activation."""
     check_head(model)
+    if from_logits is not None:
+        return bool(from_logits)
     layers = list(model.layers)
     names = [layer.name for layer in layers]
     index = names.index("output") if "output" in names else len(layers) - 1
@@ -140,8 +143,7 @@ def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> 
 def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | None, to):
     """Each image's model output (cropped back), turned by ``to(output, from_logits)``; stacked when one size."""
     whole(batch_size, "batch_size")
-    check_head(model)
-    from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
+    from_logits = ends_in_logits(model, from_logits)
     items, single = _as_list(images)
     groups: dict[tuple, list[int]] = {}
     prepared = []

@@ -16,7 +16,7 @@ from . import _compat
 from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
-from .predict import check_finite, check_head, ends_in_logits, prepare_image, round_up, to_probabilities
+from .predict import check_finite, ends_in_logits, prepare_image, round_up, to_probabilities
 
 #: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
 FLIPS = ((), (1,), (2,), (1, 2))
@@ -139,8 +139,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
                          "for a batch, call it once per image.")
     whole(batch_size, "batch_size")
     check_finite(array)  # before any tile is predicted
-    check_head(model)
-    channels, logits = model.input_shape[-1], ends_in_logits(model) if from_logits is None else bool(from_logits)
+    channels, logits = model.input_shape[-1], ends_in_logits(model, from_logits)
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)

@@ -240,6 +240,8 @@ def test_a_flat_or_two_output_model_gets_one_clear_error():
         with pytest.raises(ValueError, match=r"^model 'two' has 2 outputs: prediction takes a segmentation model with "
                                              r"one output .* keras.Model\(model.input, model.outputs\[0\]\)"):
             predict(two, image)
+        with pytest.raises(ValueError, match=r"^model 'two' has 2 outputs"):  # also when told it outputs logits
+            predict(two, image, from_logits=True)
 
 
 def test_every_course_model_is_read_as_probabilities_or_logits():
@@ -248,6 +250,7 @@ def test_every_course_model_is_read_as_probabilities_or_logits():
     assert ends_in_logits(build_linknet_scratch((64, 64, 3), 3)) is False
     assert ends_in_logits(build_linknet((64, 64, 3), 3, encoder_weights=None)) is False
     assert ends_in_logits(build_unet((None, None, 1), 2, filters=4, depth=2, logits=True)) is True
+    assert ends_in_logits(build_unet((None, None, 1), 2, filters=4, depth=2, logits=True), from_logits=False) is False
 
 
 def test_predict_tiled_refuses_a_nan_image(unet):
