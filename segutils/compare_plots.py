@@ -1,6 +1,5 @@
 """Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy, masks with their
-errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -10,7 +9,9 @@ import statistics
 import numpy as np
 
 from .evaluation.report import time_to_reach
-from .plotting import as_rgb, class_handles, mask_hw, mask_to_rgb, pyplot
+from .evaluation.table import COLUMNS, Table
+from .plotting import as_rgb, class_handles, mask_to_rgb, pyplot
+from .predict import mask_hw
 
 #: Colours of :func:`error_codes`: 0 correct (white), 1 false positive, 2 false negative, 3 wrong class, 4 ignored.
 ERROR_COLOURS = np.array([[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [0.6, 0.2, 0.7], [0.6, 0.6, 0.6]],
@@ -23,9 +24,8 @@ def model_colour(name: str, index: int = 0) -> str:
 
 
 def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_iou") -> dict[str, dict]:
-    """``{model: {"epoch": e, "seconds": s}}`` in the runs' order: the median over the model's seeds of the epoch and
-    the training seconds at which ``metric`` first reached ``target_iou``. A seed that never did counts as infinitely
-    late; NaN: the median never did."""
+    """``{model: {"epoch": e, "seconds": s}}``: medians over seeds of when ``metric`` first reached ``target_iou``
+    (a seed that never did counts as infinitely late; NaN: the median never did)."""
     per_model: dict[str, list[tuple[float, float]]] = {}
     for record in runs:
         reached = (math.inf if math.isnan(v) else v for v in time_to_reach(record, target_iou, metric))
@@ -50,12 +50,9 @@ def _who_first(reach: dict[str, dict], key: str) -> str:
 
 
 def learning_curves(runs: list[dict], target_iou: float | None = None, metric: str = "val_mean_iou"):
-    """Validation curves of every run overlaid, against epochs (left) and wall-clock training seconds (right).
-
-    ``runs``: run records (``history[metric]`` per epoch, ``elapsed`` seconds at each epoch's end). ``target_iou``:
-    a dashed line, a dotted one at each model's :func:`first_to_reach`, and who reached it first in the titles.
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """Validation curves of the ``runs`` (records with ``history[metric]`` and ``elapsed``) against epochs and
+    seconds; ``target_iou``: a line, and who reached it first (:func:`first_to_reach`) in the titles.
+    Taught in ``notebooks/06_comparison.ipynb``."""
     if not runs:
         raise ValueError("learning_curves needs at least one run record (segutils.training.find_runs)")
     for r in runs:
@@ -91,8 +88,8 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
 
 
 def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU per class"):
-    """Grouped bars of the IoU of each class, one bar per model of ``evaluations`` (``{model: Evaluation}`` or
-    ``{model: per-class IoU}``); ``n/a`` where a class never occurs. Taught in ``notebooks/06_comparison.ipynb``."""
+    """Bars of each class's IoU per model of ``{model: Evaluation or per-class IoU}`` (``n/a`` where a class never
+    occurs). Taught in ``notebooks/06_comparison.ipynb``."""
     ious = {m: np.asarray(e.scores["iou"] if hasattr(e, "scores") else e, dtype=float) for m, e in evaluations.items()}
     lengths = [len(v) for v in ious.values()]
     if len(set(lengths)) > 1:
@@ -104,7 +101,7 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
     for j, (model, iou) in enumerate(ious.items()):
         x = np.arange(k) - 0.4 + width * (j + 0.5)
         bars = ax.bar(x, np.nan_to_num(iou), width, color=model_colour(model, j),
-                      label=f"{model} (mean {np.nanmean(iou):.3f})")  # fmt: skip
+                      label=f"{model} (mean {np.nanmean(iou):.3f})")
         ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7)
     tilt = {"rotation": 45, "ha": "right"} if k > 4 else {}
     ax.set_xticks(range(k), names, **tilt)
@@ -116,14 +113,9 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
 
 
 def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mean_iou"):
-    """One point per model (mean over seeds, bars of one standard deviation): a speed against ``metric``.
-
-    One panel per column of ``speeds`` the ``table`` (:func:`segutils.evaluation.compare`'s, or its rows) has:
-    ``latency_ms`` batch-1 prediction, ``step_s`` training step. Taught in ``notebooks/06_comparison.ipynb``.
-    """
-    from .evaluation.table import COLUMNS, Table, compare
-
-    table = table if isinstance(table, Table) else compare(list(table))
+    """Each model's mean (+- std over seeds) of ``metric`` against each of ``speeds`` the ``table`` (or its rows)
+    has, one panel a speed. Taught in ``notebooks/06_comparison.ipynb``."""
+    table = table if isinstance(table, Table) else Table(list(table))
     shown = [c for c in speeds if c in table.columns]
     if not shown or metric not in table.columns:
         raise ValueError(f"the table needs {metric!r} and one of {list(speeds)}; it has {table.columns}")
@@ -135,7 +127,7 @@ def speed_vs_accuracy(table, speeds=("latency_ms", "step_s"), metric: str = "mea
                 continue
             xerr, yerr = (None if math.isnan(s) else s for s in (table.std(model, column), table.std(model, metric)))
             ax.errorbar([x], [y], xerr=xerr, yerr=yerr, fmt="o", markersize=8, capsize=3,
-                        color=model_colour(model, j), label=model)  # fmt: skip
+                        color=model_colour(model, j), label=model)
             ax.annotate(model, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
         ax.set(xlabel=COLUMNS.get(column, column), ylabel=COLUMNS.get(metric, metric))
         ax.set_title("better: up and to the left", fontsize=8.5)
@@ -198,11 +190,10 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
 
 
 def comparison_grid(images, masks, predictions: dict, indices=None, num_classes: int = 2, positive: int = 1,
-                    ignore_index=None, class_names=None, per_image: dict | None = None):  # fmt: skip
-    """Rows of test images (``indices``, default the first three): image | truth | per model its mask and its
-    :func:`error_map`. ``predictions``: ``{model: masks}`` in the images' order; ``per_image``: ``{model: per-image
-    mean IoU}`` (``Evaluation.per_image["mean_iou"]``) for the titles. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+                    ignore_index=None, class_names=None, per_image: dict | None = None):
+    """Rows of test images (``indices``, default the first three): image | truth | per model of ``{model: masks}``
+    its mask and :func:`error_map`; ``per_image``: ``{model: per-image mean IoU}`` for the titles.
+    Taught in ``notebooks/06_comparison.ipynb``."""
     indices = list(range(min(3, len(images)))) if indices is None else list(indices)
     rows = []
     for i in indices:
@@ -223,12 +214,9 @@ def worst_indices(per_image_iou, k: int = 3) -> list[int]:
 
 
 def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
-                 positive: int = 1, ignore_index=None, class_names=None):  # fmt: skip
-    """Each model's ``k`` worst test images (:func:`worst_indices` of ``per_image``, as in :func:`comparison_grid`).
-
-    Columns image | truth | the model's mask | its errors, with the other models' IoU on the same image.
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+                 positive: int = 1, ignore_index=None, class_names=None):
+    """Each model's ``k`` worst images (:func:`worst_indices`): image | truth | mask | errors, with the other models'
+    IoU there; arguments as in :func:`comparison_grid`. Taught in ``notebooks/06_comparison.ipynb``."""
     rows = []
     for model, masks_of in predictions.items():
         for rank, i in enumerate(worst_indices(per_image[model], k), 1):

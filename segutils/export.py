@@ -1,9 +1,5 @@
-"""Export a trained model for people who do not have the course: SavedModel, ONNX, LiteRT.
-
-Everything goes through Keras' own ``model.export`` (ONNX by ``tf2onnx``, LiteRT with float32, float16 or int8
-weights); :func:`compare_exports` loads each artifact back (``tf.saved_model``, ``onnxruntime``, the LiteRT
-interpreter) and compares its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``.
-"""
+"""Export a trained model by Keras' ``model.export`` (SavedModel, ONNX, LiteRT), load it back without Keras and
+compare its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -25,16 +21,12 @@ FORMATS = ("saved_model", "onnx", "litert", "litert_fp16", "litert_int8")
 #: File or directory name of each format inside the export directory.
 FILENAMES = {"saved_model": "saved_model", "onnx": "model.onnx", "litert": "model.tflite",
              "litert_fp16": "model_fp16.tflite", "litert_int8": "model_int8.tflite"}
-#: Largest absolute difference from the Keras model's outputs each format is held to. SavedModel runs
-#: the same graph (0); ONNX and LiteRT do float32 in another order; float16 keeps 11 significant bits,
-#: int8 256 levels per tensor. Measured in notebook 07 with the cpu profile's membrane U-Net: ONNX
-#: 4.3e-6, LiteRT 8.3e-6, float16 1.0e-2, int8 1.2e-1 (test mean IoU +0.0000 and -0.0004). An untrained
-#: LinkNet (random encoder) measured 2.2e-4, 2.4e-4, 7.8e-2 and 1.0: check a trained model.
+#: Largest absolute difference from Keras' outputs each format is held to (of a trained model): SavedModel runs
+#: the same graph; ONNX and LiteRT sum float32 in another order; float16 keeps 11 bits, int8 256 levels a tensor.
 TOLERANCE = {"saved_model": 1e-6, "onnx": 1e-4, "litert": 1e-4, "litert_fp16": 5e-2, "litert_int8": 2.5e-1}
 #: What each format needs besides TensorFlow, to export it and to run it back.
 NEEDS = {"onnx": ("tf2onnx", "onnx", "onnxruntime")}
-#: LiteRT converter settings besides float32's none: the default optimisation alone stores int8 weights ("dynamic
-#: range", float activations); with float16 as the supported type, float16 weights.
+#: LiteRT converter settings: the default optimisation stores int8 weights; with float16 supported, float16 weights.
 LITERT_OPTIONS = {
     "litert_int8": {"optimizations": [tf.lite.Optimize.DEFAULT]},
     "litert_fp16": {"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_types": [tf.float16]}},
@@ -58,13 +50,9 @@ def check_available(fmt: str) -> None:
 
 
 def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
-    """Write ``model`` in format ``fmt`` under ``directory``; returns the file or folder written.
-
-    The model's own input signature is kept (a ``(None, None, C)`` model exports for any size). ``litert_fp16``
-    stores float16 weights (half the file), ``litert_int8`` int8 weights with a scale per tensor (a quarter);
-    activations stay float32. Raises :class:`ExportUnavailable` when packages are missing; an earlier export is
-    replaced only with ``overwrite``. Taught in ``notebooks/07_inference.ipynb``.
-    """
+    """Write ``model`` (its input signature kept) in format ``fmt`` under ``directory``; returns the path written.
+    Raises :class:`ExportUnavailable` when packages are missing, FileExistsError over an earlier export unless
+    ``overwrite``."""
     check_available(fmt)
     path = Path(directory) / FILENAMES[fmt]
     if path.exists() and not overwrite:
@@ -104,9 +92,7 @@ def size_bytes(path) -> int:
 
 
 def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
-    """Load an exported artifact back, without Keras or segutils' model code, as ``predict(images) -> outputs``
-    (float32 ``(B, H, W, C)`` in). Taught in ``notebooks/07_inference.ipynb``.
-    """
+    """An exported artifact loaded back without Keras, as ``predict(float32 (B, H, W, C) images) -> outputs``."""
     check_available(fmt)
     path = str(path)
     if fmt == "saved_model":
@@ -140,14 +126,13 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
-                    overwrite: bool = False) -> list[dict]:  # fmt: skip
-    """Export ``model`` in each of ``formats``, load it back, and compare it with Keras on ``images``
-    (float32 ``(B, H, W, C)`` in [0, 1]), timing ``repeats`` calls; ``overwrite`` as in :func:`export_model`.
+                    overwrite: bool = False) -> list[dict]:
+    """Export ``model`` in each of ``formats``, load it back and run it on ``images`` (float32 ``(B, H, W, C)`` in
+    [0, 1]), ``repeats`` timed calls; ``overwrite`` as in :func:`export_model`.
 
     Returns one row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the batch),
     ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error`` (``None``, or why the
-    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``.
-    """
+    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``."""
     images = np.asarray(images, np.float32)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -158,10 +143,10 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
     reference = np.asarray(model.predict_on_batch(images))
     rows = [dict(format="keras", path=directory / "model.keras", bytes=size_bytes(directory / "model.keras"),
                  ms=median_ms(lambda: model.predict_on_batch(images), repeats), max_abs_diff=0.0,
-                 tolerance=0.0, outputs=reference, error=None)]  # fmt: skip
+                 tolerance=0.0, outputs=reference, error=None)]
     for fmt in formats:
         row = dict(format=fmt, path=None, bytes=None, ms=None, max_abs_diff=None, tolerance=TOLERANCE[fmt],
-                   outputs=None, error=None)  # fmt: skip
+                   outputs=None, error=None)
         try:
             row["path"] = export_model(model, directory, fmt, overwrite)
             predict = load_exported(row["path"], fmt)
@@ -170,6 +155,6 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
         else:
             outputs = np.asarray(predict(images))
             row.update(bytes=size_bytes(row["path"]), ms=median_ms(lambda p=predict: p(images), repeats),
-                       max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)  # fmt: skip
+                       max_abs_diff=float(np.abs(outputs - reference).max()), outputs=outputs)
         rows.append(row)
     return rows

@@ -1,15 +1,14 @@
-"""Pictures of the data: images with their masks, class balance, augmentations, the U-Net drawing.
-
-Every function draws with matplotlib and returns the ``Figure`` (assign it, ``fig = show_pairs(...)``, so a
-notebook shows it once). Images are uint8 in ``[0, 255]`` or float in ``[0, 1]``, ``H x W`` or ``H x W x C``
-with C = 1 or 3; masks are ``H x W`` (or ``H x W x 1``) class indices. Taught in ``notebooks/01_data.ipynb``.
-"""
+"""Pictures of the data: masks, overlays, class balance, augmentations, the U-Net drawing; each returns its
+``Figure``. Images: uint8 or float in ``[0, 1]``, ``H x W [x 1 or 3]``; masks: ``H x W [x 1]`` class indices.
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
 import importlib
 
 import numpy as np
+
+from .predict import mask_hw, prepare_image
 
 #: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
@@ -32,12 +31,6 @@ def as_rgb(image) -> np.ndarray:
     image = np.clip((image / 255.0 if image.dtype == np.uint8 else image).astype(np.float32), 0.0, 1.0)
     image = image[..., None] if image.ndim == 2 else image
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
-
-
-def mask_hw(mask) -> np.ndarray:
-    """A class mask as ``H x W`` (an ``H x W x 1`` mask loses its channel axis)."""
-    mask = np.asarray(mask)
-    return mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
 
 
 def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:
@@ -73,7 +66,7 @@ def class_handles(class_names, ignore_index: int | None = None) -> list:
     from matplotlib.patches import Patch
 
     return [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
-            for k, name in enumerate(class_names)]  # fmt: skip
+            for k, name in enumerate(class_names)]
 
 
 def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
@@ -104,8 +97,8 @@ def pixel_share(masks, num_classes: int) -> np.ndarray:
 
 
 def class_balance(shares: dict[str, np.ndarray], class_names=None):
-    """Bars of the pixel share per class, one panel per dataset of ``shares`` (``{dataset: pixel_share(...)}``);
-    ``class_names``: ``{dataset: class names}`` (default: indices). Taught in ``notebooks/01_data.ipynb``."""
+    """Bars of each class's pixel share, one panel per ``{dataset: pixel_share(...)}``; ``class_names``:
+    ``{dataset: names}``. Taught in ``notebooks/01_data.ipynb``."""
     fig, axes = pyplot().subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
     for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
@@ -119,16 +112,13 @@ def class_balance(shares: dict[str, np.ndarray], class_names=None):
 
 
 def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
-    """One row per named :class:`~segutils.data.augment.AugmentConfig`: the original, then ``n`` random draws, each
-    with the augmented mask's boundaries in magenta (:func:`outline`); where they hug the objects' edges, image and
-    mask are aligned. Taught in ``notebooks/01_data.ipynb``."""
+    """One row per ``{name: AugmentConfig}``: the original, then ``n`` random draws, each with its mask's
+    :func:`outline` (aligned where it hugs the objects' edges). Taught in ``notebooks/01_data.ipynb``."""
     import tensorflow as tf
 
     from segutils.data.augment import augment
 
-    pixels = np.asarray(image)
-    pixels = pixels / 255.0 if pixels.dtype == np.uint8 else pixels
-    x = tf.convert_to_tensor(pixels[..., None] if pixels.ndim == 2 else pixels, tf.float32)
+    x = tf.convert_to_tensor(prepare_image(image, None))  # as training sees it: uint8 / 255
     m = tf.convert_to_tensor(mask_hw(mask)[..., None].astype(np.int32))
     fig, axes = pyplot().subplots(len(configs), n + 1, figsize=(1.9 * (n + 1), 2.0 * len(configs)), squeeze=False)
     for row, (name, config) in zip(axes, configs.items(), strict=True):
@@ -145,12 +135,8 @@ def augmentation_grid(image, mask, configs: dict, n: int = 4, seed: int = 0):
 
 
 def draw_unet(model_or_levels, ax=None):
-    """Draw the U of Ronneberger et al. (2015), Fig. 1: encoder down the left, bottleneck at the bottom, decoder up
-    the right, boxes as wide as ``log2(channels)``, arrows for max-pools, up-convolutions and skips.
-
-    ``model_or_levels``: a :func:`segutils.models.build_unet` model or its :func:`~segutils.models.unet.unet_levels`
-    (``None`` sizes print as ``?``); ``ax`` defaults to a new figure. Taught in ``notebooks/02_unet.ipynb``.
-    """
+    """The U of Ronneberger et al. (2015), Fig. 1, of a :func:`segutils.models.build_unet` model or its
+    ``unet_levels``, into ``ax`` (default a new figure). Taught in ``notebooks/02_unet.ipynb``."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, Rectangle
 

@@ -1,9 +1,5 @@
-"""Prediction, one way: whole images (:func:`predict_masks`); in overlapping tiles see :mod:`segutils.tiling`.
-
-Images are prepared as the training pipeline prepares them (uint8 -> ``x / 255``); outputs become classes by
-:func:`segutils.functional.head_rule`, the metrics' rule (one channel: ``p > threshold``; K: argmax).
-Taught in ``notebooks/06_comparison.ipynb`` and ``notebooks/07_inference.ipynb``.
-"""
+"""Prediction of whole images, prepared as in training (uint8 -> ``x / 255``), classified by
+:func:`segutils.functional.head_rule`; tiles: :mod:`segutils.tiling`. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
 
@@ -21,7 +18,7 @@ def round_up(value: int, multiple: int) -> int:
 
 
 def check_finite(image: np.ndarray) -> None:
-    """ValueError naming the NaN and infinite counts when a float image holds any."""
+    """Raise ValueError, with the counts, if a float image holds NaN or infinite values."""
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ValueError(f"the image holds {np.isnan(image).sum()} NaN and {np.isinf(image).sum()} infinite "
                          "values: a model cannot classify them; fix or drop the image (np.isfinite(image))")
@@ -52,6 +49,12 @@ def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
     raise ValueError(f"the model takes {channels} channel(s) but an image has {n}: {fix}")
 
 
+def mask_hw(mask) -> np.ndarray:
+    """A class mask as ``H x W`` (an ``H x W x 1`` mask loses its channel axis)."""
+    mask = np.asarray(mask)
+    return mask[..., 0] if mask.ndim == 3 and mask.shape[-1] == 1 else mask
+
+
 def check_head(model) -> None:
     """Refuse a model that is not one ``(B, H, W, C)`` -> ``(B, H, W, K)`` map, in one line."""
     outputs, name = getattr(model, "outputs", None), getattr(model, "name", type(model).__name__)
@@ -66,13 +69,13 @@ def check_head(model) -> None:
                          "takes a segmentation model from images (B, H, W, C) to class maps (B, H, W, classes)")
 
 
-def ends_in_logits(model) -> bool:
-    """True when the model ends in a linear activation (logits), False for a sigmoid or softmax.
-
-    Reads the output layer (named ``output``, else the last), looking through ``Activation("linear")`` layers such
-    as LinkNet's float32 cast after its sigmoid; a layer without activation (a ``Lambda``, say) raises.
-    """
+def ends_in_logits(model, from_logits: bool | None = None) -> bool:
+    """``from_logits`` if given, else whether the output layer (``output``, else the last; linear ``Activation``
+    casts skipped) is linear (logits) rather than a sigmoid or softmax; raises ValueError for a model that is not
+    one map (:func:`check_head`) or whose output layer has no activation."""
     check_head(model)
+    if from_logits is not None:
+        return bool(from_logits)
     layers = list(model.layers)
     names = [layer.name for layer in layers]
     index = names.index("output") if "output" in names else len(layers) - 1
@@ -129,8 +132,7 @@ def _target_size(model, height: int, width: int, resize: bool) -> tuple[tuple[in
 
 
 def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> np.ndarray:
-    """``x`` padded by reflection (bottom, right) or resized bilinearly to ``size``; ``back``: a model output cut
-    (or resized by nearest neighbour) back to the image's ``size``."""
+    """``x`` reflect-padded (bottom, right) or resized to ``size``; ``back``: an output cut or resized back."""
     if how == "resize":
         return tf.image.resize(x, size, method="nearest" if back else "bilinear").numpy()
     if back:
@@ -140,10 +142,8 @@ def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> 
 
 def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | None, to):
     """Each image's model output (cropped back), turned by ``to(output, from_logits)``; stacked when one size."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    check_head(model)
-    from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
+    whole(batch_size, "batch_size")
+    from_logits = ends_in_logits(model, from_logits)
     items, single = _as_list(images)
     groups: dict[tuple, list[int]] = {}
     prepared = []
@@ -165,36 +165,20 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
 
 
 def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, resize: bool = False,
-                  from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:  # fmt: skip
-    """Class-index masks of ``images``, each at its image's own size: uint8 ``(H, W)`` for one image,
-    ``(N, H, W)`` for a batch of one size, else a list.
+                  from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:
+    """Class-index masks of ``images`` at their own size: uint8 ``(H, W)`` for one image, ``(N, H, W)`` for a batch
+    of one size, else a list.
 
-    ``images``: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list. Each is prepared,
-    padded by reflection (bottom, right) to a multiple of 32 or to the model's fixed input, predicted ``batch_size``
-    at a time, cropped back and classified by :func:`head_rule` (class 1 where ``p > threshold``). An image larger
-    than a fixed input raises unless ``resize=True`` (bilinear to the input, nearest back). ``from_logits=None``
-    reads whether the model outputs logits from its output layer (:func:`ends_in_logits`).
-    """
+    ``images``: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list. Each is
+    reflect-padded to a multiple of 32 or to the model's fixed input, predicted ``batch_size`` at a time, cropped
+    back and classified by :func:`head_rule`. An image larger than a fixed input raises unless ``resize=True``
+    (bilinear to the input, nearest back). ``from_logits=None``: :func:`ends_in_logits`.
+    Taught in ``notebooks/06_comparison.ipynb``."""
     return _predict(model, images, batch_size, resize, from_logits,
-                    lambda out, logits: head_rule(out, threshold, logits))  # fmt: skip
+                    lambda out, logits: head_rule(out, threshold, logits))
 
 
 def predict_probabilities(model, images, batch_size: int = 8, resize: bool = False,
-                          from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:  # fmt: skip
-    """Class probabilities ``(H, W, C)`` float32 of ``images``, prepared, padded and cropped like :func:`predict_masks`.
-
-    One channel holds the probability of class 1, K channels one per class (logits go through a sigmoid or softmax).
-    ``head_rule(p, threshold)`` of the result is ``predict_masks`` (up to float rounding at the cut): compute it
-    once and move the threshold without running the model again.
-    """
+                          from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:
+    """Float32 probabilities ``(H, W, C)`` (one channel: class 1's) whose ``head_rule`` is :func:`predict_masks`."""
     return _predict(model, images, batch_size, resize, from_logits, to_probabilities)
-
-
-def __getattr__(name: str):
-    """The tiling names, imported from here before :mod:`segutils.tiling` held them, still work."""
-    if name in {"TileGrid", "tile_grid", "blend_window", "receptive_field", "mirror_indices", "tiled_probabilities",
-                "predict_tiled"}:
-        from . import tiling
-
-        return getattr(tiling, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,10 +1,5 @@
-"""How fast a model predicts and how much it computes: the course's one timing helper and a FLOPs count.
-
-``time_calls`` is the timing loop every notebook and benchmark uses. ``count_flops`` adds up the arithmetic of
-the layers that dominate a segmentation network, as FLOPs = 2 x multiply-adds (one multiply and one add per kernel
-weight and output position); biases, activations, pooling, resizing and concatenation are not counted.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""How fast a model predicts (the course's one timing loop) and how much it computes (FLOPs = 2 x multiply-adds of
+the convolutions and dense layers). Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -16,13 +11,13 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from .checks import whole
+
 
 def time_calls(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` untimed ones (they absorb tracing and
-    allocation): report the median or a high percentile, not the mean. Taught in ``notebooks/06_comparison.ipynb``.
-    """
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    """Wall-clock seconds of ``repeats`` calls of ``fn()`` after ``warmup`` untimed ones (tracing, allocation)."""
+    whole(repeats, "repeats")
+    whole(warmup, "warmup", minimum=0)
     for _ in range(warmup):
         fn()
     times = []
@@ -43,13 +38,9 @@ def _spatial(shape) -> int:
 
 
 def layer_flops(layer, batchnorm: bool = False) -> int:
-    """FLOPs (2 x multiply-adds) of one layer for one image; 0 for layers not counted.
-
-    Counted: ``Conv2D`` (``2 * H_out * W_out * k_h * k_w * C_in / groups * C_out``), ``Conv2DTranspose`` (the
-    kernel once per *input* pixel: ``2 * H_in * W_in * k_h * k_w * C_in * C_out``), ``DepthwiseConv2D``,
-    ``SeparableConv2D`` (depthwise + 1x1 pointwise), ``Dense`` (``2 * inputs * units`` per position) and, with
-    ``batchnorm``, ``BatchNormalization`` at 2 per output element (scale and shift, foldable into the previous conv).
-    """
+    """FLOPs of one layer for one image: ``2 * kernel weights * output positions`` for ``Conv2D`` and ``Dense``
+    (input positions for ``Conv2DTranspose``), depthwise and separable convolutions alike; with ``batchnorm``, 2 per
+    ``BatchNormalization`` output; 0 for any other layer."""
     layers = keras.layers
     if isinstance(layer, layers.SeparableConv2D | layers.DepthwiseConv2D):
         kh, kw = layer.kernel_size
@@ -87,9 +78,8 @@ def _fixed_input(model, input_shape):
 
 
 def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
-    """FLOPs per image of a Keras functional ``model`` (summed :func:`layer_flops`, nested models included), at
-    ``input_shape`` ``(H, W, C)`` when it takes any size. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """FLOPs per image of a functional ``model`` (nested models included), at ``input_shape`` ``(H, W, C)`` when it
+    takes any size (else ValueError)."""
     def total(m) -> int:
         return sum(total(layer) if isinstance(layer, keras.Model) else layer_flops(layer, batchnorm)
                    for layer in m.layers)
@@ -98,13 +88,9 @@ def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
 
 
 def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
-    """Inference speed and size of ``model`` on random images of ``input_shape``.
-
-    Latency is timed at batch 1 (``predict_on_batch``, median and 90th percentile of ``repeats`` calls after
-    ``warmup``), throughput at ``batch_size`` (median call). Returns ``latency_ms``, ``latency_p90_ms``,
-    ``images_per_s``, ``batch_size``, ``parameters``, ``flops`` (per image, :func:`count_flops`) and
-    ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """Speed and size of ``model`` on random images of ``input_shape``: ``latency_ms`` and ``latency_p90_ms`` at
+    batch 1, ``images_per_s`` at ``batch_size`` (medians of ``repeats`` calls after ``warmup``), ``batch_size``,
+    ``parameters``, ``flops`` per image and ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``."""
     input_shape = tuple(input_shape or model.input_shape[1:])
     if None in input_shape:
         raise ValueError(f"pass input_shape=(H, W, C): the model takes any size {model.input_shape}")

@@ -1,10 +1,5 @@
-"""Prediction in tiles: one image of any size, cut into overlapping tiles the model predicts a few at a time.
-
-The U-Net paper's overlap-tile strategy (Ronneberger et al. 2015, Fig. 2): a mirrored margin around the image,
-neighbours blended by ``sin^2`` / ``cos^2`` weights that add up to 1, so no seam; :func:`receptive_field` says how
-much context a tile needs. Images are prepared and classified as in :mod:`segutils.predict`.
-Taught in ``notebooks/07_inference.ipynb``.
-"""
+"""Overlap-tile prediction (Ronneberger et al. 2015, Fig. 2) of one image of any size: a mirrored margin, tiles
+blended by ``sin^2`` weights that add up to 1. Taught in ``notebooks/07_inference.ipynb``."""
 
 from __future__ import annotations
 
@@ -18,9 +13,10 @@ from keras import layers
 from tqdm.auto import tqdm
 
 from . import _compat
+from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
-from .predict import check_finite, check_head, ends_in_logits, prepare_image, round_up, to_probabilities
+from .predict import check_finite, ends_in_logits, prepare_image, round_up, to_probabilities
 
 #: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
 FLIPS = ((), (1,), (2,), (1, 2))
@@ -28,9 +24,8 @@ FLIPS = ((), (1,), (2,), (1, 2))
 
 @dataclass(frozen=True)
 class TileGrid:
-    """Where the tiles of an ``height x width`` image sit: tile size ``(tile_h, tile_w)``, the ``overlap`` of
-    neighbours, the mirrored ``margin`` above and left, and the tiles' top (``rows``) and left (``cols``) edges in
-    image coordinates (the first is ``-margin``)."""
+    """The tiles of an ``height x width`` image: their size, overlap, mirrored margin, and top (``rows``) and left
+    (``cols``) edges in image coordinates, from ``-margin``."""
 
     height: int
     width: int
@@ -49,12 +44,9 @@ class TileGrid:
 
 
 def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multiple: int = MULTIPLE) -> TileGrid:
-    """Lay tiles of ``tile`` pixels, overlapping by ``overlap``, over an ``height x width`` image.
-
-    The image is extended by a mirrored margin of ``overlap / 2`` (rounded up to ``multiple``) on each side; tiles
-    step by ``tile - overlap`` from ``-margin`` until the far margin is covered. An image that fits (with its
-    margins) in less than one tile gets one tile, shrunk to a multiple.
-    """
+    """The :class:`TileGrid` of ``tile``-pixel tiles overlapping by ``overlap`` over a margin of ``overlap / 2``
+    (rounded up to ``multiple``; a small image gets one smaller tile). An empty image, or a ``tile`` or ``overlap``
+    that does not fit ``multiple``, raises ValueError naming what works. Taught in ``notebooks/07_inference.ipynb``."""
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {height} x {width} pixels")
     if tile < multiple or tile % multiple:
@@ -77,10 +69,8 @@ def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multi
 
 
 def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
-    """The ``tile_h x tile_w`` float32 blend weight: 1 inside, ``sin^2`` ramps over ``overlap`` at the edges.
-
-    Where two tiles overlap, one ramps down as ``cos^2`` while the other ramps up as ``sin^2``, so their weights
-    sum to 1. Every weight is > 0, so the borders (one tile only) stay defined."""
+    """Float32 ``tile`` weights: 1 inside, ``sin^2`` ramps over ``overlap`` at the edges (overlapping ramps sum to
+    1), > 0 everywhere. Taught in ``notebooks/07_inference.ipynb``."""
 
     def ramp(length: int) -> np.ndarray:
         weight = np.ones(length, dtype=np.float64)
@@ -95,12 +85,9 @@ def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
 
 
 def receptive_field(model) -> int:
-    """Side in pixels of the largest input window one output pixel depends on.
-
-    Walks the layers in order: a ``k x k`` conv or pool adds ``(k - 1) * jump`` pixels (``jump``: input pixels
-    between neighbouring features); strides multiply ``jump``, an up-sampling divides it; merges take the widest
-    input. An output pixel nearer to the border than half this is touched by the convolutions' zero padding.
-    """
+    """Side in pixels of the input window one output pixel depends on: a ``k x k`` conv or pool adds
+    ``(k - 1) * jump`` (input pixels between features), strides multiply ``jump``, up-sampling divides it, merges
+    take the widest input. Taught in ``notebooks/07_inference.ipynb``."""
     field: dict[str, tuple[float, float]] = {}
     for layer in model.layers:
         inputs = layer.input if isinstance(layer.input, list) else [layer.input]
@@ -142,20 +129,17 @@ def _static_tile(model, tile: int | None) -> int:
 
 def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4,
                         tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE,
-                        from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
-    """Blended per-pixel probabilities ``(H, W, C)`` float32 of one image of any size, arguments as in
-    :func:`predict_tiled`. Tiles are cut lazily (no padded copy): besides the image, only the probability and weight
-    sums are full-size."""
+                        from_logits: bool | None = None) -> np.ndarray:
+    """Blended float32 probabilities ``(H, W, C)`` of one image, arguments as in :func:`predict_tiled`; tiles are cut
+    batch by batch (no padded copy). Taught in ``notebooks/07_inference.ipynb``."""
     array = np.asarray(image)
     array = array[..., None] if array.ndim == 2 else array
     if array.ndim != 3:
         raise ValueError(f"predict_tiled takes one image (H, W) or (H, W, C), got shape {np.shape(image)}; "
                          "for a batch, call it once per image.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    whole(batch_size, "batch_size")
     check_finite(array)  # before any tile is predicted
-    check_head(model)
-    channels, logits = model.input_shape[-1], ends_in_logits(model) if from_logits is None else bool(from_logits)
+    channels, logits = model.input_shape[-1], ends_in_logits(model, from_logits)
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
@@ -194,22 +178,20 @@ def _accumulate(total, weight, p, window, top: int, left: int) -> None:
 
 def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,
                   threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE,
-                  from_logits: bool | None = None) -> np.ndarray:  # fmt: skip
+                  from_logits: bool | None = None) -> np.ndarray:
     """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles.
 
     Args:
-        image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``, prepared tile by tile.
+        image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``.
         tile: tile side, a multiple of ``multiple`` (default 256, or the model's fixed input).
-        overlap: pixels neighbouring tiles share (a multiple of ``multiple``); half of it, rounded up to
-            ``multiple``, is the mirrored context around the image.
-        batch_size: tiles predicted at once: with the accumulators, the whole memory cost.
-        tta: average the probabilities over the four flips (four times the cost).
+        overlap: pixels neighbouring tiles share, a multiple of ``multiple``.
+        batch_size: tiles predicted at once (with the sums, the whole memory cost).
+        tta: average over the four flips (four times the cost).
         progress: a tqdm bar; ``None`` shows it from 16 tiles on.
         multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
 
-    ``threshold`` and ``from_logits`` as in :func:`segutils.predict.predict_masks`. Farther from the border than
-    the receptive-field radius, one tile's probabilities equal the whole image's (within 1e-5); nearer, mirrored
-    context replaces the convolutions' zero padding.
-    """
+    ``threshold`` and ``from_logits`` as in :func:`segutils.predict.predict_masks`. Farther from the border than half
+    the :func:`receptive_field`, a tile's probabilities equal the whole image's. Taught in
+    ``notebooks/07_inference.ipynb``."""
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
     return head_rule(probs, threshold)

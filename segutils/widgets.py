@@ -1,9 +1,6 @@
-"""An explorer of models' predictions on a test set: image, model, threshold, opacity and errors.
-
-Plain functions do the work, so tests and nbval drive them without a browser: :func:`explorer_data` runs each model
-once, :func:`explorer_arrays` turns one state of the controls into arrays, :func:`render` draws them. :class:`Explorer`
-only wires ipywidgets controls (imported here only) to them. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""An explorer of models' predictions on a test set: plain functions compute and draw each state of the controls
+(image, model, threshold, opacity, errors); :class:`Explorer` wires ipywidgets to them.
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -14,8 +11,8 @@ import numpy as np
 
 from . import metrics
 from .compare_plots import ERROR_COLOURS, error_codes, error_handles
-from .plotting import as_rgb, mask_hw, overlay
-from .predict import head_rule, predict_probabilities
+from .plotting import as_rgb, overlay
+from .predict import head_rule, mask_hw, predict_probabilities
 
 
 @dataclass
@@ -36,9 +33,9 @@ class ExplorerData:
 
 
 def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=None, class_names=None,
-                  batch_size: int = 8) -> ExplorerData:  # fmt: skip
-    """Run every model of ``{name: keras model (or its probabilities, one per image)}`` once over ``images``
-    (:func:`segutils.predict.predict_probabilities`); ``masks`` are their true class masks, in the same order."""
+                  batch_size: int = 8) -> ExplorerData:
+    """The probabilities of each of ``{name: model, or its probabilities}`` on ``images``, beside their true
+    ``masks``. Taught in ``notebooks/06_comparison.ipynb``."""
     masks = [mask_hw(m) for m in masks]
     if not models or len(images) != len(masks) or not len(images):
         raise ValueError(f"give at least one model and as many images as masks, got {len(images)} and {len(masks)}")
@@ -52,20 +49,19 @@ def explorer_data(models: dict, images, masks, num_classes: int, ignore_index=No
 
 
 def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None, threshold: float = 0.5,
-                    opacity: float = 0.45, show_errors: bool = False) -> dict:  # fmt: skip
-    """The picture of one state of the controls, as arrays (no model is run): ``truth`` and ``prediction``, the
-    image with the true / predicted classes (with ``show_errors``: the colours of
-    :func:`segutils.compare_plots.error_codes`) blended in at ``opacity``; ``probability`` of class 1 (binary) or of
-    the predicted class; the predicted ``mask``, its ``errors``, the image's mean ``iou``, a ``title``."""
+                    opacity: float = 0.45, show_errors: bool = False) -> dict:
+    """One state of the controls as arrays: ``truth`` and ``prediction`` (or its ``errors``) blended into the image
+    at ``opacity``, the ``probability`` shown, the ``mask``, the mean ``iou``, a ``title``.
+    Taught in ``notebooks/06_comparison.ipynb``."""
     model = next(iter(data.probabilities)) if model is None else model
     if model not in data.probabilities:
         raise ValueError(f"unknown model {model!r}: choose one of {list(data.probabilities)}")
     if not 0 <= index < len(data.images):
         raise ValueError(f"index {index} is outside the test set: 0..{len(data.images) - 1}")
-    if not 0 < threshold < 1 or not 0 <= opacity <= 1:
-        raise ValueError(f"threshold must be in (0, 1) and opacity in [0, 1], got {threshold} and {opacity}")
+    if not 0 <= opacity <= 1:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
     probs, truth, image = data.probabilities[model][index], data.masks[index], data.images[index]
-    mask = head_rule(probs, threshold)
+    mask = head_rule(probs, threshold)  # raises on a threshold outside (0, 1)
     errors = error_codes(truth, mask, data.num_classes, ignore_index=data.ignore_index)
     if show_errors:
         weight = (errors > 0)[..., None] * opacity
@@ -74,23 +70,15 @@ def explorer_arrays(data: ExplorerData, index: int = 0, model: str | None = None
         shown = overlay(image, mask, opacity, data.ignore_index)
     cm = metrics.confusion_matrix(truth, mask, data.num_classes, data.ignore_index)
     iou = float(metrics.scores(cm, data.ignore_index)["mean_iou"])
-    rule = f"p > {threshold:.2f}" if probs.shape[-1] == 1 else "argmax"
-    return {
-        "truth": overlay(image, truth, opacity, data.ignore_index),
-        "prediction": shown,
-        "probability": probs[..., 0] if probs.shape[-1] == 1 else probs.max(axis=-1),
-        "mask": mask,
-        "errors": errors,
-        "iou": iou,
-        "binary": probs.shape[-1] == 1,
-        "show_errors": show_errors,
-        "title": f"image {index}, {model} ({rule}): mean IoU {iou:.3f}",
-    }
+    binary = probs.shape[-1] == 1
+    rule = f"p > {threshold:.2f}" if binary else "argmax"
+    return dict(truth=overlay(image, truth, opacity, data.ignore_index), prediction=shown,
+                probability=probs[..., 0] if binary else probs.max(axis=-1), mask=mask, errors=errors, iou=iou,
+                binary=binary, show_errors=show_errors, title=f"image {index}, {model} ({rule}): mean IoU {iou:.3f}")
 
 
 def render(arrays: dict, data: ExplorerData, fig=None):
-    """Draw :func:`explorer_arrays`' arrays of ``data`` into ``fig`` (cleared; default a new pyplot-free Figure) and
-    return it: truth | prediction or errors | probability."""
+    """``fig`` (cleared; default a new Figure) showing ``arrays``: truth | prediction or errors | probability."""
     if fig is None:
         from matplotlib.figure import Figure
 
@@ -100,7 +88,7 @@ def render(arrays: dict, data: ExplorerData, fig=None):
     what = "errors" if arrays["show_errors"] else "prediction"
     prob_title = "probability of class 1" if arrays["binary"] else "probability of the predicted class"
     panels = [(arrays["truth"], "truth", None), (arrays["prediction"], what, None),
-              (arrays["probability"], prob_title, "magma")]  # fmt: skip
+              (arrays["probability"], prob_title, "magma")]
     for ax, (picture, title, cmap) in zip(axes, panels, strict=True):
         shown = ax.imshow(picture, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=9)
@@ -114,11 +102,8 @@ def render(arrays: dict, data: ExplorerData, fig=None):
 
 
 class Explorer:
-    """ipywidgets controls over :func:`explorer_arrays` and :func:`render`; display it to get them.
-
-    Moving a control, or ``update(index=3)``, recomputes ``arrays`` and the PNG in ``image``; the threshold is
-    disabled for softmax (argmax) heads. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """ipywidgets controls over :func:`explorer_arrays` and :func:`render` (threshold disabled for argmax heads);
+    a moved control or ``update(index=3)`` redraws. Taught in ``notebooks/06_comparison.ipynb``."""
 
     def __init__(self, data: ExplorerData, index=0, model=None, threshold=0.5, opacity=0.45, show_errors=False):
         import ipywidgets as w
@@ -129,7 +114,7 @@ class Explorer:
             "model": w.Dropdown(options=list(data.probabilities), value=model or next(iter(data.probabilities)),
                                 description="model"),
             "threshold": w.FloatSlider(threshold, min=0.05, max=0.95, step=0.05, description="threshold",
-                                       disabled=not data.binary),  # fmt: skip
+                                       disabled=not data.binary),
             "opacity": w.FloatSlider(opacity, min=0.0, max=1.0, step=0.05, description="opacity"),
             "show_errors": w.Checkbox(show_errors, description="show errors"),
         }

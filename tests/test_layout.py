@@ -48,6 +48,27 @@ def test_learner_part_never_imports_the_course_machinery():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_no_two_modules_import_each_other():
+    """Lazy imports inside functions count too: predict <-> tiling was the package's one circle (issue 21)."""
+    paths = {".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in PACKAGE.rglob("*.py")}
+    imports = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(_source(path))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module
+                if node.level:  # from . import x, from ..data import y
+                    parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(parent + ([node.module] if node.module else []))
+                found |= {f"{base}.{a.name}" if f"{base}.{a.name}" in paths else base for a in node.names}
+        imports[name] = found - {name}
+    assert sorted({tuple(sorted((a, b))) for a in imports for b in imports[a] if a in imports.get(b, ())}) == []
+
+
 def test_no_public_function_outside_course_takes_more_than_10_parameters():
     wide = []
     for path in LEARNER:

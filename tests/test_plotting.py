@@ -47,6 +47,8 @@ def test_augmentation_grid_scales_uint8_images_once(shape):
     original, augmented = (ax.images[0].get_array() for ax in fig.axes)
     np.testing.assert_allclose(np.asarray(original), 118 / 255, atol=1e-6)
     np.testing.assert_allclose(np.asarray(augmented), 118 / 255, atol=1e-5)
+    with pytest.raises(ValueError, match=r"^float images must be in \[0, 1\] \(already divided by 255\), got 118"):
+        plotting.augmentation_grid(image.astype(np.float32), np.zeros((32, 32), np.uint8), {"none": IDENTITY}, n=1)
 
 
 def test_draw_unet_labels_every_level():

@@ -189,6 +189,9 @@ def test_bad_images_say_what_is_wrong(unet):
     with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
         predict_tiled(fixed, np.zeros((100, 100), "float32"), tile=128)
     assert predict_tiled(fixed, np.zeros((100, 70), "float32"), overlap=32).shape == (100, 70)
+    for predict in (predict_tiled, predict_masks):
+        with pytest.raises(ValueError, match=r"^batch_size must be a whole number >= 1, got 0 \(int\)$"):
+            predict(unet, np.zeros((64, 64), "float32"), batch_size=0)
 
 
 def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
@@ -237,6 +240,8 @@ def test_a_flat_or_two_output_model_gets_one_clear_error():
         with pytest.raises(ValueError, match=r"^model 'two' has 2 outputs: prediction takes a segmentation model with "
                                              r"one output .* keras.Model\(model.input, model.outputs\[0\]\)"):
             predict(two, image)
+        with pytest.raises(ValueError, match=r"^model 'two' has 2 outputs"):  # also when told it outputs logits
+            predict(two, image, from_logits=True)
 
 
 def test_every_course_model_is_read_as_probabilities_or_logits():
@@ -245,6 +250,7 @@ def test_every_course_model_is_read_as_probabilities_or_logits():
     assert ends_in_logits(build_linknet_scratch((64, 64, 3), 3)) is False
     assert ends_in_logits(build_linknet((64, 64, 3), 3, encoder_weights=None)) is False
     assert ends_in_logits(build_unet((None, None, 1), 2, filters=4, depth=2, logits=True)) is True
+    assert ends_in_logits(build_unet((None, None, 1), 2, filters=4, depth=2, logits=True), from_logits=False) is False
 
 
 def test_predict_tiled_refuses_a_nan_image(unet):

@@ -12,8 +12,10 @@ def test_time_calls_warms_up_untimed_then_times_each_call():
     calls = []
     times = time_calls(lambda: calls.append(1), repeats=4, warmup=2)
     assert len(calls) == 6 and len(times) == 4 and all(t >= 0 for t in times)
-    with pytest.raises(ValueError, match="repeats must be >= 1"):
+    with pytest.raises(ValueError, match=r"^repeats must be a whole number >= 1, got 0 \(int\)$"):
         time_calls(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match=r"^warmup must be a whole number >= 0, got -1 \(int\)$"):
+        time_calls(lambda: None, warmup=-1)
 
 
 def test_flops_of_a_single_convolution_equal_the_formula():

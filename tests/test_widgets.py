@@ -82,8 +82,10 @@ def test_bad_states_say_what_is_allowed():
         widgets.explorer_arrays(data, 0, "linknet")
     with pytest.raises(ValueError, match=r"index 2 is outside the test set: 0..1"):
         widgets.explorer_arrays(data, 2)
-    with pytest.raises(ValueError, match=r"threshold must be in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"^threshold must be strictly between 0 and 1, got 1.0$"):
         widgets.explorer_arrays(data, 0, threshold=1.0)
+    with pytest.raises(ValueError, match=r"^opacity must be in \[0, 1\], got 1.5$"):
+        widgets.explorer_arrays(data, 0, opacity=1.5)
 
 
 def test_render_draws_the_arrays_into_one_figure():

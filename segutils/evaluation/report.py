@@ -1,7 +1,6 @@
 """The comparison's conclusion written from measured numbers, and its report file.
 
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -17,11 +16,9 @@ from .table import Table
 from .writeup import WRITEUP_NAME
 
 #: The original write-up's claims, shown beside the measured figures.
-CLAIMS = {
-    "accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
-    "speed": "8 s (U-Net) vs 1-2 s (LinkNet) per training step, hardware unknown",
-    "convergence": "LinkNet converges faster",
-}
+CLAIMS = {"accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
+          "speed": "8 s (U-Net) vs 1-2 s (LinkNet) per training step, hardware unknown",
+          "convergence": "LinkNet converges faster"}
 #: The gaps the conclusion tests, ``(a, b, what a - b measures)``, when both models are in the table.
 GAPS = (
     ("linknet", "unet", "the write-up's question"),
@@ -33,8 +30,7 @@ GAPS = (
 
 def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
     """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
-    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``."""
     history = record.get("history", {}).get(metric, [])
     for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
         if value >= target:
@@ -72,16 +68,13 @@ def _writeup(table: Table, unet_filters: int | None) -> list[str]:
 
 def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, float] | None = None,
                target_iou: float | None = None, encoder_pretrained: bool | None = None,
-               unet_filters: int | None = None) -> str:  # fmt: skip
-    """Markdown conclusion of a comparison table (speed-only write-up rows allowed), every figure read from it.
+               unet_filters: int | None = None) -> str:
+    """Markdown conclusion of ``table`` (write-up rows: speed only), every figure read from it.
 
-    Args:
-        per_image: ``{model: (seeds, images) per-image test mean IoU}``; each pair of :data:`GAPS`
-            present gets its gap with a 95 % paired-bootstrap interval (seeds paired by index).
-        reach: seconds each model took to reach validation mean IoU ``target_iou`` (NaN: never).
-        encoder_pretrained: whether the ResNet34 encoder started from ImageNet weights.
-        unet_filters: width of the trained U-Net, to set beside the write-up's 64.
-    """
+    ``per_image``: ``{model: (seeds, images) per-image test mean IoU}``, which gives each pair of :data:`GAPS` its
+    gap with a 95 % paired-bootstrap interval; ``reach``: seconds to validation mean IoU ``target_iou`` per model
+    (NaN: never); ``encoder_pretrained``: whether ResNet34 started from ImageNet; ``unet_filters``: the trained
+    U-Net's width. Taught in ``notebooks/06_comparison.ipynb``."""
     models = [m for m in table.models if not m.startswith(WRITEUP_NAME)]
     ranked = sorted(models, key=lambda m: -table.mean(m, "mean_iou"))
     lines = [
@@ -116,11 +109,8 @@ def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, flo
 
 
 def protocol_lines(runs: list[dict]) -> list[str]:
-    """The protocol the runs share, once; then each model's phases and seeds, and any key on which they differ.
-
-    ``seed`` differs between seeds and ``phases`` between models by design; every other key must be equal for
-    the comparison to be fair, and a difference is printed as one line starting with **Not one protocol**.
-    """
+    """Markdown lines: the runs' shared protocol, each model's phases and seeds, then one **Not one protocol**
+    line naming any other key on which the runs differ (a comparison is fair only without it)."""
     protocols = [r["protocol"] for r in runs if r.get("protocol")]
     if not protocols:
         return ["- the runs recorded no protocol (trained before protocols were recorded)"]
@@ -139,13 +129,10 @@ def protocol_lines(runs: list[dict]) -> list[str]:
 
 
 def write_report(directory: str | Path, table: Table, figures: dict | None = None, profile: dict | None = None,
-                 text: str = "", versions: dict | None = None, runs: list[dict] | None = None) -> Path:  # fmt: skip
-    """Write ``report.md`` (table, conclusion ``text``, protocol, figures, machine, profile, versions) and ``table.csv``
-    into ``directory`` (created); returns the path of ``report.md``.
-
-    ``figures`` (``{name: matplotlib figure}``) are saved as ``<name>.png`` and linked; the ``runs``' shared
-    protocol is printed once (:func:`protocol_lines`). Taught in ``notebooks/06_comparison.ipynb``.
-    """
+                 text: str = "", versions: dict | None = None, runs: list[dict] | None = None) -> Path:
+    """Write ``report.md`` (table, conclusion ``text``, :func:`protocol_lines` of ``runs``, ``figures`` as linked
+    ``<name>.png``, machine, profile, versions) and ``table.csv`` into ``directory`` (created); returns
+    ``report.md``'s path. Taught in ``notebooks/06_comparison.ipynb``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     table.to_csv(directory / "table.csv")

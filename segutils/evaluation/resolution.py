@@ -1,10 +1,5 @@
-"""Scores at the labels' own resolution: predict at the training size, bring the probabilities back.
-
-A model trained on 128 x 128 resized images predicts 128 x 128 masks; scoring them against masks resized to 128
-(nearest neighbour) judges a coarser task than the labels pose: thin membranes vanish or thicken in the resized
-label. Here the image is resized as the pipeline resizes it, the model's probabilities are resized back to the
-label's own size (bilinear), and only then is the head's rule applied. Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""Masks at the labels' own resolution: predict at the training size, resize the probabilities back, then classify
+(resized labels lose thin membranes). Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -26,13 +21,9 @@ def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
 
 
 def masks_at_label_size(model, images, masks, size: int, threshold: float = 0.5, batch_size: int = 8) -> list:
-    """uint8 class-index masks of ``images`` (uint8, at their own size), each of its label's shape ``(H, W)``.
-
-    Each image is resized to ``size x size`` (the side the model was trained at) as ``resize_image`` does in
-    training (area), rounded back to uint8, and predicted with ``predict_probabilities``; the probabilities go back
-    to its label's height and width (:func:`to_label_size`, bilinear) and ``head_rule`` (``p > threshold``, or
-    argmax) gives the classes. Only the shapes of ``masks`` (one per image) are read.
-    """
+    """uint8 class masks of ``images``, each of its label's shape ``(H, W)`` (only the ``masks``' shapes are read):
+    each image resized to ``size`` as in training, its probabilities resized back (:func:`to_label_size`) and
+    classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``."""
     if len(images) != len(masks):
         raise ValueError(f"{len(images)} images and {len(masks)} masks: give one label per image")
     resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, (size, size)))
@@ -43,7 +34,7 @@ def masks_at_label_size(model, images, masks, size: int, threshold: float = 0.5,
 
 
 def scoring_note(masks, size: int) -> str:
-    """A Markdown line for the report: scored at the labels' own sizes, from ``size x size`` predictions."""
+    """The report's Markdown line: scored at the labels' own sizes, from ``size x size`` predictions."""
     sizes = sorted({tuple(np.shape(m)[:2]) for m in masks}, reverse=True)
     shown = ", ".join(f"{h} x {w}" for h, w in sizes[:3]) + (f" and {len(sizes) - 3} more" if len(sizes) > 3 else "")
     return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size} x {size}, its "

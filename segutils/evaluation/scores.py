@@ -1,8 +1,5 @@
-"""Scores of predicted masks against true ones: ``segutils.metrics`` per class, dataset-wide and per image, and for
-membrane the ISBI 2012 challenge's region scores V_rand and V_info.
-
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""Scores of predicted masks against true ones, per class, dataset-wide and per image, and for membrane the ISBI 2012
+region scores. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -12,20 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import metrics
-from ..plotting import mask_hw
-from ..predict import predict_masks
+from ..predict import mask_hw, predict_masks
 
 
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
-    """ISBI 2012's foreground-restricted ``(V_rand, V_info)`` of one mask: 1 is a perfect segmentation.
-
-    Cells are the connected regions (4-connectivity, ``skimage.measure.label``) of ``cell_class`` in each mask;
-    only pixels inside a true cell count. ``V_rand = 1 - skimage.metrics.adapted_rand_error`` (the F-score of the
-    Rand split and merge scores); ``V_info = 2 I(S;T) / (H(S) + H(T))`` from
-    ``skimage.metrics.variation_of_information``'s conditional entropies (in bits; its second value is H(T | S)).
-    The challenge also thins the predicted borders to one pixel before scoring, which is not done here: the
-    figures are comparable, not identical.
-    """
+    """ISBI 2012's ``(V_rand, V_info)`` of one mask (1: perfect; NaN without a true cell), over the pixels inside the
+    true cells (4-connected regions of ``cell_class``): ``V_rand = 1 - adapted_rand_error``, ``V_info = 2 I(S;T) /
+    (H(S) + H(T))``. Predicted borders are not thinned as the challenge does: comparable, not identical figures."""
     from skimage.measure import label
     from skimage.metrics import adapted_rand_error, variation_of_information
 
@@ -48,16 +38,9 @@ def _entropy(labels: np.ndarray) -> float:
 
 @dataclass
 class Evaluation:
-    """What :func:`evaluate` measured.
-
-    Attributes:
-        confusion_matrix: ``(K, K)`` int64 over the whole set (rows truth, columns prediction).
-        scores: ``segutils.metrics.scores`` of that matrix (dataset-wide).
-        per_image: ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice`` ``(N, K)`` arrays,
-            one row per image (NaN where a class is absent from both masks).
-        v_rand, v_info: mean over images of :func:`region_scores` (NaN when not computed).
-        per_image_regions: ``(N, 2)`` V_rand and V_info per image, or ``None``.
-    """
+    """What :func:`evaluate` measured: the ``(K, K)`` ``confusion_matrix`` over the set (rows truth), its
+    ``scores``; ``per_image`` ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice``
+    ``(N, K)`` (NaN: class absent from both masks); the mean :func:`region_scores` and ``per_image_regions``."""
 
     num_classes: int
     confusion_matrix: np.ndarray
@@ -94,20 +77,17 @@ def _data(data) -> tuple[list | None, list[np.ndarray]]:
 
 
 def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | None = None, threshold: float = 0.5,
-             batch_size: int = 8, regions: bool | None = None, cell_class: int = 1) -> Evaluation:  # fmt: skip
-    """Score a model (or its predicted masks, one per true mask) against true masks, dataset-wide and per image.
+             batch_size: int = 8, regions: bool | None = None, cell_class: int = 1) -> Evaluation:
+    """Score a model (or its masks, one per true mask) against true masks, dataset-wide and per image.
 
     Args:
-        data: ``(images, masks)`` (images may be ``None`` when predictions are given), a ``Split`` from
-            ``segutils.data.load`` (images at their own size), or a ``tf.data.Dataset`` of ``(image, mask)``
-            batches, e.g. the test split of ``make_dataset``; masks ``(H, W)`` or ``(H, W, 1)`` class indices.
+        data: ``(images, masks)`` (images ``None`` with masks given), a ``Split`` of ``segutils.data.load``, or a
+            ``tf.data.Dataset`` of ``(image, mask)`` batches; masks ``(H, W)`` or ``(H, W, 1)`` class indices.
         ignore_index: a class whose true pixels are left out.
         threshold, batch_size: passed to :func:`predict_masks`.
-        regions: also compute V_rand and V_info of the ``cell_class`` regions (default: when ``num_classes == 2``,
-            i.e. membrane, where cells are class 1).
+        regions: also :func:`region_scores` of ``cell_class`` (default: with two classes, as membrane).
 
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    Taught in ``notebooks/06_comparison.ipynb``."""
     images, masks = _data(data)
     predictions = (predict_masks(model_or_predictions, list(images), batch_size=batch_size, threshold=threshold)
                    if hasattr(model_or_predictions, "predict") else model_or_predictions)

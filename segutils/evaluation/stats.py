@@ -1,30 +1,18 @@
-"""Is a gap between two models real? A paired bootstrap over test images and seeds.
-
-The test split of membrane holds 5 images and a comparison a few seeds per model: a gap in mean IoU can come from
-which images happened to be in the test split, or which seeds were drawn. :func:`paired_bootstrap` resamples both,
-keeping the pairing (the same image and seed for both models), and gives the gap with a 95 % percentile interval.
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""Is a gap between two models real, or the luck of the test images and seeds? A paired bootstrap.
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Resamples of :func:`paired_bootstrap` (the interval's ends move by < 0.001 IoU beyond this).
+#: Resamples of :func:`paired_bootstrap`.
 RESAMPLES = 10_000
 
 
 def paired_bootstrap(a, b, resamples: int = RESAMPLES, level: float = 0.95, seed: int = 0) -> dict:
-    """The gap ``mean(a) - mean(b)`` and its ``level`` percentile interval from a paired bootstrap.
-
-    ``a[s, i]`` and ``b[s, i]`` are the two models' scores (e.g. per-image IoU) on test image ``i`` for seed ``s``
-    (a 1-D array is one seed). Each resample draws seeds and images with replacement, the same draws for both
-    models, and takes the gap of the means over the drawn cells; the interval holds the middle ``level`` of those
-    gaps (numpy's default percentiles). Seeded: the same inputs always give the same interval.
-
-    Returns:
-        ``gap``, ``low``, ``high`` and ``level``, ``seeds``, ``images``.
-    """
+    """``{gap, low, high, level, seeds, images}``: the gap ``mean(a) - mean(b)`` of two models' scores ``[seed,
+    image]`` (1-D: one seed) and its ``level`` percentile interval over resamples that draw the same seeds and images
+    for both (seeded: reproducible). Taught in ``notebooks/06_comparison.ipynb``."""
     a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
     if a.shape != b.shape or a.ndim != 2 or a.size == 0:
         raise ValueError(f"paired_bootstrap pairs the two models' scores cell by cell: give two (seeds, images) arrays "
@@ -46,8 +34,8 @@ def paired_bootstrap(a, b, resamples: int = RESAMPLES, level: float = 0.95, seed
 
 
 def verdict(a: str, b: str, result: dict) -> str:
-    """One sentence on ``result`` (:func:`paired_bootstrap` of model ``a`` against ``b``): "no measurable difference"
-    when the interval holds 0, else which model is higher."""
+    """One sentence on :func:`paired_bootstrap` of ``a`` against ``b``: which is higher, or "no measurable
+    difference" when the interval holds 0. Taught in ``notebooks/06_comparison.ipynb``."""
     interval = f"{result['level']:.0%} interval {result['low']:+.4f} to {result['high']:+.4f}"
     where = f"over {result['images']} test images and {result['seeds']} seed(s)"
     if result["low"] <= 0 <= result["high"]:

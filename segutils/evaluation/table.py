@@ -1,7 +1,5 @@
-"""One comparison table of models: test metrics, training time and speed, mean +- std over seeds.
-
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""The comparison table of models: test metrics, training time and speed, mean +- std over seeds.
+Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -12,27 +10,15 @@ import os
 import statistics
 
 #: Columns in display order, with their headers; a column nobody filled in is left out.
-COLUMNS = {
-    "mean_iou": "mean IoU",
-    "mean_dice": "mean Dice",
-    "pixel_accuracy": "pixel accuracy",
-    "v_rand": "V_rand",
-    "v_info": "V_info",
-    "train_s": "training s",
-    "best_val_iou": "best val IoU",
-    "best_s": "s to best val IoU",
-    "step_s": "s/step",
-    "latency_ms": "latency ms (batch 1)",
-    "images_per_s": "images/s",
-    "parameters": "parameters",
-    "flops": "GFLOPs/image",
-}
+COLUMNS = {"mean_iou": "mean IoU", "mean_dice": "mean Dice", "pixel_accuracy": "pixel accuracy", "v_rand": "V_rand",
+           "v_info": "V_info", "train_s": "training s", "best_val_iou": "best val IoU", "best_s": "s to best val IoU",
+           "step_s": "s/step", "latency_ms": "latency ms (batch 1)", "images_per_s": "images/s",
+           "parameters": "parameters", "flops": "GFLOPs/image"}
 
 
 def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = None, speed: dict | None = None) -> dict:
-    """A flat row for :func:`compare` from one run's parts, each optional: an :class:`~segutils.evaluation.Evaluation`
-    on the test split, the run ``record`` (``segutils.training.find_runs``), ``speed`` (``segutils.speed.benchmark``).
-    """
+    """A row for :func:`compare` from any of one run's test ``Evaluation``, ``record`` and ``speed`` (``benchmark``).
+    Taught in ``notebooks/06_comparison.ipynb``."""
     row = {"model": model, "seed": seed}
     if evaluation is not None:
         row.update(evaluation.summary())
@@ -47,11 +33,8 @@ def run_row(model: str, seed: int = 0, evaluation=None, record: dict | None = No
 
 
 class Table:
-    """The comparison table of :func:`run_row` rows: one line per model, each cell the values of its seeds shown as
-    mean ± std. Render with ``_repr_html_``, :meth:`to_markdown`, :meth:`to_csv`; read with :meth:`mean`, :meth:`std`.
-
-    Taught in ``notebooks/06_comparison.ipynb``.
-    """
+    """The table of :func:`run_row` rows: a line per model, each cell its seeds' mean ± std (ValueError without
+    rows). Taught in ``notebooks/06_comparison.ipynb``."""
 
     def __init__(self, rows: list[dict]):
         if not rows:

@@ -1,11 +1,5 @@
-"""The write-up's U-Net, measured for speed only: the model its "8 s vs 1-2 s per step" was about.
-
-The original Keras write-up (zhixuhao/unet) trains U-Net at the paper's width, 64 filters at level 1, with an
-UpSampling2D + 2x2 conv decoder, no BatchNorm and dropout 0.5: 31,030,593 parameters with one output channel. The
-course trains a narrower U-Net on CPU profiles, so its step time answers another question; this row puts the
-write-up's model beside it, untrained (speed does not depend on the weights).
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+"""The write-up's U-Net (zhixuhao/unet: 64 filters, UpSampling2D decoder, no BatchNorm), timed untrained beside the
+course's narrower one: the model its "8 s vs 1-2 s per step" was about. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
@@ -29,9 +23,7 @@ def build_writeup_unet(input_shape, num_classes: int) -> keras.Model:
 
 
 def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, profile, repeats: int = 3) -> float:
-    """Median seconds of one training step of ``model`` on a random batch, compiled by ``training.compile_model`` as
-    the profile trains; one untimed warm-up step absorbs tracing (none when the profile runs eagerly).
-    """
+    """Median seconds of a training step of ``model``, compiled as the profile trains, on a random batch."""
     from ..training.setup import compile_model
 
     compile_model(model, num_classes, profile=profile)
@@ -43,10 +35,8 @@ def train_step_seconds(model: keras.Model, num_classes: int, batch_size: int, pr
 
 
 def writeup_rows(sizes, channels: int, num_classes: int, batch_size: int, profile, repeats: int = 3) -> list[dict]:
-    """Speed-only table rows ``"unet-64 write-up @<size> px"`` of the write-up's U-Net at each side in ``sizes``:
-    ``step_s`` (:func:`train_step_seconds`, under the profile's precision policy) and ``segutils.speed.benchmark``'s
-    figures (:func:`~segutils.evaluation.run_row`'s ``speed`` columns).
-    """
+    """Table rows ``"unet-64 write-up @<size> px"`` per side in ``sizes``: :func:`train_step_seconds` under the
+    profile's precision policy and ``benchmark``'s columns. Taught in ``notebooks/06_comparison.ipynb``."""
     policy = keras.mixed_precision.global_policy().name
     rows = []
     try:

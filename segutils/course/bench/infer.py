@@ -2,7 +2,7 @@
 
 Predicts one random uint8 image (default 480 x 640, not multiples of 32) with a U-Net
 (``build_unet``, BatchNorm, default 8 filters, depth 4) three ways: the whole image in one
-pass (padded to a multiple of 32, then cropped), :func:`segutils.predict.predict_tiled`,
+pass (padded to a multiple of 32, then cropped), :func:`segutils.tiling.predict_tiled`,
 and ``predict_tiled(..., tta=True)``. Each is warmed up, then timed ``--repeats`` times; the
 table shows the median seconds, megapixels per second, and the ratio to the whole image.
 Tiles cost more than their share: overlapping tiles predict some pixels twice (the "tiled
@@ -47,8 +47,8 @@ def main(argv: list[str]) -> int:
     import numpy as np
 
     from segutils.models import build_unet
-    from segutils.predict import predict_tiled, tile_grid
     from segutils.speed import time_calls
+    from segutils.tiling import predict_tiled, tile_grid
 
     keras.utils.set_random_seed(0)
     model = build_unet((None, None, 1), 1, filters=args.filters, depth=args.depth, batchnorm=True, dropout=0.0)
