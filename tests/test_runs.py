@@ -173,7 +173,7 @@ def test_a_corrupt_record_is_named_and_skipped_by_find_runs(tmp_path, capsys):
 
 def test_fit_refuses_missing_validation_data_before_the_first_step(tmp_path):
     model = tiny_model()
-    with pytest.raises(ValueError, match=r"^val_ds is None: training keeps the best model and stops early by the valid"):
+    with pytest.raises(ValueError, match=r"^val_ds is None: training keeps the best model and stops early by the"):
         training.fit(model, data().repeat(), None, name="tiny", protocol=protocol(), run_dir=tmp_path / "run")
     assert int(model.optimizer.iterations) == 0 and not (tmp_path / "run").exists()
 
