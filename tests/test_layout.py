@@ -1,6 +1,7 @@
 """The package's shape: the learner's part apart from the course machinery, small, one home for internals."""
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,17 @@ def test_the_readme_layout_names_every_module_of_the_package():
     unnamed = sorted(str(m) for m in modules if "course" not in m.parts and m.name not in layout)
     folders = sorted({m.parts[0] for m in modules if len(m.parts) > 1} - {w.rstrip("/") for w in layout.split()})
     assert unnamed == [] and folders == []
+
+
+def test_no_init_has_a_module_getattr_but_the_data_packages_lazy_import():
+    found = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("__init__.py")
+                   if any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+                          for node in ast.parse(_source(p)).body))
+    assert found == ["data/__init__.py"]
+
+
+def test_no_moved_name_shim_is_left():
+    texts = {str(p.relative_to(PACKAGE)): _source(p) for p in PACKAGE.rglob("*.py")}
+    assert sorted(k for k, text in texts.items() if "_MovedModules" in text or "MOVED" in text) == []
+    assert not any(type(f).__name__ == "_MovedModules" or getattr(f, "__name__", "") == "_MovedModules"
+                   for f in sys.meta_path)
