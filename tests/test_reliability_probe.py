@@ -1,0 +1,191 @@
+"""Issue 23: no plausible number from a broken input. One test per BAD and WEAK case of the 135-input probe
+(BAD 2, the verdict over one test image, is tested with notebook 06)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from segutils.course import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPARE = [str(ROOT / "notebooks" / "05_training.ipynb"), str(ROOT / "notebooks" / "06_comparison.ipynb")]
+
+
+def _notebook(path, parameters, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+# BAD 4 ---------------------------------------------------------------------------------------------------------
+
+
+def test_bad4_a_misspelt_notebook_parameter_is_an_error_listing_the_known_ones(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    assert runner.main([*COMPARE, "--out", str(tmp_path), "--param", "EPOCH=1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "--param EPOCH: no notebook run here has that parameter (did you mean EPOCHS?). Their "
+        "parameters cells set: BATCH_SIZE, BENCH_REPEATS, DATASET, EPOCHS, EXPERIMENT_EPOCHS, "
+    )
+    assert "LR, MIXED_PRECISION, MODELS, REPORT_DIR, SEEDS, STEPS_PER_EPOCH, SUBSET, THRESHOLD" in err
+    assert not list(tmp_path.iterdir())  # stopped before the first notebook
+
+
+def test_bad4_a_parameter_goes_only_to_the_notebooks_that_declare_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    first = _notebook(tmp_path / "a.ipynb", "EPOCHS = 3", "print(EPOCHS)")
+    second = _notebook(tmp_path / "b.ipynb", "SEED = 0", "print('EPOCHS' in dir())")
+    assert runner.main([str(first), str(second), "--out", str(tmp_path / "out"), "--param", "EPOCHS=1"]) == 0
+    (run,) = (tmp_path / "out").iterdir()
+    assert nbformat.read(run / "a.ipynb", 4).cells[2].outputs[0]["text"] == "1\n"
+    assert nbformat.read(run / "b.ipynb", 4).cells[1].outputs[0]["text"] == "False\n"
+
+
+# WEAK: notebook parameters of the wrong type --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("param", "message"),
+    [
+        ("EPOCHS=two", "--param EPOCHS takes a whole number like its default 1; got 'two' (str)"),
+        ("EPOCHS=", "--param EPOCHS takes a whole number like its default 1; got '' (str)"),
+        ("EPOCHS=1.5", "--param EPOCHS takes a whole number like its default 1; got 1.5 (float)"),
+        ("SEEDS=0", "--param SEEDS must be a whole number >= 1, got 0 (int)"),
+        ("LR=fast", "--param LR takes a number like its default 0.001; got 'fast' (str)"),
+        ("LR=0", "--param LR must be > 0, got 0"),
+        (
+            "DATASET=42",
+            "--param DATASET takes a quoted string like its default 'shapes'; got 42 (int): quote it "
+            "to pass it as text, --param \"DATASET='42'\"",
+        ),
+        (
+            "MODELS=unet",
+            "--param MODELS takes a list like its default ['unet', 'linknet']; got 'unet' (str): write "
+            "--param \"MODELS=['unet']\" for a list of one",
+        ),
+        ("SUBSET=True", "--param SUBSET takes a whole number like its default 8; got True (bool)"),
+    ],
+)
+def test_weak_notebook_parameters_of_the_wrong_type_are_refused_before_any_notebook(
+    param, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    assert runner.main([*COMPARE, "--out", str(tmp_path), "--param", param]) == 2
+    assert capsys.readouterr().err == message + "\n"
+    assert not list(tmp_path.iterdir())
+
+
+def test_weak_notebook_parameters_of_the_right_type_pass_the_check(monkeypatch):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    params = {"EPOCHS": 1, "SEEDS": 2, "LR": 1, "SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é"}
+    shares = runner.notebook_parameters(COMPARE, params)
+    assert shares[0] == params
+    assert shares[1] == {"SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é", "SEEDS": 2}
+
+
+# WEAK: make compare with odd paths ------------------------------------------------------------------------------
+
+
+def _make_compare(tmp_path, data, cwd):
+    """The Makefile's compare target with a stub python that prints what the runner makes of --data."""
+    stub = tmp_path / "stub-python"
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from segutils.course.runner import resolve_data\n"
+        "print(json.dumps([sys.argv[1:4], resolve_data(sys.argv[-1])]))\n"
+    )
+    stub.chmod(0o755)
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    for name in ("pyproject.toml", "constraints.txt"):  # older than the stamp: the install rule does not run
+        (cwd / name).touch()
+        os.utime(cwd / name, (0, 0))
+    (tmp_path / "stamp").touch()
+    done = subprocess.run(
+        [
+            "make",
+            "-s",
+            "-f",
+            str(ROOT / "Makefile"),
+            "compare",
+            f"DATA={data}",
+            f"PY={stub}",
+            f"STAMP={tmp_path / 'stamp'}",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    argv, dataset = json.loads(done.stdout)
+    assert argv == ["-m", "segutils.course.runner", "notebooks/05_training.ipynb"]
+    return dataset
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ("my data", "my data"),  # a space
+        ("données d'été/crème", "données d'été/crème"),  # non-ASCII letters and a quote
+        ("~/my runs", "../home/my runs"),  # ~, as typed in quotes (the shell leaves it)
+        ("../up here", "../up here"),  # relative to where make runs
+        ("a $b", "a $b"),
+    ],
+)
+def test_weak_make_compare_with_paths_holding_spaces_non_ascii_tilde_or_relative(data, where, tmp_path):
+    cwd = tmp_path / "course"
+    cwd.mkdir()
+    (cwd / where).mkdir(parents=True)  # where, relative to where make runs
+    assert _make_compare(tmp_path, data, cwd) == str((cwd / where).resolve())
+
+
+def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tmp_path):
+    assert _make_compare(tmp_path, "camvid", tmp_path) == "camvid"
+    with pytest.raises(ValueError) as err:
+        runner.resolve_data(str(tmp_path / "nope"))
+    assert str(err.value) == (
+        f"DATA={str(tmp_path / 'nope')!r}: there is no folder {tmp_path / 'nope'} (and it is not one of the "
+        "datasets membrane, camvid, shapes): give a folder holding images/ and masks/, e.g. make compare "
+        "DATA=~/my_data"
+    )
+
+
+# WEAK: Ctrl-C during make compare -------------------------------------------------------------------------------
+
+
+def test_weak_ctrl_c_during_make_compare_says_it_was_interrupted_and_what_is_kept(tmp_path):
+    started = tmp_path / "started"
+    slow = _notebook(
+        tmp_path / "05_slow.ipynb", "SEED = 0", f"open({str(started)!r}, 'w').close()\nimport time\ntime.sleep(60)"
+    )
+    env = {**os.environ, "SEGUTILS_PROFILE": "ci", "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "segutils.course.runner", str(slow), "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    for _ in range(1200):  # the kernel reached the slow cell (at most 120 s on a busy machine)
+        if started.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    out, err = proc.communicate(timeout=120)
+    (run,) = (tmp_path / "out").iterdir()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "DeadKernelError" not in err and "AssertionError" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"Interrupted during 05_slow.ipynb. Kept: the notebooks run so far and this one up to the interrupted "
+        f"cell in {run}; finished training runs in their run folders (an unfinished one resumes from its last "
+        "backup when you start the same command again)."
+    )
+    assert (run / "05_slow.ipynb").exists()
