@@ -1,6 +1,7 @@
 """Issue 23: no plausible number from a broken input. One test per BAD and WEAK case of the 135-input probe
 (BAD 2, the verdict over one test image, is tested with notebook 06)."""
 
+import importlib.util
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from segutils.course import runner
@@ -189,3 +191,150 @@ def test_weak_ctrl_c_during_make_compare_says_it_was_interrupted_and_what_is_kep
         "backup when you start the same command again)."
     )
     assert (run / "05_slow.ipynb").exists()
+
+
+# BAD 1: a model whose weights (or outputs) are not finite -------------------------------------------------------
+
+
+@pytest.fixture()
+def tiny_unet():
+    import keras
+
+    from segutils.models import build_unet
+
+    keras.utils.set_random_seed(0)
+    return build_unet((None, None, 1), 1, filters=4, depth=2)
+
+
+def _nan_outputs():
+    """Finite (no) weights, NaN outputs: 3e38 x 10 overflows to inf, and inf x 0 is NaN."""
+    import keras
+
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.Rescaling(0.0)(keras.layers.Rescaling(10.0)(keras.layers.Rescaling(3e38)(inputs + 1.0)))
+    return keras.Model(inputs, keras.layers.Activation("sigmoid")(x), name="overflows")
+
+
+def test_bad1_a_model_with_nan_weights_is_refused_by_evaluate_predict_masks_and_predict_tiled(tiny_unet):
+    import numpy as np
+
+    from segutils.evaluation import evaluate
+    from segutils.predict import predict_masks
+    from segutils.tiling import predict_tiled
+
+    for w in tiny_unet.weights[:3]:
+        w.assign(np.full(w.shape, np.nan, "float32"))
+    images = np.zeros((2, 32, 32, 1), "uint8")
+    masks = np.zeros((2, 32, 32), "uint8")
+    expected = (
+        f"model {tiny_unet.name!r} has NaN or infinite weights in 3 variable(s), e.g. {tiny_unet.weights[0].path}: "
+        "its predictions mean nothing. Training diverged: load an earlier checkpoint (the run's best.keras) or train "
+        "again with a lower learning rate."
+    )
+    for call in (
+        lambda: evaluate(tiny_unet, (images, masks), 2),
+        lambda: predict_masks(tiny_unet, images),
+        lambda: predict_tiled(tiny_unet, images[0], tile=32, overlap=0),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == expected
+
+
+def test_bad1_a_model_whose_outputs_are_nan_is_refused_by_evaluate_predict_masks_and_predict_tiled():
+    import numpy as np
+
+    from segutils.evaluation import evaluate
+    from segutils.predict import predict_masks
+    from segutils.tiling import predict_tiled
+
+    model = _nan_outputs()
+    images = np.full((2, 32, 32, 1), 255, "uint8")
+    for call, count in (
+        (lambda: evaluate(model, (images, np.zeros((2, 32, 32), "uint8")), 2), 2 * 32 * 32),
+        (lambda: predict_masks(model, images), 2 * 32 * 32),
+        (lambda: predict_tiled(model, images[0], tile=32, overlap=0), 32 * 32),
+    ):
+        with pytest.raises(ValueError) as err:
+            call()
+        assert str(err.value) == (
+            f"model 'overflows' output {count} NaN or infinite values: its masks would mean nothing. Training "
+            "diverged: load an earlier checkpoint (the run's best.keras) or train again with a lower learning rate."
+        )
+
+
+# WEAK: evaluate on an empty test set ----------------------------------------------------------------------------
+
+
+def test_weak_evaluate_on_an_empty_test_set_says_it_is_empty(tiny_unet):
+    import numpy as np
+    import tensorflow as tf
+
+    from segutils.evaluation import evaluate
+
+    empty = tf.data.Dataset.from_tensor_slices((np.zeros((4, 32, 32, 1), "float32"), np.zeros((4, 32, 32, 1))))
+    for data in ((np.zeros((0, 32, 32, 1)), np.zeros((0, 32, 32))), empty.filter(lambda x, m: False).batch(2)):
+        with pytest.raises(ValueError) as err:
+            evaluate(tiny_unet, data, 2)
+        assert str(err.value) == (
+            "the test set is empty (0 masks): nothing to score; check the split, its subset, or a filter/take that "
+            "left no batch"
+        )
+
+
+# BAD 3, BAD 7 and WEAK: export ----------------------------------------------------------------------------------
+
+
+def test_bad3_a_failing_export_with_overwrite_keeps_the_previous_one(tiny_unet, tmp_path, monkeypatch):
+    from segutils import export
+
+    for fmt in ("litert", "saved_model"):
+        first = export.export_model(tiny_unet, tmp_path, fmt)
+        before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+
+        def fails(path, fmt=fmt, **_):
+            Path(path).mkdir() if fmt == "saved_model" else Path(path).write_bytes(b"half")  # half written
+            raise RuntimeError("converter crashed")
+
+        monkeypatch.setattr(tiny_unet, "export", fails)
+        with pytest.raises(RuntimeError, match="converter crashed"):
+            export.export_model(tiny_unet, tmp_path, fmt, overwrite=True)
+        assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing lost, no debris
+        monkeypatch.undo()
+        assert export.export_model(tiny_unet, tmp_path, fmt, overwrite=True) == first
+        assert export.load_exported(first, fmt) is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite", "saved_model"]
+
+
+def test_bad7_export_to_a_tilde_path_writes_under_home(tiny_unet, tmp_path, monkeypatch):
+    from segutils import export
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    fmt = "onnx" if importlib.util.find_spec("tf2onnx") else "litert"
+    path = export.export_model(tiny_unet, "~/exports", fmt)
+    assert path == tmp_path / "home" / "exports" / export.FILENAMES[fmt] and path.is_file()
+    assert not (tmp_path / "~").exists()
+    rows = export.compare_exports(tiny_unet, np.zeros((1, 32, 32, 1), "float32"), "~/table", formats=(), repeats=1)
+    assert rows[0]["path"] == tmp_path / "home" / "table" / "model.keras" and not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("blocked", ["a file", "under a file", "/sys/segutils-export"])
+def test_weak_export_into_a_read_only_or_blocked_folder_names_it_and_the_fix(blocked, tiny_unet, tmp_path):
+    from segutils import export
+
+    (tmp_path / "a file").write_text("notes")
+    target = {"a file": tmp_path / "a file", "under a file": tmp_path / "a file" / "exports"}.get(blocked)
+    target = target or Path(blocked)
+    why = f"{tmp_path / 'a file'} is a file, not a folder" if target != Path(blocked) else "Operation not permitted"
+    for call, what in (
+        (lambda: export.export_model(tiny_unet, target, "litert"), "the litert export"),
+        (lambda: export.compare_exports(tiny_unet, np.zeros((1, 32, 32, 1)), target, formats=()), "the exports"),
+    ):
+        with pytest.raises(OSError) as err:
+            call()
+        assert str(err.value) == (
+            f"cannot write {what} into {target}: {why}. Choose a folder you can write to (or move the file out of "
+            "the way)."
+        )
+    assert (tmp_path / "a file").read_text() == "notes"
