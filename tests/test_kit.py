@@ -267,7 +267,7 @@ def test_a_tampered_archive_replaces_nothing_of_the_good_kit_beside_it(tmp_path,
 
 def test_a_good_archive_replaces_the_kit_beside_it_once_it_checks(tmp_path):
     kit.unpack(_small_kit(tmp_path, "old.tar", text=b"old"), tmp_path)
-    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path)
+    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path, replace=True)
     assert (root / "data/membrane/a.png").read_bytes() == b"new pixels"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kit-")] == []
 

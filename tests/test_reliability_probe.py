@@ -338,3 +338,65 @@ def test_weak_export_into_a_read_only_or_blocked_folder_names_it_and_the_fix(blo
             "the way)."
         )
     assert (tmp_path / "a file").read_text() == "notes"
+
+
+# BAD 6 and WEAK: the workshop kit -------------------------------------------------------------------------------
+
+
+def test_bad6_kit_verify_of_another_good_kit_never_replaces_the_unpacked_one_without_replace(tmp_path, capsys):
+    from segutils.course import kit
+    from tests.test_kit import _small_kit
+
+    root = kit.unpack(_small_kit(tmp_path, "first.tar"), tmp_path)
+    (root / "NOTES.txt").write_text("room 4, projector code 1234")
+    other = _small_kit(tmp_path, "other-good-kit.tar", text=b"other pixels")
+    assert kit.main(["verify", str(other)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == (
+        f"error: {root} already holds a kit that differs from other-good-kit.tar (its MANIFEST.json lists other "
+        "files): left as it is. Pass --replace to replace it (files you added there are kept), or unpack the new "
+        "kit elsewhere.\n"
+    )
+    assert (root / "data/membrane/a.png").read_bytes() == b"membrane pixels"
+    assert kit.main(["verify", str(_small_kit(tmp_path, "same.tar"))]) == 1  # the same kit: kept, NOTES.txt too
+    assert capsys.readouterr().out == "NOTES.txt: not in MANIFEST.json\n"
+    assert (root / "NOTES.txt").exists()
+    assert kit.main(["verify", str(other), "--replace"]) == 1  # replaced; the instructor's file is kept
+    assert (root / "data/membrane/a.png").read_bytes() == b"other pixels"
+    assert (root / "NOTES.txt").read_text() == "room 4, projector code 1234"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first.tar", "other-good-kit.tar", "same.tar", "segutils-kit"]
+
+
+def test_bad6_a_damaged_unpacked_kit_is_repaired_only_with_replace(tmp_path):
+    from segutils.course import kit
+    from tests.test_kit import _small_kit
+
+    archive = _small_kit(tmp_path)
+    root = kit.unpack(archive, tmp_path)
+    (root / "data/membrane/a.png").write_bytes(b"edited")
+    with pytest.raises(kit.KitError, match=r"\(1 of its files differ, e.g. data/membrane/a.png: size or SHA-256"):
+        kit.unpack(archive, tmp_path)
+    assert kit.unpack(archive, tmp_path, replace=True) == root
+    assert (root / "data/membrane/a.png").read_bytes() == b"membrane pixels"
+
+
+@pytest.mark.parametrize("blocked", ["under a file", "a folder named like the archive", "a folder named like .part"])
+def test_weak_kit_build_into_a_blocked_target_is_one_error_line(blocked, tmp_path, monkeypatch, capsys):
+    from segutils.course import kit
+
+    (tmp_path / "a file").write_text("notes")
+    out = {"under a file": tmp_path / "a file" / "kit.tar"}.get(blocked, tmp_path / "kit.tar")
+    why = {
+        "under a file": f"{tmp_path / 'a file'} is a file, not a folder",
+        "a folder named like the archive": f"{out} is a folder",
+        "a folder named like .part": f"{out}.part is a folder",
+    }[blocked]
+    if blocked != "under a file":
+        Path(f"{out}.part" if "part" in blocked else out).mkdir()
+    monkeypatch.setattr(kit, "collect", lambda *a: ({}, []))
+    assert kit.main(["build", "--out", str(out), "--no-wheels"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: cannot write the kit to {out}: {why}. Give --out a file in a folder you can write to (make "
+        "offline-kit KIT=path/segutils-kit.tar).\n"
+    )
+    assert (tmp_path / "a file").read_text() == "notes"

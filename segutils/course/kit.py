@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -137,8 +138,9 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
         }
         extra = {"MANIFEST.json": json.dumps(manifest, indent=1).encode()}
         extra["SHA256SUMS"] = "".join(f"{f['sha256']}  {f['path']}\n" for f in listing).encode()
-        out = Path(out)
+        out = Path(out).expanduser()
         part = out.with_name(out.name + ".part")
+        _writable(out)
         try:
             with tarfile.open(part, "w") as tar:
                 for name, data in extra.items():
@@ -150,6 +152,23 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
         finally:
             part.unlink(missing_ok=True)
     return manifest
+
+
+def _writable(out: Path) -> None:
+    """KitError naming ``out`` when the archive (or its ``.part`` beside it) cannot be written there."""
+    part = out.with_name(out.name + ".part")
+    blocked = next((p for p in (out.parent, *out.parents) if p.exists() and not p.is_dir()), None)
+    why = (f"{blocked} is a file, not a folder" if blocked else f"{part} is a folder" if part.is_dir() else
+           f"{out} is a folder" if out.is_dir() else "")  # fmt: skip
+    if not why:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            part.touch()
+        except OSError as err:
+            why = err.strerror or str(err)
+    if why:
+        raise KitError(f"cannot write the kit to {out}: {why}. Give --out a file in a folder you can write to "
+                       "(make offline-kit KIT=path/segutils-kit.tar).")  # fmt: skip
 
 
 def _listing(root: Path) -> list[dict]:
@@ -205,16 +224,30 @@ def _extract(archive: Path, into: Path) -> None:
                        "copy it again") from None  # fmt: skip
 
 
-def unpack(archive, dest=None) -> Path:
+def _differs(old: Path, new: Path) -> str:
+    """Why the unpacked kit ``old`` is not ``new`` ('' when it holds the same files, intact)."""
+    try:
+        listing = {(f["path"], f["sha256"]) for f in _listing(old)}
+    except KitError as err:
+        return str(err)
+    if listing != {(f["path"], f["sha256"]) for f in _listing(new)}:
+        return "its MANIFEST.json lists other files"
+    damaged = [p for p in verify(old) if not p.endswith(": not in MANIFEST.json")]
+    return f"{len(damaged)} of its files differ, e.g. {damaged[0]}" if damaged else ""
+
+
+def unpack(archive, dest=None, replace: bool = False) -> Path:
     """Unpack ``archive`` into ``dest`` (default: beside it) and return the kit's root folder.
 
     The archive is unpacked and verified in a temporary folder first: a kit already in ``dest``
     is replaced only once every file of the new one checks, and nothing is left behind otherwise.
+    An unpacked kit that holds the same files stays as it is; one that differs is replaced only
+    with ``replace`` (KitError otherwise), and then keeps the files it did not ship (your notes).
 
     Taught in notebooks/00_setup.ipynb.
     """
-    archive = Path(archive)
-    dest = Path(dest) if dest else archive.parent
+    archive = Path(archive).expanduser()
+    dest = Path(dest).expanduser() if dest else archive.parent
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kit-", dir=dest) as tmp:
         _extract(archive, Path(tmp))
@@ -228,6 +261,23 @@ def unpack(archive, dest=None) -> Path:
                            f"{problems[0]}): copy it again.")  # fmt: skip
         previous = Path(tmp) / "previous"  # the kit in dest, deleted with tmp once the new one is in place
         if (dest / ROOT).exists():
+            why = _differs(dest / ROOT, Path(tmp) / ROOT)
+            if not why:
+                return dest / ROOT
+            if not replace:
+                raise KitError(f"{dest / ROOT} already holds a kit that differs from {archive.name} ({why}): left "
+                               "as it is. Pass --replace to replace it (files you added there are kept), or unpack "
+                               "the new kit elsewhere.")  # fmt: skip
+            shipped = {f["path"] for f in _listing(Path(tmp) / ROOT)} | {"MANIFEST.json", "SHA256SUMS"}
+            try:
+                shipped |= {f["path"] for f in _listing(dest / ROOT)}
+            except KitError:
+                pass
+            for added in (p for p in (dest / ROOT).rglob("*") if p.is_file()):
+                relative = added.relative_to(dest / ROOT)
+                if str(relative) not in shipped:  # the instructor's own files go into the new kit
+                    (Path(tmp) / ROOT / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(added, Path(tmp) / ROOT / relative)
             (dest / ROOT).rename(previous)
         try:
             (Path(tmp) / ROOT).rename(dest / ROOT)
@@ -248,9 +298,11 @@ def main(argv=None) -> int:
     b.add_argument("--platform", action="append", dest="platforms", help="pip platform tag (repeatable)")
     b.add_argument("--python-version", default=DEFAULT_PYTHON)
     b.add_argument("--no-wheels", action="store_true", help="leave the wheels out (no network needed)")
-    commands.add_parser("verify", help="check an archive or unpacked kit").add_argument("kit")
+    v = commands.add_parser("verify", help="check an archive or unpacked kit")
     s = commands.add_parser("serve", help="unpack (if an archive) and serve a kit over HTTP")
-    s.add_argument("kit")
+    for command in (v, s):
+        command.add_argument("kit")
+        command.add_argument("--replace", action="store_true", help="replace an unpacked kit that differs")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--bind", default="0.0.0.0")
     args = parser.parse_args(argv)
@@ -264,8 +316,10 @@ def main(argv=None) -> int:
                   f"weights {m['weights']}, {wheels} wheels")  # fmt: skip
             print("\n".join(f"note: {n}" for n in m["notes"]))
             return 0
-        kit = Path(args.kit)
-        root = kit if kit.is_dir() else unpack(kit, kit.parent)
+        kit = Path(args.kit).expanduser()
+        if not kit.exists():
+            raise KitError(f"there is no kit at {kit}: give the archive (segutils-kit.tar) or its unpacked folder")
+        root = kit if kit.is_dir() else unpack(kit, kit.parent, args.replace)
         if args.command == "verify":
             problems = verify(root)
             print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
