@@ -400,3 +400,41 @@ def test_weak_kit_build_into_a_blocked_target_is_one_error_line(blocked, tmp_pat
         "offline-kit KIT=path/segutils-kit.tar).\n"
     )
     assert (tmp_path / "a file").read_text() == "notes"
+
+
+# BAD 9: the report names its dataset ----------------------------------------------------------------------------
+
+
+def _runs(dataset, **sizes):
+    protocol = {"epochs": 1, "seed": 0, "phases": ["train"]}
+    config = {"dataset": dataset, **sizes}
+    return [{"model": m, "seed": 0, "protocol": protocol, "config": config} for m in ("unet", "linknet")]
+
+
+def test_bad9_the_report_of_make_compare_names_the_folder_and_the_split_sizes(tmp_path):
+    from segutils.evaluation import compare, write_report
+    from tests.test_evaluation import _rows
+
+    folder = "/home/me/my cells/é"
+    profile = {"name": "ci", "dataset": "shapes", "epochs": 1}
+    runs = _runs(folder, train_images=8, val_images=2)
+    text = write_report(tmp_path, compare(_rows([0.8], [0.7])), profile=profile, runs=runs, splits={"test": 3})
+    report = text.read_text()
+    assert f"## Data\n\n- dataset: {folder}\n- split sizes: train 8, val 2, test 3\n" in report
+    assert "- dataset: shapes (the profile's default, not used here: see Data)\n" in report
+    assert "- dataset: shapes\n" not in report
+
+
+def test_bad9_a_registered_dataset_is_named_and_runs_on_two_datasets_are_flagged(tmp_path):
+    from segutils.evaluation import compare, write_report
+    from segutils.evaluation.report import data_lines
+    from tests.test_evaluation import _rows
+
+    report = write_report(tmp_path, compare(_rows([0.8], [0.7])), profile={"dataset": "camvid"}, runs=_runs("camvid"))
+    assert "## Data\n\n- dataset: camvid\n- split sizes: not recorded\n" in report.read_text()
+    assert "## Profile\n\n- dataset: camvid\n" in report.read_text()  # the profile's own dataset: no note
+    mixed = _runs("camvid")[:1] + _runs("/data/cells")[1:]
+    assert data_lines(mixed, {"test": 233}) == [
+        "- **Not one dataset**: the runs trained on ['camvid', '/data/cells']",
+        "- split sizes: test 233",
+    ]
