@@ -438,3 +438,94 @@ def test_bad9_a_registered_dataset_is_named_and_runs_on_two_datasets_are_flagged
         "- **Not one dataset**: the runs trained on ['camvid', '/data/cells']",
         "- split sizes: test 233",
     ]
+
+
+# BAD 5, BAD 8 and WEAK: the training guards (segutils.training.guards, called by fit before the first step) --------
+
+
+def _pairs(classes, n=4, side=8):
+    """``n`` (image, mask) pairs whose masks hold exactly ``classes``, as a tf.data.Dataset of pairs."""
+    import tensorflow as tf
+
+    masks = np.zeros((n, side, side, 1), "uint8")
+    for i, c in enumerate(classes):
+        masks[i % n, i // n, :] = c
+    return tf.data.Dataset.from_tensor_slices((np.zeros((n, side, side, 1), "float32"), masks))
+
+
+def test_bad5_num_classes_larger_than_the_classes_present_warns_naming_the_absent_ones():
+    import warnings
+
+    from segutils.training import guards
+
+    train, val = _pairs([0, 1, 2, 3]).batch(2).repeat(), _pairs([0, 1, 2]).batch(2)
+    with pytest.warns(guards.AbsentClassesWarning) as caught:
+        found = guards.warn_absent_classes(10, train=train, val=val)
+    assert found == {"train": [4, 5, 6, 7, 8, 9], "val": [3, 4, 5, 6, 7, 8, 9]}
+    assert [str(w.message) for w in caught] == [
+        f"num_classes=10, but no {split} mask holds class(es) {absent}: their IoU is 0 or undefined and the mean IoU "
+        "is averaged over them. Pass the number of classes your masks hold, or check the masks' encoding (a "
+        "palette, 0/255 values)."
+        for split, absent in found.items()
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert guards.warn_absent_classes(4, ignore_index=3, train=train, val=val, test=None) == {
+            "train": [],
+            "val": [],
+        }
+    assert guards.absent_classes(_pairs([0]).batch(2), 1) == [1]  # a one-channel head has classes 0 and 1
+
+
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda ds: ds.filter(lambda x, m: False).repeat().batch(2), "its filter() leaves nothing; chain: filter <- "),
+        (lambda ds: ds.take(0).repeat().batch(2), "its take() leaves nothing; chain: batch <- repeat <- take <- "),
+        (lambda ds: ds.filter(lambda x, m: False).batch(2), "its filter() leaves nothing; chain: batch <- filter <- "),
+    ],
+    ids=["filter-repeat", "take0-repeat", "filter-finite"],
+)
+def test_bad8_a_training_set_filtered_to_nothing_is_an_error_naming_filter_or_take(make, where):
+    from segutils.training import guards
+
+    with pytest.raises(ValueError) as err:
+        guards.check_yields(make(_pairs([0, 1])))
+    message = str(err.value)
+    assert message.startswith(f"train_ds yields no batch ({where}")
+    assert message.endswith(
+        "tensorslice), so training would wait for ever: check the filter/take predicate and the split, e.g. "
+        "len(list(ds.take(1))) == 1 before .repeat()"
+    )
+    guards.check_yields(_pairs([0, 1]).filter(lambda x, m: True).repeat().batch(2))  # one batch is enough
+
+
+def test_weak_fit_on_a_numpy_tuple_is_a_clear_type_error():
+    from segutils.training import guards
+
+    with pytest.raises(TypeError) as err:
+        guards.check_dataset_type((np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1))))
+    assert str(err.value) == (
+        "train_ds must be a tf.data.Dataset of (image, mask) batches, got a tuple (NumPy arrays?): make one with "
+        "segutils.data.make_dataset(split, img_size, batch_size), or "
+        "tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)"
+    )
+    guards.check_dataset_type(None, "val_ds", none_ok=True)
+    guards.check_dataset_type(_pairs([0]).batch(1))
+
+
+@pytest.mark.parametrize("blocked", ["under a file", "/sys/segutils-runs/unet"])
+def test_weak_fit_run_folder_read_only_or_blocked_is_a_clear_error(blocked, tmp_path):
+    from segutils.training import guards
+
+    (tmp_path / "runs").write_text("a file named like the runs folder")
+    folder = tmp_path / "runs" / "unet-seed0" if blocked == "under a file" else Path(blocked)
+    why = f"{tmp_path / 'runs'} is a file, not a folder" if blocked == "under a file" else "Operation not permitted"
+    with pytest.raises(OSError) as err:
+        guards.check_writable(folder)
+    assert str(err.value) == (
+        f"cannot write the training run into {folder}: {why}. Choose a folder you can write to (or move the file "
+        "out of the way)."
+    )
+    assert guards.check_writable(tmp_path / "ok" / "unet") == tmp_path / "ok" / "unet"
+    assert list((tmp_path / "ok" / "unet").iterdir()) == []
