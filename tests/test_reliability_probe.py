@@ -529,3 +529,68 @@ def test_weak_fit_run_folder_read_only_or_blocked_is_a_clear_error(blocked, tmp_
     )
     assert guards.check_writable(tmp_path / "ok" / "unet") == tmp_path / "ok" / "unet"
     assert list((tmp_path / "ok" / "unet").iterdir()) == []
+
+
+# WEAK: make check ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runs", ["under a file", "/sys/segutils-runs"])
+def test_weak_make_check_is_not_ready_when_the_runs_folder_is_read_only_or_blocked(runs, tmp_path, monkeypatch):
+    from segutils.course import readiness
+
+    (tmp_path / "file").write_text("x")
+    folder = tmp_path / "file" / "runs" if runs == "under a file" else Path(runs)
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(folder))
+    why = f"{tmp_path / 'file'} is a file, not a folder" if runs == "under a file" else "Operation not permitted"
+    checks = readiness.run([readiness._runs_folder])
+    assert not checks.ready
+    assert str(checks) == (
+        f"[FAIL] Runs folder writable: cannot write training runs into {folder}: {why}. Choose a folder you can "
+        "write to (or move the file out of the way).\n       fix: Set SEGUTILS_RUNS_DIR to a folder you can write "
+        "to.\nNot ready: fix the FAIL rows, then run the checklist again."
+    )
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path / "runs"))
+    assert readiness._runs_folder() == readiness.Check("Runs folder writable", True, str(tmp_path / "runs"))
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("ten", "SEGUTILS_BACKUP_SECONDS='ten' is not a number of seconds; unset it or set e.g. 600"),
+        ("-5", "SEGUTILS_BACKUP_SECONDS=-5 is negative"),
+    ],
+)
+def test_weak_make_check_is_not_ready_when_backup_seconds_is_not_seconds(value, detail, monkeypatch):
+    from segutils.course import readiness
+
+    monkeypatch.setenv("SEGUTILS_BACKUP_SECONDS", value)
+    check = readiness._backup_seconds()
+    assert (check.ok, check.detail, check.required) == (False, detail, True)
+    monkeypatch.setenv("SEGUTILS_BACKUP_SECONDS", "0")
+    assert readiness._backup_seconds().detail == "every epoch"
+
+
+def test_weak_make_check_with_tf_use_legacy_keras_prints_the_checklist_with_a_red_row(tmp_path):
+    for name in ("pyproject.toml", "constraints.txt"):  # older than the stamp: the install rule does not run
+        (tmp_path / name).touch()
+        os.utime(tmp_path / name, (0, 0))
+    (tmp_path / "stamp").touch()
+    env = {
+        **os.environ,
+        "TF_USE_LEGACY_KERAS": "1",
+        "PYTHONPATH": str(ROOT),
+        "SEGUTILS_PROFILE": "ci",
+        "SEGUTILS_RUNS_DIR": str(tmp_path / "runs"),
+        "SEGUTILS_DATA_DIR": str(tmp_path / "data"),
+    }
+    env.pop("SEGUTILS_MIRROR", None)
+    argv = ["make", "-s", "-f", str(ROOT / "Makefile"), "check", f"PY={sys.executable}", f"STAMP={tmp_path / 'stamp'}"]
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert (
+        "[FAIL] Keras 3: TF_USE_LEGACY_KERAS=1 in the shell: tf.keras would be the legacy Keras 2, and segutils "
+        "refuses to import\n       fix: `unset TF_USE_LEGACY_KERAS` in the shell (in a notebook: %env "
+        "TF_USE_LEGACY_KERAS=0, then restart the kernel).\n"
+    ) in done.stdout
+    assert done.stdout.endswith("Not ready: fix the FAIL rows, then run the checklist again.\n")
+    assert done.returncode != 0
