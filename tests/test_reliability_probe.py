@@ -594,3 +594,57 @@ def test_weak_make_check_with_tf_use_legacy_keras_prints_the_checklist_with_a_re
     ) in done.stdout
     assert done.stdout.endswith("Not ready: fix the FAIL rows, then run the checklist again.\n")
     assert done.returncode != 0
+
+
+# WEAK: first lines of the model call and of make_dataset on paths -------------------------------------------------
+
+
+@pytest.mark.parametrize("sides", [(None, None), (64, 64)], ids=["any-size", "fixed"])
+def test_weak_models_called_on_3_channels_of_a_1_channel_model_say_so_on_the_first_line(sides):
+    from segutils.models import build_unet
+
+    model = build_unet((*sides, 1), 1, filters=4, depth=2)
+    for call in (model, lambda x: model.predict(x, verbose=0)):
+        with pytest.raises(ValueError) as err:
+            call(np.zeros((1, 64, 64, 3), "float32"))
+        assert str(err.value) == (
+            "unet takes images with 1 channel(s), got 3 (input shape (1, 64, 64, 3)): x.mean(-1, keepdims=True) "
+            "makes grey"
+        )
+
+
+@pytest.mark.parametrize("shape", [(1, 50, 70, 1), (1, 40, 40, 1)])
+def test_weak_models_called_on_50x70_or_40x40_name_the_valid_sizes_on_the_first_line(shape):
+    from segutils.models import build_linknet, build_unet
+
+    unet = build_unet((None, None, 1), 1, filters=4, depth=4)
+    linknet = build_linknet((None, None, 1), 1, encoder_weights=None, backbone="resnet18")
+    for model, why, factor in ((unet, "U-Net with depth=4", 16), (linknet, "Linknet-resnet18", 32)):
+        with pytest.raises(ValueError) as err:
+            model(np.zeros(shape, "float32"))
+        first = str(err.value).splitlines()[0]
+        assert first.startswith(f"{why} down-samples by {factor}, so height and width must be multiples of {factor}; ")
+        assert first.endswith(
+            "Pad or crop the images to those sizes (segutils.predict.predict_masks pads and crops for you)."
+        )
+
+
+def test_weak_make_dataset_on_png_paths_with_a_bad_file_names_it_first(tmp_path):
+    from PIL import Image
+
+    from segutils.data import make_dataset
+
+    images, masks = [], []
+    for i in range(3):
+        for kind, store in (("images", images), ("masks", masks)):
+            path = tmp_path / kind / f"p{i}.png"
+            path.parent.mkdir(exist_ok=True)
+            Image.fromarray(np.full((32, 32), i % 2, "uint8")).save(path)
+            store.append(path)
+    images[1].write_bytes(images[1].read_bytes()[:40])  # half written
+    with pytest.raises(ValueError) as err:
+        make_dataset((images, masks), 32, 2)
+    assert str(err.value).startswith(f"cannot read the image {images[1]}: ")
+    assert str(err.value).endswith(" (truncated or damaged?); re-export it as PNG, or leave it and its mask out")
+    images.pop(1), masks.pop(1)
+    assert next(iter(make_dataset((images, masks), 32, 2)))[0].shape == (2, 32, 32, 1)
