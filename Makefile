@@ -32,10 +32,13 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m segutils.course.runner
 
-# Notebooks 05 and 06 on a folder holding images/ and masks/, parameters injected the papermill way.
+# Notebooks 05 and 06 on a folder holding images/ and masks/ (or a dataset's name), DATASET injected the papermill
+# way. DATA reaches the runner verbatim, single-quoted (spaces, quotes, $ and any letters); the runner expands ~,
+# makes a relative path absolute and keeps a registered name (camvid) a name.
+quote = '$(subst ','"'"',$(value $1))'
 compare: $(STAMP)
-	@test -n "$(DATA)" || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
-	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
+	@test -n $(call quote,DATA) || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
+	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --data $(call quote,DATA)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser
@@ -58,8 +61,10 @@ lab: $(STAMP)
 data: $(STAMP)
 	$(PY) -m segutils.course.data download-all
 
+# segutils refuses to import under TF_USE_LEGACY_KERAS=1: the checklist gets the shell's value under another name
+# and shows it as a red row instead of a traceback.
 check: $(STAMP)
-	$(PY) -m segutils.course.readiness
+	env -u TF_USE_LEGACY_KERAS SEGUTILS_SHELL_TF_USE_LEGACY_KERAS="$${TF_USE_LEGACY_KERAS-}" $(PY) -m segutils.course.readiness
 
 # Workshop kit for a room without Wi-Fi (README, "For instructors"); run `make data` first.
 # It goes to data/, which git ignores.

@@ -1,8 +1,10 @@
-"""The package's one argument rule: a whole number, not a bool, of at least a minimum."""
+"""The package's argument rules: a whole number, not a bool, of at least a minimum; a folder that can be written."""
 
 from __future__ import annotations
 
+import tempfile
 from numbers import Integral
+from pathlib import Path
 
 DIVIDE_HINT = "use // to divide: 256 // 4, not 256 / 4"
 
@@ -21,3 +23,18 @@ def whole(value, name: str, minimum: int = 1, none_ok: bool = False, fix: str = 
     allowed = f">= {minimum} (or None)" if none_ok else f">= {minimum}"
     fix = f": {fix}" if fix else ""
     raise ValueError(f"{name} must be a whole number {allowed}, got {value!r} ({type(value).__name__}){hint}{fix}")
+
+
+def writable(folder, what: str) -> Path:
+    """``folder`` with ``~`` expanded, created if missing; an OSError naming it, why and the fix if it cannot be
+    written (read-only, or a file where a folder should be). Nothing is left in it."""
+    folder = Path(folder).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocking} is a file, not a folder" if blocking else err.strerror or str(err)
+        raise OSError(f"cannot write {what} into {folder}: {why}. Choose a folder you can write to (or move the "
+                      "file out of the way).") from None
+    return folder

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from .checks import writable
 from .speed import median_ms
 
 #: The formats :func:`export_model` writes, in the order of the notebook's table.
@@ -54,20 +55,28 @@ def export_model(model, directory, fmt: str, overwrite: bool = False) -> Path:
     Raises :class:`ExportUnavailable` when packages are missing, FileExistsError over an earlier export unless
     ``overwrite``."""
     check_available(fmt)
-    path = Path(directory) / FILENAMES[fmt]
+    path = Path(directory).expanduser() / FILENAMES[fmt]
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} holds an earlier {fmt} export: pass overwrite=True to replace it, "
                               "or export into another directory")
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    part, old = (path.with_name(f".{tag}-{path.name}") for tag in ("part", "old"))  # written beside, then swapped
+    writable(path.parent, f"the {fmt} export")
+    for stale in (part, old):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     shape = [1] + [32 if side is None else side for side in model.input_shape[1:]]  # unknown sides as 32
     model(np.zeros(shape, np.float32), training=False)  # so that Keras' export sees it was called
     kind = {"saved_model": "tf_saved_model", "onnx": "onnx"}.get(fmt, "litert")
-    with _quiet():
-        model.export(str(path), format=kind, verbose=False, **LITERT_OPTIONS.get(fmt, {}))
+    try:
+        with _quiet():
+            model.export(str(part), format=kind, verbose=False, **LITERT_OPTIONS.get(fmt, {}))
+        if path.exists():
+            path.rename(old)
+        part.rename(path)
+    finally:  # a failed export leaves the earlier one in place
+        if old.exists() and not path.exists():
+            old.rename(path)
+        for stale in (part, old):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     return path
 
 
@@ -134,8 +143,7 @@ def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
     ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error`` (``None``, or why the
     format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``."""
     images = np.asarray(images, np.float32)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = writable(directory, "the exports")
     if (directory / "model.keras").exists() and not overwrite:
         raise FileExistsError(f"{directory} holds an earlier export (model.keras): pass overwrite=True to replace "
                               "it, or export into another directory")

@@ -17,6 +17,19 @@ def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+DIVERGED = ("Training diverged: load an earlier checkpoint (the run's best.keras) or train again with a lower "
+            "learning rate.")
+
+
+def check_outputs(outputs, model) -> np.ndarray:
+    """``outputs`` as an array; ValueError when any is NaN or infinite (a model that overflowed)."""
+    outputs = np.asarray(outputs)
+    if not np.isfinite(outputs).all():
+        raise ValueError(f"model {model.name!r} output {np.size(outputs) - np.isfinite(outputs).sum()} NaN or "
+                         f"infinite values: its masks would mean nothing. {DIVERGED}")
+    return outputs
+
+
 def check_finite(image: np.ndarray) -> None:
     """Raise ValueError, with the counts, if a float image holds NaN or infinite values."""
     if image.dtype.kind == "f" and not np.isfinite(image).all():
@@ -56,8 +69,12 @@ def mask_hw(mask) -> np.ndarray:
 
 
 def check_head(model) -> None:
-    """Refuse a model that is not one ``(B, H, W, C)`` -> ``(B, H, W, K)`` map, in one line."""
+    """Refuse a model that is not one ``(B, H, W, C)`` -> ``(B, H, W, K)`` map, or whose weights hold NaN or inf."""
     outputs, name = getattr(model, "outputs", None), getattr(model, "name", type(model).__name__)
+    bad = [w.path for w in getattr(model, "weights", []) if not np.isfinite(keras.ops.convert_to_numpy(w)).all()]
+    if bad:
+        raise ValueError(f"model {name!r} has NaN or infinite weights in {len(bad)} variable(s), e.g. {bad[0]}: its "
+                         f"predictions mean nothing. {DIVERGED}")
     if outputs is None:  # a subclassed model or a wrapper: its outputs are known only once called
         return
     if len(outputs) != 1:
@@ -157,7 +174,7 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             batch = np.stack([_fit(prepared[i][0], size, how) for i in chunk])
-            for i, out in zip(chunk, np.asarray(model(batch, training=False)), strict=True):
+            for i, out in zip(chunk, check_outputs(model(batch, training=False), model), strict=True):
                 results[i] = to(_fit(out, items[i].shape[:2], how, back=True), from_logits)
     if single:
         return results[0]

@@ -16,7 +16,7 @@ from . import _compat
 from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
-from .predict import check_finite, ends_in_logits, prepare_image, round_up, to_probabilities
+from .predict import check_finite, check_head, check_outputs, ends_in_logits, prepare_image, round_up, to_probabilities
 
 #: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
 FLIPS = ((), (1,), (2,), (1, 2))
@@ -151,6 +151,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
         flips = FLIPS if tta else ((),)  # each flip undone on its prediction
         probs = sum(np.flip(to_probabilities(model.predict_on_batch(np.flip(tiles, axes)), logits), axes)
                     for axes in flips) / len(flips)
+        check_outputs(probs, model)
         if total is None:
             total = np.zeros(array.shape[:2] + probs.shape[-1:], dtype=np.float32)
         for (top, left), p in zip(batch, probs, strict=True):

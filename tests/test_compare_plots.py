@@ -135,7 +135,7 @@ def test_comparison_grid_draws_truth_masks_and_error_maps():
     assert axes[1, 0].get_ylabel() == "image 2"
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["0 membrane", "1 cell", "false positive (cell predicted, not true)",
-                      "false negative (cell true, missed)"]  # fmt: skip
+                      "false negative (cell true, missed)"]
 
 
 def test_worst_indices_lowest_first_skipping_nan():

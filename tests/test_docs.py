@@ -25,7 +25,7 @@ def _uses(code: str, module: str, public: set[str]) -> bool:
     parent, _, leaf = module.rpartition(".")
     return bool(re.search(rf"\b{re.escape(module)}\b", code)
                 or re.search(rf"from {re.escape(parent)} import [^\n]*\b{leaf}\b", code)
-                or any(re.search(rf"\b{name}\b", code) for name in public))  # fmt: skip
+                or any(re.search(rf"\b{name}\b", code) for name in public))
 
 
 def _taught_in():

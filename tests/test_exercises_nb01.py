@@ -27,7 +27,7 @@ def test_invented_solution_is_what_bilinear_resizing_makes():
         ({2, 4}, "between 1 and 3"),
         ([2], "Store a set"),
         ({2.0}, "Store a set"),
-    ],  # fmt: skip
+    ],
 )
 def test_invented_hints(wrong, hint):
     assert hint in nb01.check_invented(wrong)

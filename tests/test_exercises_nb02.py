@@ -38,7 +38,7 @@ def test_batchnorm_solution_is_build_unets_difference():
         (5888, "moving mean and variance"),
         (17_000, "Per channel of every 3x3 conv"),
         (True, "whole number"),
-    ],  # fmt: skip
+    ],
 )
 def test_batchnorm_hints(wrong, hint):
     assert hint in nb02.check_batchnorm_parameters(wrong)

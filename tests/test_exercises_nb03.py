@@ -60,7 +60,7 @@ def test_link_hints():
 def test_upsampling_saving_solution_is_sms_difference(sm):
     def count(kind):
         return sm.Linknet("resnet34", input_shape=(None, None, 3), classes=1, encoder_weights=None,
-                          decoder_block_type=kind).count_params()  # fmt: skip
+                          decoder_block_type=kind).count_params()
 
     solution = count("transpose") - count("upsampling")
     assert solution == 154_112
@@ -75,7 +75,7 @@ def test_upsampling_saving_solution_is_sms_difference(sm):
         (9 * 22_016, "one kind of kernel"),
         (150_000, "from 4x4 to 3x3"),
         (154_112.0, "whole number"),
-    ],  # fmt: skip
+    ],
 )
 def test_upsampling_saving_hints(wrong, hint):
     assert hint in nb03.check_upsampling_saving(wrong)

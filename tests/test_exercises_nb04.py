@@ -121,7 +121,7 @@ def test_streamed_iou_solution_is_class_iou_over_two_batches():
 @pytest.mark.parametrize(
     "wrong, hint",
     [(0.5, "mean of the two batches"), (0.9, "one batch's IoU"), (0.1, "one batch's IoU"),
-     (0.7, "Add tp, fp and fn"), (1.5, "between 0 and 1")],  # fmt: skip
+     (0.7, "Add tp, fp and fn"), (1.5, "between 0 and 1")],
 )
 def test_streamed_iou_hints(wrong, hint):
     message = nb04.check_streamed_iou(wrong)
@@ -167,7 +167,7 @@ def test_focal_term_accepts_what_the_change_gives_and_rejects_the_unchanged_cell
 @pytest.mark.parametrize(
     "wrong, hint",
     [(0.62, "unchanged cell"), (0.635, "only EXPERIMENT_LOSS changed"), (0.3, "only EXPERIMENT_LOSS changed"),
-     (1.2, "between 0 and 1"), ("0.9", "between 0 and 1")],  # fmt: skip
+     (1.2, "between 0 and 1"), ("0.9", "between 0 and 1")],
 )
 def test_focal_term_hints(wrong, hint):
     assert hint in nb04.check_focal_term(wrong, dice_alone=0.62)

@@ -86,7 +86,7 @@ def test_momentum_accepts_what_099_gives_and_rejects_the_unchanged_cell():
 @pytest.mark.parametrize(
     "wrong, hint",
     [(0.35, "unchanged cell"), (0.33, "Check that only TRY_MOMENTUM"), (0.5, "Check that only TRY_MOMENTUM"),
-     (35, "between 0 and 1"), (None, "between 0 and 1")],  # fmt: skip
+     (35, "between 0 and 1"), (None, "between 0 and 1")],
 )
 def test_momentum_hints(wrong, hint):
     assert hint in nb05.check_momentum(wrong, course=0.35)

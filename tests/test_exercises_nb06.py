@@ -51,7 +51,7 @@ def test_my_gap_is_linknets_table_mean_iou_minus_unets():
     from segutils.evaluation import compare
 
     table = compare([{"model": m, "seed": s, "mean_iou": v} for m, ious in nb06.SEED_IOUS.items()
-                     for s, v in enumerate(ious)])  # fmt: skip
+                     for s, v in enumerate(ious)])
     gap = table.mean("linknet", "mean_iou") - table.mean("unet", "mean_iou")
     assert gap == pytest.approx(0.01)
     assert nb06.check_my_gap(gap, gap=gap) is None
@@ -60,7 +60,7 @@ def test_my_gap_is_linknets_table_mean_iou_minus_unets():
 
 @pytest.mark.parametrize(
     "wrong, hint", [(-0.01, "sign is flipped"), (0.05, "mean_iou column"), (None, "between -1 and 1"),
-                    (2.0, "between -1 and 1")],  # fmt: skip
+                    (2.0, "between -1 and 1")],
 )
 def test_my_gap_hints(wrong, hint):
     assert hint in nb06.check_my_gap(wrong, gap=0.01)

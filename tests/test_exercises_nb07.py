@@ -77,7 +77,7 @@ def test_seam_error_accepts_a_smaller_overlap_and_rejects_the_unchanged_and_no_o
 @pytest.mark.parametrize(
     "wrong, hint",
     [(0.0005, "unchanged cell"), (0.01, "without any overlap"), (0.0002, "less than none"), (0.02, "less than none"),
-     (2.0, "between 0 and 1"), (True, "between 0 and 1")],  # fmt: skip
+     (2.0, "between 0 and 1"), (True, "between 0 and 1")],
 )
 def test_seam_error_hints(wrong, hint):
     given = dict(derived=0.0005, none=0.01, overlap=64)

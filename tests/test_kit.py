@@ -24,7 +24,7 @@ FAKE_WEIGHTS = b"HDF5 stand-in for the ImageNet encoder" * 100
 def fake_encoder(monkeypatch, tmp_path):
     """The resnet34 ImageNet weights are a self-made file; its only other origin is unreachable."""
     info = {"name": WEIGHTS_NAME, "url": "http://127.0.0.1:9/unreachable.h5",
-            "md5": hashlib.md5(FAKE_WEIGHTS).hexdigest()}  # fmt: skip
+            "md5": hashlib.md5(FAKE_WEIGHTS).hexdigest()}
     monkeypatch.setattr(weights, "imagenet_weights_info", lambda backbone: info if backbone == "resnet34" else None)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-instructor"))
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
@@ -65,7 +65,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
     ]
     weights_entry = next(f for f in manifest["files"] if f["path"] == f"data/weights/{WEIGHTS_NAME}")
     assert weights_entry == {"path": f"data/weights/{WEIGHTS_NAME}", "size": len(FAKE_WEIGHTS),
-                             "sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}  # fmt: skip
+                             "sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}
 
     root = kit.unpack(tmp_path / "kit.tar", tmp_path / "usb")
     assert root == tmp_path / "usb" / "segutils-kit"
@@ -114,7 +114,7 @@ def test_the_wheel_step_is_injected_and_its_wheels_are_listed(fake_encoder, tmp_
         (dest / "segmentation_models-1.0.1-py3-none-any.whl").write_bytes(b"wheel")
 
     manifest = kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "nothing", wheels=True,
-                         platforms=["macosx_11_0_arm64"], python_version="3.12", download=fake_pip)  # fmt: skip
+                         platforms=["macosx_11_0_arm64"], python_version="3.12", download=fake_pip)
     assert calls == [("constraints.txt", ["macosx_11_0_arm64"], "3.12")]
     assert manifest["wheels"] == {"platforms": ["macosx_11_0_arm64"], "python_version": "3.12"}
     assert [f["path"] for f in manifest["files"]] == [
@@ -140,7 +140,7 @@ def test_pip_download_failure_says_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(kit.KitError, match="(?s)No matching distribution found.*or build with --no-wheels"):
         kit.pip_download(tmp_path / "constraints.txt", tmp_path, ["win_amd64"], "3.11")
     assert seen[0][-9:] == ["-r", str(tmp_path / "constraints.txt"), "--only-binary=:all:", "--python-version",
-                            "3.11", "-d", str(tmp_path), "--platform", "win_amd64"]  # fmt: skip
+                            "3.11", "-d", str(tmp_path), "--platform", "win_amd64"]
 
 
 def test_a_requested_dataset_must_be_complete(fake_encoder, tmp_path):
@@ -208,7 +208,7 @@ def test_weights_in_the_keras_cache_go_into_the_kit(fake_encoder, tmp_path, monk
     files, notes = kit.collect(tmp_path / "no-data")
     assert files == {f"data/weights/{WEIGHTS_NAME}": cache / WEIGHTS_NAME}
     assert notes[:2] == [f"{name}: not in {tmp_path / 'no-data'}, left out (run `make data` first to include it)"
-                         for name in ("membrane", "camvid")]  # fmt: skip
+                         for name in ("membrane", "camvid")]
 
 
 # ---- issue 16, item 4: a damaged archive replaces nothing, and says so in one line --------------------
@@ -266,7 +266,7 @@ def test_a_tampered_archive_replaces_nothing_of_the_good_kit_beside_it(tmp_path,
 
 def test_a_good_archive_replaces_the_kit_beside_it_once_it_checks(tmp_path):
     kit.unpack(_small_kit(tmp_path, "old.tar", text=b"old"), tmp_path)
-    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path)
+    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path, replace=True)
     assert (root / "data/membrane/a.png").read_bytes() == b"new pixels"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kit-")] == []
 

@@ -105,7 +105,7 @@ def test_no_module_imports_another_modules_private_name():
             if isinstance(node, ast.ImportFrom) and node.module != "__future__":
                 private += [f"{path.relative_to(PACKAGE)}: {alias.name} as {alias.asname}" for alias in node.names
                             if alias.name.startswith("_") and alias.name != "_compat"
-                            or (alias.asname or "").startswith("_")]  # fmt: skip
+                            or (alias.asname or "").startswith("_")]
     assert private == []
 
 

@@ -53,9 +53,9 @@ def test_augmentation_grid_scales_uint8_images_once(shape):
 
 def test_draw_unet_labels_every_level():
     levels = [dict(level=1, height=64, width=64, channels=8), dict(level=2, height=32, width=32, channels=16),
-              dict(level="bottleneck", height=None, width=None, channels=32)]  # fmt: skip
+              dict(level="bottleneck", height=None, width=None, channels=32)]
     fig = plotting.draw_unet(levels)
     texts = [t.get_text() for t in fig.axes[0].texts]
     for label in ("enc1\n8 ch\n64x64", "dec1\n8 ch\n64x64", "enc2\n16 ch\n32x32", "dec2\n16 ch\n32x32",
-                  "bottleneck\n32 ch\n?x?"):  # fmt: skip
+                  "bottleneck\n32 ch\n?x?"):
         assert label in texts

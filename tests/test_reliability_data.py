@@ -67,7 +67,7 @@ def test_16_bit_images_are_scaled_by_their_range_not_clipped_to_white():
          "if 3840 is white."),
         (np.eye(4, dtype=bool), "bool", "pass images as uint8 (0..255), uint16 (0..65535) or floats in [0, 1]."),
     ],
-)  # fmt: skip
+)
 def test_images_of_any_other_range_or_dtype_are_refused_saying_what_was_found_and_what_to_pass(image, found, fix):
     masks = [np.zeros((4, 4), np.uint8)] * 2
     with pytest.raises(ValueError) as err:

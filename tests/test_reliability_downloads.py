@@ -234,7 +234,7 @@ def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
     try:
         _ctrl_c_when(mirror, stalled=2)
         code = main(["download", "camvid", "--data-dir", str(tmp_path), "--mirror", mirror.url, "--workers", "2",
-                     "--quiet"])  # fmt: skip
+                     "--quiet"])
     finally:
         mirror.close()
     assert code == 130

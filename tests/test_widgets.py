@@ -30,7 +30,7 @@ class Counting:
     def __init__(self, model):
         self.model, self.calls = model, 0
         self.input_shape, self.layers, self.get_layer, self.predict = (
-            model.input_shape, model.layers, model.get_layer, model.predict)  # fmt: skip
+            model.input_shape, model.layers, model.get_layer, model.predict)
 
     def __call__(self, batch, training=False):
         self.calls += 1

@@ -71,7 +71,7 @@ class Lab:
              f"--LabApp.user_settings_dir={self.dir / '.jupyter' / 'settings'}",
              "--LabApp.extension_manager=readonly", *(["--allow-root"] if os.geteuid() == 0 else [])],
             cwd=self.dir / "root", env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -149,7 +149,7 @@ def browser():
     )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])  # fmt: skip
+                                             args=["--no-sandbox", "--disable-gpu"])
         yield browser
         browser.close()
 

@@ -234,7 +234,7 @@ def _exercise_problems(nb) -> list[str]:
         problems.append("an exercise cell prints 'check out' itself: let report() say it, only for answers it checked")
     if any("<details" in c.source for _, c in cells if c.cell_type == "markdown"):
         problems.append("a solution sits in <details>: put it in a code cell whose source is hidden "
-                        "(solution_cell() in segutils.course.catalog), so nbval runs it")  # fmt: skip
+                        "(solution_cell() in segutils.course.catalog), so nbval runs it")
     solutions = [(i, c) for i, c in cells if c.cell_type == "code" and _assigns_solution(c.source)]
     if not solutions:
         problems.append("the Exercises have no solution cell (a hidden code cell assigning SOLUTION_...)")
@@ -291,4 +291,4 @@ MAX_CODE_LINES = 25
 def long_code_cells(nb, limit: int = MAX_CODE_LINES) -> list[str]:
     """The code cells of ``nb`` longer than ``limit`` lines, as ``"cell N: L lines"``."""
     return [f"cell {i}: {len(c.source.splitlines())} lines" for i, c in enumerate(nb.cells, start=1)
-            if c.cell_type == "code" and len(c.source.splitlines()) > limit]  # fmt: skip
+            if c.cell_type == "code" and len(c.source.splitlines()) > limit]

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -62,7 +63,7 @@ def pip_download(constraints: Path, dest: Path, platforms, python_version: str) 
         if done.returncode:
             raise KitError(f"pip download {' '.join(extra)} failed for {', '.join(platforms)} / Python "
                            f"{python_version}:\n{done.stderr.strip()[-2000:]}\nCheck the network to PyPI and "
-                           "the --platform / --python-version values, or build with --no-wheels.")  # fmt: skip
+                           "the --platform / --python-version values, or build with --no-wheels.")
 
 
 def _weights(data_dir) -> dict[str, Path]:
@@ -79,7 +80,7 @@ def _weights(data_dir) -> dict[str, Path]:
             continue
         if path.name in known and hashlib.md5(path.read_bytes()).hexdigest() != known[path.name]:
             raise KitError(f"{path} does not match the md5 {known[path.name]} of the ImageNet weights (a damaged "
-                           "download?): delete it and run `make data` while online.")  # fmt: skip
+                           "download?): delete it and run `make data` while online.")
         found[f"data/{WEIGHTS}/{path.name}"] = path
     return found
 
@@ -100,7 +101,7 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
         bad = [f"{e.path}: {p}" for e in entries if (p := check_file(root / e.path, e))]
         if bad:
             raise KitError(f"{name} in {root} fails its manifest ({len(bad)} of {len(entries)} files, e.g. "
-                           f"{bad[0]}): run `python -m segutils.course.data download {name}` first.")  # fmt: skip
+                           f"{bad[0]}): run `python -m segutils.course.data download {name}` first.")
         files.update({f"data/{info(name).name}/{e.path}": root / e.path for e in entries})
     weights = _weights(data_dir)
     if not weights:
@@ -110,7 +111,7 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
 
 def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = True,
           platforms=DEFAULT_PLATFORMS, python_version: str = DEFAULT_PYTHON,
-          download: Callable[..., None] = pip_download) -> dict:  # fmt: skip
+          download: Callable[..., None] = pip_download) -> dict:
     """Write the kit archive ``out`` (atomically) and return its manifest.
 
     ``download(constraints, dest, platforms, python_version)`` fetches the wheels; tests inject one.
@@ -137,8 +138,9 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
         }
         extra = {"MANIFEST.json": json.dumps(manifest, indent=1).encode()}
         extra["SHA256SUMS"] = "".join(f"{f['sha256']}  {f['path']}\n" for f in listing).encode()
-        out = Path(out)
+        out = Path(out).expanduser()
         part = out.with_name(out.name + ".part")
+        _writable(out)
         try:
             with tarfile.open(part, "w") as tar:
                 for name, data in extra.items():
@@ -152,6 +154,23 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
     return manifest
 
 
+def _writable(out: Path) -> None:
+    """KitError naming ``out`` when the archive (or its ``.part`` beside it) cannot be written there."""
+    part = out.with_name(out.name + ".part")
+    blocked = next((p for p in (out.parent, *out.parents) if p.exists() and not p.is_dir()), None)
+    why = (f"{blocked} is a file, not a folder" if blocked else f"{part} is a folder" if part.is_dir() else
+           f"{out} is a folder" if out.is_dir() else "")
+    if not why:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            part.touch()
+        except OSError as err:
+            why = err.strerror or str(err)
+    if why:
+        raise KitError(f"cannot write the kit to {out}: {why}. Give --out a file in a folder you can write to "
+                       "(make offline-kit KIT=path/segutils-kit.tar).")
+
+
 def _listing(root: Path) -> list[dict]:
     """The ``files`` of ``root/MANIFEST.json``, each a relative path inside the kit; KitError if malformed."""
     try:
@@ -159,12 +178,12 @@ def _listing(root: Path) -> list[dict]:
         entries = [(f["path"], f["size"], f["sha256"]) for f in listing]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise KitError(f"MANIFEST.json is unreadable or malformed ({type(err).__name__}: {err}): copy the kit "
-                       "again, or rebuild it with `python -m segutils.course.kit build`") from None  # fmt: skip
+                       "again, or rebuild it with `python -m segutils.course.kit build`") from None
     odd = [p for p, size, sha in entries if not isinstance(p, str) or not isinstance(size, int) or
-           not isinstance(sha, str) or Path(p).is_absolute() or ".." in Path(p).parts]  # fmt: skip
+           not isinstance(sha, str) or Path(p).is_absolute() or ".." in Path(p).parts]
     if odd:
         raise KitError(f"MANIFEST.json lists {odd[0]!r}, which is not a file inside the kit (each entry is a "
-                       "relative path, a size and a SHA-256): copy the kit again")  # fmt: skip
+                       "relative path, a size and a SHA-256): copy the kit again")
     return listing
 
 
@@ -202,19 +221,33 @@ def _extract(archive: Path, into: Path) -> None:
             tar.extractall(into, filter="data")
     except (tarfile.TarError, EOFError, OSError) as err:
         raise KitError(f"{archive} cannot be unpacked ({type(err).__name__}: {err}; truncated or not a kit?): "
-                       "copy it again") from None  # fmt: skip
+                       "copy it again") from None
 
 
-def unpack(archive, dest=None) -> Path:
+def _differs(old: Path, new: Path) -> str:
+    """Why the unpacked kit ``old`` is not ``new`` ('' when it holds the same files, intact)."""
+    try:
+        listing = {(f["path"], f["sha256"]) for f in _listing(old)}
+    except KitError as err:
+        return str(err)
+    if listing != {(f["path"], f["sha256"]) for f in _listing(new)}:
+        return "its MANIFEST.json lists other files"
+    damaged = [p for p in verify(old) if not p.endswith(": not in MANIFEST.json")]
+    return f"{len(damaged)} of its files differ, e.g. {damaged[0]}" if damaged else ""
+
+
+def unpack(archive, dest=None, replace: bool = False) -> Path:
     """Unpack ``archive`` into ``dest`` (default: beside it) and return the kit's root folder.
 
     The archive is unpacked and verified in a temporary folder first: a kit already in ``dest``
     is replaced only once every file of the new one checks, and nothing is left behind otherwise.
+    An unpacked kit that holds the same files stays as it is; one that differs is replaced only
+    with ``replace`` (KitError otherwise), and then keeps the files it did not ship (your notes).
 
     Taught in notebooks/00_setup.ipynb.
     """
-    archive = Path(archive)
-    dest = Path(dest) if dest else archive.parent
+    archive = Path(archive).expanduser()
+    dest = Path(dest).expanduser() if dest else archive.parent
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".kit-", dir=dest) as tmp:
         _extract(archive, Path(tmp))
@@ -225,9 +258,26 @@ def unpack(archive, dest=None) -> Path:
         problems = verify(Path(tmp) / ROOT)
         if problems:
             raise KitError(f"{archive} is damaged ({len(problems)} bad file{'s' * (len(problems) > 1)}, e.g. "
-                           f"{problems[0]}): copy it again.")  # fmt: skip
+                           f"{problems[0]}): copy it again.")
         previous = Path(tmp) / "previous"  # the kit in dest, deleted with tmp once the new one is in place
         if (dest / ROOT).exists():
+            why = _differs(dest / ROOT, Path(tmp) / ROOT)
+            if not why:
+                return dest / ROOT
+            if not replace:
+                raise KitError(f"{dest / ROOT} already holds a kit that differs from {archive.name} ({why}): left "
+                               "as it is. Pass --replace to replace it (files you added there are kept), or unpack "
+                               "the new kit elsewhere.")
+            shipped = {f["path"] for f in _listing(Path(tmp) / ROOT)} | {"MANIFEST.json", "SHA256SUMS"}
+            try:
+                shipped |= {f["path"] for f in _listing(dest / ROOT)}
+            except KitError:
+                pass
+            for added in (p for p in (dest / ROOT).rglob("*") if p.is_file()):
+                relative = added.relative_to(dest / ROOT)
+                if str(relative) not in shipped:  # the instructor's own files go into the new kit
+                    (Path(tmp) / ROOT / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(added, Path(tmp) / ROOT / relative)
             (dest / ROOT).rename(previous)
         try:
             (Path(tmp) / ROOT).rename(dest / ROOT)
@@ -248,24 +298,28 @@ def main(argv=None) -> int:
     b.add_argument("--platform", action="append", dest="platforms", help="pip platform tag (repeatable)")
     b.add_argument("--python-version", default=DEFAULT_PYTHON)
     b.add_argument("--no-wheels", action="store_true", help="leave the wheels out (no network needed)")
-    commands.add_parser("verify", help="check an archive or unpacked kit").add_argument("kit")
+    v = commands.add_parser("verify", help="check an archive or unpacked kit")
     s = commands.add_parser("serve", help="unpack (if an archive) and serve a kit over HTTP")
-    s.add_argument("kit")
+    for command in (v, s):
+        command.add_argument("kit")
+        command.add_argument("--replace", action="store_true", help="replace an unpacked kit that differs")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--bind", default="0.0.0.0")
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             m = build(args.out, args.data_dir, args.datasets, not args.no_wheels,
-                      args.platforms or DEFAULT_PLATFORMS, args.python_version)  # fmt: skip
+                      args.platforms or DEFAULT_PLATFORMS, args.python_version)
             size = sum(f["size"] for f in m["files"])
             wheels = sum(f["path"].startswith("wheels/") for f in m["files"])
             print(f"{args.out}: {len(m['files'])} files, {size / 1e6:.1f} MB: datasets {m['datasets']}, "
-                  f"weights {m['weights']}, {wheels} wheels")  # fmt: skip
+                  f"weights {m['weights']}, {wheels} wheels")
             print("\n".join(f"note: {n}" for n in m["notes"]))
             return 0
-        kit = Path(args.kit)
-        root = kit if kit.is_dir() else unpack(kit, kit.parent)
+        kit = Path(args.kit).expanduser()
+        if not kit.exists():
+            raise KitError(f"there is no kit at {kit}: give the archive (segutils-kit.tar) or its unpacked folder")
+        root = kit if kit.is_dir() else unpack(kit, kit.parent, args.replace)
         if args.command == "verify":
             problems = verify(root)
             print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
@@ -275,7 +329,7 @@ def main(argv=None) -> int:
         print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
               f"  export SEGUTILS_MIRROR=http://{host}:{args.port}/data/{{name}}/\n"
               f"  pip install --no-index --find-links http://{host}:{args.port}/wheels/ --trusted-host {host} "
-              "-c constraints.txt -e .")  # fmt: skip
+              "-c constraints.txt -e .")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -96,8 +96,17 @@ def _tensorflow() -> Check:
     )
 
 
+#: `make check` hands the shell's TF_USE_LEGACY_KERAS over under this name (segutils refuses to import with it).
+LEGACY_ENV = "SEGUTILS_SHELL_TF_USE_LEGACY_KERAS"
+
+
 def _keras() -> Check:
     version = metadata.version("keras")
+    legacy = os.environ.get(LEGACY_ENV) or os.environ.get("TF_USE_LEGACY_KERAS", "")
+    if legacy.strip().lower() in {"1", "true", "yes"}:
+        return Check("Keras 3", False, f"TF_USE_LEGACY_KERAS={legacy} in the shell: tf.keras would be the legacy "
+                     "Keras 2, and segutils refuses to import", "`unset TF_USE_LEGACY_KERAS` in the shell (in a "
+                     "notebook: %env TF_USE_LEGACY_KERAS=0, then restart the kernel).")
     return Check("Keras 3", version.startswith("3."), version, 'pip install "keras>=3"; unset TF_USE_LEGACY_KERAS.')
 
 
@@ -111,8 +120,7 @@ def _segmentation_models() -> Check:
             "segmentation-models imports",
             False,
             f"{type(err).__name__}: {err}",
-            "Import segutils first (it sets SM_FRAMEWORK=tf.keras); "
-            'pip install "segmentation-models==1.0.1".',
+            'Import segutils first (it sets SM_FRAMEWORK=tf.keras); pip install "segmentation-models==1.0.1".',
         )
     return Check("segmentation-models imports", True, metadata.version("segmentation-models"))
 
@@ -157,6 +165,29 @@ def _writable() -> Check:
     except OSError as err:
         return Check("Data folder writable", False, f"{target}: {err}", f"Set {ENV_DATA_DIR} to a writable folder.")
     return Check("Data folder writable", True, str(target))
+
+
+def _runs_folder() -> Check:
+    from segutils.checks import writable
+    from segutils.training.runs import RUNS_ENV_VAR, runs_root
+
+    try:
+        return Check("Runs folder writable", True, str(writable(runs_root(), "training runs")))
+    except OSError as err:
+        return Check("Runs folder writable", False, str(err), f"Set {RUNS_ENV_VAR} to a folder you can write to.")
+
+
+def _backup_seconds() -> Check:
+    from segutils.training.checkpoints import BACKUP_ENV_VAR, backup_seconds
+
+    try:
+        seconds = backup_seconds()
+    except ValueError as err:
+        return Check("Backup interval", False, str(err), f"unset {BACKUP_ENV_VAR}, or set it to seconds, e.g. 600.")
+    if seconds < 0:
+        return Check("Backup interval", False, f"{BACKUP_ENV_VAR}={seconds:g} is negative",
+                     f"unset {BACKUP_ENV_VAR}, or set it to seconds >= 0 (0: every epoch).")
+    return Check("Backup interval", True, f"every {seconds:g} s" if seconds else "every epoch")
 
 
 #: What to do when the profile's dataset is neither cached nor downloadable (no network).
@@ -211,7 +242,7 @@ def _mirror() -> Check:
     found = check_mirror()
     if not found:
         return Check("Workshop mirror", True, f"{ENV_MIRROR} not set: files come from their pinned sources",
-                     required=False)  # fmt: skip
+                     required=False)
     profile = config.active()
     served = [n for n, problem in found.items() if problem is None]
     missing = [n for n, problem in found.items() if problem is not None]
@@ -226,7 +257,7 @@ def _mirror() -> Check:
     if profile.encoder_weights == "imagenet" and found.get(WEIGHTS) is not None:  # LinkNet falls back to random
         return Check("Workshop mirror", False, detail + "; without the weights LinkNet starts from a random encoder",
                      "Ask the instructor for a kit built after `make data` fetched the encoder weights.",
-                     required=False)  # fmt: skip
+                     required=False)
     return Check("Workshop mirror", True, detail)
 
 
@@ -259,6 +290,8 @@ CHECKS: list[Callable[[], Check]] = [
     _widgets,
     _disk,
     _writable,
+    _runs_folder,
+    _backup_seconds,
     _dataset,
     _mirror,
     _train_step,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import os
 import sys
@@ -58,6 +59,112 @@ def parse_param(text: str) -> tuple[str, object]:
         return name, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return name, value
+
+
+def declared_parameters(nb) -> dict[str, tuple[object, bool]]:
+    """``{NAME: (default, None allowed)}`` of the notebook's ``parameters`` cell ({} without one).
+
+    The defaults are the cell's values in the active profile (the cell is run with ``config`` imported; when
+    it cannot run, the names alone are known, with ``...`` as default). ``None`` is allowed where the default is
+    ``None`` or the line's comment mentions it (``SUBSET = PROFILE.subset  # ... (None: all)``).
+    """
+    cell = next((c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return {}
+    source = cell.source
+    names = {}
+    for node in ast.parse(source).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        line = source.splitlines()[node.lineno - 1] if targets else ""
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id.isupper() and target.id != "PROFILE":
+                names[target.id] = "None" in line.partition("#")[2]
+    from segutils import config
+
+    space: dict = {"config": config}
+    try:
+        exec(compile(source, "<parameters>", "exec"), space)  # noqa: S102 - the course's own notebook cell
+    except Exception:  # noqa: BLE001 - then only the names are checked
+        space = {}
+    return {name: (space.get(name, ...), none_ok or space.get(name, ...) is None) for name, none_ok in names.items()}
+
+
+_EXAMPLES = {
+    bool: "True or False",
+    int: "a whole number",
+    float: "a number",
+    str: "a quoted string",
+    list: "a list",
+    tuple: "a tuple",
+    dict: "a dict",
+}
+
+
+def check_parameter(name: str, value, default, none_ok: bool) -> None:
+    """ValueError when ``value`` does not fit the type of the notebook's ``default`` (what the notebook reads)."""
+    from segutils.checks import whole
+
+    kind = type(default)
+    if default is ... or default is None or (value is None and none_ok) or kind not in _EXAMPLES:
+        return
+    if kind is int and not isinstance(value, bool) and isinstance(value, int):
+        whole(value, f"--param {name}", minimum=min(default, 1))
+        return
+    fits = {float: (int, float), list: (list, tuple), tuple: (list, tuple)}.get(kind, (kind,))
+    if isinstance(value, fits) and (kind is bool or not isinstance(value, bool)):
+        if kind is float and not value > 0 and default > 0:
+            raise ValueError(f"--param {name} must be > 0, got {value!r}")
+        return
+    hint = ""
+    if kind in (list, tuple) and isinstance(value, str):
+        hint = f': write --param "{name}=[{value!r}]" for a list of one'
+    elif kind is str:
+        hint = f": quote it to pass it as text, --param \"{name}='{value}'\""
+    raise ValueError(
+        f"--param {name} takes {_EXAMPLES[kind]} like its default {default!r}; got {value!r} "
+        f"({type(value).__name__}){hint}"
+    )
+
+
+def notebook_parameters(paths, params: dict) -> list[dict]:
+    """Each notebook's share of ``params`` (the names its ``parameters`` cell declares), checked for type.
+
+    ValueError naming a parameter that no notebook declares, with the names they do, or one of the wrong type.
+    """
+    import nbformat
+
+    declared = [declared_parameters(nbformat.read(path, as_version=4)) for path in paths]
+    known = sorted({name for d in declared for name in d})
+    for name, value in params.items():
+        if not any(name in d for d in declared):
+            close = difflib.get_close_matches(name, known, n=1)
+            raise ValueError(
+                f"--param {name}: no notebook run here has that parameter"
+                + (f" (did you mean {close[0]}?)" if close else "")
+                + f". Their parameters cells set: {', '.join(known) or 'nothing'}."
+            )
+        default, none_ok = next(d[name] for d in declared if name in d)
+        check_parameter(name, value, default, none_ok)
+    return [{k: v for k, v in params.items() if k in d} for d in declared]
+
+
+def resolve_data(text: str) -> str:
+    """``make compare DATA=...``: a registered dataset name stays a name; a path (``~``, relative, spaces, any
+    letters) becomes the absolute path of an existing folder; ValueError otherwise."""
+    from segutils.data.registry import DATASETS
+
+    folder = Path(text).expanduser()
+    if text.strip().lower() in DATASETS and not folder.is_dir():
+        return text.strip().lower()
+    if not folder.is_dir():
+        raise ValueError(
+            f"DATA={text!r}: there is no folder {folder.absolute()} (and it is not one of the "
+            f"datasets {', '.join(n for n in DATASETS if n != 'folder')}): give a folder holding "
+            "images/ and masks/, e.g. make compare DATA=~/my_data"
+        )
+    return str(folder.resolve())
 
 
 def inject_parameters(nb, params: dict) -> None:
@@ -106,7 +213,14 @@ def run_notebook(
     # The kernel's own stderr (TensorFlow's C++ start-up lines) goes to a log, not the console.
     with open(out_dir / f"{path.stem}.kernel.log", "w") as kernel_log:
         try:
-            client.execute(stderr=kernel_log)
+            try:
+                client.execute(stderr=kernel_log)
+            except BaseException as err:
+                # On Ctrl-C nbclient's own SIGINT handler shuts the kernel down (it keeps the future of that), then
+                # reports a dead kernel and fails its clean-up (AssertionError): all of it is the interruption.
+                if isinstance(err, KeyboardInterrupt) or getattr(client, "_async_cleanup_kernel_future", None):
+                    raise KeyboardInterrupt from None
+                raise
         except CellTimeoutError:
             failed_cell, error = current["cell"], f"the cell ran longer than {timeout} s (raise --timeout)"
         except DeadKernelError:
@@ -164,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help="inject a parameter after each notebook's parameters cell (repeatable)",
     )
+    parser.add_argument(
+        "--data",
+        metavar="NAME_OR_FOLDER",
+        help="DATASET for every notebook: a registered name, or a folder (~ and relative paths work)",
+    )
     args = parser.parse_args(argv)
 
     from segutils import config
@@ -180,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         params = dict(parse_param(p) for p in args.param)
+        if args.data is not None:
+            params["DATASET"] = resolve_data(args.data)
+        for path in paths:
+            if not Path(path).is_file():
+                raise ValueError(f"no notebook {path}: give the path of an .ipynb file (default: all of notebooks/)")
+        shares = notebook_parameters(paths, params)
     except ValueError as err:
         print(err, file=sys.stderr)
         return 2
@@ -193,8 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []
-    for path in paths:
-        result = run_notebook(Path(path), out_dir, args.timeout, params=params)
+    for path, share in zip(paths, shares, strict=True):
+        try:
+            result = run_notebook(Path(path), out_dir, args.timeout, params=share)
+        except KeyboardInterrupt:
+            print(
+                f"\nInterrupted during {Path(path).name}. Kept: the notebooks run so far and this one up to the "
+                f"interrupted cell in {out_dir}; finished training runs in their run folders (an unfinished one "
+                "resumes from its last backup when you start the same command again).",
+                file=sys.stderr,
+            )
+            return 130
         results.append(result)
         write_summary(results, out_dir, profile)
         if not result.ok:

@@ -194,6 +194,8 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
             raise FileNotFoundError(f"no file at {', '.join(missing[:9])}{' ...' * (len(missing) > 9)} ({len(missing)} "
                                     f"of the paths; relative ones start at {Path.cwd()}): check the names, or list a "
                                     "folder: sorted(folder.glob('*.png'))")
+        for path in [*images, *masks]:  # a damaged file named now, not inside TF's IteratorGetNext error
+            checked_png(str(path), Path(path).read_bytes())
         if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
             first = checked_png(str(images[0]), Path(images[0]).read_bytes())
             channels = 1 if tf.io.decode_png(first).shape[-1] <= 2 else 3

@@ -128,15 +128,36 @@ def protocol_lines(runs: list[dict]) -> list[str]:
     return lines
 
 
+def data_lines(runs: list[dict], splits: dict | None = None) -> list[str]:
+    """The dataset the ``runs`` trained on (registry name or folder path, from their ``config``) and the split sizes
+    (the runs' ``train_images``/``val_images``, then ``splits``, e.g. ``{"test": 48}``)."""
+    configs = [r.get("config") or {} for r in runs]
+    names = list(dict.fromkeys(str(c["dataset"]) for c in configs if c.get("dataset") is not None))
+    lines = [f"- dataset: {names[0]}" if len(names) == 1 else f"- **Not one dataset**: the runs trained on {names}"
+             if names else "- dataset: not recorded by the runs"]
+    sizes = {k: c[f"{k}_images"] for c in configs[:1] for k in ("train", "val") if f"{k}_images" in c} | (splits or {})
+    return lines + ["- split sizes: " + (", ".join(f"{k} {v}" for k, v in sizes.items()) or "not recorded")]
+
+
 def write_report(directory: str | Path, table: Table, figures: dict | None = None, profile: dict | None = None,
-                 text: str = "", versions: dict | None = None, runs: list[dict] | None = None) -> Path:
-    """Write ``report.md`` (table, conclusion ``text``, :func:`protocol_lines` of ``runs``, ``figures`` as linked
-    ``<name>.png``, machine, profile, versions) and ``table.csv`` into ``directory`` (created); returns
-    ``report.md``'s path. Taught in ``notebooks/06_comparison.ipynb``."""
-    directory = Path(directory)
+                 text: str = "", versions: dict | None = None, runs: list[dict] | None = None,
+                 splits: dict | None = None) -> Path:
+    """Write ``report.md`` (table, conclusion ``text``, data, protocol, figures, machine, profile, versions) and
+    ``table.csv`` into ``directory`` (created); returns the path of ``report.md``.
+
+    ``figures`` (``{name: matplotlib figure}``) are saved as ``<name>.png`` and linked; the ``runs``' dataset and
+    split sizes (:func:`data_lines`) and shared protocol (:func:`protocol_lines`) are printed once.
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    directory = Path(directory).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     table.to_csv(directory / "table.csv")
     parts = [f"# Comparison report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", table.to_markdown(), ""]
+    if runs:
+        parts += ["## Data", "", *data_lines(runs, splits), ""]
+        used = {str((r.get("config") or {}).get("dataset")) for r in runs}
+        if profile and "dataset" in profile and str(profile["dataset"]) not in used:  # not the profile's default
+            profile = {**profile, "dataset": f"{profile['dataset']} (the profile's default, not used here: see Data)"}
     if text:
         parts += ["## Conclusion", "", text, ""]
     if runs:

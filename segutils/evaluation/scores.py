@@ -89,6 +89,9 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
 
     Taught in ``notebooks/06_comparison.ipynb``."""
     images, masks = _data(data)
+    if not masks:
+        raise ValueError("the test set is empty (0 masks): nothing to score; check the split, its subset, or a "
+                         "filter/take that left no batch")
     predictions = (predict_masks(model_or_predictions, list(images), batch_size=batch_size, threshold=threshold)
                    if hasattr(model_or_predictions, "predict") else model_or_predictions)
     predictions = [np.asarray(p) for p in predictions]

@@ -148,7 +148,7 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
     model = prepend(keras.Model(image, x), core, name=name)
     out = layers.Activation("linear", dtype="float32", name="output")(model.output)
     model = keras.Model(model.input, out, name=name)
-    return check_sides_on_call(model, 32, f"{kind}-{backbone}") if None in (height, width) else model
+    return check_sides_on_call(model, 32, f"{kind}-{backbone}")
 
 
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):

@@ -49,14 +49,22 @@ def check_input_size(input_shape, factor: int, why: str, fix: str = "") -> None:
 
 
 def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Model:
-    """Make a size-agnostic ``model`` raise :func:`check_input_size`'s error on static shapes, not fail deep inside."""
+    """Make ``model`` raise its own error for wrong channels or sides (:func:`check_input_size`), first, in one line."""
     plain = model.call
     fix = "Pad or crop the images to those sizes (segutils.predict.predict_masks pads and crops for you)."
 
     def call(inputs, *args, **kwargs):
-        shape = getattr(inputs, "shape", None)
-        if shape is not None and len(shape) == 4:
-            check_input_size(tuple(shape)[1:3], factor, why, fix)
+        shape, channels = getattr(inputs, "shape", None), model.input_shape[-1]
+        try:
+            if shape is not None and len(shape) == 4 and channels and shape[-1] and shape[-1] != channels:
+                how = "x.mean(-1, keepdims=True) makes grey" if channels == 1 else "np.repeat(x, 3, -1) makes RGB"
+                raise ValueError(f"{model.name} takes images with {channels} channel(s), got {shape[-1]} (input "
+                                 f"shape {tuple(shape)}): {how}")
+            if shape is not None and len(shape) == 4:
+                check_input_size(tuple(shape)[1:3], factor, why, fix)
+        except ValueError as err:
+            err._keras_call_info_injected = True  # Keras re-raises it as is, so this is the first line read
+            raise
         return plain(inputs, *args, **kwargs)
 
     model.call = call
@@ -135,7 +143,7 @@ def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 6
         x = decoder_block(x, skips[k - 1], filters * 2 ** (k - 1), f"dec{k}", batchnorm, upsampling)
     x = layers.Conv2D(num_classes, 1, name="head")(x)
     model = keras.Model(inputs, output_layer(x, num_classes, logits), name="unet")
-    return check_sides_on_call(model, 2**depth, f"U-Net with depth={depth}") if None in input_shape[:2] else model
+    return check_sides_on_call(model, 2**depth, f"U-Net with depth={depth}")
 
 
 def unet_levels(model: keras.Model) -> list[dict]:

@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         methods.append(("tiled + 4 flips", tiled(True), 4 * tiled_pixels / 1e6))
     print(f"U-Net f={args.filters} depth={args.depth} ({model.count_params():,} params), {height}x{width} uint8 "
           f"image ({megapixels:.2f} MP), {len(grid)} tiles of {grid.tile[0]}x{grid.tile[1]}, batch {args.batch}, "
-          f"CPU, median of {args.repeats} (keras {keras.__version__})")  # fmt: skip
+          f"CPU, median of {args.repeats} (keras {keras.__version__})")
     header = f"{'method':<20} {'seconds':>8} {'MP/s':>7} {'predicted MP':>13} {'vs whole':>9}"
     print(header)
     print("-" * len(header))

@@ -67,7 +67,7 @@ def cached_cpu_ms(folder: Path, size: int, batch: int, batches: int, elastic: bo
     images = sorted((folder / "image").glob("*.png"))
     binary = steps.MaskFormat(encoding="binary_0_255")
     ds = steps.make_dataset((images, [folder / "label" / p.name for p in images]), size, batch, training=True,
-                            augment=AugmentConfig(elastic=elastic), repeat=True, masks=binary)  # fmt: skip
+                            augment=AugmentConfig(elastic=elastic), repeat=True, masks=binary)
     iterator = iter(ds)
     for _ in range(len(images) // batch + 2):  # the first pass fills the cache
         next(iterator)

@@ -54,7 +54,7 @@ def report(number: str | int, answer: Any, solution: Any, check: Callable[[Any],
         return answer
     if not isinstance(problem, str) or not problem:
         raise TypeError(f"The check of exercise {number} must return None or a hint (a non-empty str), "
-                        f"got {problem!r}.")  # fmt: skip
+                        f"got {problem!r}.")
     error = ExerciseError(problem)
     error.number = str(number)
     raise error

@@ -31,7 +31,7 @@ def check_small_batch(answer, profile: config.Profile | None = None) -> str | No
     if answer.batch_size != 2:
         return "The copy still has the wrong batch size: the exercise asks for 2 images per step."
     changed = [f.name for f in dataclasses.fields(profile) if f.name != "batch_size"
-               and getattr(answer, f.name) != getattr(profile, f.name)]  # fmt: skip
+               and getattr(answer, f.name) != getattr(profile, f.name)]
     if changed:
         return f"Only the batch size should change, but {', '.join(changed)} differ from PROFILE: copy PROFILE itself."
     return None

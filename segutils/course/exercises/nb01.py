@@ -61,7 +61,7 @@ def check_strong_elastic(answer) -> str | None:
     if answer.elastic_sigma != 3 * paper:
         return "The strength is elastic_sigma: multiply the paper's value (AugmentConfig's default) by 3."
     others = [f.name for f in dataclasses.fields(AugmentConfig) if f.name not in ("elastic", "elastic_sigma")
-              and getattr(answer, f.name) != getattr(IDENTITY, f.name)]  # fmt: skip
+              and getattr(answer, f.name) != getattr(IDENTITY, f.name)]
     if others:
         return f"Nothing else should change, but {', '.join(others)} do: start from IDENTITY, not the default."
     return None

@@ -16,7 +16,7 @@ def _is_count(answer) -> bool:
 
 
 def unet_parameters(c_in: int, classes: int, filters: int, depth: int, *, biases: bool = True,
-                    skips: bool = True, head: bool = True) -> int:  # fmt: skip
+                    skips: bool = True, head: bool = True) -> int:
     """Parameters of U-Net by hand; the keyword switches give the usual slips (no biases, skips, head)."""
     b = 1 if biases else 0
     total, prev = 0, c_in
@@ -45,7 +45,7 @@ def check_parameters(answer) -> str | None:
     if answer == unet_parameters(*args, head=False):
         return "Close: do not forget the 1x1 head that maps the last level's channels to the classes."
     return ("Walk level by level: 4 encoder levels (depth 3 plus the bottleneck) of two 3x3 convs, 3 decoder "
-            "levels of an up-conv and two 3x3 convs (the first on the concatenated skip), then the head.")  # fmt: skip
+            "levels of an up-conv and two 3x3 convs (the first on the concatenated skip), then the head.")
 
 
 def check_batchnorm_parameters(answer) -> str | None:

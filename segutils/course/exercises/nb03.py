@@ -39,7 +39,7 @@ def check_decoder_parameters(answer) -> str | None:
     if answer == decoder_block_parameters(512, 256, squeeze=1):
         return "The block first squeezes m channels to m / 4 with its 1x1 conv, and works at m / 4 until the last conv."
     return ("Three convolutions without bias (1x1 to m/4, 3x3 transposed at m/4, 1x1 to n), each followed by a "
-            "BatchNorm: add their weights.")  # fmt: skip
+            "BatchNorm: add their weights.")
 
 
 def link(img_size: int) -> tuple[str, tuple[int, int, int]]:

@@ -43,12 +43,12 @@ def check_lowest_iou(answer) -> str | None:
         return "That is the accuracy itself. IoU looks at one class: its overlap divided by its union."
     if _close(answer, MEMBRANE_SHARE / (MEMBRANE_SHARE + errors)):
         return ("That is the IoU when every wrong pixel is a false alarm. Try the other kind of error, "
-                "a missed membrane pixel, and keep the lower of the two.")  # fmt: skip
+                "a missed membrane pixel, and keep the lower of the two.")
     if _close(answer, 0.0):
         return "Only 1.9 % of the pixels are wrong: they cannot hide all the membrane, which covers 22 %."
     if not _close(answer, lowest_iou()):
         return ("Put all the wrong pixels into one kind of error for the membrane class (missed or false "
-                "alarm), write its tp, fp and fn as shares of the image, and compute tp / (tp + fp + fn).")  # fmt: skip
+                "alarm), write its tp, fp and fn as shares of the image, and compute tp / (tp + fp + fn).")
     return None
 
 
@@ -73,7 +73,7 @@ def check_focal_halfway(answer) -> str | None:
         return "Use the natural logarithm, as the losses do."
     if not _close(answer, focal_halfway()):
         return ("Per pixel: -a (1 - p)^gamma log p with p the probability of the true class, a = alpha for "
-                "foreground and 1 - alpha for background pixels; then average over the pixels.")  # fmt: skip
+                "foreground and 1 - alpha for background pixels; then average over the pixels.")
     return None
 
 
@@ -112,7 +112,7 @@ def check_streamed_iou(answer) -> str | None:
     per_batch = [tp / (tp + fp + fn) for tp, fp, fn in BATCHES]
     if _close(answer, sum(per_batch) / len(per_batch)):
         return ("That is the mean of the two batches' IoUs. The streaming metric adds up counts across "
-                "batches and divides only at the end.")  # fmt: skip
+                "batches and divides only at the end.")
     if any(_close(answer, iou) for iou in per_batch):
         return "That is one batch's IoU; the metric covers both batches."
     if not _close(answer, streamed_iou()):
@@ -138,7 +138,7 @@ def check_focal_term(answer, dice_alone: float) -> str | None:
         return "Give the IoU as a fraction between 0 and 1, as the cell prints it."
     if _close(answer, dice_alone):
         return ("That is what the unchanged cell gives, with Dice alone. Change EXPERIMENT_LOSS to "
-                "DiceLoss() + FocalLoss(), run that cell again and read the IoU it prints.")  # fmt: skip
+                "DiceLoss() + FocalLoss(), run that cell again and read the IoU it prints.")
     if answer < dice_alone + FOCAL_GAIN:
         return ("Adding the focal term finds clearly more of the minority class here than Dice alone. "
                 "Check that only EXPERIMENT_LOSS changed (same SEED, same epochs) and that the cell ran again.")

@@ -30,7 +30,7 @@ def check_early_stop(answer) -> str | None:
     if answer != 7:
         return ("Walk through the list: after each epoch write down the best value so far and how many epochs "
                 "in a row have not beaten it (a new best resets the count); training stops after the epoch "
-                "where that count reaches patience.")  # fmt: skip
+                "where that count reaches patience.")
     return None
 
 
@@ -51,8 +51,8 @@ def check_momentum(answer, course: float) -> str | None:
         return "Give the mean IoU as a fraction between 0 and 1, as the cell prints it."
     if math.isclose(answer, course, rel_tol=1e-3, abs_tol=1e-3):
         return ("That is what the unchanged cell gives, with the course's momentum 0.9. Set TRY_MOMENTUM = "
-                "0.99, run that cell again and read the IoU it prints.")  # fmt: skip
+                "0.99, run that cell again and read the IoU it prints.")
     if answer > course - MOMENTUM_DROP:
         return ("With 0.99 the moving statistics lag far behind the weights, and validation uses them: the "
-                "IoU drops clearly. Check that only TRY_MOMENTUM changed and that the cell ran again.")  # fmt: skip
+                "IoU drops clearly. Check that only TRY_MOMENTUM changed and that the cell ran again.")
     return None

@@ -44,7 +44,7 @@ def check_gap_over_spread(answer) -> str | None:
         return "Use the sample standard deviation (divide by n - 1, statistics.stdev), as the table does."
     if not math.isclose(answer, gap_over_spread(), rel_tol=1e-2):
         return ("Compute each model's mean and sample standard deviation over the seeds, then divide the "
-                "difference of the means by the sum of the two standard deviations.")  # fmt: skip
+                "difference of the means by the sum of the two standard deviations.")
     return None
 
 
@@ -60,5 +60,5 @@ def check_my_gap(answer, gap: float) -> str | None:
         return "The sign is flipped: take LinkNet's test mean IoU minus U-Net's, not the other way round."
     if abs(answer - gap) > 0.0015:
         return ("Read the mean_iou column of the table (the test split's mean IoU, mean over seeds) for both "
-                "models and subtract U-Net's from LinkNet's.")  # fmt: skip
+                "models and subtract U-Net's from LinkNet's.")
     return None

@@ -20,10 +20,10 @@ def check_tile_count(answer) -> str | None:
         return "Neighbouring tiles overlap, so they step by tile - overlap pixels, not by a whole tile."
     if answer == 20:  # overlapping steps over the bare image, without the mirrored margins
         return ("The steps are right, but the tiles also cover a mirrored margin above and below, left "
-                "and right of the image (overlap / 2, rounded up to a multiple of 32).")  # fmt: skip
+                "and right of the image (overlap / 2, rounded up to a multiple of 32).")
     if answer != 24:
         return ("Per side: the image plus two margins must be covered by one tile plus as many steps of "
-                "tile - overlap as needed (round up); multiply the counts of the two sides.")  # fmt: skip
+                "tile - overlap as needed (round up); multiply the counts of the two sides.")
     return None
 
 
@@ -44,7 +44,7 @@ def check_exact_pixels(answer) -> str | None:
         return "Give a count of pixels as a whole number."
     if answer in ((64 - 22) ** 2, 0):  # a band on one side only, or a band as wide as the whole field
         return ("A pixel is safe when its whole receptive field lies inside the image: the field reaches "
-                "half its size to each side, so the border band is half the field wide, on every side.")  # fmt: skip
+                "half its size to each side, so the border band is half the field wide, on every side.")
     if answer != (64 - 2 * (44 // 2)) ** 2:
         return "Find the side of the square of safe pixels (the image minus a band on both sides), then square it."
     return None
@@ -69,10 +69,10 @@ def check_seam_error(answer, derived: float, none: float, overlap: int) -> str |
         return "Give the seam error the cell prints: a mean difference of probabilities, between 0 and 1."
     if math.isclose(answer, derived, rel_tol=0.02):
         return (f"That is the seam error of the overlap derived from the receptive field ({overlap}), what the "
-                "unchanged cell prints. Set TRY_OVERLAP = 32 and run that cell again.")  # fmt: skip
+                "unchanged cell prints. Set TRY_OVERLAP = 32 and run that cell again.")
     if math.isclose(answer, none, rel_tol=0.02):
         return "That is the seam error without any overlap. Set TRY_OVERLAP = 32, not 0."
     if not SEAM_FACTOR * derived <= answer < none:
         return ("A smaller overlap leaves more seam error than the derived one and less than none at all. "
-                "Set TRY_OVERLAP = 32, run the cell again and copy the seam error it prints.")  # fmt: skip
+                "Set TRY_OVERLAP = 32, run the cell again and copy the seam error it prints.")
     return None
