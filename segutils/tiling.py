@@ -16,7 +16,7 @@ from . import _compat
 from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
-from .predict import check_finite, check_head, check_outputs, ends_in_logits, prepare_image, round_up, to_probabilities
+from .predict import check_finite, check_outputs, ends_in_logits, prepare_image, round_up, to_probabilities
 
 #: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
 FLIPS = ((), (1,), (2,), (1, 2))
