@@ -25,7 +25,8 @@ def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit
     history = model.fit(data().repeat(), validation_data=data(4, seed=1), epochs=run.protocol.epochs,
                         steps_per_epoch=run.protocol.steps_per_epoch, callbacks=run.callbacks(), verbose=0)
     record = run.finish(model, history)
-    assert record is run.record and record == json.loads((tmp_path / "mine" / runs.RECORD).read_text())
+    stored = json.loads((tmp_path / "mine" / runs.RECORD).read_text())
+    assert record is run.record and json.loads(json.dumps(record, default=str)) == stored
     assert record["history"]["loss"] == pytest.approx(history.history["loss"])
     assert record["protocol"]["phases"] == ["train"] and record["phases"][0]["epochs"] == [1, 3]
     assert record["timings"]["timed_steps"] == 3 * 2 - 2  # two warm-up steps left out
@@ -77,3 +78,27 @@ def test_a_run_used_as_a_context_closes_its_lock_when_the_fit_fails(tmp_path):
     with runs.claim(tmp_path):
         pass
     keras.backend.clear_session()
+
+
+def test_run_open_makes_the_guards_checks_before_the_first_step(tmp_path):
+    """Issue 23 BAD 5, BAD 8 and the WEAK fit cases, through the Run that fit and notebook 05 open."""
+    import numpy as np
+
+    from segutils.training import guards
+
+    model = tiny_model()
+    with pytest.raises(TypeError, match=r"^train_ds must be a tf.data.Dataset of \(image, mask\) batches, got a tuple"):
+        training.Run.open(model, (np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1))), data(), "tiny", protocol(),
+                          folder=tmp_path / "a")
+    nothing = data().unbatch().filter(lambda x, y: False).batch(4).repeat()
+    with pytest.raises(ValueError, match=r"^train_ds yields no batch \(its filter\(\) leaves nothing"):
+        training.Run.open(model, nothing, data(), "tiny", protocol(), folder=tmp_path / "b")
+    (tmp_path / "file").write_text("in the way")
+    with pytest.raises(OSError, match=r"^cannot write the training run into .*file/run: .*file is a file, not a"):
+        training.Run.open(model, data().repeat(), data(), "tiny", protocol(), folder=tmp_path / "file" / "run")
+    with pytest.warns(guards.AbsentClassesWarning, match=r"^num_classes=10, but no train mask holds class\(es\) "
+                                                         r"\[2, 3, 4, 5, 6, 7, 8, 9\]"):
+        run = training.Run.open(model, data().repeat(), data(), "tiny", protocol(), folder=tmp_path / "c",
+                                extra=dict(num_classes=10))
+    run.close()
+    assert int(model.optimizer.iterations) == 0

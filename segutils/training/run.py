@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 
 from .. import _compat, config
-from . import checkpoints, runs
+from . import checkpoints, guards, runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
 
@@ -34,6 +34,9 @@ def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
     if val_ds is None:
         raise ValueError("val_ds is None: training keeps the best model and stops early by the validation mean IoU, "
                          "so it needs validation batches. Pass make_dataset(load(dataset, 'val'), size, batch).")
+    guards.check_dataset_type(train_ds)
+    guards.check_dataset_type(val_ds, "val_ds")
+    guards.check_yields(train_ds)
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
         cardinality = int(ds.cardinality())  # unknown after filter(), infinite after repeat(): look for a batch
         if cardinality == 0 or (cardinality < 0 and not any(True for _ in ds.take(1))):
@@ -124,13 +127,18 @@ class Run:
         Raises:
             RunBusyError: another process trains in ``folder``.
             ValueError: the model is not compiled for the course, or a dataset is missing, empty or too short.
+            TypeError: a dataset is not a ``tf.data.Dataset``. OSError: the folder cannot be written.
+        Warns ``AbsentClassesWarning`` naming classes no mask of a split holds.
         """
         protocol = protocol or Protocol.from_profile()
         _check_compiled(model)
         batch_size = _check_data(train_ds, val_ds, protocol) or config.get(protocol.profile).batch_size
         extra = dict(extra or {})
+        classes = extra.get("num_classes") or max(2, model.output_shape[-1])  # one sigmoid channel: 2 classes
+        guards.warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
         dataset = extra.get("dataset", "unnamed")
-        folder = Path(folder or runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset)).expanduser()
+        folder = runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset) if folder is None else folder
+        folder = guards.check_writable(folder)
         if folder.resolve() in _OPEN:  # a fit of this kernel stopped by Ctrl-C: keep its epochs, free the folder
             _OPEN.pop(folder.resolve()).close(interrupted=True)
         size = train_ds.element_spec[0].shape[1:3]
