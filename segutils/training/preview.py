@@ -52,7 +52,7 @@ class ShowPredictions(keras.callbacks.Callback):
     def _draw(self, epoch: int, logs) -> None:
         import matplotlib.pyplot as plt
 
-        predicted = predicted_mask(self.model.predict_on_batch(self.image[None])[0])
+        predicted = predicted_mask(self.model(self.image[None], training=False)[0])  # eager: no graph to trace
         self.predictions[epoch] = predicted
         scores = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if k.startswith("val_"))
         fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
