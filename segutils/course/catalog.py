@@ -322,3 +322,19 @@ def long_code_cells(nb, limit: int = MAX_CODE_LINES) -> list[str]:
     """The code cells of ``nb`` longer than ``limit`` lines, as ``"cell N: L lines"``."""
     return [f"cell {i}: {len(c.source.splitlines())} lines" for i, c in enumerate(nb.cells, start=1)
             if c.cell_type == "code" and len(c.source.splitlines()) > limit]  # fmt: skip
+
+
+#: The most cells a notebook's core path may have (issue 22: one topic at a time).
+MAX_CORE_CELLS = 30
+
+
+def core_path(nb) -> list:
+    """The cells of ``nb`` before its Summary or Exercises heading, whichever comes first: what every learner does.
+
+    Going further (optional side tracks) and Behind the scenes (plumbing) come after the exercises.
+    Raises ``ValueError`` when the notebook has neither heading.
+    """
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and {"## Summary", "## Exercises"} & set(_headings(cell.source)):
+            return nb.cells[:i]
+    raise ValueError("the notebook has no '## Summary' or '## Exercises' heading: its core path has no end")

@@ -60,11 +60,10 @@ class ShowPredictions(keras.callbacks.Callback):
         axes[0].imshow(np.clip(self.image[..., 0] if gray else self.image[..., :3], 0, 1), cmap="gray", vmin=0, vmax=1)
         for ax, mask in ((axes[1], self.mask), (axes[2], predicted)):  # class k: colour k of tab10
             ax.imshow(mask, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-        for ax, title in zip(axes, ("image", "true mask", f"predicted, epoch {epoch}"), strict=True):
+        predicted_title = f"predicted, epoch {epoch}" + (f"\n{scores}" if scores else "")
+        for ax, title in zip(axes, ("image", "true mask", predicted_title), strict=True):
             ax.set_title(title, fontsize=9)
             ax.axis("off")
-        if scores:
-            fig.suptitle(scores, fontsize=9, y=0.02, va="bottom")
         fig.tight_layout()
         self.show(fig)
         plt.close(fig)
