@@ -1,9 +1,11 @@
 """The write-up's U-Net, measured for speed only: the model its "8 s vs 1-2 s per step" was about.
 
-The original Keras write-up (zhixuhao/unet) trains U-Net at the paper's width, 64 filters at level 1, with an
-UpSampling2D + 2x2 conv decoder, no BatchNorm and dropout 0.5: 31,030,593 parameters with one output channel. The
-course trains a narrower U-Net on CPU profiles, so its step time answers another question; this row puts the
-write-up's model beside it, untrained (speed does not depend on the weights).
+The write-up publishes no code, so this is the course's guess at its U-Net: the paper's width, 64 filters at level
+1, an UpSampling2D + 2x2 conv decoder, no BatchNorm, dropout 0.5 and the course's head: 31,030,593 parameters with
+one output channel. It follows zhixuhao/unet's ``model.py`` but is not it: that file ends in a 3x3 conv to 2
+channels and a 1x1 sigmoid conv (31,031,685 parameters), compiles with binary cross-entropy at Adam 1e-4, and has
+no LinkNet. The course trains a narrower U-Net on CPU profiles, so its step time answers another question; this
+row puts the guessed model beside it, untrained (speed does not depend on the weights).
 Taught in ``notebooks/06_comparison.ipynb``.
 """
 

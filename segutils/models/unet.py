@@ -104,8 +104,8 @@ def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, ups
     """Expanding step: up-sample x2 to ``filters`` channels, concatenate ``[skip, up]``, double conv.
 
     ``"transpose"`` is the paper's 2x2 up-convolution (Conv2DTranspose, stride 2: ``4 * C_in * filters + filters``
-    parameters); ``"upsample_conv"`` the Keras write-up's (zhixuhao/unet): UpSampling2D, then a 2x2 conv with
-    ReLU, as many parameters but 4x the multiply-adds.
+    parameters); ``"upsample_conv"`` that of many Keras U-Nets (zhixuhao/unet's among them): UpSampling2D, then a 2x2
+    conv with ReLU, as many parameters but 4x the multiply-adds.
     """
     if upsampling == "transpose":
         up = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"{name}_up")(x)

@@ -1,6 +1,6 @@
 """Watch a model learn: redraw its prediction on one image after every epoch.
 
-Taught in notebooks/02_unet.ipynb.
+Taught in ``notebooks/02_unet.ipynb``.
 """
 
 from __future__ import annotations
