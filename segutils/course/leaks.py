@@ -135,7 +135,9 @@ def leaks(executed) -> list[str]:
     answer, _, check = exercise_cells(executed)
     dump = _text(executed.cells[-1])
     if _SOLUTIONS not in dump:
-        raise ValueError(f"the probe did not run to its end, so nothing was checked: {dump[-300:]!r}")
+        errors = [f"cell {i + 1} raised {o.get('ename')}: {o.get('evalue')}" for i, c in enumerate(executed.cells)
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"]  # fmt: skip
+        raise ValueError(f"the probe did not run to its end, so nothing was checked: {(errors or [dump[-300:]])[0]}")
     solutions = ast.literal_eval(dump.split(_SOLUTIONS, 1)[1].strip())
     problems = []
     number = lambda i: i + 1 - sum(p < i for p in probe_cells)  # noqa: E731 - as JupyterLab numbers the original
