@@ -55,7 +55,7 @@ class ShowPredictions(keras.callbacks.Callback):
         predicted = predicted_mask(self.model(self.image[None], training=False)[0])  # eager: no graph to trace
         self.predictions[epoch] = predicted
         scores = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if k.startswith("val_"))
-        fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
+        fig, axes = plt.subplots(1, 3, figsize=(8, 3.1), layout="constrained")
         gray = self.image.shape[-1] == 1
         axes[0].imshow(np.clip(self.image[..., 0] if gray else self.image[..., :3], 0, 1), cmap="gray", vmin=0, vmax=1)
         for ax, mask in ((axes[1], self.mask), (axes[2], predicted)):  # class k: colour k of tab10
@@ -64,7 +64,6 @@ class ShowPredictions(keras.callbacks.Callback):
         for ax, title in zip(axes, ("image", "true mask", predicted_title), strict=True):
             ax.set_title(title, fontsize=9)
             ax.axis("off")
-        fig.tight_layout()
         self.show(fig)
         plt.close(fig)
 
