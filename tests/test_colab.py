@@ -53,20 +53,21 @@ def _pip(command):
     return words[3:]
 
 
-EXPECTED_ON_COLAB = [
-    ["install", "-q", "segmentation-models==1.0.1"],
-    ["install", "-q", "--no-deps", f"segutils @ git+{course.REPO_URL}.git@{course.BRANCH}"],
-]
+def _expected_on_colab(ref=course.BRANCH):
+    """The one pip command a setup cell pinned at ``ref`` issues on Colab."""
+    return [["install", "-q", "--no-deps", *course.COLAB_EXTRAS, f"segutils @ git+{course.REPO_URL}.git@{ref}"]]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_on_colab_the_setup_cell_installs_exactly_sm_and_segutils_without_deps(path, shell, monkeypatch, capsys):
     sh, commands = shell
-    _on_colab(monkeypatch)
-    result = sh.run_cell(_setup_cell(path), store_history=False)
+    _drive(monkeypatch)
+    source = _setup_cell(path)
+    assert len(source.splitlines()) <= 6
+    result = sh.run_cell(source, store_history=False)
     assert result.success, result.error_in_exec
     assert all(isinstance(c, str) for c in commands), f"a process was started directly: {commands}"
-    assert [_pip(c) for c in commands] == EXPECTED_ON_COLAB
+    assert [_pip(c) for c in commands] == _expected_on_colab(course.pinned_ref(source))
     assert "TensorFlow" in capsys.readouterr().out  # then it printed the environment report
 
 
@@ -74,10 +75,12 @@ def test_on_colab_the_setup_cell_installs_exactly_sm_and_segutils_without_deps(p
 def test_locally_the_setup_cell_installs_nothing(path, shell, monkeypatch, capsys):
     sh, commands = shell
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.delenv("SEGUTILS_RUNS_DIR", raising=False)
     result = sh.run_cell(_setup_cell(path), store_history=False)
     assert result.success, result.error_in_exec
-    assert commands == []
-    assert "TensorFlow" in capsys.readouterr().out
+    assert commands == [] and "SEGUTILS_RUNS_DIR" not in os.environ
+    out = capsys.readouterr().out
+    assert "TensorFlow" in out and "Drive" not in out
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -91,13 +94,13 @@ def test_no_other_cell_installs_anything(path):
 def test_a_fork_changes_what_colab_installs(monkeypatch, shell):
     """The badges and the install line follow REPO_URL: a fork sets it and runs `segutils.course sync`."""
     sh, commands = shell
-    _on_colab(monkeypatch)
+    _drive(monkeypatch)
     monkeypatch.setattr(course, "REPO_URL", "https://github.com/someone/fork")
     assert course.colab_url("02_unet.ipynb") == (
         "https://colab.research.google.com/github/someone/fork/blob/main/notebooks/02_unet.ipynb"
     )
-    assert sh.run_cell(course.setup_cell_source(), store_history=False).success
-    assert _pip(commands[1])[-1] == "segutils @ git+https://github.com/someone/fork.git@main"
+    assert sh.run_cell(course.setup_cell_source("v1.2"), store_history=False).success
+    assert _pip(commands[0])[-1] == "segutils @ git+https://github.com/someone/fork.git@v1.2"
 
 
 def _drive(monkeypatch):
@@ -113,31 +116,54 @@ def _drive(monkeypatch):
     return mounted
 
 
-def test_on_colab_the_setup_cell_offers_to_keep_runs_on_google_drive(shell, monkeypatch):
-    """Off by default (mounting asks for Google's authorisation); set to True it mounts Drive and keeps runs there."""
+def test_on_colab_setup_keeps_runs_on_google_drive_and_says_how_to_opt_out(shell, monkeypatch, capsys):
+    """By default: Colab's runtime loses its files, and 06 and 07 read 05's runs."""
     from segutils.training import runs_root
 
     sh, commands = shell
     mounted = _drive(monkeypatch)
-    source = course.setup_cell_source()
-    assert "KEEP_RUNS_ON_DRIVE = False  # Colab: True keeps training runs on Google Drive" in source
-    assert sh.run_cell(source, store_history=False).success
-    assert mounted == [] and "SEGUTILS_RUNS_DIR" not in os.environ
-    kept = source.replace("KEEP_RUNS_ON_DRIVE = False", "KEEP_RUNS_ON_DRIVE = True")
-    assert sh.run_cell(kept, store_history=False).success
+    assert sh.run_cell(course.setup_cell_source(), store_history=False).success
     assert mounted == ["/content/drive"]
     assert os.environ["SEGUTILS_RUNS_DIR"] == "/content/drive/MyDrive/segutils/runs"
     assert str(runs_root()) == "/content/drive/MyDrive/segutils/runs"
-    assert [_pip(c) for c in commands] == EXPECTED_ON_COLAB * 2  # Drive adds no install
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        "Runs go to /content/drive/MyDrive/segutils/runs on Google Drive, so notebooks 06 and 07 find notebook "
+        "05's runs after this runtime stops; course.setup(drive=False) keeps them in the runtime."
+    )
+    assert [_pip(c) for c in commands] == _expected_on_colab()  # Drive adds no install
 
 
-def test_locally_keep_runs_on_drive_changes_nothing(shell, monkeypatch):
-    sh, commands = shell
+def test_on_colab_drive_false_mounts_nothing_and_says_runs_stay_in_the_runtime(monkeypatch, capsys):
+    from segutils.course import setup
+
+    mounted = _drive(monkeypatch)
+    setup(drive=False)
+    assert mounted == [] and "SEGUTILS_RUNS_DIR" not in os.environ
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "Runs stay in this Colab runtime and vanish with it; course.setup() keeps them on Google Drive."
+    )
+
+
+def test_on_colab_a_runs_folder_the_learner_chose_is_kept(monkeypatch, capsys):
+    from segutils.course import setup
+
+    mounted = _drive(monkeypatch)
+    monkeypatch.setenv("SEGUTILS_RUNS_DIR", "/content/drive/MyDrive/elsewhere")
+    setup()
+    assert mounted == ["/content/drive"] and os.environ["SEGUTILS_RUNS_DIR"] == "/content/drive/MyDrive/elsewhere"
+    assert "Runs go to /content/drive/MyDrive/elsewhere on Google Drive" in capsys.readouterr().out
+
+
+def test_locally_setup_prints_the_report_and_changes_nothing(monkeypatch, capsys):
+    from segutils.course import setup
+
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.delenv("SEGUTILS_RUNS_DIR", raising=False)
-    kept = course.setup_cell_source().replace("KEEP_RUNS_ON_DRIVE = False", "KEEP_RUNS_ON_DRIVE = True")
-    assert sh.run_cell(kept, store_history=False).success
-    assert commands == [] and "SEGUTILS_RUNS_DIR" not in os.environ
+    assert setup() is None and setup(drive=False) is None
+    assert "SEGUTILS_RUNS_DIR" not in os.environ
+    out = capsys.readouterr().out
+    assert out.count("TensorFlow") == 2 and "Drive" not in out
 
 
 def test_without_runs_notebooks_06_and_07_say_where_they_looked_and_what_to_do(monkeypatch, tmp_path):
@@ -152,6 +178,7 @@ def test_without_runs_notebooks_06_and_07_say_where_they_looked_and_what_to_do(m
     _drive(monkeypatch)
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path))
     assert no_runs_advice("gpu").endswith(
-        "'gpu' profile: on Colab each notebook has its own runtime, so set KEEP_RUNS_ON_DRIVE = True in the setup "
-        "cell of notebook 05 and of this one (runs go to Google Drive, where this runtime finds them)."
+        "'gpu' profile: on Colab each notebook has its own runtime, so run notebook 05 and this one with "
+        "course.setup() in their setup cell, not course.setup(drive=False) (runs then go to Google Drive, where "
+        "this runtime finds them)."
     )

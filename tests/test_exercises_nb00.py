@@ -8,15 +8,19 @@ from segutils import config
 from segutils.course.exercises import nb00
 
 
-def test_gpu_size_solution_and_hints():
-    assert config.get("gpu").img_size == 512
-    assert nb00.check_gpu_size(config.get("gpu").img_size) is None
-    assert nb00.check_gpu_size(128) == "That is the image size of the 'cpu' profile; look up the one named 'gpu'."
-    assert "config.get(name)" in nb00.check_gpu_size(300)
-    assert "whole number" in nb00.check_gpu_size(512.0)
-    assert "whole number" in nb00.check_gpu_size("512")
-    for wrong in (128, 64, 300, 512.0):
-        assert "512" not in nb00.check_gpu_size(wrong)
+def test_gpu_steps_solution_and_hints():
+    gpu = config.get("gpu")
+    assert (gpu.epochs, gpu.steps_per_epoch, gpu.batch_size, config.budget(gpu)["steps"]) == (60, 20, 8, 1200)
+    assert nb00.check_gpu_steps(1200) is None
+    assert nb00.check_gpu_steps(60) == "That is the number of epochs; each epoch is steps_per_epoch optimizer steps."
+    assert nb00.check_gpu_steps(20) == "That is one epoch's steps; the budget covers every epoch."
+    assert nb00.check_gpu_steps(9600) == "That counts images; one optimizer step takes a whole batch of them."
+    assert nb00.check_gpu_steps(600) == "That is the budget of the 'cpu' profile; look up the one named 'gpu'."
+    assert "epochs x steps_per_epoch" in nb00.check_gpu_steps(1000)
+    assert "whole number" in nb00.check_gpu_steps(1200.0)
+    assert "whole number" in nb00.check_gpu_steps(True)
+    for wrong in (60, 20, 9600, 600, 1000, 1200.0):
+        assert "1200" not in nb00.check_gpu_steps(wrong) and "1,200" not in nb00.check_gpu_steps(wrong)
 
 
 @pytest.mark.parametrize("name", ["ci", "cpu", "gpu"])

@@ -46,11 +46,12 @@ def test_batchnorm_hints(wrong, hint):
 
 
 def test_smallest_side_solution_builds_and_hints():
-    build_unet((128, 128, 1), 1, filters=4, depth=5)  # accepted
+    build_unet((224, 224, 1), 1, filters=4, depth=5)  # accepted
     with pytest.raises(ValueError):
-        build_unet((96 + 16, 96 + 16, 1), 1, filters=4, depth=5)
-    assert nb02.check_smallest_side(128) is None
-    assert nb02.check_smallest_side(96) == "The exercise asks for a side of at least 100 pixels."
-    assert nb02.check_smallest_side(112) == "That side can be halved 4 times, but a depth-5 U-Net pools 5 times."
-    assert "halved 5 times" in nb02.check_smallest_side(100)
-    assert nb02.check_smallest_side(160) == "That side works, but there is a smaller one of at least 100 pixels."
+        build_unet((208, 208, 1), 1, filters=4, depth=5)
+    assert nb02.check_smallest_side(224) is None
+    assert nb02.check_smallest_side(192) == "The exercise asks for a side of at least 200 pixels."
+    assert nb02.check_smallest_side(208) == "That side can be halved 4 times, but a depth-5 U-Net pools 5 times."
+    assert "halved 5 times" in nb02.check_smallest_side(200)
+    assert nb02.check_smallest_side(256) == "That side works, but there is a smaller one of at least 200 pixels."
+    assert "whole number" in nb02.check_smallest_side(224.0)

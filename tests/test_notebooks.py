@@ -1,6 +1,10 @@
 """Every notebook follows the course conventions; breaking one is caught."""
 
 import copy
+import os
+import shutil
+import subprocess
+import sys
 import tomllib
 
 import nbformat
@@ -94,10 +98,78 @@ def test_changed_setup_cell_fails_and_sync_repairs_it(setup_nb, tmp_path):
 def test_setup_cell_installs_only_on_colab_and_from_the_repository():
     source = course.setup_cell_source()
     install = [line.strip() for line in source.splitlines() if "pip install" in line]
+    assert len(source.splitlines()) <= 6 and source.splitlines()[0] == course.SETUP_MARKER
     assert source.index('if "google.colab" in sys.modules:') < source.index("%pip")
-    assert all(line.startswith("%pip install") for line in install)
-    assert '"segmentation-models==1.0.1"' in install[0]
-    assert f'--no-deps "segutils @ git+{course.REPO_URL}.git@main"' in install[1]
+    assert install == ["%pip install -q --no-deps segmentation-models==1.0.1 efficientnet==1.0.0 "
+                       "image-classifiers==1.0.0 "
+                       f'keras-applications==1.0.8 "segutils @ git+{course.REPO_URL}.git@main"']
+    assert source.endswith("course.setup()  # versions and device; on Colab, runs go to Drive "
+                           "(course.setup(drive=False) keeps them local)")
+
+
+def test_a_ref_that_is_not_a_plain_git_name_is_refused():
+    with pytest.raises(ValueError, match=r"'main\"; rm' is not a git ref the setup cell can install"):
+        course.setup_cell_source('main"; rm')
+
+
+def _git(cwd, *args):
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A git checkout holding a copy of the notebooks and a segutils/ file, committed."""
+    for path in NOTEBOOKS:
+        (tmp_path / "notebooks").mkdir(exist_ok=True)
+        shutil.copy(path, tmp_path / "notebooks" / path.name)
+    (tmp_path / "segutils").mkdir()
+    (tmp_path / "segutils" / "x.py").write_text("X = 1\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "first")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "course")
+    return tmp_path
+
+
+def _refs(directory):
+    return {p.name: course.pinned_ref(next(c.source for c in _read(p).cells if c.cell_type == "code"))
+            for p in course.notebooks(directory)}
+
+
+def test_sync_pins_every_setup_cell_to_the_current_commit_then_to_a_tag(checkout):
+    commit = _git(checkout, "rev-parse", "HEAD")
+    assert course.current_ref(checkout) == commit
+    changed = course.sync(checkout / "notebooks", ref=course.current_ref(checkout))
+    assert [p.name for p in changed] == [p.name for p in NOTEBOOKS]
+    assert set(_refs(checkout / "notebooks").values()) == {commit}
+    for path in course.notebooks(checkout / "notebooks"):
+        assert [p for p in _problems(_read(path)) if "setup cell" in p] == []  # a pinned cell is a standard one
+    _git(checkout, "tag", "v1.0")
+    assert course.current_ref(checkout) == "v1.0"
+    course.sync(checkout / "notebooks", ref="v1.0")
+    assert set(_refs(checkout / "notebooks").values()) == {"v1.0"}
+    assert course.sync(checkout / "notebooks") == []  # without a ref, each cell keeps its own
+
+
+def test_sync_refuses_to_pin_a_commit_without_the_segutils_changes(checkout):
+    (checkout / "segutils" / "x.py").write_text("X = 2\n")
+    with pytest.raises(RuntimeError, match="segutils/ has uncommitted changes, which Colab could not install"):
+        course.current_ref(checkout)
+
+
+def test_sync_outside_a_git_checkout_asks_for_a_ref(tmp_path):
+    with pytest.raises(RuntimeError, match="is not a git checkout: pass the ref to pin with --ref"):
+        course.current_ref(tmp_path)
+
+
+def test_sync_command_refuses_a_bad_ref_and_leaves_the_notebooks_alone():
+    before = {p.name: p.read_text() for p in NOTEBOOKS}
+    done = subprocess.run([sys.executable, "-m", "segutils.course", "sync", "--ref", "a b"], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith("sync: 'a b' is not a git ref the setup cell can install: use a branch, "
+                                        "tag or commit name made of letters, digits and . _ / -")
+    assert {p.name: p.read_text() for p in NOTEBOOKS} == before
 
 
 def test_repository_url_is_defined_once():

@@ -3,6 +3,7 @@
 A learner never needs to open this folder, and nothing outside it imports it.
 
 - :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
+- :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, on Colab runs on Drive
 - :mod:`.readiness`: the workshop checklist (``make check``)
 - :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
 - :mod:`.kit`: the offline workshop kit (``make offline-kit``)
@@ -21,11 +22,14 @@ from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN
     SETUP_MARKER,
     colab_url,
     convention_problems,
+    current_ref,
     github_url,
     new_notebook,
     notebooks,
+    pinned_ref,
     repo_path,
     setup_cell_source,
     sync,
     write_notebook,
 )
+from .session import setup  # noqa: F401 - every notebook's setup cell calls course.setup()

@@ -8,6 +8,7 @@ Taught in ``notebooks/00_setup.ipynb``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 REPO_URL = "https://github.com/segmentation-course/unet-vs-linknet"
@@ -28,8 +29,10 @@ PLAN = [
 
 #: Where Colab mounts Google Drive, and the runs folder on it (``SEGUTILS_RUNS_DIR`` when kept there).
 DRIVE, DRIVE_RUNS = "/content/drive", "/content/drive/MyDrive/segutils/runs"
-#: Packages Colab lacks; everything else the course needs ships with Colab.
-COLAB_EXTRAS = ["segmentation-models==1.0.1"]
+#: Packages Colab lacks (segmentation-models and what it needs): installed with ``--no-deps``, so the install
+#: leaves Colab's own TensorFlow, NumPy, matplotlib and ipywidgets as they are.
+COLAB_EXTRAS = ["segmentation-models==1.0.1", "efficientnet==1.0.0", "image-classifiers==1.0.0",
+                "keras-applications==1.0.8"]
 
 
 def repo_path() -> str:
@@ -55,35 +58,57 @@ def badges_markdown(notebook: str) -> str:
     )
 
 
-SETUP_MARKER = "# Setup: installs only on Colab; locally `make lab` already did it."
+SETUP_MARKER = "# Setup: on Colab this installs segutils (the version matching this notebook) and keeps runs on Drive."
+#: A git ref Colab may install: a branch, a tag or a commit (no spaces, quotes or shell characters).
+REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 
 
-def setup_cell_source() -> str:
-    """The setup cell every notebook starts with (identical in all of them).
+def setup_cell_source(ref: str = BRANCH) -> str:
+    """The setup cell every notebook starts with; on Colab it installs ``segutils`` at git ``ref``.
 
-    On Colab it installs what Colab lacks and, with ``KEEP_RUNS_ON_DRIVE = True``, mounts Google
-    Drive and keeps the training runs there (``SEGUTILS_RUNS_DIR``): each Colab notebook runs in
-    its own runtime, whose files vanish with it.
+    ``python -m segutils.course sync`` pins ``ref`` to the current commit (or a tag), so Colab installs
+    the ``segutils`` the notebook was written against; ``course.setup()`` does the rest (see its docstring).
     """
-    extras = " ".join(f'"{p}"' for p in COLAB_EXTRAS)
+    if not REF_PATTERN.fullmatch(ref):
+        raise ValueError(f"{ref!r} is not a git ref the setup cell can install: use a branch, tag or commit name "
+                         "made of letters, digits and . _ / -")
+    extras = " ".join(COLAB_EXTRAS)
     return f"""{SETUP_MARKER}
-import os
 import sys
+if "google.colab" in sys.modules:
+    %pip install -q --no-deps {extras} "segutils @ git+{REPO_URL}.git@{ref}"
+from segutils import config, course
+course.setup()  # versions and device; on Colab, runs go to Drive (course.setup(drive=False) keeps them local)"""
 
-KEEP_RUNS_ON_DRIVE = False  # Colab: True keeps training runs on Google Drive, so 06 and 07 find 05's runs
 
-if "google.colab" in sys.modules:  # Colab has TensorFlow, NumPy, matplotlib, ipywidgets, tqdm
-    %pip install -q {extras}
-    %pip install -q --no-deps "segutils @ git+{REPO_URL}.git@{BRANCH}"
-    if KEEP_RUNS_ON_DRIVE:  # each notebook runs in its own runtime; Drive outlives them
-        from google.colab import drive
+def pinned_ref(source: str) -> str | None:
+    """The git ref a setup cell's ``source`` installs ``segutils`` at, or None when it installs none."""
+    found = re.search(r'"segutils @ git\+\S+?\.git@([^"\s]+)"', source)
+    return found.group(1) if found else None
 
-        drive.mount("{DRIVE}")
-        os.environ["SEGUTILS_RUNS_DIR"] = "{DRIVE_RUNS}"
 
-import segutils.config as config
+def current_ref(checkout: Path = NOTEBOOK_DIR.parent) -> str:
+    """A tag on the checked-out commit of ``checkout`` if there is one, else that commit's hash.
 
-config.environment_report()"""
+    Raises:
+        RuntimeError: ``checkout`` is not a git checkout, or ``segutils/`` has uncommitted changes
+            (Colab would install the commit without them).
+    """
+    import subprocess
+
+    def git(*args):
+        done = subprocess.run(["git", "-C", str(checkout), *args], capture_output=True, text=True)
+        return done.returncode, done.stdout.strip()
+
+    code, commit = git("rev-parse", "HEAD")
+    if code:
+        raise RuntimeError(f"{checkout} is not a git checkout: pass the ref to pin with --ref (a tag or commit).")
+    code, changed = git("status", "--porcelain", "--", "segutils")
+    if changed:
+        raise RuntimeError("segutils/ has uncommitted changes, which Colab could not install: commit them, then "
+                           "sync again (or pass --ref).")
+    code, tag = git("describe", "--tags", "--exact-match", "HEAD")
+    return tag if code == 0 and tag else commit
 
 
 def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -91,8 +116,12 @@ def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("[0-9][0-9]_*.ipynb"))
 
 
-def sync(directory: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Rewrite badges and setup cells of every notebook from :data:`REPO_URL`; return changed files."""
+def sync(directory: Path = NOTEBOOK_DIR, ref: str | None = None) -> list[Path]:
+    """Rewrite the badges and setup cell of every notebook in ``directory``; return the files that changed.
+
+    ``ref`` is the git ref the setup cells install ``segutils`` at; None keeps each cell's own
+    (:data:`BRANCH` when it has none). ``python -m segutils.course sync`` passes :func:`current_ref`.
+    """
     import nbformat
 
     changed = []
@@ -105,8 +134,8 @@ def sync(directory: Path = NOTEBOOK_DIR) -> list[Path]:
                 cell.source = "\n".join(
                     badges_markdown(path.name) if "colab-badge.svg" in line else line for line in lines
                 )
-            if cell.cell_type == "code" and cell.source.startswith(SETUP_MARKER):
-                cell.source = setup_cell_source()
+            if cell.cell_type == "code" and cell.source.startswith("# Setup:"):
+                cell.source = setup_cell_source(ref or pinned_ref(cell.source) or BRANCH)
         if nbformat.writes(nb) != before:
             write_notebook(nb, path)
             changed.append(path)
@@ -204,7 +233,8 @@ def convention_problems(nb, filename: str) -> list[str]:
         if section not in headings:
             problems.append(f"missing section {section!r}")
     code = [c for c in nb.cells if c.cell_type == "code"]
-    if not code or code[0].source != setup_cell_source():
+    ref = pinned_ref(code[0].source) if code else None
+    if not code or not ref or not REF_PATTERN.fullmatch(ref) or code[0].source != setup_cell_source(ref):
         problems.append("the first code cell is not the standard setup cell (run `python -m segutils.course sync`)")
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     if len(tagged) != 1:
@@ -292,3 +322,19 @@ def long_code_cells(nb, limit: int = MAX_CODE_LINES) -> list[str]:
     """The code cells of ``nb`` longer than ``limit`` lines, as ``"cell N: L lines"``."""
     return [f"cell {i}: {len(c.source.splitlines())} lines" for i, c in enumerate(nb.cells, start=1)
             if c.cell_type == "code" and len(c.source.splitlines()) > limit]
+
+
+#: The most cells a notebook's core path may have (issue 22: one topic at a time).
+MAX_CORE_CELLS = 30
+
+
+def core_path(nb) -> list:
+    """The cells of ``nb`` before its Summary or Exercises heading, whichever comes first: what every learner does.
+
+    Going further (optional side tracks) and Behind the scenes (plumbing) come after the exercises.
+    Raises ``ValueError`` when the notebook has neither heading.
+    """
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and {"## Summary", "## Exercises"} & set(_headings(cell.source)):
+            return nb.cells[:i]
+    raise ValueError("the notebook has no '## Summary' or '## Exercises' heading: its core path has no end")

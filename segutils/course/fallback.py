@@ -1,7 +1,7 @@
 """The runs notebooks 06 and 07 need: notebook 05's, or trained here under the same protocol when missing.
 
 On Colab each notebook runs in its own runtime, so notebook 06 finds notebook 05's runs only
-when they were kept on Google Drive (the setup cell's ``KEEP_RUNS_ON_DRIVE``). Without them it
+when they were kept on Google Drive (what ``course.setup()`` does on Colab). Without them it
 trains the missing models itself, with the same ``segutils.training`` calls as notebook 05
 (``fine_tune`` when the encoder is pretrained, else ``fit``), and says where it looked.
 Course machinery: it was ``segutils.evaluation.fallback``; notebook 06 uses it.
@@ -27,9 +27,9 @@ def no_runs_advice(profile_name: str) -> str:
     advice = (f"Looked for notebook 05's runs in {where}. To use its runs, run notebook 05 first in the "
               f"{profile_name!r} profile")
     if config.in_colab():
-        return advice + (": on Colab each notebook has its own runtime, so set KEEP_RUNS_ON_DRIVE = True in the "
-                         "setup cell of notebook 05 and of this one (runs go to Google Drive, where this runtime "
-                         "finds them).")
+        return advice + (": on Colab each notebook has its own runtime, so run notebook 05 and this one with "
+                         "course.setup() in their setup cell, not course.setup(drive=False) (runs then go to Google "
+                         "Drive, where this runtime finds them).")
     return advice + f", or point SEGUTILS_RUNS_DIR at the folder that holds its train/{profile_name}/."
 
 

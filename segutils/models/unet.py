@@ -98,7 +98,8 @@ def bottleneck(x, filters: int, batchnorm: bool = False, dropout: float = 0.0, n
 
 
 def decoder_block(x, skip, filters: int, name: str, batchnorm: bool = False, upsampling: str = "transpose"):
-    """Up-sample x2 (``"transpose"`` or ``"upsample_conv"``) to ``filters``, concatenate ``[skip, up]``, double conv."""
+    """Up-sample x2 to ``filters`` (``"transpose"``: the paper's 2x2 up-convolution; ``"upsample_conv"``:
+    UpSampling2D then a 2x2 conv, as many parameters, 4x the multiply-adds), concatenate ``[skip, up]``, double conv."""
     if upsampling == "transpose":
         up = layers.Conv2DTranspose(filters, 2, strides=2, padding="same", name=f"{name}_up")(x)
     elif upsampling == "upsample_conv":

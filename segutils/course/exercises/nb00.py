@@ -10,17 +10,23 @@ import dataclasses
 from segutils import config
 
 
-def check_gpu_size(answer) -> str | None:
-    """Exercise 1: the image side the ``gpu`` profile trains at."""
+def check_gpu_steps(answer) -> str | None:
+    """Exercise 1: the optimizer steps the ``gpu`` profile trains each model for (its budget)."""
     if not isinstance(answer, int) or isinstance(answer, bool):
-        return "Give the side in pixels as a whole number (an int), as a profile stores it."
-    right = config.PROFILES["gpu"].img_size
-    if answer == right:
+        return "Give the number of steps as a whole number (an int)."
+    gpu = config.PROFILES["gpu"]
+    if answer == gpu.epochs * gpu.steps_per_epoch:
         return None
-    others = [name for name, p in config.PROFILES.items() if name != "gpu" and p.img_size == answer]
+    if answer == gpu.epochs:
+        return "That is the number of epochs; each epoch is steps_per_epoch optimizer steps."
+    if answer == gpu.steps_per_epoch:
+        return "That is one epoch's steps; the budget covers every epoch."
+    if answer == gpu.epochs * gpu.steps_per_epoch * gpu.batch_size:
+        return "That counts images; one optimizer step takes a whole batch of them."
+    others = [name for name, p in config.PROFILES.items() if name != "gpu" and p.epochs * p.steps_per_epoch == answer]
     if others:
-        return f"That is the image size of the {others[0]!r} profile; look up the one named 'gpu'."
-    return "Read it from the profile itself: config.get(name) returns a Profile with an img_size field."
+        return f"That is the budget of the {others[0]!r} profile; look up the one named 'gpu'."
+    return "Read epochs and steps_per_epoch from config.get('gpu'): the budget is epochs x steps_per_epoch."
 
 
 def check_small_batch(answer, profile: config.Profile | None = None) -> str | None:

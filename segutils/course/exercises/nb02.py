@@ -62,16 +62,20 @@ def check_batchnorm_parameters(answer) -> str | None:
     return "Per channel of every 3x3 conv: 4 BatchNorm numbers come in, the conv's bias goes. Add over all 3x3 convs."
 
 
+#: Exercise 3: the least side asked for.
+LEAST_SIDE = 200
+
+
 def check_smallest_side(answer) -> str | None:
-    """Exercise 3: the smallest side of at least 100 pixels a depth-5 U-Net accepts."""
+    """Exercise 3: the smallest side of at least :data:`LEAST_SIDE` pixels a depth-5 U-Net accepts."""
     if not _is_count(answer):
         return "Give the side in pixels as a whole number (an int)."
-    if answer < 100:
-        return "The exercise asks for a side of at least 100 pixels."
+    if answer < LEAST_SIDE:
+        return f"The exercise asks for a side of at least {LEAST_SIDE} pixels."
     if answer % 2**5:
         if answer % 2**4 == 0:
             return "That side can be halved 4 times, but a depth-5 U-Net pools 5 times."
         return "Every 2x2 pool halves the side exactly: the side must survive being halved 5 times."
-    if answer - 2**5 >= 100:
-        return "That side works, but there is a smaller one of at least 100 pixels."
+    if answer - 2**5 >= LEAST_SIDE:
+        return f"That side works, but there is a smaller one of at least {LEAST_SIDE} pixels."
     return None
