@@ -65,6 +65,13 @@ def train_run(name: str, seed: int, splits, profile, run_dir=None, dataset=None)
                  measure_input_wait=False, extra=dict(dataset=str(dataset or info.name), num_classes=info.num_classes))
 
 
+def best_run(name: str, profile_name: str, dataset=None) -> dict | None:
+    """Notebook 05's run of model ``name`` (on ``dataset`` when given) with the best validation mean IoU, or None."""
+    found = [r for r in training.find_runs(profile_name) if r.get("model") == name
+             and (dataset is None or str(r.get("config", {}).get("dataset")) == str(dataset))]  # fmt: skip
+    return max(found, key=lambda r: r.get("best", {}).get("val_mean_iou") or 0, default=None)
+
+
 def retrain_estimate(models, seeds: int, profile) -> tuple[float, str]:
     """Seconds the training steps of ``models`` x ``seeds`` take under the profile's budget, and a sentence.
 
