@@ -46,7 +46,7 @@ def test_a_kits_runs_let_06_and_07_skip_training(room, tmp_path, monkeypatch, ca
     assert manifest["runs"] == ["ci/shapes/linknet-seed0", "ci/shapes/unet-seed0"]
     packed = sorted(f["path"] for f in manifest["files"] if f["path"].startswith("runs/"))
     assert packed == sorted(f"runs/train/ci/shapes/{run}-seed0/{f}" for run in ("linknet", "unet")
-                            for f in ("best.keras", "epochs.json", "final.keras", "log.csv", "record.json"))
+                            for f in ("best.keras", "epochs.json", "log.csv", "record.json"))  # best, not final
     assert "runs: ci/shapes/linknet-seed1 left out: a fit is training in it right now (its .lock is held)" in (
         manifest["notes"])
 
@@ -72,7 +72,7 @@ def test_kit_build_runs_on_the_command_line(room, tmp_path, capsys):
     assert kit.main(["build", "--out", str(out), "--data-dir", str(tmp_path / "no-data"), "--no-wheels",
                      "--runs", "ci"]) == 0  # fmt: skip
     first = capsys.readouterr().out.splitlines()[0]
-    assert first.startswith(f"{out}: 11 files, ") and first.endswith(
+    assert first.startswith(f"{out}: 9 files, ") and first.endswith(
         "MB: datasets [], weights [], 0 wheels, 2 runs ['ci/shapes/linknet-seed0', 'ci/shapes/unet-seed0']")
 
 

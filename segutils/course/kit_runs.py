@@ -15,8 +15,9 @@ from segutils.training.runs import RECORD, RunBusyError, claim, runs_root
 
 #: The kit's folder for runs; ``SEGUTILS_RUNS_DIR`` points at it after unpacking.
 RUNS = "runs"
-#: What a finished run folder holds that 06 and 07 read (checkpoint backups and the lock stay behind).
-RUN_FILES = (RECORD, "best.keras", "final.keras", "log.csv", "epochs.json")
+#: What 06 and 07 read from a finished run folder, besides its model: ``best.keras``, else ``final.keras``
+#: (the one ``find_runs`` loads; the other, checkpoint backups and the lock stay behind).
+RUN_FILES = (RECORD, "log.csv", "epochs.json")
 
 
 class RunsError(RuntimeError):
@@ -47,10 +48,11 @@ def collect_runs(root=None, profiles=None) -> tuple[dict[str, Path], list[str]]:
         except RunBusyError:
             notes.append(f"runs: {name} left out: a fit is training in it right now (its .lock is held)")
             continue
-        if not any((folder / model).is_file() for model in ("best.keras", "final.keras")):
+        model = next((m for m in ("best.keras", "final.keras") if (folder / m).is_file()), None)
+        if model is None:
             notes.append(f"runs: {name} left out: no best.keras or final.keras beside its record.json")
             continue
-        files.update({f"{RUNS}/train/{name}/{f}": folder / f for f in RUN_FILES if (folder / f).is_file()})
+        files.update({f"{RUNS}/train/{name}/{f}": folder / f for f in (*RUN_FILES, model) if (folder / f).is_file()})
     if not files:
         wanted = f" of profile(s) {', '.join(profiles)}" if profiles else ""
         raise RunsError(f"no finished run{wanted} under {base}: run notebook 05 (or `make run`) to the end first, "
