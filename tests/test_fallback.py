@@ -42,8 +42,9 @@ def test_the_estimate_is_budget_steps_times_seeds_times_each_models_seconds_per_
 def test_without_runs_only_the_default_models_train_with_one_seed_unless_asked(runs_dir, capsys):
     _record(runs_dir, "unet", "membrane", 0.25)  # another dataset's run: not used, but its s/step is
     runs, note = fallback.runs_for(("unet", "unet-resnet34"), "shapes", 3, TINY, subset=4)
-    estimate = ("Retraining 1 model(s) x 1 seed(s) x 2 steps of the 'ci' profile: about 0.5 s of training steps "
-                "(s/step from course.plan: unet 0.25 s), plus validation.")
+    estimate = ("No run of notebook 05 for ['unet'] on 'shapes' in the 'ci' profile. Retraining 1 model(s) x 1 "
+                "seed(s) x 2 steps of the 'ci' profile: about 0.5 s of training steps (s/step from course.plan: unet "
+                "0.25 s), plus validation.")
     assert capsys.readouterr().out.splitlines()[0] == estimate
     assert [(r["model"], r["seed"], r["config"]["dataset"]) for r in runs] == [("unet", 0, "shapes")]
     assert note.startswith("No run of notebook 05 for ['unet'] on 'shapes': trained here in ")

@@ -83,7 +83,7 @@ def retrain_estimate(models, seeds: int, profile) -> tuple[float, str]:
     try:
         for name in models:
             per_step[name] = (plan.recorded_step_seconds(profile.name, name)
-                              or plan.measure_step_seconds(profile, name)[0])  # fmt: skip
+                              or plan.measure_step_seconds(profile, name, steps=3)[0])  # fmt: skip
     finally:
         keras.mixed_precision.set_global_policy(policy)  # the measurement sets float32
     seconds = steps * seeds * sum(per_step.values())
@@ -118,7 +118,8 @@ def runs_for(models, dataset, seeds: int, profile, subset: int | None = None, re
     left_out = [m for m in missing if m not in retrain_models]
     notes = [f"{len(runs)} run(s) of notebook 05 from {training.runs_root() / 'train' / profile.name}."] if runs else []
     if train_here:
-        print(retrain_estimate(train_here, retrain_seeds, profile)[1], flush=True)
+        print(f"No run of notebook 05 for {train_here} on {str(dataset)!r} in the {profile.name!r} profile. "
+              + retrain_estimate(train_here, retrain_seeds, profile)[1], flush=True)
         splits = load(dataset, "train", subset=subset), load(dataset, "val", subset=subset)
         scratch = Path(tempfile.mkdtemp(prefix="nb06-"))
         runs += [train_run(name, seed, splits, profile, scratch / f"{name}-seed{seed}", dataset)

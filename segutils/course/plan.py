@@ -56,8 +56,8 @@ def recorded_step_seconds(profile: str, model: str) -> float | None:
     return None if newest is None else newest["timings"]["median_step_s"]
 
 
-def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, str]:
-    """Median s/step of ``model`` at the profile's size, batch and width, and how it was measured."""
+def measure_step_seconds(profile: config.Profile, model: str, steps: int = 10) -> tuple[float, str]:
+    """Median s/step of ``model`` at the profile's size, batch and width (``steps`` timed), and how it was measured."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -77,7 +77,7 @@ def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, st
     x = rng.random((batch, size, size, 3), dtype=np.float32)
     y = (rng.random((batch, size, size, 1)) > 0.5).astype(np.int32)
     net.train_on_batch(x, y)  # builds the optimizer, which the probe restores afterwards
-    seconds = probe_step_seconds(net, tf.data.Dataset.from_tensors((x, y))) * scale
+    seconds = probe_step_seconds(net, tf.data.Dataset.from_tensors((x, y)), steps) * scale
     how = "measured here" if scale == 1.0 else f"measured here at 128 px x 4, scaled x{scale:g} by pixels"
     return seconds, how
 
