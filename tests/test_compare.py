@@ -10,10 +10,12 @@ import pytest
 
 from segutils import config
 from segutils.evaluation import (
+    TOO_FEW,
     WRITEUP_NAME,
     build_writeup_unet,
     compare,
     conclusion,
+    decision,
     masks_at_label_size,
     paired_bootstrap,
     scoring_note,
@@ -29,36 +31,92 @@ from .heads import head_model
 SIG2 = 1 / (1 + np.exp(-2.0))  # the head's probability on a white pixel: sigmoid(4 * (1 - 0.5))
 
 
-def test_a_constant_gap_has_an_interval_of_one_point():
+def test_a_constant_gap_has_an_interval_of_one_point_and_names_no_winner():
     b = np.array([[0.70, 0.80, 0.90, 0.60, 0.75], [0.72, 0.81, 0.88, 0.65, 0.70]])
     result = paired_bootstrap(b + 0.1, b)
     assert result["gap"] == pytest.approx(0.1, abs=1e-12)
     assert result["low"] == pytest.approx(0.1, abs=1e-12) and result["high"] == pytest.approx(0.1, abs=1e-12)
     assert (result["seeds"], result["images"], result["level"]) == (2, 5, 0.95)
+    assert decision("linknet", "unet", result) == TOO_FEW == "too few test images to judge"
     assert verdict("linknet", "unet", result) == (
-        "linknet is higher than unet by 0.1000 (linknet - unet: 95% interval +0.1000 to +0.1000 "
-        "over 5 test images and 2 seed(s))"
+        "too few test images to judge between linknet and unet: the interval has zero width (every resample gave "
+        "the same gap); gap +0.1000, 95% interval +0.1000 to +0.1000 over 5 test images and 2 seed(s). Score more "
+        "test images (a larger test split) before naming a winner"
     )
-    assert verdict("unet", "linknet", paired_bootstrap(b, b + 0.1)).startswith("linknet is higher than unet by 0.1000")
 
 
-def test_no_gap_is_no_measurable_difference():
+def test_a_gap_on_every_image_names_the_higher_model():
+    """Differences 0.1, 0.2, 0.1, 0.2, 0.1 (mean 0.14): every resampled mean lies in [0.1, 0.2], so 0 is outside."""
+    b = np.array([0.70, 0.80, 0.90, 0.60, 0.75])
+    result = paired_bootstrap(b + [0.1, 0.2, 0.1, 0.2, 0.1], b)
+    assert result["gap"] == pytest.approx(0.14) and 0.1 - 1e-12 <= result["low"] < result["high"] <= 0.2 + 1e-12
+    assert decision("linknet", "unet", result) == "linknet"
+    assert decision("unet", "linknet", paired_bootstrap(b, b + [0.1, 0.2, 0.1, 0.2, 0.1])) == "linknet"
+    assert verdict("linknet", "unet", result).startswith("linknet is higher than unet by 0.1400 (linknet - unet: "
+                                                         "95% interval +0.1")
+
+
+def test_no_gap_on_three_images_is_too_few_to_judge():
     a = np.array([0.7, 0.8, 0.9])
     assert paired_bootstrap(a, a) == dict(gap=0.0, low=0.0, high=0.0, level=0.95, seeds=1, images=3)
     assert verdict("a", "b", paired_bootstrap(a, a)) == (
-        "no measurable difference between a and b: gap +0.0000, 95% interval +0.0000 to +0.0000 "
-        "over 3 test images and 1 seed(s)"
+        "too few test images to judge between a and b: 3 test image(s), fewer than 5; gap +0.0000, 95% interval "
+        "+0.0000 to +0.0000 over 3 test images and 1 seed(s). Score more test images (a larger test split) before "
+        "naming a winner"
     )
 
 
-@pytest.mark.parametrize("shape", [(1, 2), (2, 1)], ids=["two images", "two seeds"])
-def test_a_gap_carried_by_one_image_or_one_seed_is_not_measurable(shape):
-    """Differences 0 and 1: resampled means are 0 (p 1/4), 0.5 (1/2) or 1 (1/4), so the 95 % interval is [0, 1]."""
+def test_a_gap_carried_by_one_image_of_six_is_not_measurable():
+    """Differences 0,0,0,0,0,1: a resampled mean is k/6, k ~ Binomial(6, 1/6); P(k = 0) = 0.33 and P(k <= 3) = 0.991,
+    so the 95 % interval is [0, 0.5] and holds 0."""
+    a = np.array([0.5] * 5 + [1.5])
+    result = paired_bootstrap(a, np.full(6, 0.5))
+    assert (result["gap"], result["low"], result["high"]) == (pytest.approx(1 / 6), 0.0, 0.5)
+    assert decision("a", "b", result) == "no difference"
+    assert verdict("a", "b", result).startswith("no measurable difference between a and b: gap +0.1667")
+    assert paired_bootstrap(a, np.full(6, 0.5)) == result  # seeded: the same interval every time
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 1)], ids=["two images", "two seeds of one image"])
+def test_a_gap_on_fewer_than_five_images_names_no_winner(shape):
     a = np.array([0.5, 1.5]).reshape(shape)
     result = paired_bootstrap(a, np.full(shape, 0.5))
     assert (result["gap"], result["low"], result["high"]) == (0.5, 0.0, 1.0)
-    assert verdict("a", "b", result).startswith("no measurable difference between a and b: gap +0.5000")
-    assert paired_bootstrap(a, np.full(shape, 0.5)) == result  # seeded: the same interval every time
+    assert decision("a", "b", result) == TOO_FEW
+    assert verdict("a", "b", result).startswith(f"too few test images to judge between a and b: {shape[1]} test "
+                                                "image(s), fewer than 5; gap +0.5000")
+
+
+def test_the_verdict_on_a_1_image_test_split_names_no_winner():
+    result = paired_bootstrap([[0.62]], [[0.50]])
+    assert (result["images"], result["seeds"], result["low"], result["high"]) == (1, 1, pytest.approx(0.12),
+                                                                                   pytest.approx(0.12))
+    assert decision("unet", "linknet", result) == TOO_FEW
+    assert "is higher" not in verdict("unet", "linknet", result)
+
+
+def test_issue23_bad2_seven_images_in_a_folder_give_one_test_image_and_no_winner_in_report(tmp_path):
+    """Issue 23, BAD 2: a folder of 7 images leaves 1 test image; report.md said "unet is higher by 0.1160"."""
+    from PIL import Image
+
+    from segutils.data import load
+
+    folder = tmp_path / "seven"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(7):
+        Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(folder / "images" / f"img{i}.png")
+        Image.fromarray(np.tile([[0, 1]], (8, 4)).astype(np.uint8)).save(folder / "masks" / f"img{i}.png")
+    test = load(folder, "test")
+    assert len(test) == 1
+    per_image = {"unet": np.array([[0.6160]]), "linknet": np.array([[0.5000]])}  # one seed, the one test image
+    table = compare([dict(model="unet", seed=0, mean_iou=0.6160), dict(model="linknet", seed=0, mean_iou=0.5)])
+    text = conclusion(table, per_image)
+    assert ("- **linknet vs unet** (the write-up's question): too few test images to judge between linknet and unet: "
+            "1 test image(s), fewer than 5; gap -0.1160, 95% interval -0.1160 to -0.1160 over 1 test images and "
+            "1 seed(s).") in text
+    report = write_report(tmp_path / "report", table, text=text).read_text()
+    assert "too few test images to judge" in report and "is higher" not in report
 
 
 def test_bootstrap_refuses_unpaired_or_nan_scores():
@@ -135,14 +193,14 @@ def _table():
 
 def test_conclusion_separates_decoder_and_encoder_and_reads_the_writeup_rows(tmp_path):
     base = np.array([[0.70, 0.80, 0.90, 0.60, 0.75]] * 2)
-    per_image = {"unet": base + 0.1, "linknet": base, "unet-resnet34": base}
+    per_image = {"unet": base + [0.1, 0.2, 0.1, 0.2, 0.1], "linknet": base, "unet-resnet34": base + [0, 0, 0, 0, 0.1]}
     text = conclusion(_table(), per_image, {"unet": 30.0, "linknet": float("nan")}, 0.75, encoder_pretrained=False,
                       unet_filters=16)
     assert "- **Accuracy**: test mean IoU unet 0.8100, unet-resnet34 0.7600, linknet 0.7200." in text
-    assert ("- **linknet vs unet** (the write-up's question): unet is higher than linknet by 0.1000 "
-            "(linknet - unet: 95% interval -0.1000 to -0.1000 over 5 test images and 2 seed(s)).") in text
+    assert ("- **linknet vs unet** (the write-up's question): unet is higher than linknet by 0.1400 "
+            "(linknet - unet: 95% interval -0.1800 to -0.1000 over 5 test images and 2 seed(s)).") in text
     assert ("- **unet-resnet34 vs linknet** (the decoder's effect: the same ResNet34 encoder, U-Net's decoder "
-            "against LinkNet's): no measurable difference between unet-resnet34 and linknet: gap +0.0000") in text
+            "against LinkNet's): no measurable difference between unet-resnet34 and linknet: gap +0.0200") in text
     assert "- **unet-resnet34 vs unet** (mostly the encoder's effect" in text
     assert ("- **Speed (training step)**: unet 0.5 s, linknet 0.1 s, unet-resnet34 0.2 s: linknet is 5.00x faster "
             "than unet, 2.00x faster than unet-resnet34.") in text

@@ -83,3 +83,12 @@ def test_seam_error_hints(wrong, hint):
     given = dict(derived=0.0005, none=0.01, overlap=64)
     assert hint in nb07.check_seam_error(wrong, **given)
     assert nb07.check_seam_error(0.001, **given) is None
+
+
+def test_seam_error_is_checked_against_the_learners_own_run_of_overlap_32():
+    given = dict(derived=0.0005, none=0.01, overlap=64)
+    assert nb07.check_seam_error(0.0031, **given, tried={64: 0.0005, 32: 0.0031}) is None
+    assert nb07.check_seam_error(0.00312, **given, tried={32: 0.0031}) is None  # copied rounded
+    assert "not what your run printed for TRY_OVERLAP = 32" in nb07.check_seam_error(0.001, **given, tried={32: 0.0031})
+    assert "unchanged cell" in nb07.check_seam_error(0.0005, **given, tried={32: 0.0031})
+    assert nb07.check_seam_error(0.001, **given, tried={64: 0.0005}) is None  # 32 not run yet: the range

@@ -8,6 +8,7 @@
     segutils-kit/data/<name>/...   each dataset laid out like its manifest, verified
     segutils-kit/data/weights/...  ImageNet encoder weights (Keras cache or data/weights/)
     segutils-kit/wheels/*.whl      the locked dependencies for one platform and Python version
+    segutils-kit/runs/train/...    with ``--runs``: notebook 05's finished runs (SEGUTILS_RUNS_DIR=<kit>/runs)
 
 ``python -m segutils.course.kit serve segutils-kit.tar`` (or ``verify``) unpacks it beside the archive,
 checked in a temporary folder first so that a damaged copy replaces nothing, and
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from segutils.course.data import DOWNLOAD_ALL
+from segutils.course.kit_runs import RunsError, collect_runs, packed_runs
 from segutils.course.mirror import ENCODERS, lan_address, make_server
 from segutils.data.fetch.downloads import WEIGHTS, check_file, data_root, sha256_of
 from segutils.data.registry import info, read_manifest
@@ -111,14 +113,19 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
 
 def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = True,
           platforms=DEFAULT_PLATFORMS, python_version: str = DEFAULT_PYTHON,
-          download: Callable[..., None] = pip_download) -> dict:
+          download: Callable[..., None] = pip_download, runs=None, runs_dir=None) -> dict:
     """Write the kit archive ``out`` (atomically) and return its manifest.
 
     ``download(constraints, dest, platforms, python_version)`` fetches the wheels; tests inject one.
+    ``runs``: profiles whose finished runs (under ``runs_dir``) go in too, ``[]`` for all
+    (:func:`~segutils.course.kit_runs.collect_runs`); ``None`` packs none.
 
     Taught in notebooks/00_setup.ipynb.
     """
     files, notes = collect(data_dir, datasets)
+    if runs is not None:
+        found, skipped = collect_runs(runs_dir, runs)
+        files, notes = files | found, notes + skipped
     with tempfile.TemporaryDirectory() as tmp:
         if wheels:
             download(REPO / "constraints.txt", Path(tmp), list(platforms), python_version)
@@ -132,6 +139,7 @@ def build(out="segutils-kit.tar", data_dir=None, datasets=None, wheels: bool = T
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "datasets": sorted({k.split("/")[1] for k in files if k.startswith("data/") and "/weights/" not in k}),
             "weights": sorted(Path(k).name for k in files if k.startswith(f"data/{WEIGHTS}/")),
+            "runs": packed_runs(files),
             "wheels": {"platforms": list(platforms), "python_version": python_version} if wheels else None,
             "notes": notes,
             "files": listing,
@@ -298,6 +306,8 @@ def main(argv=None) -> int:
     b.add_argument("--platform", action="append", dest="platforms", help="pip platform tag (repeatable)")
     b.add_argument("--python-version", default=DEFAULT_PYTHON)
     b.add_argument("--no-wheels", action="store_true", help="leave the wheels out (no network needed)")
+    b.add_argument("--runs", nargs="*", metavar="PROFILE", help="pack notebook 05's finished runs (of every profile, "
+                   "or these), so a room skips its training: SEGUTILS_RUNS_DIR=<kit>/runs")
     v = commands.add_parser("verify", help="check an archive or unpacked kit")
     s = commands.add_parser("serve", help="unpack (if an archive) and serve a kit over HTTP")
     for command in (v, s):
@@ -309,11 +319,11 @@ def main(argv=None) -> int:
     try:
         if args.command == "build":
             m = build(args.out, args.data_dir, args.datasets, not args.no_wheels,
-                      args.platforms or DEFAULT_PLATFORMS, args.python_version)
+                      args.platforms or DEFAULT_PLATFORMS, args.python_version, runs=args.runs)
             size = sum(f["size"] for f in m["files"])
             wheels = sum(f["path"].startswith("wheels/") for f in m["files"])
             print(f"{args.out}: {len(m['files'])} files, {size / 1e6:.1f} MB: datasets {m['datasets']}, "
-                  f"weights {m['weights']}, {wheels} wheels")
+                  f"weights {m['weights']}, {wheels} wheels, {len(m['runs'])} runs {m['runs']}")
             print("\n".join(f"note: {n}" for n in m["notes"]))
             return 0
         kit = Path(args.kit).expanduser()
@@ -337,7 +347,7 @@ def main(argv=None) -> int:
         finally:
             server.server_close()
         return 0
-    except KitError as err:
+    except (KitError, RunsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
 

@@ -17,7 +17,8 @@ MODELS = ("unet", "linknet")
 MEASURED_PIXELS = 128 * 128 * 4  # larger batches are measured at 128 px x 4 and scaled by their pixels
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` in the unit a reader plans with: s, min or h."""
     if seconds < 120:
         return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
@@ -37,7 +38,7 @@ def budget_table(step_seconds: dict[str, dict[str, float | None]], models: tuple
         b, seconds = config.budget(profile), step_seconds.get(profile.name, {})
         steps = [seconds.get(m) for m in models]
         per_step = ", ".join("?" if s is None else f"{s:.3f}" for s in steps)
-        total = "?" if None in steps else _duration(b["steps"] * profile.seeds * sum(steps))
+        total = "?" if None in steps else duration(b["steps"] * profile.seeds * sum(steps))
         epochs = f"{b['epochs']} x {b['steps_per_epoch']}"
         patience = f"{profile.patience} ({b['patience_steps']})"
         runs = f"{len(models)} models x {profile.seeds} seed{'s' * (profile.seeds > 1)}"
@@ -55,8 +56,8 @@ def recorded_step_seconds(profile: str, model: str) -> float | None:
     return None if newest is None else newest["timings"]["median_step_s"]
 
 
-def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, str]:
-    """Median s/step of ``model`` at the profile's size, batch and width, and how it was measured."""
+def measure_step_seconds(profile: config.Profile, model: str, steps: int = 10) -> tuple[float, str]:
+    """Median s/step of ``model`` at the profile's size, batch and width (``steps`` timed), and how it was measured."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -76,7 +77,7 @@ def measure_step_seconds(profile: config.Profile, model: str) -> tuple[float, st
     x = rng.random((batch, size, size, 3), dtype=np.float32)
     y = (rng.random((batch, size, size, 1)) > 0.5).astype(np.int32)
     net.train_on_batch(x, y)  # builds the optimizer, which the probe restores afterwards
-    seconds = probe_step_seconds(net, tf.data.Dataset.from_tensors((x, y))) * scale
+    seconds = probe_step_seconds(net, tf.data.Dataset.from_tensors((x, y)), steps) * scale
     how = "measured here" if scale == 1.0 else f"measured here at 128 px x 4, scaled x{scale:g} by pixels"
     return seconds, how
 

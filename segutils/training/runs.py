@@ -186,5 +186,7 @@ def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = 
                   "or delete its folder.")
             continue
         record["record_path"] = str(path)
+        if isinstance(record.get("model_path"), str):  # the folder's own file: copied runs (a kit, Drive) still load
+            record["model_path"] = str(path.parent / Path(record["model_path"]).name)
         records.append(record)
     return sorted(records, key=lambda r: (r.get("model", ""), r.get("seed", 0)))
