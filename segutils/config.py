@@ -19,6 +19,23 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 
 @dataclass(frozen=True)
+class StreetBudget:
+    """Notebook 08's CamVid run: ``(height, width)`` at CamVid's 4:3 (never squashed; padded up to multiples of 32).
+
+    ``dataset`` is ``camvid``, or ``streets`` (synthetic, 12 values with void 11: offline, for ``ci``).
+    """
+
+    dataset: str
+    img_size: tuple[int, int]
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    seeds: int = 1
+    subset: int | None = None
+    unet_filters: int = 16
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big one run of the course is; its budget is ``epochs * steps_per_epoch`` optimizer steps.
 
@@ -52,6 +69,7 @@ class Profile:
     run_eagerly: bool = False
     patience: int = 5
     lr_patience: int = 3
+    streets: StreetBudget = StreetBudget("camvid", (192, 256), 4, 6, 25)
 
     def as_dict(self) -> dict:
         """The profile as a plain dict."""
@@ -60,12 +78,14 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
-    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1),
+    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1,
+                  streets=StreetBudget("streets", (96, 128), 4, 1, 2, subset=8, unet_filters=8)),
     # A laptop without a GPU: real data, small images, narrow U-Net; 600 steps, notebooks 04 + 05 in 15 min.
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
     "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
-                   patience=8, lr_patience=4),
+                   patience=8, lr_patience=4, streets=StreetBudget("camvid", (384, 480), 8, 40, 25, seeds=3,
+                                                                   unet_filters=32)),
 }
 
 

@@ -16,7 +16,7 @@ MEMBRANE_STEMS = [str(i) for i in range(30)]
 
 
 def test_registry_names_and_types():
-    assert list(DATASETS) == ["membrane", "camvid", "shapes", "folder"]
+    assert list(DATASETS) == ["membrane", "camvid", "streets", "shapes", "folder"]
     assert all(isinstance(meta, DatasetInfo) for meta in DATASETS.values())
     for meta in DATASETS.values():
         assert len(meta.class_names) == meta.num_classes

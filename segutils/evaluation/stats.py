@@ -8,6 +8,8 @@ Taught in ``notebooks/06_comparison.ipynb``.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 #: Resamples of :func:`paired_bootstrap` (the interval's ends move by < 0.001 IoU beyond this).
@@ -54,3 +56,51 @@ def verdict(a: str, b: str, result: dict) -> str:
         return f"no measurable difference between {a} and {b}: gap {result['gap']:+.4f}, {interval} {where}"
     better, worse = (a, b) if result["gap"] > 0 else (b, a)
     return f"{better} is higher than {worse} by {abs(result['gap']):.4f} ({a} - {b}: {interval} {where})"
+
+
+def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = RESAMPLES, level: float = 0.95,
+                        seed: int = 0) -> dict:
+    """The gap in IoU of every class, and of their mean, between two models, from a paired bootstrap over test images.
+
+    ``a`` and ``b`` are the two models' per-image confusion matrices ``(N, K, K)`` on the same test images
+    (``Evaluation.per_image["confusion_matrix"]``). Each resample draws images with replacement, the same for both,
+    adds up their matrices and takes each class's IoU ``tp / (tp + fp + fn)`` (NaN for a class that no drawn image
+    holds or predicts); the mean IoU is over the classes present, as :func:`segutils.metrics.scores` takes it.
+
+    Returns:
+        ``gap``, ``low``, ``high``: ``(K,)`` arrays (NaN for ``ignore_index``); ``mean``: ``{gap, low, high}`` of
+        the mean IoU; ``level``, ``images``. Taught in ``notebooks/08_street_scenes.ipynb``.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[1] != a.shape[2] or not len(a):
+        raise ValueError(f"per_class_bootstrap pairs two models' confusion matrices image by image: give two (N, K, K) "
+                         f"arrays of one shape, got {a.shape} and {b.shape}")
+    counted = np.arange(a.shape[1]) != (-1 if ignore_index is None else ignore_index)
+
+    def parts(cm):  # per image: (N, K) true positives, and tp + fp + fn
+        tp = np.diagonal(cm, axis1=1, axis2=2)
+        return tp, cm.sum(axis=1) + cm.sum(axis=2) - tp
+
+    def gaps(w):  # (R, K + 1): per class, then the mean IoU, for images drawn w[r, i] times
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a class no drawn image holds: NaN, left out
+            iou_a, iou_b = (np.where(counted, (w @ tp) / (w @ union), np.nan) for tp, union in (parts(a), parts(b)))
+            return np.column_stack([iou_a - iou_b, np.nanmean(iou_a, axis=1) - np.nanmean(iou_b, axis=1)])
+
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    weights = np.stack([np.bincount(d, minlength=len(a)) for d in draws]).astype(float)  # (R, N) times drawn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (the ignored class)
+        low, high = np.nanpercentile(gaps(weights), [50 * (1 - level), 50 * (1 + level)], axis=0)
+    gap = gaps(np.ones((1, len(a))))[0]
+    return dict(gap=gap[:-1], low=low[:-1], high=high[:-1], level=level, images=len(a),
+                mean=dict(gap=float(gap[-1]), low=float(low[-1]), high=float(high[-1])))
+
+
+def class_winners(result: dict, names, a: str = "a", b: str = "b") -> dict[str, list[str]]:
+    """Classes each model wins in :func:`per_class_bootstrap`'s ``result`` (its interval leaves out 0), and the rest."""
+    wins = {a: [], b: [], "no measurable difference": []}
+    for name, low, high in zip(names, result["low"], result["high"], strict=False):
+        if not np.isnan(low):
+            wins[a if low > 0 else b if high < 0 else "no measurable difference"].append(name)
+    return wins
