@@ -31,7 +31,7 @@ def test_info_is_case_insensitive_and_unknown_names_list_the_valid_ones():
         info("membrain")
     message = str(err.value)
     assert "'membrain'" in message
-    assert "membrane, camvid, shapes, folder" in message
+    assert "membrane, camvid, streets, shapes, folder" in message
     assert "folder path also works" in message
 
 
