@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
-	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (report.md)"
+	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (or DATA=camvid; report.md)"
 	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
 	@echo "make test-browser  notebook 06 in JupyterLab in headless Chromium (not part of make test)"
 	@echo "make lab    open JupyterLab on notebooks/"
@@ -34,8 +34,8 @@ run: $(STAMP)
 
 # Notebooks 05 and 06 on a folder holding images/ and masks/, parameters injected the papermill way.
 compare: $(STAMP)
-	@test -n "$(DATA)" || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
-	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(abspath $(DATA))"
+	@test -n "$(DATA)" || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/) or DATA=camvid"; exit 2; }
+	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --param "DATASET=$(DATA)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser

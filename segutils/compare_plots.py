@@ -98,23 +98,18 @@ def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU p
     lengths = [len(v) for v in ious.values()]
     if len(set(lengths)) > 1:
         raise ValueError(f"every model needs the IoU of the same classes, got lengths {lengths}")
-    ignored = {getattr(e, "ignore_index", None) for e in evaluations.values()}
-    kept = [c for c in range(lengths[0]) if c not in ignored]
-    names = [list(class_names)[c] if class_names is not None else str(c) for c in kept]
-    k, wide = len(kept), len(kept) > 6
+    kept = [c for c in range(lengths[0]) if c not in {getattr(e, "ignore_index", None) for e in evaluations.values()}]
+    names, k, wide = [list(class_names)[c] if class_names else str(c) for c in kept], len(kept), len(kept) > 6
     size = (7.5, 0.32 * k * len(ious) + 1.2) if wide else (max(4.5, 1.1 * k * len(ious)), 3.4)
     fig, ax = pyplot().subplots(figsize=size)
     width = 0.8 / len(ious)
     for j, (model, iou) in enumerate(ious.items()):
         x, iou = np.arange(k) - 0.4 + width * (j + 0.5), iou[kept]
-        label = f"{model} (mean {np.nanmean(iou):.3f})"
-        draw = ax.barh if wide else ax.bar
-        bars = draw(x, np.nan_to_num(iou), width, color=model_colour(model, j), label=label)
+        bars = (ax.barh if wide else ax.bar)(x, np.nan_to_num(iou), width, color=model_colour(model, j),
+                                             label=f"{model} (mean {np.nanmean(iou):.3f})")
         ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7, padding=2)
-    if wide:
-        ax.set_yticks(range(k), names)
-        ax.set(xlim=(0, 1.12), xlabel="IoU")
-        ax.invert_yaxis()  # class 0 on top, in class order
+    if wide:  # class 0 on top, in class order
+        ax.set(yticks=range(k), yticklabels=names, xlim=(0, 1.12), xlabel="IoU", ylim=(k - 0.5, -0.5))
     else:
         ax.set_xticks(range(k), names, **({"rotation": 45, "ha": "right"} if k > 4 else {}))
         ax.set(ylim=(0, 1.12), ylabel="IoU")

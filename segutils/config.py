@@ -20,10 +20,7 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 @dataclass(frozen=True)
 class StreetBudget:
-    """Notebook 08's CamVid run: ``(height, width)`` at CamVid's 4:3 (never squashed; padded up to multiples of 32).
-
-    ``dataset`` is ``camvid``, or ``streets`` (synthetic, 12 values with void 11: offline, for ``ci``).
-    """
+    """Notebook 08's CamVid run: ``(height, width)`` at CamVid's 4:3, padded to multiples of 32; ``ci``: ``streets``."""
 
     dataset: str
     img_size: tuple[int, int]
@@ -77,7 +74,6 @@ class Profile:
         return asdict(self)
 
 
-MODELS_GPU = ("unet", "linknet", "unet-resnet34")
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads; every notebook < 1 min on CPU.
     "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1,

@@ -60,16 +60,12 @@ def verdict(a: str, b: str, result: dict) -> str:
 
 def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = RESAMPLES, level: float = 0.95,
                         seed: int = 0) -> dict:
-    """The gap in IoU of every class, and of their mean, between two models, from a paired bootstrap over test images.
+    """Per-class IoU gaps ``a - b`` and the mean IoU's, paired-bootstrapped over test images (the same draws for both).
 
-    ``a`` and ``b`` are the two models' per-image confusion matrices ``(N, K, K)`` on the same test images
-    (``Evaluation.per_image["confusion_matrix"]``). Each resample draws images with replacement, the same for both,
-    adds up their matrices and takes each class's IoU ``tp / (tp + fp + fn)`` (NaN for a class that no drawn image
-    holds or predicts); the mean IoU is over the classes present, as :func:`segutils.metrics.scores` takes it.
-
-    Returns:
-        ``gap``, ``low``, ``high``: ``(K,)`` arrays (NaN for ``ignore_index``); ``mean``: ``{gap, low, high}`` of
-        the mean IoU; ``level``, ``images``. Taught in ``notebooks/08_street_scenes.ipynb``.
+    ``a``, ``b``: per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``); a draw
+    adds up its images' matrices, IoU ``tp / (tp + fp + fn)``, the mean over the classes present. Returns ``gap``,
+    ``low``, ``high`` ``(K,)`` (NaN for ``ignore_index``), ``mean`` (the same three), ``level``, ``images``.
+    Taught in ``notebooks/08_street_scenes.ipynb``.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 3 or a.shape[1] != a.shape[2] or not len(a):
@@ -77,14 +73,12 @@ def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = 
                          f"arrays of one shape, got {a.shape} and {b.shape}")
     counted = np.arange(a.shape[1]) != (-1 if ignore_index is None else ignore_index)
 
-    def parts(cm):  # per image: (N, K) true positives, and tp + fp + fn
-        tp = np.diagonal(cm, axis1=1, axis2=2)
-        return tp, cm.sum(axis=1) + cm.sum(axis=2) - tp
-
     def gaps(w):  # (R, K + 1): per class, then the mean IoU, for images drawn w[r, i] times
         with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a class no drawn image holds: NaN, left out
-            iou_a, iou_b = (np.where(counted, (w @ tp) / (w @ union), np.nan) for tp, union in (parts(a), parts(b)))
+            tp = [np.diagonal(cm, axis1=1, axis2=2) for cm in (a, b)]  # (N, K); the union is tp + fp + fn
+            iou_a, iou_b = (np.where(counted, (w @ t) / (w @ (cm.sum(1) + cm.sum(2) - t)), np.nan)
+                            for t, cm in zip(tp, (a, b), strict=True))
             return np.column_stack([iou_a - iou_b, np.nanmean(iou_a, axis=1) - np.nanmean(iou_b, axis=1)])
 
     draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
