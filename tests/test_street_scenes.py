@@ -110,7 +110,7 @@ def test_the_class_weights_check_compares_the_rarest_classes():
     assert effect["rare_plain"] == pytest.approx(0.05) and effect["rare_weighted"] == pytest.approx(0.16)
     assert effect["verdict"] == "helped" and effect["change"] == pytest.approx(0.11)
     assert streets.weights_effect(weighted, plain, shares, names, 4, k=2)["verdict"] == "hurt"
-    assert streets.weights_effect(plain, plain + 0.001, shares, names, 4, k=2)["verdict"] == "no change"
+    assert streets.weights_effect(plain, plain + 0.001, shares, names, 4, k=2)["verdict"] == "made no difference"
     with pytest.raises(ValueError, match="one IoU per class"):
         streets.weights_effect(plain[:5], weighted, shares, names, 4)
 
@@ -118,3 +118,45 @@ def test_the_class_weights_check_compares_the_rarest_classes():
 def test_normalised_alpha_keeps_the_focal_average_and_the_weights_proportions():
     alpha = streets.normalised_alpha([2.0, 6.0, 50.0], ignore_index=2)
     assert alpha[:2] == pytest.approx([0.125, 0.375]) and alpha[1] / alpha[0] == pytest.approx(3)
+
+
+def test_the_runner_keeps_registered_names_and_makes_folders_absolute(tmp_path, monkeypatch):
+    from segutils.course import runner
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "camvid").mkdir()  # a folder of that name here is not the dataset
+    assert runner.dataset_param("camvid") == "camvid" and runner.dataset_param("CamVid") == "CamVid"
+    assert runner.dataset_param("my data") == str(tmp_path / "my data")
+    assert runner.dataset_param(str(tmp_path / "x y")) == str(tmp_path / "x y")
+    cpu = config.get("cpu")
+    assert runner.datasets_read(["notebooks/08_street_scenes.ipynb"], {}, cpu) == ["camvid"]
+    assert runner.datasets_read(["notebooks/05_training.ipynb", "notebooks/08_street_scenes.ipynb"], {}, cpu) == [
+        "camvid", "membrane"]
+    assert runner.datasets_read(["notebooks/08_street_scenes.ipynb"], {"DATASET": "shapes"}, cpu) == ["shapes"]
+
+
+def test_make_compare_data_camvid_writes_the_per_class_report(tmp_path, monkeypatch):
+    """`make compare DATA=camvid` through the runner in the ci profile (8 pairs per split), from a local CamVid."""
+    import os
+    from pathlib import Path
+
+    from PIL import Image
+
+    from segutils.course import runner
+
+    mirror = os.environ.get("SEGUTILS_MIRROR", "")
+    if "{name}" not in mirror or not Path(mirror.replace("{name}", "camvid"), "testannot").is_dir():
+        pytest.skip("needs a local CamVid: SEGUTILS_MIRROR=/path/to/{name} with camvid/ in it")
+    for name, value in (("SEGUTILS_PROFILE", "ci"), ("SEGUTILS_RUNS_DIR", str(tmp_path / "runs")),
+                        ("SEGUTILS_DATA_DIR", str(tmp_path / "data")), ("SEGUTILS_REPORT_DIR", "")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    notebooks = Path(runner.ROOT) / "notebooks"
+    paths = [str(notebooks / "05_training.ipynb"), str(notebooks / "06_comparison.ipynb")]
+    assert runner.main([*paths, "--out", str(tmp_path / "out"), "--param", "DATASET=camvid"]) == 0
+    (report,) = (tmp_path / "out").glob("*/report.md")
+    header = next(line for line in report.read_text().splitlines() if line.startswith("| model"))
+    names = DATASETS["camvid"].class_names
+    assert header.endswith(" | ".join(f"IoU {n}" for n in names[:11]) + " |") and "unlabelled" not in header
+    with Image.open(report.parent / "classes.png") as chart, Image.open(report.parent / "masks.png") as masks:
+        assert chart.width <= 800 and masks.width <= 1600

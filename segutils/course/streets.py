@@ -12,10 +12,10 @@ import numpy as np
 from .. import config
 
 #: What the LinkNet paper states about itself, quoted (Chaurasia & Culurciello 2017, "LinkNet: Exploiting Encoder
-#: Representations for Efficient Semantic Segmentation", arXiv:1707.03718, abstract). Its CamVid per-class table
-#: is not copied here: read it in the paper.
+#: Representations for Efficient Semantic Segmentation", arXiv:1707.03718). Its CamVid per-class table and training
+#: conditions are not copied here: read them in the paper.
 LINKNET_PAPER = {
-    "source": "Chaurasia & Culurciello 2017, arXiv:1707.03718 (abstract)",
+    "source": "Chaurasia & Culurciello 2017, arXiv:1707.03718; parameters and GFLOPs from its abstract",
     "encoder": "ResNet18, pretrained on ImageNet",
     "parameters": "11.5 M",
     "gflops": "21.2 GFLOPs for an image of 3 x 640 x 360",
@@ -46,7 +46,8 @@ def weights_effect(plain, weighted, shares, names, ignore_index: int | None = No
 
     ``plain``, ``weighted``: per-class test IoU ``(K,)`` of the same model trained without and with them.
     Returns ``rows`` (``name, share, plain, weighted, change``), ``rare_plain``, ``rare_weighted`` (mean IoU of the
-    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "no change" (within 0.005).
+    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "made no difference" (within
+    0.005).
     """
     plain, weighted = np.asarray(plain, float), np.asarray(weighted, float)
     if plain.shape != weighted.shape or plain.shape != np.shape(shares):
@@ -59,7 +60,7 @@ def weights_effect(plain, weighted, shares, names, ignore_index: int | None = No
     before = float(np.mean(plain[both])) if both else math.nan
     after = float(np.mean(weighted[both])) if both else math.nan
     change = after - before
-    verdict = "no change" if not abs(change) > 0.005 else "helped" if change > 0 else "hurt"
+    verdict = "made no difference" if not abs(change) > 0.005 else "helped" if change > 0 else "hurt"
     return dict(rows=rows, rare_plain=before, rare_weighted=after, change=change, verdict=verdict)
 
 
