@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make run    run every notebook headless in the active profile; output in runs/<timestamp>/"
-	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (report.md)"
+	@echo "make compare DATA=folder  train and compare both models on your images/ and masks/ (or DATA=camvid; report.md)"
 	@echo "make test   lint, unit tests, then every notebook under nbval in the ci profile"
 	@echo "make test-browser  notebooks 02, 05 and 06 in JupyterLab in headless Chromium (not part of make test)"
 	@echo "make lab    open JupyterLab on notebooks/"

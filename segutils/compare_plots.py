@@ -89,25 +89,29 @@ def learning_curves(runs: list[dict], target_iou: float | None = None, metric: s
 
 def class_iou_bars(evaluations: dict, class_names=None, title: str = "test IoU per class"):
     """Bars of each class's IoU per model of ``{model: Evaluation or per-class IoU}`` (``n/a`` where a class never
-    occurs). Taught in ``notebooks/06_comparison.ipynb``."""
+    occurs; an Evaluation's ignored class left out; over 6 classes, one horizontal row per class).
+    Taught in ``notebooks/06_comparison.ipynb``."""
     ious = {m: np.asarray(e.scores["iou"] if hasattr(e, "scores") else e, dtype=float) for m, e in evaluations.items()}
     lengths = [len(v) for v in ious.values()]
     if len(set(lengths)) > 1:
         raise ValueError(f"every model needs the IoU of the same classes, got lengths {lengths}")
-    k = lengths[0]
-    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
-    fig, ax = pyplot().subplots(figsize=(max(4.5, 1.1 * k * len(ious)), 3.4))
+    kept = [c for c in range(lengths[0]) if c not in {getattr(e, "ignore_index", None) for e in evaluations.values()}]
+    names, k, wide = [list(class_names)[c] if class_names else str(c) for c in kept], len(kept), len(kept) > 6
+    size = (7.5, 0.32 * k * len(ious) + 1.2) if wide else (max(4.5, 1.1 * k * len(ious)), 3.4)
+    fig, ax = pyplot().subplots(figsize=size)
     width = 0.8 / len(ious)
     for j, (model, iou) in enumerate(ious.items()):
-        x = np.arange(k) - 0.4 + width * (j + 0.5)
-        bars = ax.bar(x, np.nan_to_num(iou), width, color=model_colour(model, j),
-                      label=f"{model} (mean {np.nanmean(iou):.3f})")
-        ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7)
-    tilt = {"rotation": 45, "ha": "right"} if k > 4 else {}
-    ax.set_xticks(range(k), names, **tilt)
-    ax.set(ylim=(0, 1.12), ylabel="IoU")
+        x, iou = np.arange(k) - 0.4 + width * (j + 0.5), iou[kept]
+        bars = (ax.barh if wide else ax.bar)(x, np.nan_to_num(iou), width, color=model_colour(model, j),
+                                             label=f"{model} (mean {np.nanmean(iou):.3f})")
+        ax.bar_label(bars, labels=["n/a" if math.isnan(v) else f"{v:.3f}" for v in iou], fontsize=7, padding=2)
+    if wide:  # class 0 on top, in class order
+        ax.set(yticks=range(k), yticklabels=names, xlim=(0, 1.12), xlabel="IoU", ylim=(k - 0.5, -0.5))
+    else:
+        ax.set_xticks(range(k), names, **({"rotation": 45, "ha": "right"} if k > 4 else {}))
+        ax.set(ylim=(0, 1.12), ylabel="IoU")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", ncol=len(ious), frameon=False)
+    ax.legend(fontsize=8, loc="lower right" if wide else "upper left", ncol=1 if wide else len(ious), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -172,9 +176,11 @@ def error_handles(num_classes: int = 2, positive: int = 1, class_names=None, ign
     return [Patch(facecolor=ERROR_COLOURS[c], edgecolor="0.4", label=text) for c, text in labels.items()]
 
 
-def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2.0):
-    """Draw ``rows`` of ``(ylabel, [(picture, title), ...])`` with one legend of classes and errors below."""
-    height = (width + 0.3) * len(rows) + 0.6
+def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2.0, palette=None):
+    """Draw ``rows`` of ``(ylabel, [(picture, title), ...])`` at the pictures' aspect, one legend below."""
+    width = min(width, 15.0 / ncols)  # at most 15 inches wide
+    aspect = rows[0][1][0][0].shape[0] / rows[0][1][0][0].shape[1]
+    height = (width * aspect + 0.3) * len(rows) + 0.6 + 0.2 * (num_classes > 4)
     fig, axes = pyplot().subplots(len(rows), ncols, figsize=(width * ncols, height), squeeze=False)
     for axrow, (ylabel, panels) in zip(axes, rows, strict=True):
         for ax, (picture, title) in zip(axrow, panels, strict=True):
@@ -182,28 +188,28 @@ def _grid(rows, ncols, num_classes, positive, class_names, ignore_index, width=2
             ax.set_title(title, fontsize=7.5)
             ax.set(xticks=[], yticks=[])
         axrow[0].set_ylabel(ylabel, fontsize=8)
-    handles = class_handles(class_names, ignore_index) if class_names is not None else []
+    handles = class_handles(class_names, ignore_index, palette) if class_names is not None else []
     handles += error_handles(num_classes, positive, class_names, ignore_index)
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4), fontsize=7.5, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), fontsize=7.5, frameon=False)
     fig.tight_layout(rect=(0, 0.5 / height, 1, 1))
     return fig
 
 
 def comparison_grid(images, masks, predictions: dict, indices=None, num_classes: int = 2, positive: int = 1,
-                    ignore_index=None, class_names=None, per_image: dict | None = None):
+                    ignore_index=None, class_names=None, per_image: dict | None = None, palette=None):
     """Rows of test images (``indices``, default the first three): image | truth | per model of ``{model: masks}``
-    its mask and :func:`error_map`; ``per_image``: ``{model: per-image mean IoU}`` for the titles.
-    Taught in ``notebooks/06_comparison.ipynb``."""
+    its mask and :func:`error_map`; ``per_image``: ``{model: per-image mean IoU}`` for the titles; ``palette``: the
+    dataset's class colours. Taught in ``notebooks/06_comparison.ipynb``."""
     indices = list(range(min(3, len(images)))) if indices is None else list(indices)
     rows = []
     for i in indices:
-        panels = [(as_rgb(images[i]), "image"), (mask_to_rgb(masks[i], ignore_index), "truth")]
+        panels = [(as_rgb(images[i]), "image"), (mask_to_rgb(masks[i], ignore_index, palette), "truth")]
         for model, masks_of in predictions.items():
             iou = "" if per_image is None else f", IoU {per_image[model][i]:.3f}"
-            panels.append((mask_to_rgb(masks_of[i], ignore_index), f"{model}{iou}"))
+            panels.append((mask_to_rgb(masks_of[i], ignore_index, palette), f"{model}{iou}"))
             panels.append((error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), f"{model} errors"))
         rows.append((f"image {i}", panels))
-    return _grid(rows, 2 + 2 * len(predictions), num_classes, positive, class_names, ignore_index)
+    return _grid(rows, 2 + 2 * len(predictions), num_classes, positive, class_names, ignore_index, palette=palette)
 
 
 def worst_indices(per_image_iou, k: int = 3) -> list[int]:
@@ -214,7 +220,7 @@ def worst_indices(per_image_iou, k: int = 3) -> list[int]:
 
 
 def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, num_classes: int = 2,
-                 positive: int = 1, ignore_index=None, class_names=None):
+                 positive: int = 1, ignore_index=None, class_names=None, palette=None):
     """Each model's ``k`` worst images (:func:`worst_indices`): image | truth | mask | errors, with the other models'
     IoU there; arguments as in :func:`comparison_grid`. Taught in ``notebooks/06_comparison.ipynb``."""
     rows = []
@@ -222,8 +228,8 @@ def worst_images(images, masks, predictions: dict, per_image: dict, k: int = 2, 
         for rank, i in enumerate(worst_indices(per_image[model], k), 1):
             others = ", ".join(f"{m} {per_image[m][i]:.3f}" for m in predictions if m != model)
             errors = f"errors; {others} here" if others else "errors"
-            panels = [(as_rgb(images[i]), f"image {i}"), (mask_to_rgb(masks[i], ignore_index), "truth"),
-                      (mask_to_rgb(masks_of[i], ignore_index), f"{model}, IoU {per_image[model][i]:.3f}"),
+            panels = [(as_rgb(images[i]), f"image {i}"), (mask_to_rgb(masks[i], ignore_index, palette), "truth"),
+                      (mask_to_rgb(masks_of[i], ignore_index, palette), f"{model}, IoU {per_image[model][i]:.3f}"),
                       (error_map(masks[i], masks_of[i], num_classes, positive, ignore_index), errors)]
             rows.append((f"{model} worst {rank}", panels))
-    return _grid(rows, 4, num_classes, positive, class_names, ignore_index, width=2.2)
+    return _grid(rows, 4, num_classes, positive, class_names, ignore_index, width=2.2, palette=palette)

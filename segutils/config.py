@@ -15,6 +15,21 @@ ENV_VAR = "SEGUTILS_PROFILE"
 
 
 @dataclass(frozen=True)
+class StreetBudget:
+    """Notebook 08's CamVid run: ``(height, width)`` at CamVid's 4:3, padded to multiples of 32; ``ci``: ``streets``."""
+
+    dataset: str
+    img_size: tuple[int, int]
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    seeds: int = 1
+    subset: int | None = None  # training and validation images (the test split is always whole)
+    unet_filters: int = 16
+    models: tuple[str, ...] = ("unet", "linknet")  # gpu adds the same-encoder control, unet-resnet34
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big one run is: data, image side, batch, ``epochs * steps_per_epoch`` steps, U-Net width, LinkNet's
     encoder weights, Adam's ``lr``, ``seeds`` per model, ``patience`` (early stop) and ``lr_patience`` in epochs,
@@ -37,6 +52,7 @@ class Profile:
     patience: int = 5
     lr_patience: int = 3
     models: tuple[str, ...] = ("unet", "linknet")
+    streets: StreetBudget = StreetBudget("camvid", (144, 192), 4, 3, 40)  # cpu: 120 steps, 08 within 8 min
 
     def as_dict(self) -> dict:
         """The profile as a plain dict."""
@@ -45,12 +61,15 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # Tests and CI: synthetic data, tiny models, no downloads.
-    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1),
+    "ci": Profile("ci", "shapes", 64, 4, 1, 2, 8, 8, None, False, run_eagerly=True, patience=1, lr_patience=1,
+                  streets=StreetBudget("streets", (96, 128), 4, 1, 2, subset=8, unet_filters=8)),
     # A laptop without a GPU: real data, small images, narrow U-Net.
     "cpu": Profile("cpu", "membrane", 128, 4, 30, 20, None, 16, "imagenet", False),
     # Colab or a workstation GPU: full resolution, full width, twice the cpu profile's steps at twice the batch.
     "gpu": Profile("gpu", "membrane", 512, 8, 60, 20, None, 64, "imagenet", True, seeds=3, jit_compile=True,
-                   patience=8, lr_patience=4, models=("unet", "linknet", "unet-resnet34")),
+                   patience=8, lr_patience=4, models=("unet", "linknet", "unet-resnet34"),
+                   streets=StreetBudget("camvid", (360, 480), 8, 40, 25, seeds=3, unet_filters=32,
+                                        models=("unet", "linknet", "unet-resnet34"))),
 }
 
 

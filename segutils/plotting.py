@@ -10,14 +10,22 @@ import numpy as np
 
 from .predict import mask_hw, prepare_image
 
-#: Colour of class k is PALETTE[k % len(PALETTE)] (tab10); the ignore index is drawn black.
+#: Colour of class k is PALETTE[k % 20] (tab10, then tab20's light tones), unless a dataset's own ``palette`` (RGB
+#: per class, e.g. ``DatasetInfo.colours``: CamVid's label colours) is passed; the ignore index is drawn black.
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-                    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+                    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+                    [174, 199, 232], [255, 187, 120], [152, 223, 138], [255, 152, 150], [197, 176, 213],
+                    [196, 156, 148], [247, 182, 210], [199, 199, 199], [219, 219, 141], [158, 218, 229]], np.uint8)
 
 
-def colour(k: int) -> tuple[float, float, float]:
+def _palette(palette=None) -> np.ndarray:
+    return PALETTE if palette is None else np.asarray(palette, np.uint8)
+
+
+def colour(k: int, palette=None) -> tuple[float, float, float]:
     """Matplotlib colour (RGB in ``[0, 1]``) of class ``k``."""
-    return tuple(PALETTE[k % len(PALETTE)] / 255.0)
+    colours = _palette(palette)
+    return tuple(colours[k % len(colours)] / 255.0)
 
 
 def pyplot():
@@ -33,21 +41,22 @@ def as_rgb(image) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
 
 
-def mask_to_rgb(mask, ignore_index: int | None = None) -> np.ndarray:
-    """Colour-code a class mask: class k gets ``PALETTE[k]``, the ignore index black; uint8 RGB."""
-    mask = mask_hw(mask).astype(np.int64)
-    rgb = PALETTE[mask % len(PALETTE)]
+def mask_to_rgb(mask, ignore_index: int | None = None, palette=None) -> np.ndarray:
+    """Colour-code a class mask: class k gets ``PALETTE[k]`` (or ``palette[k]``), the ignore index black; uint8 RGB."""
+    mask, colours = mask_hw(mask).astype(np.int64), _palette(palette)
+    rgb = colours[mask % len(colours)]
     if ignore_index is not None:
         rgb[mask == ignore_index] = 0
     return rgb
 
 
-def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, background: int | None = 0):
+def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, background: int | None = 0,
+            palette=None):
     """The image (float RGB) with the colour-coded mask blended in at ``alpha``; ``background`` stays uncoloured."""
     weight = np.full(mask_hw(mask).shape + (1,), alpha, dtype=np.float32)
     if background is not None:
         weight[mask_hw(mask) == background] = 0.0
-    return as_rgb(image) * (1 - weight) + mask_to_rgb(mask, ignore_index) / 255.0 * weight
+    return as_rgb(image) * (1 - weight) + mask_to_rgb(mask, ignore_index, palette) / 255.0 * weight
 
 
 def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
@@ -61,28 +70,31 @@ def outline(image, mask, colour=(1.0, 0.0, 1.0)) -> np.ndarray:
     return rgb
 
 
-def class_handles(class_names, ignore_index: int | None = None) -> list:
+def class_handles(class_names, ignore_index: int | None = None, palette=None) -> list:
     """Legend patches ``"k name"`` in the colours of :func:`mask_to_rgb`."""
     from matplotlib.patches import Patch
 
-    return [Patch(color=(0, 0, 0) if k == ignore_index else colour(k), label=f"{k} {name}")
+    return [Patch(color=(0, 0, 0) if k == ignore_index else colour(k, palette), label=f"{k} {name}")
             for k, name in enumerate(class_names)]
 
 
-def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None):
-    """Side-by-side grid: one row per pair, columns image | mask | overlay. Taught in ``notebooks/01_data.ipynb``."""
+def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None, palette=None):
+    """Side-by-side grid: one row per pair, columns image | mask | overlay, at the images' own aspect.
+
+    Taught in ``notebooks/01_data.ipynb``."""
     n = min(n, len(images))
-    fig, axes = pyplot().subplots(n, 3, figsize=(7.5, 2.5 * n + 0.6), squeeze=False)
+    aspect = np.shape(images[0])[0] / np.shape(images[0])[1]
+    fig, axes = pyplot().subplots(n, 3, figsize=(7.5, 2.5 * aspect * n + 0.6), squeeze=False)
     for i in range(n):
         name = f" {titles[i]}" if titles is not None else ""
-        panels = [(as_rgb(images[i]), f"image{name}"), (mask_to_rgb(masks[i], ignore_index), "mask"),
-                  (overlay(images[i], masks[i], ignore_index=ignore_index), "overlay")]
+        panels = [(as_rgb(images[i]), f"image{name}"), (mask_to_rgb(masks[i], ignore_index, palette), "mask"),
+                  (overlay(images[i], masks[i], ignore_index=ignore_index, palette=palette), "overlay")]
         for ax, (picture, title) in zip(axes[i], panels, strict=True):
             ax.imshow(picture, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     if class_names:
-        handles = class_handles(class_names, ignore_index)
+        handles = class_handles(class_names, ignore_index, palette)
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False)
     fig.tight_layout(rect=(0, 0.06 if class_names else 0, 1, 1))
     return fig
@@ -96,13 +108,14 @@ def pixel_share(masks, num_classes: int) -> np.ndarray:
     return counts / max(counts.sum(), 1)
 
 
-def class_balance(shares: dict[str, np.ndarray], class_names=None):
+def class_balance(shares: dict[str, np.ndarray], class_names=None, palette=None):
     """Bars of each class's pixel share, one panel per ``{dataset: pixel_share(...)}``; ``class_names``:
-    ``{dataset: names}``. Taught in ``notebooks/01_data.ipynb``."""
+    ``{dataset: names}``; ``palette``: the classes' colours. Taught in ``notebooks/01_data.ipynb``."""
     fig, axes = pyplot().subplots(1, len(shares), figsize=(4.2 * len(shares), 3.2), squeeze=False)
     for ax, (name, share) in zip(axes[0], shares.items(), strict=True):
         labels = (class_names or {}).get(name) or [str(k) for k in range(len(share))]
-        bars = ax.bar(range(len(share)), share * 100, color=[colour(k) for k in range(len(share))])
+        bars = ax.bar(range(len(share)), share * 100, color=[colour(k, palette) for k in range(len(share))],
+                      edgecolor="0.3", linewidth=0.5)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
         tilt = {"rotation": 45, "ha": "right"} if len(share) > 4 else {}
         ax.set_xticks(range(len(share)), labels, **tilt)

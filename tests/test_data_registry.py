@@ -16,7 +16,7 @@ MEMBRANE_STEMS = [str(i) for i in range(30)]
 
 
 def test_registry_names_and_types():
-    assert list(DATASETS) == ["membrane", "camvid", "shapes", "folder"]
+    assert list(DATASETS) == ["membrane", "camvid", "streets", "shapes", "folder"]
     assert all(isinstance(meta, DatasetInfo) for meta in DATASETS.values())
     for meta in DATASETS.values():
         assert len(meta.class_names) == meta.num_classes
@@ -31,7 +31,7 @@ def test_info_is_case_insensitive_and_unknown_names_list_the_valid_ones():
         info("membrain")
     message = str(err.value)
     assert "'membrain'" in message
-    assert "membrane, camvid, shapes, folder" in message
+    assert "membrane, camvid, streets, shapes, folder" in message
     assert "folder path also works" in message
 
 

@@ -25,6 +25,7 @@ PLAN = [
     ("05_training.ipynb", "Training: one loop for CPU, GPU and several devices, mixed precision, resuming"),
     ("06_comparison.ipynb", "An honest comparison of U-Net and LinkNet: metrics, speed, seeds, pictures"),
     ("07_inference.ipynb", "Inference: images of any size (overlap-tile), flips, export to SavedModel/ONNX/LiteRT"),
+    ("08_street_scenes.ipynb", "Street scenes: both models on CamVid's 11 classes, per-class verdict, speed"),
 ]
 
 #: Where Colab mounts Google Drive, and the runs folder on it (``SEGUTILS_RUNS_DIR`` when kept there).

@@ -9,7 +9,8 @@ a non-zero exit code naming the notebook and the cell. Notebook 06 writes the co
 (``report.md``, its table and figures) into the same folder, and the runner prints its table at
 the end.
 ``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
-papermill way (``make compare DATA=folder`` runs notebooks 05 and 06 with ``DATASET=folder``).
+papermill way (``make compare DATA=folder`` runs notebooks 05 and 06 with ``DATASET=folder``; a registered name
+such as ``DATA=camvid`` stays a name, a folder becomes its absolute path).
 """
 
 from __future__ import annotations
@@ -167,6 +168,29 @@ def resolve_data(text: str) -> str:
     return str(folder.resolve())
 
 
+def dataset_param(value) -> str:
+    """``DATASET`` as the kernels need it: a registered name unchanged (``camvid``), else the folder's absolute path.
+
+    The kernels run in ``notebooks/``, so a folder given relative to where the command ran is resolved here.
+    """
+    from segutils.data.registry import DATASETS
+
+    text = str(value)
+    return text if text.strip().lower() in DATASETS else str(Path(text).expanduser().resolve())
+
+
+#: The notebook that reads the profile's street-scenes dataset (``profile.streets.dataset``) instead of its own.
+STREETS_NOTEBOOK = "08_street_scenes.ipynb"
+
+
+def datasets_read(paths, params: dict, profile) -> list[str]:
+    """The datasets the notebooks at ``paths`` read: ``DATASET`` when injected, else each one's profile default."""
+    if "DATASET" in params:
+        return [str(params["DATASET"])]
+    wanted = {profile.streets.dataset if Path(p).name == STREETS_NOTEBOOK else profile.dataset for p in paths}
+    return sorted(wanted)
+
+
 def inject_parameters(nb, params: dict) -> None:
     """Insert a cell tagged ``injected-parameters`` assigning ``params`` right after the ``parameters`` cell."""
     import nbformat
@@ -310,10 +334,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from segutils.course.readiness import dataset_for_run
 
-    missing = dataset_for_run(params.get("DATASET", config.active().dataset), profile)
-    if missing:  # offline without the dataset: stop now, not in the first notebook that loads it
-        print(missing, file=sys.stderr)
-        return 2
+    if "DATASET" in params:
+        params["DATASET"] = dataset_param(params["DATASET"])
+    for name in datasets_read(paths, params, config.active()):
+        missing = dataset_for_run(name, profile)
+        if missing:  # offline without the dataset: stop now, not in the first notebook that loads it
+            print(missing, file=sys.stderr)
+            return 2
     out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")

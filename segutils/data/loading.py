@@ -16,7 +16,7 @@ from .fetch import downloads as fetching
 from .fetch.downloads import check_file, data_root
 from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
 from .registry import DATASETS, SPLITS, DatasetInfo, read_manifest, seeded_split, split_names
-from .shapes import make_shapes
+from .shapes import make_shapes, make_streets
 
 SHAPES_SIZES = {"train": 64, "val": 16, "test": 16}
 
@@ -96,6 +96,13 @@ def _load_shapes(split, subset, seed, size) -> Split:
     names = [f"shapes_{split}_{i:03d}" for i in range(len(images))]
     kept = _take(list(zip(images, masks, names, strict=True)), subset, seed)  # a true subset, as for files
     return Split(DATASETS["shapes"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
+
+
+def _load_streets(split, subset, seed) -> Split:
+    images, masks = make_streets(SHAPES_SIZES[split], (120, 160), seed * 3 + SPLITS.index(split))
+    kept = _take(list(zip(images, masks, [f"streets_{split}_{i:03d}" for i in range(len(images))], strict=True)),
+                 subset, seed)
+    return Split(DATASETS["streets"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
 
 
 DECLARED = ("num_classes", "ignore_index", "class_names")
@@ -197,6 +204,8 @@ def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str 
         raise DataError("Pass the folder's path itself, e.g. load('path/to/my_data'), not 'folder'.")
     if key == "shapes":
         return _load_shapes(split, subset, seed, size)
+    if key == "streets":
+        return _load_streets(split, subset, seed)
     if key in DATASETS:
         return _load_registry(DATASETS[key], split, data_dir, subset, seed, download)
     return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes, ignore_index)

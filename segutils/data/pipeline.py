@@ -57,12 +57,13 @@ def resize_mask(mask, size):
     return tf.image.resize(mask, size, method="nearest")
 
 
-def resize_split(split, side: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """A split's ``uint8`` images and masks at ``side x side``, as the pipeline resizes them.
-
-    Taught in ``notebooks/06_comparison.ipynb``."""
-    images = [np.asarray(resize_image(im, (side, side))).round().astype(np.uint8) for im in split.images]
-    masks = [np.asarray(resize_mask(m[..., None], (side, side)))[..., 0] for m in split.masks]
+def resize_split(split, side) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A split's images (``uint8``, ``area``) and masks (nearest) at ``side`` (or ``(height, width)``), as the pipeline
+    resizes them. What a model is scored on: the test split at its training size. Taught in notebook 06.
+    """
+    size = parse_size(side)
+    images = [np.asarray(resize_image(im, size)).round().astype(np.uint8) for im in split.images]
+    masks = [np.asarray(resize_mask(m[..., None], size))[..., 0] for m in split.masks]
     return images, masks
 
 

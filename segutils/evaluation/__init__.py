@@ -5,10 +5,11 @@ Taught in ``notebooks/06_comparison.ipynb``."""
 from .report import CLAIMS, conclusion, time_to_reach, write_report
 from .resolution import masks_at_label_size, scoring_note, to_label_size
 from .scores import Evaluation, evaluate, region_scores
-from .stats import MIN_TEST_IMAGES, TOO_FEW, decision, paired_bootstrap, verdict
+from .stats import MIN_TEST_IMAGES, TOO_FEW, class_winners, decision, paired_bootstrap, per_class_bootstrap, verdict
 from .table import Table, compare, run_row
 from .writeup import WRITEUP_NAME, build_writeup_unet, writeup_rows
 
 __all__ = ["CLAIMS", "Evaluation", "MIN_TEST_IMAGES", "TOO_FEW", "Table", "WRITEUP_NAME", "build_writeup_unet",
-           "compare", "conclusion", "decision", "evaluate", "masks_at_label_size", "paired_bootstrap", "region_scores",
-           "run_row", "scoring_note", "time_to_reach", "to_label_size", "verdict", "write_report", "writeup_rows"]
+           "class_winners", "compare", "conclusion", "decision", "evaluate", "masks_at_label_size", "paired_bootstrap",
+           "per_class_bootstrap", "region_scores", "run_row", "scoring_note", "time_to_reach", "to_label_size",
+           "verdict", "write_report", "writeup_rows"]

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..data.pipeline import resize_image
+from ..data.sources import parse_size
 from ..predict import head_rule, predict_probabilities
 
 
@@ -20,23 +21,25 @@ def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
     return tf.image.resize(probabilities, tuple(shape[:2]), method="bilinear").numpy()
 
 
-def masks_at_label_size(model, images, masks, size: int, threshold: float = 0.5, batch_size: int = 8) -> list:
+def masks_at_label_size(model, images, masks, size, threshold: float = 0.5, batch_size: int = 8) -> list:
     """uint8 class masks of ``images``, each of its label's shape ``(H, W)`` (only the ``masks``' shapes are read):
-    each image resized to ``size`` as in training, its probabilities resized back (:func:`to_label_size`) and
-    classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``."""
+    each image resized to ``size`` (a side or ``(height, width)``) as in training, its probabilities resized back
+    (:func:`to_label_size`) and classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``."""
     if len(images) != len(masks):
         raise ValueError(f"{len(images)} images and {len(masks)} masks: give one label per image")
-    resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, (size, size)))
+    size = parse_size(size)
+    resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, size))
                .round().astype(np.uint8) for im in images]
     probabilities = predict_probabilities(model, resized, batch_size=batch_size)
     return [head_rule(to_label_size(p, np.shape(m)), threshold)
             for p, m in zip(probabilities, masks, strict=True)]
 
 
-def scoring_note(masks, size: int) -> str:
-    """The report's Markdown line: scored at the labels' own sizes, from ``size x size`` predictions."""
+def scoring_note(masks, size) -> str:
+    """A Markdown line for the report: scored at the labels' own sizes, from predictions at ``size``."""
+    size = "{} x {}".format(*parse_size(size))
     sizes = sorted({tuple(np.shape(m)[:2]) for m in masks}, reverse=True)
     shown = ", ".join(f"{h} x {w}" for h, w in sizes[:3]) + (f" and {len(sizes) - 3} more" if len(sizes) > 3 else "")
-    return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size} x {size}, its "
+    return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size}, its "
             "probabilities were resized to each label's own size (bilinear) and thresholded there; the labels "
             "were never resized.")

@@ -50,11 +50,12 @@ class Evaluation:
     v_rand: float = math.nan
     v_info: float = math.nan
     per_image_regions: np.ndarray | None = None
+    ignore_index: int | None = None
 
     def summary(self) -> dict[str, float]:
         """Flat figures for a table: mean IoU, mean Dice, pixel accuracy, IoU per class, V_rand, V_info."""
         row = {name: float(self.scores[name]) for name in ("mean_iou", "mean_dice", "pixel_accuracy")}
-        row.update({f"iou_{k}": float(v) for k, v in enumerate(self.scores["iou"])})
+        row.update({f"iou_{k}": float(v) for k, v in enumerate(self.scores["iou"]) if k != self.ignore_index})
         if self.per_image_regions is not None:
             row.update(v_rand=self.v_rand, v_info=self.v_info)
         return row
@@ -102,8 +103,10 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
     per = [metrics.scores(cm, ignore_index) for cm in matrices]
     per_image = {name: np.array([s[name] for s in per], dtype=float)
                  for name in ("mean_iou", "mean_dice", "pixel_accuracy", "iou", "dice")}
+    per_image["confusion_matrix"] = np.array(matrices)
     total = np.sum(matrices, axis=0)
-    result = Evaluation(num_classes, total, metrics.scores(total, ignore_index), per_image, predictions)
+    result = Evaluation(num_classes, total, metrics.scores(total, ignore_index), per_image, predictions,
+                        ignore_index=ignore_index)
     if regions if regions is not None else num_classes == 2:
         result.per_image_regions = np.array([region_scores(t, p, cell_class) for t, p in pairs])
         result.v_rand, result.v_info = (float(v) for v in np.nanmean(result.per_image_regions, axis=0))

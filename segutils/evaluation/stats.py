@@ -3,6 +3,8 @@ Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 #: Resamples of :func:`paired_bootstrap`.
@@ -63,3 +65,45 @@ def verdict(a: str, b: str, result: dict) -> str:
         return f"no measurable difference between {a} and {b}: gap {result['gap']:+.4f}, {interval} {where}"
     worse = b if call == a else a
     return f"{call} is higher than {worse} by {abs(result['gap']):.4f} ({a} - {b}: {interval} {where})"
+
+
+def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = RESAMPLES, level: float = 0.95,
+                        seed: int = 0) -> dict:
+    """Per-class IoU gaps ``a - b`` and the mean IoU's, paired-bootstrapped over test images (the same draws for both).
+
+    ``a``, ``b``: per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``); a draw
+    adds up its images' matrices, IoU ``tp / (tp + fp + fn)``, the mean over the classes present. Returns ``gap``,
+    ``low``, ``high`` ``(K,)`` (NaN for ``ignore_index``), ``mean`` (the same three), ``level``, ``images``.
+    Taught in ``notebooks/08_street_scenes.ipynb``.
+    """
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[1] != a.shape[2] or not len(a):
+        raise ValueError(f"per_class_bootstrap pairs two models' confusion matrices image by image: give two (N, K, K) "
+                         f"arrays of one shape, got {a.shape} and {b.shape}")
+    counted = np.arange(a.shape[1]) != (-1 if ignore_index is None else ignore_index)
+
+    def gaps(w):  # (R, K + 1): per class, then the mean IoU, for images drawn w[r, i] times
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a class no drawn image holds: NaN, left out
+            tp = [np.diagonal(cm, axis1=1, axis2=2) for cm in (a, b)]  # (N, K); the union is tp + fp + fn
+            iou_a, iou_b = (np.where(counted, (w @ t) / (w @ (cm.sum(1) + cm.sum(2) - t)), np.nan)
+                            for t, cm in zip(tp, (a, b), strict=True))
+            return np.column_stack([iou_a - iou_b, np.nanmean(iou_a, axis=1) - np.nanmean(iou_b, axis=1)])
+
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    weights = np.stack([np.bincount(d, minlength=len(a)) for d in draws]).astype(float)  # (R, N) times drawn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (the ignored class)
+        low, high = np.nanpercentile(gaps(weights), [50 * (1 - level), 50 * (1 + level)], axis=0)
+    gap = gaps(np.ones((1, len(a))))[0]
+    return dict(gap=gap[:-1], low=low[:-1], high=high[:-1], level=level, images=len(a),
+                mean=dict(gap=float(gap[-1]), low=float(low[-1]), high=float(high[-1])))
+
+
+def class_winners(result: dict, names, a: str = "a", b: str = "b") -> dict[str, list[str]]:
+    """Classes each model wins in :func:`per_class_bootstrap`'s ``result`` (its interval leaves out 0), and the rest."""
+    wins = {a: [], b: [], "no measurable difference": []}
+    for name, low, high in zip(names, result["low"], result["high"], strict=False):
+        if not np.isnan(low):
+            wins[a if low > 0 else b if high < 0 else "no measurable difference"].append(name)
+    return wins

@@ -36,12 +36,14 @@ class Table:
     """The table of :func:`run_row` rows: a line per model, each cell its seeds' mean ± std (ValueError without
     rows). Taught in ``notebooks/06_comparison.ipynb``."""
 
-    def __init__(self, rows: list[dict]):
+    def __init__(self, rows: list[dict], class_names=None):
         if not rows:
             raise ValueError("compare needs at least one row (see run_row)")
         self.models: list[str] = list(dict.fromkeys(r["model"] for r in rows))
+        self.class_names = class_names  # per-class columns iou_<k> are headed "IoU <name>", in class order
         names = [c for r in rows for c in r if c not in ("model", "seed")]
-        self.columns: list[str] = [c for c in COLUMNS if c in names] + sorted({c for c in names if c not in COLUMNS})
+        self.columns: list[str] = [c for c in COLUMNS if c in names] + sorted(
+            {c for c in names if c not in COLUMNS}, key=lambda c: (0, int(c[4:])) if _per_class(c) else (1, c))
         self.values = {m: {c: [float(r[c]) for r in rows if r["model"] == m and c in r] for c in self.columns}
                        for m in self.models}
         self.seeds = {m: [r.get("seed", 0) for r in rows if r["model"] == m] for m in self.models}
@@ -62,8 +64,13 @@ class Table:
         fmt = "{:,.0f}" if column == "parameters" or abs(mean) >= 100 else "{:.4f}" if abs(mean) < 1 else "{:.2f}"
         return fmt.format(mean) + ("" if math.isnan(std) else " ± " + fmt.format(std))
 
+    def _title(self, column: str) -> str:
+        if _per_class(column) and self.class_names is not None and int(column[4:]) < len(self.class_names):
+            return f"IoU {self.class_names[int(column[4:])]}"
+        return COLUMNS.get(column, column.replace("_", " "))
+
     def header(self) -> list[str]:
-        return ["model", "seeds"] + [COLUMNS.get(c, c.replace("_", " ")) for c in self.columns]
+        return ["model", "seeds"] + [self._title(c) for c in self.columns]
 
     def body(self) -> list[list[str]]:
         return [[m, str(len(self.seeds[m]))] + [self.cell(m, c) for c in self.columns] for m in self.models]
@@ -88,6 +95,10 @@ class Table:
             for m in self.models:
                 cells = [v for c in self.columns for v in (self.mean(m, c), self.std(m, c))]
                 writer.writerow([m, len(self.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
+
+
+def _per_class(column: str) -> bool:
+    return column.startswith("iou_") and column[4:].isdigit()
 
 
 #: ``compare(rows)``: the comparison table of :func:`run_row` rows.
