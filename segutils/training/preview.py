@@ -8,11 +8,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-
-def predicted_mask(probabilities) -> np.ndarray:
-    """Class indices ``(H, W)`` from one output ``(H, W, K)``: argmax, or ``p > 0.5`` for one sigmoid channel."""
-    p = np.asarray(probabilities)
-    return (p[..., 0] > 0.5).astype(np.uint8) if p.shape[-1] == 1 else p.argmax(-1).astype(np.uint8)
+from ..checks import whole
+from ..functional import head_rule
 
 
 class ShowPredictions(keras.callbacks.Callback):
@@ -37,9 +34,7 @@ class ShowPredictions(keras.callbacks.Callback):
         if self.image.ndim != 3 or self.image.shape[:2] != self.mask.shape:
             raise ValueError(f"ShowPredictions needs one image (H, W, C) and its mask (H, W): got image "
                              f"{self.image.shape} and mask {np.shape(mask)}; pass images[0], masks[0] of a batch.")
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a whole number of epochs >= 1, got {every!r}")
-        self.every, self.show = every, show or _replace_in_notebook
+        self.every, self.show = whole(every, "every"), show or _replace_in_notebook
         self.predictions: dict[int, np.ndarray] = {}
 
     def on_train_begin(self, logs=None):
@@ -52,7 +47,7 @@ class ShowPredictions(keras.callbacks.Callback):
     def _draw(self, epoch: int, logs) -> None:
         import matplotlib.pyplot as plt
 
-        predicted = predicted_mask(self.model(self.image[None], training=False)[0])  # eager: no graph to trace
+        predicted = head_rule(np.asarray(self.model(self.image[None], training=False)[0]))  # eager: no graph
         self.predictions[epoch] = predicted
         scores = ", ".join(f"{k} {v:.3f}" for k, v in (logs or {}).items() if k.startswith("val_"))
         fig, axes = plt.subplots(1, 3, figsize=(8, 3.1), layout="constrained")
