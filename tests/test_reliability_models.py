@@ -127,7 +127,8 @@ def _imports(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-            found.add(".".join(p for p in (base, node.module or "") if p))
+            module = ".".join(p for p in (base, node.module or "") if p)
+            found |= {module} | {f"{module}.{alias.name}" for alias in node.names}
     return found
 
 
