@@ -52,7 +52,7 @@ def _executed(before="", solution_output="", fits=0, check_output="Exercise 1: n
         v4.new_markdown_cell("## Exercises\n\n1. Which side does the gpu profile train at?"),
         v4.new_code_cell("# Your answers here\nGPU_SIZE = None"),
     ]
-    probed = leaks.probe(nb.cells and _with_solution(nb))
+    probed = leaks.probe(_with_solution(nb))
     for cell in probed.cells:
         if "SOLUTION_1 =" in cell.source:
             _out(cell, solution_output)
