@@ -13,7 +13,9 @@ import pytest
 from segutils.course import catalog, leaks
 
 #: Notebooks other helpers own that still show an answer early; they fail as expected until fixed.
-STILL_LEAKING: dict[str, str] = {}
+STILL_LEAKING: dict[str, str] = {
+    "07_inference.ipynb": "its solution cell prints its solutions (issue 22 item 2; notebook 07 has its own helper)",
+}
 
 
 def _params():
@@ -49,7 +51,7 @@ def _executed(before="", solution_output="", fits=0, check_output="Exercise 1: n
         v4.new_markdown_cell("## Exercises\n\n1. Which side does the gpu profile train at?"),
         v4.new_code_cell("# Your answers here\nGPU_SIZE = None"),
     ]
-    probed = leaks.probe(nb.cells and _with_solution(nb))
+    probed = leaks.probe(_with_solution(nb))
     for cell in probed.cells:
         if "SOLUTION_1 =" in cell.source:
             _out(cell, solution_output)
@@ -107,7 +109,7 @@ def test_a_probe_that_did_not_finish_checks_nothing_and_says_so():
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (512, ["512"]), (31_030_658, ["31,030,658", "31030658"]), (7, []), (True, []), (None, []),
+    (512, ["512"]), (31_030_658, ["31,030,658", "31030658"]), (7, []), (True, []), (None, []), (0.0, []), (1.0, []),
     (0.91364, ["0.9136", "0.91364", "0.914", "91.36%", "91.4%"]), ({2}, ["{2}"]),
     ("stage2_unit1_relu1", ["stage2_unit1_relu1"]),
     (("relu0", (32, 32, 64)), ["('relu0', (32, 32, 64))", "['relu0', (32, 32, 64)]"]), ("<_PrefetchDataset>", []),

@@ -10,6 +10,7 @@ A learner never needs to open this folder, and nothing outside it imports it.
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
 - :mod:`.exercises`: the answer checks of every notebook's exercises
+- :mod:`.leaks`: finds answers a notebook shows before the learner's attempt (``tests/test_solution_leaks.py``)
 - :mod:`.fallback`: notebook 05's runs for notebooks 06 and 07, or trained here when 05 did not run
 - :mod:`.plan`: each profile's budget and what its steps take here (``python -m segutils.course.plan``)
 """

@@ -89,13 +89,16 @@ def probe(nb):
 def renderings(value) -> list[str]:
     """How ``value`` would look in an output: exact for numbers of 2+ digits, sets, tuples and strings.
 
-    Single digits, booleans and None are too common to mean anything in an output; they give none.
+    Single digits (also as floats, such as 0.0 or 1.0), booleans and None are too common to mean
+    anything in an output; they give none.
     """
     if value is None or isinstance(value, bool):
         return []
     if isinstance(value, int):
         return [] if abs(value) < 10 else sorted({str(value), f"{value:,}"})
     if isinstance(value, float):
+        if abs(value) < 5e-4 or (value.is_integer() and abs(value) < 10):
+            return []  # 0.0000 or 1.000 prints everywhere
         return sorted({f"{value:.3f}", f"{value:.4f}", f"{value:.1%}", f"{value:.2%}", repr(value)})
     if isinstance(value, str):
         return [value] if len(value) >= 3 and not value.startswith("<") else []
