@@ -14,7 +14,6 @@ from segutils.course import catalog, leaks
 
 #: Notebooks other helpers own that still show an answer early; they fail as expected until fixed.
 STILL_LEAKING: dict[str, str] = {
-    "07_inference.ipynb": "its solution cell prints its solutions (issue 22 item 2; notebook 07 has its own helper)",
 }
 
 
