@@ -117,7 +117,7 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
     (float32 ``(B, H, W, C)`` in). Taught in ``notebooks/07_inference.ipynb``.
     """
     check_available(fmt)
-    path = str(path)
+    path = str(Path(path).expanduser())
     if fmt == "saved_model":
         loaded = tf.saved_model.load(path)  # the closure keeps it (and its variables) alive
         return lambda images: loaded.serve(np.asarray(images, np.float32)).numpy()

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .checks import whole
 from .data.sources import MULTIPLE
 from .functional import head_rule
 
@@ -157,8 +158,7 @@ def _fit(x: np.ndarray, size: tuple[int, int], how: str, back: bool = False) -> 
 
 def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | None, to):
     """Each image's model output (cropped back), turned by ``to(output, from_logits)``; stacked when one size."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    whole(batch_size, "batch_size")
     check_head(model)
     from_logits = ends_in_logits(model) if from_logits is None else bool(from_logits)
     items, single = _as_list(images)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
+import itertools
 import json
 import os
 import sys
@@ -26,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from segutils import course
+from segutils.checks import writable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,7 +138,15 @@ def notebook_parameters(paths, params: dict) -> list[dict]:
     """
     import nbformat
 
-    declared = [declared_parameters(nbformat.read(path, as_version=4)) for path in paths]
+    declared = []
+    for path in paths:
+        try:
+            declared.append(declared_parameters(nbformat.read(path, as_version=4)))
+        except (ValueError, SyntaxError, nbformat.ValidationError) as err:  # a half-written or hand-edited file
+            raise ValueError(
+                f"cannot read the notebook {path}: {str(err).splitlines()[0]} (half written? restore it "
+                f"with `git checkout -- {path}`)"
+            ) from None
     known = sorted({name for d in declared for name in d})
     for name, value in params.items():
         if not any(name in d for d in declared):
@@ -155,6 +166,11 @@ def resolve_data(text: str) -> str:
     letters) becomes the absolute path of an existing folder; ValueError otherwise."""
     from segutils.data.registry import DATASETS
 
+    if not text.strip():
+        raise ValueError(
+            "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a "
+            f"dataset's name ({', '.join(n for n in DATASETS if n != 'folder')})"
+        )
     folder = Path(text).expanduser()
     if text.strip().lower() in DATASETS and not folder.is_dir():
         return text.strip().lower()
@@ -314,7 +330,16 @@ def main(argv: list[str] | None = None) -> int:
     if missing:  # offline without the dataset: stop now, not in the first notebook that loads it
         print(missing, file=sys.stderr)
         return 2
-    out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:  # a second run started in the same second gets its own folder (mkdir claims it)
+        root, stamp = writable(args.out, "the course run"), datetime.now().strftime("%Y%m%d-%H%M%S")
+        for n in itertools.count(1):
+            out_dir = root / (stamp if n == 1 else f"{stamp}-{n}")
+            with contextlib.suppress(FileExistsError):
+                out_dir.mkdir()
+                break
+    except OSError as err:
+        print(err, file=sys.stderr)
+        return 2
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []

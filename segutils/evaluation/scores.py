@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import metrics
+from ..checks import whole
 from ..plotting import mask_hw
 from ..predict import predict_masks
 
@@ -108,6 +109,7 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
 
     Taught in ``notebooks/06_comparison.ipynb``.
     """
+    whole(num_classes, "num_classes")
     images, masks = _data(data)
     if not masks:
         raise ValueError("the test set is empty (0 masks): nothing to score; check the split, its subset, or a "
