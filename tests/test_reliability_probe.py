@@ -741,3 +741,11 @@ def test_probe_float_batch_size_and_zero_classes_are_named(tiny_unet):
         predict_masks(tiny_unet, np.zeros((32, 32), "uint8"), batch_size=2.0)
     with pytest.raises(ValueError, match=r"^num_classes must be a whole number >= 1, got 0 \(int\)$"):
         evaluate(tiny_unet, (np.zeros((1, 32, 32, 1), "uint8"), np.zeros((1, 32, 32), "uint8")), 0)
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "ten"])
+def test_probe_a_timeout_that_is_not_whole_seconds_is_refused_not_read_as_no_limit(timeout, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        runner.main(["--timeout", timeout])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f"error: argument --timeout: takes whole seconds >= 1, got {timeout!r}\n")
