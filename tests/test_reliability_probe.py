@@ -749,3 +749,16 @@ def test_probe_a_timeout_that_is_not_whole_seconds_is_refused_not_read_as_no_lim
         runner.main(["--timeout", timeout])
     assert exit_.value.code == 2
     assert capsys.readouterr().err.endswith(f"error: argument --timeout: takes whole seconds >= 1, got {timeout!r}\n")
+
+
+def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_path, monkeypatch, capsys):
+    from segutils.course import kit
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(kit, "collect", lambda *a: ({}, []))
+    (tmp_path / "kits é").mkdir()
+    (tmp_path / "kits é" / "kit.tar.part").write_bytes(b"left by a killed build")
+    assert kit.main(["build", "--out", "~/kits é/kit.tar", "--no-wheels"]) == 0
+    assert capsys.readouterr().out == "~/kits é/kit.tar: 1 files, 0.0 MB: datasets [], weights [], 0 wheels\n"
+    assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()

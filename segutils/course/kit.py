@@ -314,7 +314,8 @@ def main(argv=None) -> int:
             wheels = sum(f["path"].startswith("wheels/") for f in m["files"])
             print(f"{args.out}: {len(m['files'])} files, {size / 1e6:.1f} MB: datasets {m['datasets']}, "
                   f"weights {m['weights']}, {wheels} wheels")  # fmt: skip
-            print("\n".join(f"note: {n}" for n in m["notes"]))
+            for note in m["notes"]:  # none: no empty line
+                print(f"note: {note}")
             return 0
         kit = Path(args.kit).expanduser()
         if not kit.exists():
