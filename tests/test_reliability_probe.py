@@ -762,3 +762,13 @@ def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_p
     assert kit.main(["build", "--out", "~/kits é/kit.tar", "--no-wheels"]) == 0
     assert capsys.readouterr().out == "~/kits é/kit.tar: 1 files, 0.0 MB: datasets [], weights [], 0 wheels\n"
     assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()
+
+
+def test_probe_fit_run_dir_with_tilde_is_expanded_by_check_writable(tmp_path, monkeypatch):
+    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses check_writable's return value."""
+    from segutils.training import guards
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert guards.check_writable("~/tilde runs") == tmp_path / "home" / "tilde runs"
+    assert (tmp_path / "home" / "tilde runs").is_dir() and not (tmp_path / "~").exists()
