@@ -772,3 +772,31 @@ def test_probe_fit_run_dir_with_tilde_is_expanded_by_check_writable(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     assert guards.check_writable("~/tilde runs") == tmp_path / "home" / "tilde runs"
     assert (tmp_path / "home" / "tilde runs").is_dir() and not (tmp_path / "~").exists()
+
+
+def test_probe_a_missing_notebook_or_kit_is_one_line(tmp_path, monkeypatch, capsys):
+    from segutils.course import kit
+
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert runner.main([str(tmp_path / "05_nope.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"no notebook {tmp_path / '05_nope.ipynb'}: give the path of an .ipynb file (default: all of notebooks/)\n"
+    )
+    assert kit.main(["verify", "~/nokit.tar"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: there is no kit at {tmp_path / 'nokit.tar'}: give the archive (segutils-kit.tar) or its unpacked "
+        "folder\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_probe_write_report_to_a_tilde_folder(tmp_path, monkeypatch):
+    from segutils.evaluation import compare, write_report
+    from tests.test_evaluation import _rows
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    report = write_report("~/my reports", compare(_rows([0.8], [0.7])))
+    assert report == tmp_path / "home" / "my reports" / "report.md" and report.exists()
+    assert not (tmp_path / "~").exists()
