@@ -103,7 +103,7 @@ def size_bytes(path) -> int:
 def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
     """An exported artifact loaded back without Keras, as ``predict(float32 (B, H, W, C) images) -> outputs``."""
     check_available(fmt)
-    path = str(path)
+    path = str(Path(path).expanduser())
     if fmt == "saved_model":
         loaded = tf.saved_model.load(path)  # the closure keeps it (and its variables) alive
         return lambda images: loaded.serve(np.asarray(images, np.float32)).numpy()

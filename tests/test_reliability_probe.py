@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -17,6 +18,7 @@ import pytest
 from segutils.course import runner
 
 ROOT = Path(__file__).resolve().parents[1]
+_NOON = datetime(2026, 1, 1, 12, 0, 0)
 COMPARE = [str(ROOT / "notebooks" / "05_training.ipynb"), str(ROOT / "notebooks" / "06_comparison.ipynb")]
 
 
@@ -648,3 +650,153 @@ def test_weak_make_dataset_on_png_paths_with_a_bad_file_names_it_first(tmp_path)
     assert str(err.value).endswith(" (truncated or damaged?); re-export it as PNG, or leave it and its mask out")
     images.pop(1), masks.pop(1)
     assert next(iter(make_dataset((images, masks), 32, 2)))[0].shape == (2, 32, 32, 1)
+
+
+# Item 4: this helper's own probe (the cases it found WEAK or BAD) -------------------------------------------------
+
+
+def test_probe_an_empty_data_is_refused_not_read_as_the_current_folder():
+    with pytest.raises(ValueError) as err:
+        runner.resolve_data(" ")
+    assert str(err.value) == (
+        "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a dataset's name "
+        "(membrane, camvid, shapes)"
+    )
+
+
+def test_probe_a_half_written_notebook_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    half = tmp_path / "05_half.ipynb"
+    half.write_text('{"cells": [')
+    assert runner.main([str(half), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"cannot read the notebook {half}: Notebook does not appear to be JSON: '{{\"cells\": [' (half written? "
+        f"restore it with `git checkout -- {half}`)\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_probe_a_second_run_in_the_same_second_gets_its_own_folder_and_out_takes_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(runner, "datetime", type("Frozen", (), {"now": staticmethod(lambda: _NOON)}))
+    notebook = _notebook(tmp_path / "a.ipynb", "SEED = 0", "print(SEED)")
+    for _ in range(3):
+        assert runner.main([str(notebook), "--out", "~/course runs"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "home" / "course runs").iterdir())
+    assert folders == ["20260101-120000", "20260101-120000-2", "20260101-120000-3"]
+    assert all((tmp_path / "home" / "course runs" / f / "summary.md").exists() for f in folders)
+    assert not (tmp_path / "~").exists()
+
+
+def test_probe_a_blocked_out_folder_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    (tmp_path / "runs").write_text("a file")
+    notebook = _notebook(tmp_path / "a.ipynb", "SEED = 0")
+    assert runner.main([str(notebook), "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"cannot write the course run into {tmp_path / 'runs'}: {tmp_path / 'runs'} is a file, not a folder. Choose "
+        "a folder you can write to (or move the file out of the way).\n"
+    )
+
+
+def test_probe_kit_serve_on_a_bad_port_is_one_error_line(tmp_path, capsys):
+    from segutils.course import kit
+
+    (tmp_path / "kit").mkdir()
+    assert kit.main(["serve", str(tmp_path / "kit"), "--port", "99999", "--bind", "127.0.0.1"]) == 1
+    out, err = capsys.readouterr()
+    assert err == (
+        "error: cannot serve on 127.0.0.1:99999 (bind(): port must be 0-65535.): pick a free port from 1024 to "
+        "65535, e.g. --port 8001\n"
+    )
+
+
+def test_probe_make_dataset_and_load_exported_take_tilde_paths(tmp_path, monkeypatch, tiny_unet):
+    from PIL import Image
+
+    from segutils import export
+    from segutils.data import make_dataset
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for kind in ("images", "masks"):
+        (tmp_path / "cells é" / kind).mkdir(parents=True)
+        Image.fromarray(np.ones((32, 32), "uint8")).save(tmp_path / "cells é" / kind / "a.png")
+    ds = make_dataset((["~/cells é/images/a.png"], ["~/cells é/masks/a.png"]), 32, 1)
+    assert next(iter(ds))[1].numpy().sum() == 32 * 32
+    export.export_model(tiny_unet, "~/exports", "saved_model")
+    assert export.load_exported("~/exports/saved_model", "saved_model")(np.zeros((1, 32, 32, 1))).shape == (
+        1,
+        32,
+        32,
+        1,
+    )
+
+
+def test_probe_float_batch_size_and_zero_classes_are_named(tiny_unet):
+    from segutils.evaluation import evaluate
+    from segutils.predict import predict_masks
+
+    with pytest.raises(ValueError, match=r"^batch_size must be a whole number >= 1, got 2.0 \(float\) \(use // "):
+        predict_masks(tiny_unet, np.zeros((32, 32), "uint8"), batch_size=2.0)
+    with pytest.raises(ValueError, match=r"^num_classes must be a whole number >= 1, got 0 \(int\)$"):
+        evaluate(tiny_unet, (np.zeros((1, 32, 32, 1), "uint8"), np.zeros((1, 32, 32), "uint8")), 0)
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5", "ten"])
+def test_probe_a_timeout_that_is_not_whole_seconds_is_refused_not_read_as_no_limit(timeout, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        runner.main(["--timeout", timeout])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.endswith(f"error: argument --timeout: takes whole seconds >= 1, got {timeout!r}\n")
+
+
+def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_path, monkeypatch, capsys):
+    from segutils.course import kit
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(kit, "collect", lambda *a: ({}, []))
+    (tmp_path / "kits é").mkdir()
+    (tmp_path / "kits é" / "kit.tar.part").write_bytes(b"left by a killed build")
+    assert kit.main(["build", "--out", "~/kits é/kit.tar", "--no-wheels"]) == 0
+    assert capsys.readouterr().out == "~/kits é/kit.tar: 1 files, 0.0 MB: datasets [], weights [], 0 wheels\n"
+    assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()
+
+
+def test_probe_fit_run_dir_with_tilde_is_expanded_by_check_writable(tmp_path, monkeypatch):
+    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses check_writable's return value."""
+    from segutils.training import guards
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    assert guards.check_writable("~/tilde runs") == tmp_path / "home" / "tilde runs"
+    assert (tmp_path / "home" / "tilde runs").is_dir() and not (tmp_path / "~").exists()
+
+
+def test_probe_a_missing_notebook_or_kit_is_one_line(tmp_path, monkeypatch, capsys):
+    from segutils.course import kit
+
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert runner.main([str(tmp_path / "05_nope.ipynb"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"no notebook {tmp_path / '05_nope.ipynb'}: give the path of an .ipynb file (default: all of notebooks/)\n"
+    )
+    assert kit.main(["verify", "~/nokit.tar"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: there is no kit at {tmp_path / 'nokit.tar'}: give the archive (segutils-kit.tar) or its unpacked "
+        "folder\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_probe_write_report_to_a_tilde_folder(tmp_path, monkeypatch):
+    from segutils.evaluation import compare, write_report
+    from tests.test_evaluation import _rows
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    report = write_report("~/my reports", compare(_rows([0.8], [0.7])))
+    assert report == tmp_path / "home" / "my reports" / "report.md" and report.exists()
+    assert not (tmp_path / "~").exists()

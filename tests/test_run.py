@@ -102,3 +102,13 @@ def test_run_open_makes_the_guards_checks_before_the_first_step(tmp_path):
                                 extra=dict(num_classes=10))
     run.close()
     assert int(model.optimizer.iterations) == 0
+
+
+def test_find_runs_expands_a_tilde_root_and_refuses_a_path_as_the_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    folder = tmp_path / "my runs" / "train" / "ci" / "shapes" / "unet-seed0"
+    folder.mkdir(parents=True)
+    runs.write_record(folder, dict(model="unet"))
+    assert [r["model"] for r in training.find_runs("ci", root="~/my runs")] == ["unet"]
+    with pytest.raises(ValueError, match=r"^find_runs takes a profile name \(ci, cpu, gpu\), got '~/my runs'"):
+        training.find_runs("~/my runs")

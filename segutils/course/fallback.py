@@ -62,7 +62,9 @@ def train_run(name: str, seed: int, splits, profile, run_dir=None, dataset=None)
     training.compile_model(model, info.num_classes, ignore_index=info.ignore_index, profile=profile)
     train = training.fine_tune if model.encoder_pretrained else training.fit
     return train(model, train_ds, val_ds, name=name, protocol=protocol, run_dir=run_dir, quiet=True,
-                 measure_input_wait=False, extra=dict(dataset=str(dataset or info.name), num_classes=info.num_classes))
+                 measure_input_wait=False, extra=dict(dataset=str(dataset or info.name), num_classes=info.num_classes,
+                                                      train_images=len(train_split.images),
+                                                      val_images=len(val_split.images)))
 
 
 def best_run(name: str, profile_name: str, dataset=None) -> dict | None:

@@ -324,7 +324,8 @@ def main(argv=None) -> int:
             wheels = sum(f["path"].startswith("wheels/") for f in m["files"])
             print(f"{args.out}: {len(m['files'])} files, {size / 1e6:.1f} MB: datasets {m['datasets']}, "
                   f"weights {m['weights']}, {wheels} wheels, {len(m['runs'])} runs {m['runs']}")
-            print("\n".join(f"note: {n}" for n in m["notes"]))
+            for note in m["notes"]:  # none: no empty line
+                print(f"note: {note}")
             return 0
         kit = Path(args.kit).expanduser()
         if not kit.exists():
@@ -334,7 +335,11 @@ def main(argv=None) -> int:
             problems = verify(root)
             print("\n".join(problems) or f"{root}: every file matches MANIFEST.json")
             return 1 if problems else 0
-        server = make_server(root, args.bind, args.port)
+        try:
+            server = make_server(root, args.bind, args.port)
+        except (OSError, OverflowError) as err:  # a port in use, out of range, or below 1024 without root
+            raise KitError(f"cannot serve on {args.bind}:{args.port} ({err}): pick a free port from 1024 to 65535, "
+                           "e.g. --port 8001") from None
         host = lan_address() if args.bind == "0.0.0.0" else args.bind
         print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
               f"  export SEGUTILS_MIRROR=http://{host}:{args.port}/data/{{name}}/\n"

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
+import itertools
 import json
 import os
 import sys
@@ -27,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from segutils import course
+from segutils.checks import writable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,7 +139,15 @@ def notebook_parameters(paths, params: dict) -> list[dict]:
     """
     import nbformat
 
-    declared = [declared_parameters(nbformat.read(path, as_version=4)) for path in paths]
+    declared = []
+    for path in paths:
+        try:
+            declared.append(declared_parameters(nbformat.read(path, as_version=4)))
+        except (ValueError, SyntaxError, nbformat.ValidationError) as err:  # a half-written or hand-edited file
+            raise ValueError(
+                f"cannot read the notebook {path}: {str(err).splitlines()[0]} (half written? restore it "
+                f"with `git checkout -- {path}`)"
+            ) from None
     known = sorted({name for d in declared for name in d})
     for name, value in params.items():
         if not any(name in d for d in declared):
@@ -156,6 +167,11 @@ def resolve_data(text: str) -> str:
     letters) becomes the absolute path of an existing folder; ValueError otherwise."""
     from segutils.data.registry import DATASETS
 
+    if not text.strip():
+        raise ValueError(
+            "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a "
+            f"dataset's name ({', '.join(n for n in DATASETS if n != 'folder')})"
+        )
     folder = Path(text).expanduser()
     if text.strip().lower() in DATASETS and not folder.is_dir():
         return text.strip().lower()
@@ -288,12 +304,19 @@ def print_report_table(report: Path) -> bool:
     return bool(table)
 
 
+def _seconds(text: str) -> int:
+    """``--timeout``: whole seconds >= 1 (nbclient reads 0 and -1 as no limit at all)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes whole seconds >= 1, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks; return 0 when all pass, 1 naming the first failing notebook and cell."""
     parser = argparse.ArgumentParser(prog="python -m segutils.course.runner", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs", help="parent folder of the run (default: runs/)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds a single cell may take")
+    parser.add_argument("--timeout", type=_seconds, default=1800, help="seconds a single cell may take (>= 1)")
     parser.add_argument(
         "--param",
         "-p",
@@ -341,7 +364,16 @@ def main(argv: list[str] | None = None) -> int:
         if missing:  # offline without the dataset: stop now, not in the first notebook that loads it
             print(missing, file=sys.stderr)
             return 2
-    out_dir = args.out / datetime.now().strftime("%Y%m%d-%H%M%S")
+    try:  # a second run started in the same second gets its own folder (mkdir claims it)
+        root, stamp = writable(args.out, "the course run"), datetime.now().strftime("%Y%m%d-%H%M%S")
+        for n in itertools.count(1):
+            out_dir = root / (stamp if n == 1 else f"{stamp}-{n}")
+            with contextlib.suppress(FileExistsError):
+                out_dir.mkdir()
+                break
+    except OSError as err:
+        print(err, file=sys.stderr)
+        return 2
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []

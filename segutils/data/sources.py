@@ -186,6 +186,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
     if subset is not None:
         images, masks = images[:subset], masks[:subset]
     if isinstance(images[0], (str, Path)):
+        images, masks = ([Path(p).expanduser() for p in paths] for paths in (images, masks))
         jpeg = [p for p in masks if Path(p).suffix.lower() in (".jpg", ".jpeg")]
         if jpeg:
             raise jpeg_masks_error(jpeg, "the mask paths")

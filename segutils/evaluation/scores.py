@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import metrics
+from ..checks import whole
 from ..predict import mask_hw, predict_masks
 
 
@@ -88,7 +89,9 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
         threshold, batch_size: passed to :func:`predict_masks`.
         regions: also :func:`region_scores` of ``cell_class`` (default: with two classes, as membrane).
 
-    Taught in ``notebooks/06_comparison.ipynb``."""
+    Taught in ``notebooks/06_comparison.ipynb``.
+    """
+    whole(num_classes, "num_classes")
     images, masks = _data(data)
     if not masks:
         raise ValueError("the test set is empty (0 masks): nothing to score; check the split, its subset, or a "

@@ -39,7 +39,7 @@ def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None =
         path = Path(slug).expanduser().resolve()
         folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
         slug = f"{folder}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-    return Path(root or runs_root()) / "train" / profile / slug / f"{name}-seed{seed}"
+    return Path(root or runs_root()).expanduser() / "train" / profile / slug / f"{name}-seed{seed}"
 
 
 def identity(name: str, seed: int, profile: str, dataset, datasets: tuple, protocol: dict | None = None) -> dict:
@@ -174,7 +174,10 @@ def write_record(directory: Path, record: dict) -> Path:
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
     """The finished runs' records (with ``record_path``) of one profile (default: all), by model and seed; an
     unreadable ``record.json`` is named in one line and skipped. Taught in ``notebooks/06_comparison.ipynb``."""
-    base = Path(root or runs_root()) / "train"
+    if profile_name is not None and profile_name not in config.PROFILES:
+        raise ValueError(f"find_runs takes a profile name ({', '.join(config.PROFILES)}), got {profile_name!r}; "
+                         "a folder of runs goes to root=")
+    base = Path(root or runs_root()).expanduser() / "train"
     records = []
     for path in sorted(base.glob(f"{profile_name or '*'}/*/*/{RECORD}")):  # <profile>/<dataset>/<run>/
         try:
