@@ -16,7 +16,7 @@ def open_run(folder, model, epochs=3, **kwargs):
                              quiet=True, measure_input_wait=False, extra=dict(dataset="shapes"), **kwargs)
 
 
-def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit(tmp_path):
+def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit(tmp_path, capsys):
     model = tiny_model()
     run = open_run(tmp_path / "mine", model)
     with pytest.raises(training.RunBusyError, match=r"is busy: another fit \(process \d+\) is training there"):
@@ -33,6 +33,9 @@ def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit
     assert (tmp_path / "mine" / "best.keras").exists() and (tmp_path / "mine" / "final.keras").exists()
     with runs.claim(tmp_path / "mine"):  # released by finish
         pass
+    again = open_run(tmp_path / "mine", tiny_model())  # a second training beside the finished one says so
+    again.close()
+    assert f"Training again in {tmp_path / 'mine'}: its finished run is replaced" in capsys.readouterr().out
     one_call = training.fit(tiny_model(), data().repeat(), data(4, seed=1), name="tiny", protocol=protocol(3),
                             run_dir=tmp_path / "fit", quiet=True, measure_input_wait=False,
                             extra=dict(dataset="shapes"))
