@@ -9,14 +9,13 @@ by side; :mod:`.stats` tests a gap (paired bootstrap); :mod:`.resolution` scores
 from .report import CLAIMS, conclusion, time_to_reach, write_report
 from .resolution import masks_at_label_size, scoring_note, to_label_size
 from .scores import Evaluation, evaluate, region_scores
-from .stats import MIN_TEST_IMAGES, TOO_FEW, decision, paired_bootstrap, verdict
+from .stats import paired_bootstrap, verdict
 from .table import Table, compare, run_row
 from .writeup import WRITEUP_NAME, build_writeup_unet, writeup_rows
 
-__all__ = ["CLAIMS", "Evaluation", "MIN_TEST_IMAGES", "TOO_FEW", "Table", "WRITEUP_NAME", "build_writeup_unet",
-           "compare", "conclusion", "decision", "evaluate", "masks_at_label_size", "paired_bootstrap", "region_scores",
-           "run_row", "scoring_note", "time_to_reach", "to_label_size", "verdict", "write_report",
-           "writeup_rows"]  # fmt: skip
+__all__ = ["CLAIMS", "Evaluation", "Table", "WRITEUP_NAME", "build_writeup_unet", "compare", "conclusion", "evaluate",
+           "masks_at_label_size", "paired_bootstrap", "region_scores", "run_row", "scoring_note", "time_to_reach",
+           "to_label_size", "verdict", "write_report", "writeup_rows"]  # fmt: skip
 #: Names that moved to :mod:`segutils.predict` (and how they are spelled there).
 MOVED = {name: name for name in ("MULTIPLE", "head_rule", "predict_masks", "predict_probabilities",
                                  "prepare_image", "to_probabilities")} | {"from_logits": "ends_in_logits"}  # fmt: skip
