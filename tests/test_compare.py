@@ -10,12 +10,10 @@ import pytest
 
 from segutils import config
 from segutils.evaluation import (
-    TOO_FEW,
     WRITEUP_NAME,
     build_writeup_unet,
     compare,
     conclusion,
-    decision,
     masks_at_label_size,
     paired_bootstrap,
     scoring_note,
@@ -24,6 +22,7 @@ from segutils.evaluation import (
     write_report,
     writeup_rows,
 )
+from segutils.evaluation.stats import TOO_FEW, decision
 from segutils.speed import count_flops
 
 from .heads import head_model
@@ -39,9 +38,8 @@ def test_a_constant_gap_has_an_interval_of_one_point_and_names_no_winner():
     assert (result["seeds"], result["images"], result["level"]) == (2, 5, 0.95)
     assert decision("linknet", "unet", result) == TOO_FEW == "too few test images to judge"
     assert verdict("linknet", "unet", result) == (
-        "too few test images to judge between linknet and unet: the interval has zero width (every resample gave "
-        "the same gap); gap +0.1000, 95% interval +0.1000 to +0.1000 over 5 test images and 2 seed(s). Score more "
-        "test images (a larger test split) before naming a winner"
+        "too few test images to judge between linknet and unet (a zero-width interval): gap +0.1000, 95% interval "
+        "+0.1000 to +0.1000 over 5 test images and 2 seed(s)"
     )
 
 
@@ -60,9 +58,8 @@ def test_no_gap_on_three_images_is_too_few_to_judge():
     a = np.array([0.7, 0.8, 0.9])
     assert paired_bootstrap(a, a) == dict(gap=0.0, low=0.0, high=0.0, level=0.95, seeds=1, images=3)
     assert verdict("a", "b", paired_bootstrap(a, a)) == (
-        "too few test images to judge between a and b: 3 test image(s), fewer than 5; gap +0.0000, 95% interval "
-        "+0.0000 to +0.0000 over 3 test images and 1 seed(s). Score more test images (a larger test split) before "
-        "naming a winner"
+        "too few test images to judge between a and b (3 test image(s), fewer than 5): gap +0.0000, 95% interval "
+        "+0.0000 to +0.0000 over 3 test images and 1 seed(s)"
     )
 
 
@@ -83,8 +80,8 @@ def test_a_gap_on_fewer_than_five_images_names_no_winner(shape):
     result = paired_bootstrap(a, np.full(shape, 0.5))
     assert (result["gap"], result["low"], result["high"]) == (0.5, 0.0, 1.0)
     assert decision("a", "b", result) == TOO_FEW
-    assert verdict("a", "b", result).startswith(f"too few test images to judge between a and b: {shape[1]} test "
-                                                "image(s), fewer than 5; gap +0.5000")
+    assert verdict("a", "b", result).startswith(f"too few test images to judge between a and b ({shape[1]} test "
+                                                "image(s), fewer than 5): gap +0.5000")
 
 
 def test_the_verdict_on_a_1_image_test_split_names_no_winner():
@@ -112,8 +109,8 @@ def test_issue23_bad2_seven_images_in_a_folder_give_one_test_image_and_no_winner
     per_image = {"unet": np.array([[0.6160]]), "linknet": np.array([[0.5000]])}  # one seed, the one test image
     table = compare([dict(model="unet", seed=0, mean_iou=0.6160), dict(model="linknet", seed=0, mean_iou=0.5)])
     text = conclusion(table, per_image)
-    assert ("- **linknet vs unet** (the write-up's question): too few test images to judge between linknet and unet: "
-            "1 test image(s), fewer than 5; gap -0.1160, 95% interval -0.1160 to -0.1160 over 1 test images and "
+    assert ("- **linknet vs unet** (the write-up's question): too few test images to judge between linknet and unet "
+            "(1 test image(s), fewer than 5): gap -0.1160, 95% interval -0.1160 to -0.1160 over 1 test images and "
             "1 seed(s).") in text
     report = write_report(tmp_path / "report", table, text=text).read_text()
     assert "too few test images to judge" in report and "is higher" not in report

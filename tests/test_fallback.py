@@ -63,3 +63,9 @@ def test_with_every_run_present_nothing_trains_and_nothing_is_estimated(runs_dir
     runs, note = fallback.runs_for(("unet", "linknet"), "shapes", 1, TINY)
     assert [r["model"] for r in runs] == ["unet", "linknet"] and capsys.readouterr().out == ""
     assert note == f"2 run(s) of notebook 05 from {runs_dir}/train/ci."
+
+
+@pytest.mark.parametrize("seeds", [0, 1.5, "2"])
+def test_retrain_seeds_must_be_a_whole_number_from_1(runs_dir, seeds):
+    with pytest.raises(ValueError, match=r"^retrain_seeds \(RETRAIN_SEEDS\) must be a whole number >= 1, got "):
+        fallback.runs_for(("unet",), "shapes", 1, TINY, retrain_seeds=seeds)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import keras
 
-from .. import config, training
+from .. import checks, config, training
 from ..data import load, make_dataset
 from ..models import build_model
 from ..models.build import EncoderNotPretrainedWarning
@@ -110,7 +110,7 @@ def runs_for(models, dataset, seeds: int, profile, subset: int | None = None, re
         same = str(record.get("config", {}).get("dataset", dataset)) == str(dataset)
         return record.get("model") in models and same and record.get("seed", 0) < seeds
 
-    models = list(models)
+    models, retrain_seeds = list(models), checks.whole(retrain_seeds, "retrain_seeds (RETRAIN_SEEDS)")
     runs = sorted((r for r in training.find_runs(profile.name) if wanted(r)),
                   key=lambda r: (models.index(r["model"]), r.get("seed", 0)))
     missing = [m for m in models if not any(r["model"] == m for r in runs)]

@@ -35,19 +35,16 @@ def paired_bootstrap(a, b, resamples: int = RESAMPLES, level: float = 0.95, seed
                 seeds=diff.shape[0], images=diff.shape[1])
 
 
-#: A verdict names a winner only from this many test images on, and never from a zero-width interval.
-MIN_TEST_IMAGES = 5
-TOO_FEW = "too few test images to judge"
+#: A verdict names a winner only from this many test images, and never from a zero-width interval.
+MIN_TEST_IMAGES, TOO_FEW = 5, "too few test images to judge"
 
 
 def decision(a: str, b: str, result: dict) -> str:
-    """The call on ``result`` (:func:`paired_bootstrap` of ``a`` against ``b``): ``a``, ``b``, ``"no difference"``
-    (the interval holds 0) or :data:`TOO_FEW` (fewer than :data:`MIN_TEST_IMAGES` images, or a zero-width interval)."""
+    """``a``, ``b``, ``"no difference"`` (the interval holds 0) or :data:`TOO_FEW` (fewer than :data:`MIN_TEST_IMAGES`
+    images, or a zero-width interval) for a :func:`paired_bootstrap` ``result`` of ``a`` against ``b``."""
     if result["images"] < MIN_TEST_IMAGES or result["high"] - result["low"] <= 1e-12:
         return TOO_FEW
-    if result["low"] <= 0 <= result["high"]:
-        return "no difference"
-    return a if result["gap"] > 0 else b
+    return "no difference" if result["low"] <= 0 <= result["high"] else a if result["gap"] > 0 else b
 
 
 def verdict(a: str, b: str, result: dict) -> str:
@@ -57,10 +54,9 @@ def verdict(a: str, b: str, result: dict) -> str:
     where = f"over {result['images']} test images and {result['seeds']} seed(s)"
     call = decision(a, b, result)
     if call == TOO_FEW:
-        why = (f"{result['images']} test image(s), fewer than {MIN_TEST_IMAGES}" if result["images"] < MIN_TEST_IMAGES
-               else "the interval has zero width (every resample gave the same gap)")
-        return (f"{TOO_FEW} between {a} and {b}: {why}; gap {result['gap']:+.4f}, {interval} {where}. Score more "
-                "test images (a larger test split) before naming a winner")
+        few = result["images"] < MIN_TEST_IMAGES
+        why = f"{result['images']} test image(s), fewer than {MIN_TEST_IMAGES}" if few else "a zero-width interval"
+        return f"{TOO_FEW} between {a} and {b} ({why}): gap {result['gap']:+.4f}, {interval} {where}"
     if call == "no difference":
         return f"no measurable difference between {a} and {b}: gap {result['gap']:+.4f}, {interval} {where}"
     worse = b if call == a else a
