@@ -141,3 +141,21 @@ def test_no_moved_name_shim_is_left():
     assert sorted(k for k, text in texts.items() if "_MovedModules" in text or "MOVED" in text) == []
     assert not any(type(f).__name__ == "_MovedModules" or getattr(f, "__name__", "") == "_MovedModules"
                    for f in sys.meta_path)
+
+
+def test_no_docstring_is_longer_than_its_body_but_a_notebooks_entry_points():
+    """Issue 21: docstrings state the contract; only what a notebook calls may explain more than its code."""
+    import json
+
+    notebooks = PACKAGE.parent / "notebooks"
+    called = " ".join("".join(c["source"]) for p in notebooks.glob("*.ipynb")
+                      for c in json.loads(p.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code")
+    long = []
+    for path in LEARNER:
+        for node in ast.walk(ast.parse(_source(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and ast.get_docstring(node) is not None:
+                doc = node.body[0]
+                doc_lines, body_lines = doc.end_lineno - doc.lineno + 1, node.end_lineno - doc.end_lineno
+                if doc_lines > body_lines and node.name not in called:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({doc_lines} > {body_lines})")
+    assert long == []
