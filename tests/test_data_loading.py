@@ -188,7 +188,7 @@ def test_subset_keeps_a_seeded_selection(tmp_path):
 
 def test_missing_directory_or_subfolders(tmp_path):
     assert "does not exist" in _error(tmp_path / "nope") and "images/ and masks/" in _error(tmp_path / "nope")
-    assert "one of the dataset names membrane, camvid, shapes" in _error("membrain")
+    assert "one of the dataset names membrane, camvid, streets, shapes" in _error("membrain")
     (tmp_path / "f.txt").write_text("x")
     assert "is a file, not a folder" in _error(tmp_path / "f.txt")
     (tmp_path / "d" / "images").mkdir(parents=True)
