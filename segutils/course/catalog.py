@@ -266,7 +266,7 @@ def _exercise_problems(nb) -> list[str]:
     if any("<details" in c.source for _, c in cells if c.cell_type == "markdown"):
         problems.append("a solution sits in <details>: put it in a code cell whose source is hidden "
                         "(solution_cell() in segutils.course.catalog), so nbval runs it")
-    solutions = [(i, c) for i, c in cells if c.cell_type == "code" and _assigns_solution(c.source)]
+    solutions = [(i, c) for i, c in cells if c.cell_type == "code" and assigns_solution(c.source)]
     if not solutions:
         problems.append("the Exercises have no solution cell (a hidden code cell assigning SOLUTION_...)")
     for i, cell in solutions:
@@ -275,7 +275,7 @@ def _exercise_problems(nb) -> list[str]:
     return problems
 
 
-def _assigns_solution(source: str) -> bool:
+def assigns_solution(source: str) -> bool:
     """Whether ``source`` assigns a top-level name starting with ``SOLUTION``."""
     import ast
 

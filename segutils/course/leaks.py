@@ -46,12 +46,12 @@ print({_SOLUTIONS!r}, repr({{k: _leak_plain(v) for k, v in sorted(globals().item
 
 def exercise_cells(nb) -> tuple[int, list[int], int]:
     """``(answer cell, solution cells, check cell)`` indices of the Exercises of ``nb``."""
-    from .catalog import _assigns_solution
+    from .catalog import assigns_solution
 
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
     code = [i for i in range(start, len(nb.cells)) if nb.cells[i].cell_type == "code"]
     answer = next(i for i in code if nb.cells[i].source.startswith(ANSWER_CELL))
-    solutions = [i for i in code if _assigns_solution(nb.cells[i].source)]
+    solutions = [i for i in code if assigns_solution(nb.cells[i].source)]
     check = next(i for i in code if "report(" in nb.cells[i].source)
     return answer, solutions, check
 
@@ -132,7 +132,7 @@ def leaks(executed) -> list[str]:
 
     Raises ``ValueError`` when the probe did not run to its end (the notebook failed first).
     """
-    from .catalog import _assigns_solution
+    from .catalog import assigns_solution
 
     probe_cells = [i for i, c in enumerate(executed.cells) if "leak-probe" in c.metadata.get("tags", [])]
     answer, _, check = exercise_cells(executed)
@@ -162,6 +162,6 @@ def leaks(executed) -> list[str]:
             for rendering in renderings(value):
                 if _found(rendering, text):
                     problems.append(f"cell {number(i)} shows {name} ({rendering}) before the learner's attempt")
-        if i < answer and (_assigns_solution(cell.source) or "course.exercises" in cell.source):
+        if i < answer and (assigns_solution(cell.source) or "course.exercises" in cell.source):
             problems.append(f"cell {number(i)} computes an answer before the learner's answer cell")
     return problems

@@ -1,7 +1,7 @@
 """Checkpoints: the best weights in memory and ``best.keras`` at the end; a backup to resume every few minutes.
 
 ``backup-<phase>/`` holds weights, optimizer state and ``meta.json``; every file is written atomically
-(:func:`.runs.atomic`). Taught in ``notebooks/05_training.ipynb``.
+(:func:`.runs.atomic`). Used by :class:`.run.Run`, whose callbacks notebook 05 passes to ``model.fit``.
 """
 
 from __future__ import annotations
