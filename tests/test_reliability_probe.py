@@ -42,7 +42,7 @@ def test_bad4_a_misspelt_notebook_parameter_is_an_error_listing_the_known_ones(t
         "--param EPOCH: no notebook run here has that parameter (did you mean EPOCHS?). Their "
         "parameters cells set: BATCH_SIZE, BENCH_REPEATS, DATASET, EPOCHS, EXPERIMENT_EPOCHS, "
     )
-    assert "LR, MIXED_PRECISION, MODELS, REPORT_DIR, SEEDS, STEPS_PER_EPOCH, SUBSET, THRESHOLD" in err
+    assert "LR, MIXED_PRECISION, MODELS, REPORT_DIR, RETRAIN_SEEDS, SEEDS, STEPS_PER_EPOCH, SUBSET, THRESHOLD" in err
     assert not list(tmp_path.iterdir())  # stopped before the first notebook
 
 
@@ -160,7 +160,7 @@ def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tm
         runner.resolve_data(str(tmp_path / "nope"))
     assert str(err.value) == (
         f"DATA={str(tmp_path / 'nope')!r}: there is no folder {tmp_path / 'nope'} (and it is not one of the "
-        "datasets membrane, camvid, shapes): give a folder holding images/ and masks/, e.g. make compare "
+        "datasets membrane, camvid, streets, shapes): give a folder holding images/ and masks/, e.g. make compare "
         "DATA=~/my_data"
     )
 
@@ -660,7 +660,7 @@ def test_probe_an_empty_data_is_refused_not_read_as_the_current_folder():
         runner.resolve_data(" ")
     assert str(err.value) == (
         "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a dataset's name "
-        "(membrane, camvid, shapes)"
+        "(membrane, camvid, streets, shapes)"
     )
 
 
@@ -760,7 +760,8 @@ def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_p
     (tmp_path / "kits é").mkdir()
     (tmp_path / "kits é" / "kit.tar.part").write_bytes(b"left by a killed build")
     assert kit.main(["build", "--out", "~/kits é/kit.tar", "--no-wheels"]) == 0
-    assert capsys.readouterr().out == "~/kits é/kit.tar: 1 files, 0.0 MB: datasets [], weights [], 0 wheels\n"
+    assert capsys.readouterr().out == ("~/kits é/kit.tar: 1 files, 0.0 MB: datasets [], weights [], 0 wheels, 0 runs "
+                                       "[]\n")
     assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()
 
 
