@@ -47,3 +47,12 @@ def test_a_class_one_model_wins_and_the_other_loses_is_named_per_model():
 def test_unpaired_matrices_are_refused_with_what_to_pass():
     with pytest.raises(ValueError, match=r"\(N, K, K\) arrays of one shape, got \(3, 2, 2\) and \(2, 2, 2\)"):
         per_class_bootstrap(np.zeros((3, 2, 2)), np.zeros((2, 2, 2)))
+
+
+def test_a_tiny_gap_between_two_near_zero_ious_is_no_win():
+    a = np.array([[[50, 0], [9999, 1]]] * 4)  # class 1: IoU 1 / 10000 in a, 0 in b: an interval above 0, no win
+    b = np.array([[[50, 0], [10000, 0]]] * 4)
+    result = per_class_bootstrap(a, b, resamples=50)
+    assert result["low"][1] > 0 and result["gap"][1] < 0.001
+    wins = class_winners(result, ("road", "sign"), "a", "b")
+    assert wins == {"a": [], "b": [], "no measurable difference": ["road", "sign"]}

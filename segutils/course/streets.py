@@ -70,7 +70,7 @@ def budget_lines(record: dict, profile: config.Profile, full_size) -> list[str]:
     size = " x ".join(str(s) for s in protocol.get("image_size") or cfg.get("img_size") or [])
     gpu = config.get("gpu").streets
     pretrained = cfg.get("encoder_pretrained")
-    lines = [f"resolution: trained at {size} (the labels are {full_size[0]} x {full_size[1]})",
+    lines = [f"resolution: the models saw {size} pixels (the labels are {full_size[0]} x {full_size[1]})",
              f"steps: {protocol.get('budget_steps')} optimizer steps of {protocol.get('batch_size')} images "
              f"({record.get('train_seconds', 0):.0f} s of training)",
              "encoder: " + ("pretrained on ImageNet" if pretrained else

@@ -96,10 +96,12 @@ def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = 
                 mean=dict(gap=float(gap[-1]), low=float(low[-1]), high=float(high[-1])))
 
 
-def class_winners(result: dict, names, a: str = "a", b: str = "b") -> dict[str, list[str]]:
-    """Classes each model wins in :func:`per_class_bootstrap`'s ``result`` (its interval leaves out 0), and the rest."""
+def class_winners(result: dict, names, a: str = "a", b: str = "b", min_gap: float = 0.001) -> dict[str, list[str]]:
+    """Classes each model wins in :func:`per_class_bootstrap`'s ``result`` (the interval leaves out 0 and the gap is at
+    least ``min_gap``: 0.000 against 0.000 is no win), and the rest."""
     wins = {a: [], b: [], "no measurable difference": []}
-    for name, low, high in zip(names, result["low"], result["high"], strict=False):
+    for name, gap, low, high in zip(names, result["gap"], result["low"], result["high"], strict=False):
         if not np.isnan(low):
-            wins[a if low > 0 else b if high < 0 else "no measurable difference"].append(name)
+            won = abs(gap) >= min_gap and (low > 0 or high < 0)
+            wins[(a if gap > 0 else b) if won else "no measurable difference"].append(name)
     return wins
