@@ -46,7 +46,7 @@ def weights_effect(plain, weighted, shares, names, ignore_index: int | None = No
 
     ``plain``, ``weighted``: per-class test IoU ``(K,)`` of the same model trained without and with them.
     Returns ``rows`` (``name, share, plain, weighted, change``), ``rare_plain``, ``rare_weighted`` (mean IoU of the
-    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "made no difference" (within
+    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "changed nothing measurable" (within
     0.005).
     """
     plain, weighted = np.asarray(plain, float), np.asarray(weighted, float)
@@ -60,7 +60,7 @@ def weights_effect(plain, weighted, shares, names, ignore_index: int | None = No
     before = float(np.mean(plain[both])) if both else math.nan
     after = float(np.mean(weighted[both])) if both else math.nan
     change = after - before
-    verdict = "made no difference" if not abs(change) > 0.005 else "helped" if change > 0 else "hurt"
+    verdict = "changed nothing measurable" if not abs(change) > 0.005 else "helped" if change > 0 else "hurt"
     return dict(rows=rows, rare_plain=before, rare_weighted=after, change=change, verdict=verdict)
 
 
