@@ -110,7 +110,8 @@ def test_the_class_weights_check_compares_the_rarest_classes():
     assert effect["rare_plain"] == pytest.approx(0.05) and effect["rare_weighted"] == pytest.approx(0.16)
     assert effect["verdict"] == "helped" and effect["change"] == pytest.approx(0.11)
     assert streets.weights_effect(weighted, plain, shares, names, 4, k=2)["verdict"] == "hurt"
-    assert streets.weights_effect(plain, plain + 0.001, shares, names, 4, k=2)["verdict"] == "changed nothing measurable"
+    unchanged = streets.weights_effect(plain, plain + 0.001, shares, names, 4, k=2)
+    assert unchanged["verdict"] == "changed nothing measurable"
     with pytest.raises(ValueError, match="one IoU per class"):
         streets.weights_effect(plain[:5], weighted, shares, names, 4)
 

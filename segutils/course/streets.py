@@ -46,8 +46,8 @@ def weights_effect(plain, weighted, shares, names, ignore_index: int | None = No
 
     ``plain``, ``weighted``: per-class test IoU ``(K,)`` of the same model trained without and with them.
     Returns ``rows`` (``name, share, plain, weighted, change``), ``rare_plain``, ``rare_weighted`` (mean IoU of the
-    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "changed nothing measurable" (within
-    0.005).
+    rare classes, NaN ones left out), ``change`` and ``verdict``: "helped", "hurt" or "changed nothing measurable"
+    (within 0.005).
     """
     plain, weighted = np.asarray(plain, float), np.asarray(weighted, float)
     if plain.shape != weighted.shape or plain.shape != np.shape(shares):
