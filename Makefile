@@ -44,10 +44,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser
 
 test-unit: $(STAMP)
-	$(PY) -m pytest tests/
+	$(PY) -m pytest -n 2 --dist loadfile tests/
 
 test-notebooks: $(STAMP)
-	SEGUTILS_PROFILE=ci $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks/
+	SEGUTILS_PROFILE=ci $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks/
 
 test: lint test-unit test-notebooks
 

@@ -34,11 +34,12 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-#: Issue 14: the learner's part (everything outside course/) reads in a few sittings.
-LEARNER_LINE_CEILING = 6500
+#: The learner's part (everything outside course/) reads in a few sittings: 6,392 lines at issue 21's close,
+#: whose target was 5,500 (see the README's Layout).
+LEARNER_LINE_CEILING = 6400
 
 
-def test_learner_part_stays_within_6500_lines():
+def test_learner_part_stays_within_its_line_ceiling():
     lines = sum(len(_source(p).splitlines()) for p in LEARNER)
     assert lines <= LEARNER_LINE_CEILING, f"segutils outside course/ has {lines} lines (ceiling {LEARNER_LINE_CEILING})"
 

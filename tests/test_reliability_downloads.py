@@ -230,13 +230,18 @@ def test_a_damaged_cached_file_of_the_right_size_is_fetched_again_not_re_exporte
 def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
     from segutils.course.data import main
 
-    mirror = Mirror(stall=lambda path: True)
-    try:
-        _ctrl_c_when(mirror, stalled=2)
-        code = main(["download", "camvid", "--data-dir", str(tmp_path), "--mirror", mirror.url, "--workers", "2",
-                     "--quiet"])
-    finally:
-        mirror.close()
+    for attempt in (1, 2):  # CPython swallows a SIGINT that lands inside a weakref callback ("unraisable"): once more
+        mirror = Mirror(stall=lambda path: True)
+        try:
+            _ctrl_c_when(mirror, stalled=2)
+            code = main(["download", "camvid", "--data-dir", str(tmp_path), "--mirror", mirror.url, "--workers",
+                         "2", "--quiet"])
+        finally:
+            mirror.close()
+        if code == 130 or attempt == 2:
+            break
+        capsys.readouterr()
+        shutil.rmtree(tmp_path / "camvid", ignore_errors=True)
     assert code == 130
     assert capsys.readouterr().err == (
         f"Download of 'camvid' stopped by Ctrl-C: the files already verified (0 of 1402) are kept in "
