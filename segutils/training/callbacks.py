@@ -101,6 +101,8 @@ class LiveCurves(keras.callbacks.Callback):
 
         if get_ipython() is None:
             return
+        from matplotlib.ticker import MaxNLocator
+
         from ..plotting import pyplot
 
         plt = pyplot()
@@ -111,6 +113,7 @@ class LiveCurves(keras.callbacks.Callback):
                     values = self.history[name]
                     ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 0.96, 1.04 ticks
             ax.set_title(f"{self.title} {key}".strip())
             ax.legend()
         fig.tight_layout()
