@@ -113,7 +113,9 @@ class LiveCurves(keras.callbacks.Callback):
                     values = self.history[name]
                     ax.plot(range(1, len(values) + 1), values, marker="o", label=name)
             ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no 0.96, 1.04 ticks
+            epochs = max((len(v) for k, v in self.history.items() if k.endswith(key)), default=1)
+            ax.set_xlim(0.5, epochs + 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs, never 0.96
             ax.set_title(f"{self.title} {key}".strip())
             ax.legend()
         fig.tight_layout()
