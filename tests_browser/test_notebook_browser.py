@@ -154,15 +154,21 @@ def browser():
         browser.close()
 
 
+def open_and_run_all(browser, lab: Lab, name: str):
+    """A page on ``name`` in ``lab`` with every cell run: no cell shows an error, every cell ran."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(lab.url(f"lab/tree/{name}"))
+    state = run_all(page, timeout=600)
+    assert not state["errors"], state["errors"]
+    assert all(c is not None for c in state["counts"]), f"cells that did not run: {state['counts']}"
+    return page
+
+
 @pytest.mark.timeout(900)
 def test_notebook_06_runs_in_jupyterlab_and_its_explorer_redraws(browser):
     lab = Lab(NOTEBOOK, {"SEGUTILS_PROFILE": "ci"})
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(lab.url(f"lab/tree/{NOTEBOOK.name}"))
-        state = run_all(page, timeout=600)
-        assert not state["errors"], state["errors"]
-        assert all(c is not None for c in state["counts"]), f"cells that did not run: {state['counts']}"
+        page = open_and_run_all(browser, lab, NOTEBOOK.name)
         figure = explorer_figure(page)
         figure.scroll_into_view_if_needed()
         before_src, before_png = figure.get_attribute("src"), figure.screenshot()
@@ -192,11 +198,7 @@ def test_a_notebook_that_trains_runs_in_jupyterlab_and_draws_while_it_trains(bro
     notebook = ROOT / "notebooks" / name
     lab = Lab(notebook, {"SEGUTILS_PROFILE": "ci", "SEGUTILS_RUNS_DIR": str(tmp_path / "runs")})
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(lab.url(f"lab/tree/{name}"))
-        state = run_all(page, timeout=600)
-        assert not state["errors"], state["errors"]
-        assert all(c is not None for c in state["counts"]), f"cells that did not run: {state['counts']}"
+        page = open_and_run_all(browser, lab, name)
         cell = page.locator(".jp-Notebook .jp-Cell").nth(_fit_cell_index(notebook))
         cell.scroll_into_view_if_needed()
         figures = cell.locator(".jp-OutputArea-output img")
