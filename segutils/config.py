@@ -52,7 +52,7 @@ class Profile:
     patience: int = 5
     lr_patience: int = 3
     models: tuple[str, ...] = ("unet", "linknet")
-    streets: StreetBudget = StreetBudget("camvid", (144, 192), 4, 2, 30)  # cpu: 60 steps, 08 within 8 min
+    streets: StreetBudget = StreetBudget("camvid", (144, 192), 4, 2, 25)  # cpu: 50 steps, 08 within 8 min
 
     def as_dict(self) -> dict:
         """The profile as a plain dict."""
