@@ -5,7 +5,7 @@ dataset is cached (downloading it if a source answers; offline it stops at once,
 first notebook, naming the three ways on), then executes the notebooks with one progress line
 each, writes the executed copies, each kernel's stderr (``NN_name.kernel.log``) and
 ``summary.md`` / ``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with
-a non-zero exit code naming the notebook and the cell. Notebook 06 writes the comparison report
+a non-zero exit code naming the notebook and the cell. Notebook 06 (or 08) writes the comparison report
 (``report.md``, its table and figures) into the same folder, and the runner prints its table at
 the end.
 ``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
