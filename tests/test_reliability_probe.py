@@ -158,8 +158,9 @@ def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tm
     assert _make_compare(tmp_path, "camvid", tmp_path) == "camvid"
     notebooks = runner.ROOT / "notebooks"
     assert runner.compare_notebooks("camvid") == [notebooks / "08_street_scenes.ipynb"]  # its 4:3 aspect, not square
-    assert runner.compare_notebooks(str(tmp_path)) == [notebooks / "05_training.ipynb", notebooks / "06_comparison.ipynb"]
-    assert runner.compare_notebooks("membrane") == runner.compare_notebooks(str(tmp_path))
+    folder = runner.compare_notebooks(str(tmp_path))
+    assert folder == [notebooks / "05_training.ipynb", notebooks / "06_comparison.ipynb"]
+    assert runner.compare_notebooks("membrane") == folder
     with pytest.raises(ValueError) as err:
         runner.resolve_data(str(tmp_path / "nope"))
     assert str(err.value) == (

@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     if compared is not None and (args.notebooks or args.data is not None):
-        print("--compare picks the notebooks and DATASET itself: give it alone (with --param or --out)", file=sys.stderr)
+        print("--compare picks the notebooks and DATASET: give it alone (or with --param, --out)", file=sys.stderr)
         return 2
     paths = compare_notebooks(compared) if compared is not None else args.notebooks or course.notebooks()
     if not paths:
