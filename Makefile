@@ -32,13 +32,13 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m segutils.course.runner
 
-# Notebooks 05 and 06 on a folder holding images/ and masks/ (or a dataset's name), DATASET injected the papermill
+# Notebooks 05 and 06 on a folder holding images/ and masks/ (notebook 08 for DATA=camvid), DATASET injected the papermill
 # way. DATA reaches the runner verbatim, single-quoted (spaces, quotes, $ and any letters); the runner expands ~,
 # makes a relative path absolute and keeps a registered name (camvid) a name.
 quote = '$(subst ','"'"',$(value $1))'
 compare: $(STAMP)
 	@test -n $(call quote,DATA) || { echo "usage: make compare DATA=/path/to/folder (with images/ and masks/)"; exit 2; }
-	$(PY) -m segutils.course.runner notebooks/05_training.ipynb notebooks/06_comparison.ipynb --data $(call quote,DATA)
+	$(PY) -m segutils.course.runner --compare $(call quote,DATA)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser

@@ -133,7 +133,7 @@ def _make_compare(tmp_path, data, cwd):
     )
     assert done.returncode == 0, done.stderr
     argv, dataset = json.loads(done.stdout)
-    assert argv == ["-m", "segutils.course.runner", "notebooks/05_training.ipynb"]
+    assert argv == ["-m", "segutils.course.runner", "--compare"]
     return dataset
 
 
@@ -156,6 +156,11 @@ def test_weak_make_compare_with_paths_holding_spaces_non_ascii_tilde_or_relative
 
 def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tmp_path):
     assert _make_compare(tmp_path, "camvid", tmp_path) == "camvid"
+    notebooks = runner.ROOT / "notebooks"
+    assert runner.compare_notebooks("camvid") == [notebooks / "08_street_scenes.ipynb"]  # its 4:3 aspect, not square
+    folder = runner.compare_notebooks(str(tmp_path))
+    assert folder == [notebooks / "05_training.ipynb", notebooks / "06_comparison.ipynb"]
+    assert runner.compare_notebooks("membrane") == folder
     with pytest.raises(ValueError) as err:
         runner.resolve_data(str(tmp_path / "nope"))
     assert str(err.value) == (

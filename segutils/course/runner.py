@@ -5,12 +5,13 @@ dataset is cached (downloading it if a source answers; offline it stops at once,
 first notebook, naming the three ways on), then executes the notebooks with one progress line
 each, writes the executed copies, each kernel's stderr (``NN_name.kernel.log``) and
 ``summary.md`` / ``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with
-a non-zero exit code naming the notebook and the cell. Notebook 06 writes the comparison report
+a non-zero exit code naming the notebook and the cell. Notebook 06 (or 08) writes the comparison report
 (``report.md``, its table and figures) into the same folder, and the runner prints its table at
 the end.
 ``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
-papermill way (``make compare DATA=folder`` runs notebooks 05 and 06 with ``DATASET=folder``; a registered name
-such as ``DATA=camvid`` stays a name, a folder becomes its absolute path).
+papermill way. ``--compare DATA`` (what ``make compare DATA=...`` calls) runs the comparison for DATA: notebooks 05
+and 06 with ``DATASET=DATA`` (a folder becomes its absolute path), or, for CamVid, notebook 08, which trains at the
+images' own 4:3 aspect where 05 and 06 would squash them square.
 """
 
 from __future__ import annotations
@@ -195,6 +196,16 @@ def dataset_param(value) -> str:
     return text if text.strip().lower() in DATASETS else str(Path(text).expanduser().resolve())
 
 
+#: The notebooks ``--compare`` runs: 05 and 06, or notebook 08 for CamVid (trained at its 4:3 aspect, never square).
+COMPARE_NOTEBOOKS = {"camvid": ("08_street_scenes.ipynb",)}
+COMPARE_DEFAULT = ("05_training.ipynb", "06_comparison.ipynb")
+
+
+def compare_notebooks(dataset: str) -> list[Path]:
+    """The notebooks that compare the two models on ``dataset`` (as :func:`resolve_data` returns it)."""
+    return [ROOT / "notebooks" / name for name in COMPARE_NOTEBOOKS.get(dataset, COMPARE_DEFAULT)]
+
+
 #: The notebook that reads the profile's street-scenes dataset (``profile.streets.dataset``) instead of its own.
 STREETS_NOTEBOOK = "08_street_scenes.ipynb"
 
@@ -290,7 +301,7 @@ def write_summary(results: list[Result], out_dir: Path, profile: str) -> None:
 def print_report_table(report: Path) -> bool:
     """Print the comparison table of ``report`` (the first Markdown table in it); False when there is none."""
     if not report.exists():
-        print("No comparison report was written (notebook 06 did not run).")
+        print("No comparison report was written (notebook 06 or 08 did not run).")
         return False
     lines = report.read_text().splitlines()
     table = [
@@ -330,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME_OR_FOLDER",
         help="DATASET for every notebook: a registered name, or a folder (~ and relative paths work)",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="NAME_OR_FOLDER",
+        help="compare the two models on this data: notebooks 05 and 06, or 08 for camvid (make compare DATA=...)",
+    )
     args = parser.parse_args(argv)
 
     from segutils import config
@@ -340,14 +356,22 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     os.environ[config.ENV_VAR] = profile  # the kernels inherit it, so every notebook agrees
-    paths = args.notebooks or course.notebooks()
+    try:
+        compared = None if args.compare is None else resolve_data(args.compare)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if compared is not None and (args.notebooks or args.data is not None):
+        print("--compare picks the notebooks and DATASET: give it alone (or with --param, --out)", file=sys.stderr)
+        return 2
+    paths = compare_notebooks(compared) if compared is not None else args.notebooks or course.notebooks()
     if not paths:
         print("No notebooks found in notebooks/.", file=sys.stderr)
         return 2
     try:
         params = dict(parse_param(p) for p in args.param)
-        if args.data is not None:
-            params["DATASET"] = resolve_data(args.data)
+        if args.data is not None or compared is not None:
+            params["DATASET"] = compared if compared is not None else resolve_data(args.data)
         for path in paths:
             if not Path(path).is_file():
                 raise ValueError(f"no notebook {path}: give the path of an .ipynb file (default: all of notebooks/)")
@@ -374,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(err, file=sys.stderr)
         return 2
-    os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebook 06 writes report.md there
+    os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebooks 06 and 08 write report.md there
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []
     for path, share in zip(paths, shares, strict=True):

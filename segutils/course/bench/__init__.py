@@ -1,1 +1,7 @@
-"""Benchmarks: ``python -m segutils.course.bench pipeline`` and ``python -m segutils.course.bench models``."""
+"""Benchmarks: ``python -m segutils.course.bench pipeline``, ``models``, ``train`` and ``infer``."""
+
+
+def print_header(header: str, note: str = "") -> None:
+    """A results table's column names (and a ``note`` after them), underlined to their width."""
+    print(header + note)
+    print("-" * len(header))

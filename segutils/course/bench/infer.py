@@ -16,6 +16,8 @@ import argparse
 import resource
 import statistics
 
+from . import print_header
+
 
 def whole_image(model, image):
     """One forward pass on the image padded (mirrored) to a multiple of 32, cropped back."""
@@ -68,8 +70,7 @@ def main(argv: list[str]) -> int:
           f"image ({megapixels:.2f} MP), {len(grid)} tiles of {grid.tile[0]}x{grid.tile[1]}, batch {args.batch}, "
           f"CPU, median of {args.repeats} (keras {keras.__version__})")
     header = f"{'method':<20} {'seconds':>8} {'MP/s':>7} {'predicted MP':>13} {'vs whole':>9}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     reference = None
     for name, fn, predicted in methods:
         seconds = statistics.median(time_calls(fn, repeats=args.repeats))

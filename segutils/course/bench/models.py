@@ -13,6 +13,8 @@ import argparse
 import statistics
 import time
 
+from . import print_header
+
 THRESHOLD = 1.05
 
 
@@ -99,8 +101,7 @@ def main(argv: list[str]) -> int:
     print(f"training step, batch {args.batch}, {size}x{size}, CPU, median of {args.steps} after "
           f"{args.warmup} warm-up steps (keras {keras.__version__})")
     header = f"{'model':<18} {'params':>11} {'segutils ms':>12} {'reference ms':>13} {'ratio':>6}  <= {THRESHOLD}"
-    print(header)
-    print("-" * len(header))
+    print_header(header)
     all_ok = True
     for name, ours_fn, reference_fn in pairs:
         keras.backend.clear_session()

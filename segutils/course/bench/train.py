@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import print_header
+
 RATIO_TARGET, WAIT_TARGET = 1.05, 0.05
 
 
@@ -128,8 +130,7 @@ def main(argv: list[str]) -> int:
           f"epochs x {args.rounds} rounds, profile {args.profile} (LinkNet's encoder as that profile says)")
     header = (f"{'model':<8} {'fit s/epoch':>12} {'bare s/epoch':>13} {'ratio':>6} {'per round':>14} "
               f"{'batch wait':>11} {'vs memory':>10} {'fit s':>7} {'bare s':>7} {'fit wrote':>10}")
-    print(header + f"   targets: ratio <= {RATIO_TARGET}, batch wait < {WAIT_TARGET:.0%}")
-    print("-" * len(header))
+    print_header(header, f"   targets: ratio <= {RATIO_TARGET}, batch wait < {WAIT_TARGET:.0%}")
     ok = True
     for name in args.models.split(","):
         row = measure(name, args)
