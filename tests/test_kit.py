@@ -11,10 +11,10 @@ import pytest
 
 from segutils.course import kit, readiness
 from segutils.course.data import prefetch_encoder_weights, verify
+from segutils.course.downloads import fetch
 from segutils.course.mirror import check_mirror, make_server
-from segutils.data import download
-from segutils.data.fetch import weights
 from segutils.data.registry import read_manifest
+from segutils.models import weights
 
 WEIGHTS_NAME = "resnet34_imagenet_1000_no_top.h5"
 FAKE_WEIGHTS = b"HDF5 stand-in for the ImageNet encoder" * 100
@@ -36,7 +36,7 @@ def fake_encoder(monkeypatch, tmp_path):
 def instructor_data(shared_data, tmp_path, fake_encoder):
     """A data folder with membrane (copied through the verified download) and the fake weights."""
     data = tmp_path / "instructor-data"
-    download("membrane", data_dir=data, mirror=shared_data / "membrane", progress=False)
+    fetch("membrane", data_dir=data, mirror=shared_data / "membrane", progress=False)
     (data / "weights").mkdir()
     (data / "weights" / WEIGHTS_NAME).write_bytes(FAKE_WEIGHTS)
     return data
@@ -78,7 +78,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
     with loopback(root) as url:
         mirror = url + "/data/{name}/"
         assert check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
-        assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
+        assert fetch("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
         cached = weights.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
         copied = prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
     assert verify("membrane", data_dir=empty) == []

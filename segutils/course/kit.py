@@ -36,8 +36,7 @@ from pathlib import Path
 from segutils.course.data import DOWNLOAD_ALL
 from segutils.course.kit_runs import RunsError, collect_runs, packed_runs
 from segutils.course.mirror import ENCODERS, lan_address, make_server
-from segutils.data.fetch.downloads import WEIGHTS, check_file, data_root, sha256_of
-from segutils.data.registry import info, read_manifest
+from segutils.data.registry import WEIGHTS, check_file, data_root, info, read_manifest, sha256_of
 
 ROOT = "segutils-kit"
 REPO = Path(__file__).resolve().parents[2]
@@ -70,7 +69,7 @@ def pip_download(constraints: Path, dest: Path, platforms, python_version: str) 
 
 def _weights(data_dir) -> dict[str, Path]:
     """Kit path -> file of the encoder weights found in ``<data>/weights/`` and the Keras cache."""
-    from segutils.data.fetch import weights
+    from segutils.models import weights
 
     found = {}
     known = {i["name"]: i["md5"] for i in map(weights.imagenet_weights_info, ENCODERS) if i}
