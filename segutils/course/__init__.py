@@ -8,7 +8,7 @@ A learner never needs to open this folder, and nothing outside it imports it.
 - :mod:`.downloads`: verified downloads, ``course.fetch("membrane")`` (over :mod:`.transfer`: one checked file)
 - :mod:`.readiness`: the workshop checklist (``make check``)
 - :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
-- :mod:`.kit`: the offline workshop kit (``make offline-kit``)
+- :mod:`.kit`: the offline workshop kit (``make offline-kit``), unpacked and verified by :mod:`.kit_unpack`
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
 - :mod:`.exercises`: the answer checks of every notebook's exercises
