@@ -62,7 +62,7 @@ def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) 
 
 
 #: More things ``download-all`` fetches after the datasets, by name: each is called as
-#: ``fetch(data_dir=..., mirror=..., progress=bool)``.
+#: ``prefetch(data_dir=..., mirror=..., progress=bool)``.
 PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": prefetch_encoder_weights}
 
 
@@ -118,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             print(str(err) or "Stopped by Ctrl-C.", file=sys.stderr)
             return 130
     if args.command == "download-all":
-        for name, fetch in PREFETCHERS.items():
+        for name, prefetch in PREFETCHERS.items():
             try:
-                fetch(data_dir=args.data_dir, mirror=args.mirror, progress=not args.quiet)
+                prefetch(data_dir=args.data_dir, mirror=args.mirror, progress=not args.quiet)
                 print(f"{name}: ready")
             except Exception as err:  # noqa: BLE001 - report every failure, then exit 1
                 print(f"{name}: FAILED\n{err}", file=sys.stderr)
