@@ -10,6 +10,7 @@ import os
 import urllib.parse
 from pathlib import Path
 
+from segutils.course.transfer import DownloadError, Stop, fetch_file, run_all, sweep_stale_parts
 from segutils.data.registry import (
     DATASETS,
     ENV_DATA_DIR,
@@ -21,8 +22,6 @@ from segutils.data.registry import (
     mirror_url,
     read_manifest,
 )
-
-from segutils.course.transfer import DownloadError, Stop, fetch_file, run_all, sweep_stale_parts
 
 
 def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
