@@ -21,6 +21,13 @@ from segutils.course import catalog as course
 NOTEBOOKS = course.notebooks()
 
 
+@pytest.fixture(autouse=True)
+def _ci(monkeypatch):
+    """The ``ci`` profile: its datasets are generated, so ``course.setup()`` fetches nothing here (that part is
+    tested against a loopback mirror in ``test_data_download.py``)."""
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+
+
 @pytest.fixture
 def shell(monkeypatch):
     """An IPython shell that records the commands instead of running them; ``(shell, commands)``."""

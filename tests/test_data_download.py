@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 
 from segutils.course.data import PREFETCHERS, main, verify
-from segutils.data import DownloadError, download
-from segutils.data.fetch.downloads import base_url, data_root, default_data_dir
-from segutils.data.registry import read_manifest
+from segutils.course.downloads import DownloadError, base_url, fetch
+from segutils.data.registry import data_root, default_data_dir, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 _, ENTRIES = read_manifest("membrane.tsv")
@@ -92,7 +91,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_all_files_arrive_verified_and_a_second_run_downloads_nothing(mirror, tmp_path):
-    folder = download("membrane", progress=False)
+    folder = fetch("membrane", progress=False)
     assert folder == tmp_path / "cache" / "membrane"
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
     assert files == sorted(e.path for e in ENTRIES)  # 60 files, no temporary leftovers
@@ -101,15 +100,15 @@ def test_all_files_arrive_verified_and_a_second_run_downloads_nothing(mirror, tm
     assert verify("membrane") == []
     assert len(mirror.requests) == 60
 
-    assert download("membrane", progress=True) == folder
+    assert fetch("membrane", progress=True) == folder
     assert len(mirror.requests) == 60  # nothing fetched again
 
 
 def test_a_wrong_cached_file_is_fetched_again(mirror):
-    folder = download("membrane", progress=False)
+    folder = fetch("membrane", progress=False)
     (folder / LABEL7).write_bytes(b"not the label")
     assert verify("membrane") == [f"{LABEL7}: has 13 bytes, expected {dict((e.path, e.size) for e in ENTRIES)[LABEL7]}"]
-    download("membrane", progress=False)
+    fetch("membrane", progress=False)
     assert mirror.requests[60:] == [LABEL7]
     assert verify("membrane") == []
 
@@ -118,13 +117,13 @@ def test_a_wrong_cached_file_is_fetched_again(mirror):
     "spoil, words", [("corrupt", "checksum"), ("truncate", "truncated: received"), ("cut", "truncated: received")]
 )
 def test_a_bad_download_names_file_url_and_fix_and_replaces_nothing(mirror, spoil, words):
-    folder = download("membrane", progress=False)
+    folder = fetch("membrane", progress=False)
     good = _snapshot(folder)
     (folder / LABEL7).unlink()  # missing: will be fetched, badly
     (folder / IMAGE0).write_bytes(b"stale")  # present but wrong: re-fetched, badly
     getattr(mirror.server, spoil).update({LABEL7, IMAGE0})
     with pytest.raises(DownloadError) as err:
-        download("membrane", progress=False)
+        fetch("membrane", progress=False)
     message = str(err.value)
     for path in (LABEL7, IMAGE0):
         assert path in message and mirror.url + path in message
@@ -145,7 +144,7 @@ def test_an_unreachable_mirror_fails_fast_with_the_offline_advice(monkeypatch, t
     monkeypatch.setenv("SEGUTILS_MIRROR", url)
     start = time.monotonic()
     with pytest.raises(DownloadError) as err:
-        download("membrane", data_dir=tmp_path, progress=False)
+        fetch("membrane", data_dir=tmp_path, progress=False)
     assert time.monotonic() - start < 10
     message = str(err.value)
     assert "Could not download 60 of 60 files of 'membrane'" in message
@@ -162,7 +161,7 @@ def test_a_mirror_without_the_files_reports_http_404(monkeypatch, tmp_path):
     served = Mirror(empty)
     try:
         with pytest.raises(DownloadError) as err:
-            download("membrane", data_dir=tmp_path / "cache", mirror=served.url, progress=False, workers=4)
+            fetch("membrane", data_dir=tmp_path / "cache", mirror=served.url, progress=False, workers=4)
     finally:
         served.close()
     assert "HTTP 404" in str(err.value) and "the mirror argument" in str(err.value)
@@ -171,13 +170,13 @@ def test_a_mirror_without_the_files_reports_http_404(monkeypatch, tmp_path):
 
 def test_a_local_folder_or_file_url_works_as_mirror(shared_data, monkeypatch, tmp_path):
     monkeypatch.setenv("SEGUTILS_MIRROR", str(shared_data / "{name}"))  # a USB copy of the data folder
-    folder = download("membrane", data_dir=tmp_path / "a", progress=False)
+    folder = fetch("membrane", data_dir=tmp_path / "a", progress=False)
     assert verify("membrane", tmp_path / "a") == []
     monkeypatch.delenv("SEGUTILS_MIRROR")
-    download("membrane", data_dir=tmp_path / "b", mirror=(shared_data / "membrane").as_uri(), progress=False)
+    fetch("membrane", data_dir=tmp_path / "b", mirror=(shared_data / "membrane").as_uri(), progress=False)
     assert _snapshot(tmp_path / "b" / "membrane") == _snapshot(folder)
     with pytest.raises(DownloadError, match=r"(?s)missing: .*lacks some files"):
-        download("membrane", data_dir=tmp_path / "c", mirror=tmp_path / "nowhere", progress=False)
+        fetch("membrane", data_dir=tmp_path / "c", mirror=tmp_path / "nowhere", progress=False)
 
 
 def test_data_dir_and_mirror_defaults(monkeypatch, tmp_path):
@@ -193,16 +192,16 @@ def test_data_dir_and_mirror_defaults(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGUTILS_MIRROR", "http://10.0.0.1:8000/{name}")
     assert base_url("camvid") == ("http://10.0.0.1:8000/camvid/", "the mirror set by SEGUTILS_MIRROR")
     with pytest.raises(ValueError, match="no files to download"):
-        download("shapes")
+        fetch("shapes")
 
 
 def test_default_outside_a_checkout_is_the_user_cache(monkeypatch, tmp_path):
-    from segutils.data.fetch import downloads as dl
+    from segutils.data import registry
 
-    fake = tmp_path / "site-packages" / "segutils" / "data" / "downloads.py"
-    monkeypatch.setattr(dl, "__file__", str(fake))
+    fake = tmp_path / "site-packages" / "segutils" / "data" / "registry.py"
+    monkeypatch.setattr(registry, "__file__", str(fake))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert dl.default_data_dir() == tmp_path / "xdg" / "segutils"
+    assert registry.default_data_dir() == tmp_path / "xdg" / "segutils"
 
 
 def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_path):
@@ -242,6 +241,63 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     ],
 )
 def test_errors_are_sorted_into_the_right_advice(error, kind):
-    from segutils.data.fetch import transfer
+    from segutils.course import transfer
 
     assert transfer.kind(error) == kind
+
+
+# ---- course.setup(): the notebook's data fetched when absent (load itself never downloads) ----------------
+
+
+def test_setup_fetches_the_profiles_dataset_when_absent_and_nothing_when_present_or_in_ci(mirror, monkeypatch,
+                                                                                           tmp_path, capsys):
+    from segutils import course
+    from segutils.data import load
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")  # shapes and streets: generated, nothing to fetch
+    assert course.setup() is None and course.setup(data="streets") is None
+    assert mirror.requests == [] and not (tmp_path / "cache").exists()
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")  # membrane, from the loopback mirror of SEGUTILS_MIRROR
+    course.setup()
+    assert "TensorFlow" in capsys.readouterr().out
+    assert sorted(mirror.requests) == sorted(e.path for e in ENTRIES) and verify("membrane") == []
+    assert len(load("membrane", "val")) == 5
+    course.setup(drive=False)
+    assert len(mirror.requests) == 60  # present: nothing fetched again
+    (tmp_path / "cache" / "membrane" / LABEL7).unlink()
+    course.setup(data=None)
+    assert len(mirror.requests) == 60  # data=None: this notebook reads no dataset
+    course.setup()
+    assert mirror.requests[60:] == [LABEL7] and verify("membrane") == []
+
+
+def test_setup_that_cannot_fetch_says_why_and_the_notebook_goes_on(monkeypatch, tmp_path, capsys):
+    from segutils import course
+
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SEGUTILS_MIRROR", "http://127.0.0.1:9/{name}/")  # port 9: refused at once
+    assert course.setup() is None
+    out = capsys.readouterr().out
+    assert "\nCould not fetch 'membrane' now; `course.fetch(\"membrane\")` tries again.\n" in out
+    assert "Could not download 60 of 60 files of 'membrane' from http://127.0.0.1:9/membrane/" in out
+    assert "The mirror http://127.0.0.1:9/membrane/ does not answer" in out
+    with pytest.raises(ValueError, match="data='camvid': use 'dataset', 'streets', or None to fetch nothing."):
+        course.setup(data="camvid")
+
+
+def test_setup_asks_for_the_dataset_or_the_street_scenes_of_the_active_profile(monkeypatch):
+    from segutils.course import session
+
+    asked = []
+    monkeypatch.setattr(session, "fetch_missing", asked.append)
+    for profile in ("ci", "cpu", "gpu"):
+        monkeypatch.setenv("SEGUTILS_PROFILE", profile)
+        session.fetch_profile_data("dataset")
+        session.fetch_profile_data("streets")
+    assert asked == ["shapes", "streets", "membrane", "camvid", "membrane", "camvid"]
+    monkeypatch.setenv("SEGUTILS_PROFILE", "no-such-profile")  # the report says it is invalid; nothing fetched
+    session.fetch_profile_data("dataset")
+    assert len(asked) == 6

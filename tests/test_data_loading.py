@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from segutils import course
 from segutils.data import DataError, Split, load
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
@@ -53,12 +54,27 @@ def test_shapes_splits_are_generated_with_their_own_seeds():
     assert "3 pairs" in repr(train) and "array" not in repr(train)
 
 
+def test_a_registered_dataset_missing_on_disk_says_what_to_run_and_downloads_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SEGUTILS_MIRROR", str(tmp_path / "mirror"))  # a source is set: load still never fetches
+    message = _error("membrane")
+    assert message.startswith("membrane: 40 files missing or incomplete: train/image/")  # the 20 training pairs
+    assert message.endswith(
+        f"in {tmp_path / 'data' / 'membrane'}. Run `make data` (or `python -m segutils.course.data download "
+        'membrane`), or in a notebook `from segutils import course; course.fetch("membrane")`.'
+    )
+    elsewhere = _error("camvid", "test", data_dir=tmp_path / "usb")
+    assert elsewhere.startswith("camvid: 466 files missing or incomplete: test/")
+    assert elsewhere.endswith(f'course.fetch("camvid", data_dir={str(tmp_path / "usb")!r})`.')
+    assert not (tmp_path / "data").exists() and not (tmp_path / "usb").exists()
+
+
 def test_membrane_loads_from_the_cache_with_its_fixed_split(shared_data, monkeypatch, tmp_path):
     monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
-    message = _error("membrane", download=False)
+    message = _error("membrane")
     assert "make data" in message and str(tmp_path / "membrane") in message
-    monkeypatch.setenv("SEGUTILS_MIRROR", str(shared_data / "membrane"))  # download=True fetches from it
+    course.fetch("membrane", mirror=shared_data / "membrane", progress=False)  # what the message says to run
     splits = {name: load("membrane", name) for name in ("train", "val", "test")}
     assert {k: len(v) for k, v in splits.items()} == {"train": 20, "val": 5, "test": 5}
     assert len(set().union(*(s.names for s in splits.values()))) == 30

@@ -55,7 +55,10 @@ def _gpu_at_ci_sizes(name: str, folder, encoder) -> object:
 def rehearsal(tmp_path_factory, encoder_file):
     """Notebooks 05 then 06 run under ``SEGUTILS_PROFILE=gpu``; ``(records, report text, results)``."""
     folder = tmp_path_factory.mktemp("gpu")
-    env = {"SEGUTILS_PROFILE": "gpu", "SEGUTILS_RUNS_DIR": str(folder / "runs"), "SEGUTILS_REPORT_DIR": ""}
+    env = {"SEGUTILS_PROFILE": "gpu", "SEGUTILS_RUNS_DIR": str(folder / "runs"), "SEGUTILS_REPORT_DIR": "",
+           # the setup cell's fetch of the gpu profile's membrane fails at once (port 9 refuses), and the
+           # notebooks go on: the parameters cell reads shapes
+           "SEGUTILS_DATA_DIR": str(folder / "data"), "SEGUTILS_MIRROR": "http://127.0.0.1:9/{name}/"}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)

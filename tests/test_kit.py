@@ -9,12 +9,12 @@ from contextlib import contextmanager
 
 import pytest
 
-from segutils.course import kit, readiness
+from segutils.course import kit, kit_unpack, readiness
 from segutils.course.data import prefetch_encoder_weights, verify
+from segutils.course.downloads import fetch
 from segutils.course.mirror import check_mirror, make_server
-from segutils.data import download
-from segutils.data.fetch import weights
 from segutils.data.registry import read_manifest
+from segutils.models import weights
 
 WEIGHTS_NAME = "resnet34_imagenet_1000_no_top.h5"
 FAKE_WEIGHTS = b"HDF5 stand-in for the ImageNet encoder" * 100
@@ -36,7 +36,7 @@ def fake_encoder(monkeypatch, tmp_path):
 def instructor_data(shared_data, tmp_path, fake_encoder):
     """A data folder with membrane (copied through the verified download) and the fake weights."""
     data = tmp_path / "instructor-data"
-    download("membrane", data_dir=data, mirror=shared_data / "membrane", progress=False)
+    fetch("membrane", data_dir=data, mirror=shared_data / "membrane", progress=False)
     (data / "weights").mkdir()
     (data / "weights" / WEIGHTS_NAME).write_bytes(FAKE_WEIGHTS)
     return data
@@ -67,7 +67,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
     assert weights_entry == {"path": f"data/weights/{WEIGHTS_NAME}", "size": len(FAKE_WEIGHTS),
                              "sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}
 
-    root = kit.unpack(tmp_path / "kit.tar", tmp_path / "usb")
+    root = kit_unpack.unpack(tmp_path / "kit.tar", tmp_path / "usb")
     assert root == tmp_path / "usb" / "segutils-kit"
     assert json.loads((root / "MANIFEST.json").read_text()) == manifest
     sums = (root / "SHA256SUMS").read_text().splitlines()
@@ -78,7 +78,7 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
     with loopback(root) as url:
         mirror = url + "/data/{name}/"
         assert check_mirror(mirror, names=("membrane", "weights")) == {"membrane": None, "weights": None}
-        assert download("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
+        assert fetch("membrane", data_dir=empty, mirror=mirror, progress=False) == empty / "membrane"
         cached = weights.encoder_weights_path("resnet34", "imagenet", mirror=mirror)
         copied = prefetch_encoder_weights(data_dir=empty, mirror=mirror, progress=False)
     assert verify("membrane", data_dir=empty) == []
@@ -97,7 +97,7 @@ def test_without_the_server_the_same_fetch_fails(fake_encoder, tmp_path, monkeyp
 
 def test_check_mirror_names_what_it_does_not_serve(instructor_data, tmp_path):
     kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
-    root = kit.unpack(tmp_path / "kit.tar")
+    root = kit_unpack.unpack(tmp_path / "kit.tar")
     with loopback(root) as url:
         found = check_mirror(url + "/data/{name}/")
     assert found["membrane"] is None and found["weights"] is None
@@ -137,7 +137,7 @@ def test_pip_download_failure_says_what_to_do(monkeypatch, tmp_path):
 
     seen = []
     monkeypatch.setattr(kit.subprocess, "run", lambda cmd, **kw: seen.append(cmd) or Done())
-    with pytest.raises(kit.KitError, match="(?s)No matching distribution found.*or build with --no-wheels"):
+    with pytest.raises(kit_unpack.KitError, match="(?s)No matching distribution found.*or build with --no-wheels"):
         kit.pip_download(tmp_path / "constraints.txt", tmp_path, ["win_amd64"], "3.11")
     assert seen[0][-9:] == ["-r", str(tmp_path / "constraints.txt"), "--only-binary=:all:", "--python-version",
                             "3.11", "-d", str(tmp_path), "--platform", "win_amd64"]
@@ -145,7 +145,7 @@ def test_pip_download_failure_says_what_to_do(monkeypatch, tmp_path):
 
 def test_a_requested_dataset_must_be_complete(fake_encoder, tmp_path):
     (tmp_path / "data" / "membrane").mkdir(parents=True)
-    with pytest.raises(kit.KitError, match=r"membrane in .* fails its manifest \(60 of 60 files, e\.g\. "):
+    with pytest.raises(kit_unpack.KitError, match=r"membrane in .* fails its manifest \(60 of 60 files, e\.g\. "):
         kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "data", datasets=["membrane"], wheels=False)
     assert not (tmp_path / "kit.tar").exists() and not (tmp_path / "kit.tar.part").exists()
 
@@ -153,18 +153,18 @@ def test_a_requested_dataset_must_be_complete(fake_encoder, tmp_path):
 def test_damaged_weights_are_refused(fake_encoder, tmp_path):
     (tmp_path / "data" / "weights").mkdir(parents=True)
     (tmp_path / "data" / "weights" / WEIGHTS_NAME).write_bytes(b"truncated")
-    with pytest.raises(kit.KitError, match="does not match the md5 .* delete it and run `make data`"):
+    with pytest.raises(kit_unpack.KitError, match="does not match the md5 .* delete it and run `make data`"):
         kit.build(tmp_path / "kit.tar", data_dir=tmp_path / "data", wheels=False)
 
 
 def test_a_damaged_copy_is_caught(instructor_data, tmp_path):
     kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
-    root = kit.unpack(tmp_path / "kit.tar")
-    assert kit.verify(root) == []
+    root = kit_unpack.unpack(tmp_path / "kit.tar")
+    assert kit_unpack.verify(root) == []
     (root / "data" / "membrane" / "train" / "label" / "7.png").write_bytes(b"x")
     (root / "constraints.txt").unlink()
     damaged = "data/membrane/train/label/7.png: size or SHA-256 differs from MANIFEST.json"
-    assert kit.verify(root) == ["constraints.txt: missing", damaged]
+    assert kit_unpack.verify(root) == ["constraints.txt: missing", damaged]
     assert kit.main(["verify", str(root)]) == 1
 
 
@@ -177,7 +177,7 @@ def test_readiness_without_a_mirror_is_a_green_optional_row(monkeypatch):
 
 def test_readiness_checks_a_participant_against_the_kit(instructor_data, tmp_path, monkeypatch):
     kit.build(tmp_path / "kit.tar", data_dir=instructor_data, wheels=False)
-    root = kit.unpack(tmp_path / "kit.tar")
+    root = kit_unpack.unpack(tmp_path / "kit.tar")
     monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")  # membrane and the ImageNet encoder
     with loopback(root) as url:
         monkeypatch.setenv("SEGUTILS_MIRROR", url + "/data/{name}/")
@@ -250,14 +250,14 @@ def test_verify_of_a_truncated_archive_is_one_error_line_and_leaves_no_half_fold
 
 
 def test_a_tampered_archive_replaces_nothing_of_the_good_kit_beside_it(tmp_path, capsys):
-    good = kit.unpack(_small_kit(tmp_path, "good.tar"), tmp_path)
+    good = kit_unpack.unpack(_small_kit(tmp_path, "good.tar"), tmp_path)
     tampered = _small_kit(tmp_path, "kit.tar")
     tampered.write_bytes(tampered.read_bytes().replace(b"membrane pixels", b"membrane pixelz"))
     assert _one_error_line(capsys, ["verify", str(tampered)]) == (
         f"error: {tampered} is damaged (1 bad file, e.g. data/membrane/a.png: size or SHA-256 differs from "
         "MANIFEST.json): copy it again.")
-    with pytest.raises(kit.KitError, match="is damaged"):
-        kit.unpack(tampered, tmp_path)
+    with pytest.raises(kit_unpack.KitError, match="is damaged"):
+        kit_unpack.unpack(tampered, tmp_path)
     assert (good / "data/membrane/a.png").read_bytes() == b"membrane pixels"
     assert _tree(tmp_path) == sorted(["good.tar", "kit.tar", "segutils-kit", "segutils-kit/MANIFEST.json",
                                       "segutils-kit/data", "segutils-kit/data/membrane",
@@ -265,8 +265,8 @@ def test_a_tampered_archive_replaces_nothing_of_the_good_kit_beside_it(tmp_path,
 
 
 def test_a_good_archive_replaces_the_kit_beside_it_once_it_checks(tmp_path):
-    kit.unpack(_small_kit(tmp_path, "old.tar", text=b"old"), tmp_path)
-    root = kit.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path, replace=True)
+    kit_unpack.unpack(_small_kit(tmp_path, "old.tar", text=b"old"), tmp_path)
+    root = kit_unpack.unpack(_small_kit(tmp_path, "new.tar", text=b"new pixels"), tmp_path, replace=True)
     assert (root / "data/membrane/a.png").read_bytes() == b"new pixels"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".kit-")] == []
 

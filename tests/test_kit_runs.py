@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from segutils import config, training
-from segutils.course import fallback, kit
+from segutils.course import fallback, kit, kit_unpack
 from segutils.data import load
 
 TINY = dataclasses.replace(config.get("ci"), img_size=32, batch_size=2, epochs=2, steps_per_epoch=1)
@@ -51,8 +51,8 @@ def test_a_kits_runs_let_06_and_07_skip_training(room, tmp_path, monkeypatch, ca
         manifest["notes"])
 
     shutil.rmtree(room)  # the room never sees the instructor's folder
-    unpacked = kit.unpack(tmp_path / "kit.tar", tmp_path / "room")
-    assert kit.verify(unpacked) == []
+    unpacked = kit_unpack.unpack(tmp_path / "kit.tar", tmp_path / "room")
+    assert kit_unpack.verify(unpacked) == []
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(unpacked / "runs"))
     capsys.readouterr()
 

@@ -221,7 +221,7 @@ def fake_weights(tmp_path, monkeypatch):
     """A weights file on a workshop mirror folder, registered under a made-up pinned URL."""
     import hashlib
 
-    from segutils.data.fetch import weights
+    from segutils.models import weights
 
     served = tmp_path / "mirror" / "weights" / "resnet34_imagenet_1000_no_top.h5"
     served.parent.mkdir(parents=True)
@@ -238,7 +238,7 @@ def fake_weights(tmp_path, monkeypatch):
 
 
 def test_imagenet_weights_come_from_the_workshop_mirror_first(fake_weights, monkeypatch):
-    from segutils.data.fetch.weights import encoder_weights_path
+    from segutils.models.weights import encoder_weights_path
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[1] / "{name}"))
     path = encoder_weights_path("resnet34", "imagenet")
@@ -247,7 +247,7 @@ def test_imagenet_weights_come_from_the_workshop_mirror_first(fake_weights, monk
 
 
 def test_without_mirror_or_network_the_error_lists_every_origin(fake_weights, monkeypatch):
-    from segutils.data.fetch.weights import encoder_weights_path
+    from segutils.models.weights import encoder_weights_path
 
     monkeypatch.setenv("SEGUTILS_MIRROR", str(fake_weights.parents[2] / "empty" / "{name}"))
     with pytest.raises(EncoderWeightsError) as err:

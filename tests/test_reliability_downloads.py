@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from segutils.course import downloads as dl
 from segutils.course.data import verify
-from segutils.data import DataError, DownloadError, download, load
-from segutils.data.fetch import downloads as dl
+from segutils.course.downloads import DownloadError, fetch
+from segutils.data import DataError, load
 from segutils.data.registry import read_manifest, split_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +116,7 @@ def _download_until_ctrl_c(mirror: Mirror, name: str, data_dir, workers: int) ->
     try:
         _ctrl_c_when(mirror, stalled=workers)
         with pytest.raises(KeyboardInterrupt) as err:
-            download(name, data_dir=data_dir, mirror=mirror.url, workers=workers, progress=False)
+            fetch(name, data_dir=data_dir, mirror=mirror.url, workers=workers, progress=False)
     finally:
         mirror.close()
     return str(err.value)
@@ -145,8 +146,8 @@ def test_ctrl_c_keeps_the_membrane_files_already_verified(shared_data, tmp_path)
 def test_stale_part_files_of_a_killed_download_are_swept_by_the_next_one(tmp_path):
     mirror = Mirror(stall=lambda path: True)
     code = (
-        "from segutils.data import download\n"
-        f"download('camvid', data_dir={str(tmp_path)!r}, mirror={mirror.url!r}, workers=2, progress=False)\n"
+        "from segutils.course.downloads import fetch\n"
+        f"fetch('camvid', data_dir={str(tmp_path)!r}, mirror={mirror.url!r}, workers=2, progress=False)\n"
     )
     killed = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     try:
@@ -163,7 +164,7 @@ def test_stale_part_files_of_a_killed_download_are_swept_by_the_next_one(tmp_pat
     running = tmp_path / "camvid" / "train" / f".x.png.{os.getppid()}-1.part"  # a live process's transfer
     running.write_bytes(b"half")
     with pytest.raises(DownloadError):
-        download("camvid", data_dir=tmp_path, mirror=_dead_url(), progress=False)
+        fetch("camvid", data_dir=tmp_path, mirror=_dead_url(), progress=False)
     assert _files(tmp_path) == [str(running.relative_to(tmp_path))]
 
 
@@ -172,7 +173,7 @@ def test_a_wifi_login_page_instead_of_the_files_says_so_and_stops(tmp_path):
     mirror = Mirror(page=page)
     try:
         with pytest.raises(DownloadError) as err:
-            download("membrane", data_dir=tmp_path, mirror=mirror.url, workers=2, progress=False)
+            fetch("membrane", data_dir=tmp_path, mirror=mirror.url, workers=2, progress=False)
     finally:
         mirror.close()
     message = str(err.value)
@@ -190,7 +191,7 @@ def test_a_data_folder_under_a_file_gives_the_local_disk_advice_not_a_traceback(
     (tmp_path / "notes.txt").write_text("a file where a folder should be")
     target = tmp_path / "notes.txt" / "data"
     with pytest.raises(DownloadError) as err:
-        download("membrane", data_dir=target, mirror=_dead_url(), progress=False)
+        fetch("membrane", data_dir=target, mirror=_dead_url(), progress=False)
     message = str(err.value)
     assert message.startswith(f"Cannot create or write the data folder {target / 'membrane'} (NotADirectoryError")
     assert "set SEGUTILS_DATA_DIR (or data_dir=...) to a folder on a local disk that you can write to" in message
@@ -199,14 +200,14 @@ def test_a_data_folder_under_a_file_gives_the_local_disk_advice_not_a_traceback(
 def test_a_dead_mirror_says_the_mirror_is_down_and_a_dead_network_says_to_check_it(tmp_path, monkeypatch):
     url = _dead_url()
     with pytest.raises(DownloadError) as err:
-        download("membrane", data_dir=tmp_path, mirror=url, progress=False)
+        fetch("membrane", data_dir=tmp_path, mirror=url, progress=False)
     mirror_down = str(err.value)
     assert f"The mirror {url} does not answer: it is down" in mirror_down and "unset SEGUTILS_MIRROR" in mirror_down
     assert "set SEGUTILS_MIRROR to a workshop mirror" not in mirror_down
     monkeypatch.delenv("SEGUTILS_MIRROR", raising=False)
     monkeypatch.setattr(dl, "base_url", lambda name, mirror=None: (url, "the pinned source"))  # GitHub, offline
     with pytest.raises(DownloadError) as err:
-        download("membrane", data_dir=tmp_path, progress=False)
+        fetch("membrane", data_dir=tmp_path, progress=False)
     assert "check your internet connection, or set SEGUTILS_MIRROR to a workshop mirror" in str(err.value)
     assert "does not answer" not in str(err.value)
 
@@ -214,15 +215,18 @@ def test_a_dead_mirror_says_the_mirror_is_down_and_a_dead_network_says_to_check_
 def test_a_damaged_cached_file_of_the_right_size_is_fetched_again_not_re_exported(shared_data, tmp_path, monkeypatch):
     monkeypatch.setenv("SEGUTILS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SEGUTILS_MIRROR", str(shared_data / "membrane"))
-    download("membrane", progress=False)
+    fetch("membrane", progress=False)
     image = split_names(MEMBRANE, "membrane")["train"][0][0]
     cached = tmp_path / "membrane" / image
     good = cached.read_bytes()
     cached.write_bytes(good[:64] + b"\0" * (len(good) - 64))  # same size, no longer a PNG that decodes
-    message = str(pytest.raises(DataError, load, "membrane", "train", download=False).value)
+    message = str(pytest.raises(DataError, load, "membrane", "train").value)
     assert f"membrane: 1 damaged files: {image} in {tmp_path / 'membrane'}" in message
     assert "Run the download again: `make data`" in message and "re-export" not in message
-    split = load("membrane", "train")  # download=True: fetched again, then read
+    assert 'in a notebook `from segutils import course; course.fetch("membrane")`; it fetches only' in message
+    assert cached.read_bytes() != good  # load reads what is on disk and never downloads
+    fetch("membrane", progress=False)  # what the message says to run: the damaged file is fetched again
+    split = load("membrane", "train")
     assert cached.read_bytes() == good and len(split) == 20
     shutil.rmtree(tmp_path / "membrane")
 

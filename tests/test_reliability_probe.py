@@ -351,10 +351,10 @@ def test_weak_export_into_a_read_only_or_blocked_folder_names_it_and_the_fix(blo
 
 
 def test_bad6_kit_verify_of_another_good_kit_never_replaces_the_unpacked_one_without_replace(tmp_path, capsys):
-    from segutils.course import kit
+    from segutils.course import kit, kit_unpack
     from tests.test_kit import _small_kit
 
-    root = kit.unpack(_small_kit(tmp_path, "first.tar"), tmp_path)
+    root = kit_unpack.unpack(_small_kit(tmp_path, "first.tar"), tmp_path)
     (root / "NOTES.txt").write_text("room 4, projector code 1234")
     other = _small_kit(tmp_path, "other-good-kit.tar", text=b"other pixels")
     assert kit.main(["verify", str(other)]) == 1
@@ -375,15 +375,16 @@ def test_bad6_kit_verify_of_another_good_kit_never_replaces_the_unpacked_one_wit
 
 
 def test_bad6_a_damaged_unpacked_kit_is_repaired_only_with_replace(tmp_path):
-    from segutils.course import kit
+    from segutils.course import kit_unpack
     from tests.test_kit import _small_kit
 
     archive = _small_kit(tmp_path)
-    root = kit.unpack(archive, tmp_path)
+    root = kit_unpack.unpack(archive, tmp_path)
     (root / "data/membrane/a.png").write_bytes(b"edited")
-    with pytest.raises(kit.KitError, match=r"\(1 of its files differ, e.g. data/membrane/a.png: size or SHA-256"):
-        kit.unpack(archive, tmp_path)
-    assert kit.unpack(archive, tmp_path, replace=True) == root
+    differ = r"\(1 of its files differ, e.g. data/membrane/a.png: size or SHA-256"
+    with pytest.raises(kit_unpack.KitError, match=differ):
+        kit_unpack.unpack(archive, tmp_path)
+    assert kit_unpack.unpack(archive, tmp_path, replace=True) == root
     assert (root / "data/membrane/a.png").read_bytes() == b"membrane pixels"
 
 

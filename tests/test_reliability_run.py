@@ -4,8 +4,7 @@ import socket
 
 import nbformat
 
-from segutils.course import runner
-from segutils.data.fetch import downloads
+from segutils.course import downloads, runner
 
 WAYS_ON = (
     "Three ways on: run `make data` while online (it caches the datasets, so the course then runs offline); "

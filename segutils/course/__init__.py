@@ -3,10 +3,12 @@
 A learner never needs to open this folder, and nothing outside it imports it.
 
 - :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
-- :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, on Colab runs on Drive
+- :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, the profile's data
+  fetched if missing, on Colab runs on Drive
+- :mod:`.downloads`: verified downloads, ``course.fetch("membrane")`` (over :mod:`.transfer`: one checked file)
 - :mod:`.readiness`: the workshop checklist (``make check``)
 - :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
-- :mod:`.kit`: the offline workshop kit (``make offline-kit``)
+- :mod:`.kit`: the offline workshop kit (``make offline-kit``), unpacked and verified by :mod:`.kit_unpack`
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
 - :mod:`.exercises`: the answer checks of every notebook's exercises
@@ -33,4 +35,5 @@ from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN
     sync,
     write_notebook,
 )
+from .downloads import fetch  # noqa: F401 - `course.fetch("membrane")`, what load's DataError names
 from .session import setup  # noqa: F401 - every notebook's setup cell calls course.setup()

@@ -62,24 +62,28 @@ def badges_markdown(notebook: str) -> str:
 SETUP_MARKER = "# Setup: on Colab this installs segutils (the version matching this notebook) and keeps runs on Drive."
 #: A git ref Colab may install: a branch, a tag or a commit (no spaces, quotes or shell characters).
 REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+#: Notebooks whose setup cell asks ``course.setup`` for another of the profile's datasets than ``dataset``.
+SETUP_DATA = {"08_street_scenes.ipynb": "streets"}
 
 
-def setup_cell_source(ref: str = BRANCH) -> str:
+def setup_cell_source(ref: str = BRANCH, notebook: str = "") -> str:
     """The setup cell every notebook starts with; on Colab it installs ``segutils`` at git ``ref``.
 
     ``python -m segutils.course sync`` pins ``ref`` to the current commit (or a tag), so Colab installs
-    the ``segutils`` the notebook was written against; ``course.setup()`` does the rest (see its docstring).
+    the ``segutils`` the notebook was written against; ``course.setup()`` does the rest (see its docstring),
+    ``course.setup(data="streets")`` in the notebooks of :data:`SETUP_DATA`.
     """
     if not REF_PATTERN.fullmatch(ref):
         raise ValueError(f"{ref!r} is not a git ref the setup cell can install: use a branch, tag or commit name "
                          "made of letters, digits and . _ / -")
     extras = " ".join(COLAB_EXTRAS)
+    call = f'course.setup(data="{SETUP_DATA[notebook]}")' if notebook in SETUP_DATA else "course.setup()"
     return f"""{SETUP_MARKER}
 import sys
 if "google.colab" in sys.modules:
     %pip install -q --no-deps {extras} "segutils @ git+{REPO_URL}.git@{ref}"
 from segutils import config, course
-course.setup()  # versions and device; on Colab, runs go to Drive (course.setup(drive=False) keeps them local)"""
+{call}  # versions and device; on Colab, runs go to Drive (course.setup(drive=False) keeps them local)"""
 
 
 def pinned_ref(source: str) -> str | None:
@@ -136,7 +140,7 @@ def sync(directory: Path = NOTEBOOK_DIR, ref: str | None = None) -> list[Path]:
                     badges_markdown(path.name) if "colab-badge.svg" in line else line for line in lines
                 )
             if cell.cell_type == "code" and cell.source.startswith("# Setup:"):
-                cell.source = setup_cell_source(ref or pinned_ref(cell.source) or BRANCH)
+                cell.source = setup_cell_source(ref or pinned_ref(cell.source) or BRANCH, path.name)
         if nbformat.writes(nb) != before:
             write_notebook(nb, path)
             changed.append(path)
@@ -181,7 +185,7 @@ def new_notebook(filename: str, title: str, overview: str, parameters: str, cell
     params = v4.new_code_cell(f"{PARAMETERS_HEADER}\n{parameters.strip()}")
     params.metadata["tags"] = ["parameters"]
     nb = v4.new_notebook()
-    nb.cells = [v4.new_markdown_cell(head), v4.new_code_cell(setup_cell_source()), params]
+    nb.cells = [v4.new_markdown_cell(head), v4.new_code_cell(setup_cell_source(notebook=filename)), params]
     for kind, source in cells:
         make = v4.new_markdown_cell if kind == "markdown" else v4.new_code_cell
         nb.cells.append(make(source.strip()))
@@ -235,7 +239,7 @@ def convention_problems(nb, filename: str) -> list[str]:
             problems.append(f"missing section {section!r}")
     code = [c for c in nb.cells if c.cell_type == "code"]
     ref = pinned_ref(code[0].source) if code else None
-    if not code or not ref or not REF_PATTERN.fullmatch(ref) or code[0].source != setup_cell_source(ref):
+    if not code or not ref or not REF_PATTERN.fullmatch(ref) or code[0].source != setup_cell_source(ref, filename):
         problems.append("the first code cell is not the standard setup cell (run `python -m segutils.course sync`)")
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     if len(tagged) != 1:

@@ -15,17 +15,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from segutils.data.fetch.downloads import (
+from segutils.course.downloads import DownloadError, fetch
+from segutils.data.registry import (
+    DATASETS,
     ENV_DATA_DIR,
     ENV_MIRROR,
     WEIGHTS,
-    DownloadError,
     check_file,
     data_root,
     default_data_dir,
-    download,
+    info,
+    read_manifest,
 )
-from segutils.data.registry import DATASETS, info, read_manifest
 
 #: Datasets that ``download-all`` (``make data``) fetches.
 DOWNLOAD_ALL = ("membrane", "camvid")
@@ -43,7 +44,7 @@ def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) 
 
     The copy under the data folder makes that folder a complete mirror for a workshop.
     """
-    from segutils.data.fetch.weights import encoder_weights_path, imagenet_weights_info
+    from segutils.models.weights import encoder_weights_path, imagenet_weights_info
 
     cached = Path(encoder_weights_path("resnet34", "imagenet", mirror=mirror))
     copy = data_root(data_dir) / WEIGHTS / cached.name
@@ -61,7 +62,7 @@ def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) 
 
 
 #: More things ``download-all`` fetches after the datasets, by name: each is called as
-#: ``fetch(data_dir=..., mirror=..., progress=bool)``.
+#: ``prefetch(data_dir=..., mirror=..., progress=bool)``.
 PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": prefetch_encoder_weights}
 
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         try:
-            path = download(name, args.data_dir, args.mirror, args.workers, progress=not args.quiet)
+            path = fetch(name, args.data_dir, args.mirror, args.workers, progress=not args.quiet)
             print(f"{name}: all files present and verified in {path}")
         except DownloadError as err:
             print(f"{name}: FAILED\n{err}", file=sys.stderr)
@@ -117,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             print(str(err) or "Stopped by Ctrl-C.", file=sys.stderr)
             return 130
     if args.command == "download-all":
-        for name, fetch in PREFETCHERS.items():
+        for name, prefetch in PREFETCHERS.items():
             try:
-                fetch(data_dir=args.data_dir, mirror=args.mirror, progress=not args.quiet)
+                prefetch(data_dir=args.data_dir, mirror=args.mirror, progress=not args.quiet)
                 print(f"{name}: ready")
             except Exception as err:  # noqa: BLE001 - report every failure, then exit 1
                 print(f"{name}: FAILED\n{err}", file=sys.stderr)

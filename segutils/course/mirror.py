@@ -9,8 +9,7 @@ import urllib.error
 import urllib.request
 
 from segutils.course.data import DOWNLOAD_ALL
-from segutils.data.fetch.downloads import WEIGHTS, mirror_url
-from segutils.data.registry import info, read_manifest
+from segutils.data.registry import WEIGHTS, info, mirror_url, read_manifest
 
 ENCODERS = ("resnet34",)  # the backbones whose ImageNet weights the course uses
 
@@ -51,7 +50,7 @@ def check_mirror(mirror=None, names=(*DOWNLOAD_ALL, WEIGHTS), sample: int = 3) -
 
     Empty when no mirror is set (argument or ``SEGUTILS_MIRROR``).
     """
-    from segutils.data.fetch import weights
+    from segutils.models import weights
 
     found = {}
     for name in names:

@@ -155,7 +155,7 @@ def _disk() -> Check:
 
 
 def _writable() -> Check:
-    from segutils.data.fetch.downloads import ENV_DATA_DIR, data_root
+    from segutils.data.registry import ENV_DATA_DIR, data_root
 
     target = data_root()
     try:
@@ -216,14 +216,14 @@ def dataset_for_run(name: str, profile: str) -> str | None:
     Otherwise the one message ``make run`` stops with, before the first notebook: what is
     missing, why it cannot be downloaded now, and :data:`WAYS_ON`.
     """
-    from segutils.data.fetch.downloads import DownloadError, data_root, download
-    from segutils.data.registry import DATASETS
+    from segutils.course.downloads import DownloadError, fetch
+    from segutils.data.registry import DATASETS, data_root
 
     meta = DATASETS.get(str(name).strip().lower())
     if meta is None or meta.manifest is None:
         return None
     try:
-        download(meta.name)
+        fetch(meta.name)
         return None
     except DownloadError as err:
         why = next((f"{f['kind']}: {f['detail']}" for f in err.failures if f["kind"] != "skipped"), str(err))
@@ -237,7 +237,7 @@ def _mirror() -> Check:
     """With SEGUTILS_MIRROR set (a workshop), it must serve what the active profile downloads."""
     from segutils import config
     from segutils.course.mirror import check_mirror
-    from segutils.data.fetch.downloads import ENV_MIRROR, WEIGHTS
+    from segutils.data.registry import ENV_MIRROR, WEIGHTS
 
     found = check_mirror()
     if not found:

@@ -1,10 +1,10 @@
-"""Data: registry, verified downloads, loading, synthetic shapes, the tf.data pipeline.
+"""Data: registry, loading (files already on disk; ``make data`` or ``course.fetch`` downloads them), synthetic
+shapes, the tf.data pipeline.
 
 Taught in ``notebooks/01_data.ipynb``."""
 
 import importlib
 
-from .fetch.downloads import DownloadError, download  # noqa: F401
 from .loading import DataError, Split, load  # noqa: F401
 from .registry import DATASETS, DatasetInfo, info  # noqa: F401
 from .shapes import make_shapes  # noqa: F401
@@ -13,7 +13,7 @@ _PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "MaskFormat": "
              "AugmentConfig": "augment"}
 
 
-def __getattr__(name: str):  # lazy: the pipeline's names import TensorFlow, so downloading data starts without it
+def __getattr__(name: str):  # lazy: the pipeline's names import TensorFlow, so loading data starts without it
     if name not in _PIPELINE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_PIPELINE[name]}"), name)

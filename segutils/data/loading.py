@@ -12,10 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import is_whole, whole
-from .fetch import downloads as fetching
-from .fetch.downloads import check_file, data_root
 from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
-from .registry import DATASETS, SPLITS, DatasetInfo, read_manifest, seeded_split, split_names
+from .registry import DATASETS, SPLITS, DatasetInfo, check_file, data_root, read_manifest, seeded_split, split_names
 from .shapes import make_shapes, make_streets
 
 SHAPES_SIZES = {"train": 64, "val": 16, "test": 16}
@@ -63,17 +61,17 @@ def _read_pairs(pairs, channels, encoding, num_classes, raw=None, ignore_index=N
     return images, masks
 
 
-def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> Split:
+def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed) -> Split:
     _, entries = read_manifest(meta.manifest)
     pairs = _take(split_names(entries, meta.name)[split], subset, seed)
     root = data_root(data_dir) / meta.name
     by_path = {e.path: e for e in entries}
     bad = [p for pair in pairs for p in pair if check_file(root / p, by_path[p], full=False)]
-    make_data = f"`make data` (or `python -m segutils.course.data download {meta.name}`), or load(..., download=True)"
+    where = f", data_dir={str(data_dir)!r}" if data_dir else ""
+    make_data = (f"`make data` (or `python -m segutils.course.data download {meta.name}`), or in a notebook "
+                 f'`from segutils import course; course.fetch("{meta.name}"{where})`')
     if bad:
-        if not fetch:
-            raise DataError(f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run {make_data}.")
-        fetching.download(meta.name, data_dir)
+        raise DataError(f"{meta.name}: {listing(bad, 'files missing or incomplete')} in {root}. Run {make_data}.")
     paths = [(root / i, root / m) for i, m in pairs]
     try:
         images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
@@ -81,12 +79,9 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed, fetch) -> S
         damaged = [p for pair in pairs for p in pair if check_file(root / p, by_path[p], full=True)]
         if not damaged:
             raise
-        if not fetch:
-            raise DataError(f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the "
-                            f"bytes the manifest's SHA-256 names). Run the download again: {make_data}; it fetches "
-                            "only the damaged files.") from None
-        fetching.download(meta.name, data_dir)  # checks every SHA-256 and fetches the damaged files again
-        images, masks = _read_pairs(paths, meta.channels, meta.mask_encoding, meta.num_classes)
+        raise DataError(f"{meta.name}: {listing(damaged, 'damaged files')} in {root} (the right size, but not the "
+                        f"bytes the manifest's SHA-256 names). Run the download again: {make_data}; it fetches only "
+                        "the damaged files.") from None
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
 
 
@@ -189,13 +184,14 @@ def _load_folder(root: Path, split, subset, seed, palette, num_classes, ignore_i
 
 def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str | os.PathLike | None = None,
          subset: int | None = None, seed: int = 0, palette: dict | list | None = None, num_classes: int | None = None,
-         download: bool = True, size: int | tuple[int, int] = 128, ignore_index: int | None = None) -> Split:
+         size: int | tuple[int, int] = 128, ignore_index: int | None = None) -> Split:
     """One :class:`Split` of ``membrane``, ``camvid``, ``shapes`` or a folder (``images/`` and ``masks/``, or
     ``train/``, ``val/``, ``test/`` with both; a ``dataset.json`` may declare ``num_classes``, ``ignore_index``,
     ``class_names``).
 
     ``subset`` keeps that many pairs (seeded by ``seed``); ``palette`` maps RGB masks to classes; ``num_classes``
-    and ``ignore_index`` override a folder's; ``download`` fetches missing files; ``size``: the shapes' side.
+    and ``ignore_index`` override a folder's; ``size``: the shapes' side. A dataset's files are read from disk,
+    never downloaded: a :class:`DataError` says what to run when they are missing or damaged.
     Taught in ``notebooks/01_data.ipynb``."""
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")
@@ -207,5 +203,5 @@ def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str 
     if key == "streets":
         return _load_streets(split, subset, seed)
     if key in DATASETS:
-        return _load_registry(DATASETS[key], split, data_dir, subset, seed, download)
+        return _load_registry(DATASETS[key], split, data_dir, subset, seed)
     return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes, ignore_index)

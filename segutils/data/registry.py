@@ -1,9 +1,12 @@
-"""The datasets the package knows: what each holds, where it comes from (a pinned, checked manifest), how it splits.
+"""The datasets the package knows: what each holds, where it comes from (a pinned, checked manifest, or a mirror),
+where its files are kept and how a kept file is checked, how it splits.
 
 Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -13,6 +16,10 @@ from typing import NamedTuple
 import numpy as np
 
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
+ENV_MIRROR = "SEGUTILS_MIRROR"
+#: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
+WEIGHTS = "weights"
 SPLITS = ("train", "val", "test")
 #: Seed of every fixed split, never the ``seed`` given to ``load``: splits cannot leak into each other.
 SPLIT_SEED = 2012
@@ -65,6 +72,57 @@ def read_manifest(manifest: str) -> tuple[str, tuple[ManifestEntry, ...]]:
             except ValueError as err:
                 raise ValueError(f"{manifest} line {number} is not path<TAB>bytes<TAB>sha256: {line!r}") from err
     return base_url.group(1).strip(), tuple(entries)
+
+
+def default_data_dir() -> Path:
+    """``data/`` in a writable checkout of the repository, else ``~/.cache/segutils`` (or ``$XDG_CACHE_HOME``'s)."""
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "pyproject.toml").is_file() and (repo / "segutils").is_dir():
+        target = repo / "data"
+        if os.access(target if target.exists() else repo, os.W_OK):
+            return target
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segutils"
+
+
+def data_root(data_dir: str | os.PathLike | None = None) -> Path:
+    """The cache folder (one ``<name>/`` per dataset): ``data_dir``, else ``SEGUTILS_DATA_DIR``, else the default."""
+    chosen = data_dir or os.environ.get(ENV_DATA_DIR, "").strip()
+    return Path(chosen).expanduser() if chosen else default_data_dir()
+
+
+def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str] | None:
+    """``(url, source)`` of the mirror for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None."""
+    source = "the mirror argument" if mirror else f"the mirror set by {ENV_MIRROR}"
+    chosen = str(mirror or os.environ.get(ENV_MIRROR) or "").strip().replace("{name}", name)
+    if not chosen:
+        return None
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", chosen):  # a plain folder: a USB copy
+        chosen = Path(chosen).expanduser().resolve().as_uri()
+    return chosen.rstrip("/") + "/", source
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:
+    """``None`` if ``path`` matches its manifest entry, else what is wrong; ``full=False``: not the SHA-256."""
+    if not path.is_file():
+        return "missing"
+    size = path.stat().st_size
+    if size != entry.size:
+        return f"has {size} bytes, expected {entry.size}"
+    if full and sha256_of(path) != entry.sha256:
+        return "has the right size but the wrong SHA-256 (damaged or a different version)"
+    return None
+
+
+def titled(page: bytes) -> str:
+    """``, titled '...'`` with the ``<title>`` of a web page's first bytes (one saved in place of a file), or ``""``."""
+    found = re.search(rb"<title[^>]*>(.*?)</title>", page, re.I | re.S)
+    return f", titled {found.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if found else ""
 
 
 def natural_key(name: str) -> list:

@@ -10,9 +10,9 @@ import keras
 
 from .. import config
 from ..checks import whole
-from ..data.fetch.weights import EncoderWeightsError
 from .linknet import build_linknet, build_unet_encoder
 from .unet import build_unet
+from .weights import EncoderWeightsError
 
 MODEL_NAMES = ("unet", "linknet", "unet-resnet34")
 #: The models on the pretrained ResNet34 encoder, and their names in messages.

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from ..data.fetch import weights
+from . import weights
 from .unet import check_input_shape, check_input_size, check_sides_on_call, final_activation, output_layer
 
 

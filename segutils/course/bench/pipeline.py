@@ -6,7 +6,7 @@ without a cache (so every image is decoded again) and reports images/s; then the
 batch of the cached pipeline, the work a training step shares its cores with.
 
 ``--fit unet,linknet`` then trains each model with ``segutils.training.fit`` on membrane
-(``load("membrane")``, so ``SEGUTILS_MIRROR`` applies) at the cpu profile's sizes, with the
+(fetched first if missing, so ``SEGUTILS_MIRROR`` applies) at the cpu profile's sizes, with the
 default augmentation, for ``--epochs`` x ``--steps``, ``--rounds`` times, and prints the run
 record's ``timings.batch_wait_share`` (the steps' time waiting for their batches, target under 5%)
 and the step against a fit on one batch in memory (shown, noisy on a shared machine) per round.
@@ -31,7 +31,7 @@ WAIT_TARGET = 0.05
 
 def default_data() -> Path | None:
     """The membrane training folder: the course data dir first, then ``../shared/data``."""
-    from segutils.data.fetch.downloads import data_root
+    from segutils.data.registry import data_root
 
     candidates = [data_root() / "membrane" / "train", SHARED]
     return next((c for c in candidates if (c / "image").is_dir() and (c / "label").is_dir()), None)
@@ -90,10 +90,12 @@ def fit_wait(name: str, size: int, batch: int, epochs: int, steps: int, seed: in
     import keras
 
     from segutils import config, training
+    from segutils.course.downloads import fetch_missing
     from segutils.data import load, make_dataset
     from segutils.models import build_model
 
     profile = dataclasses.replace(config.get("cpu"), img_size=size, batch_size=batch, encoder_weights=None)
+    fetch_missing("membrane")
     train, val = load("membrane", "train"), load("membrane", "val")
     train_ds = make_dataset(train, size, batch, training=True, seed=seed, repeat=True)
     val_ds = make_dataset(val, size, batch)

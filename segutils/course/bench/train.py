@@ -27,8 +27,10 @@ RATIO_TARGET, WAIT_TARGET = 1.05, 0.05
 
 
 def _data(args):
+    from segutils.course.downloads import fetch_missing
     from segutils.data import load, make_dataset
 
+    fetch_missing(args.dataset)  # a registered dataset not yet on disk; nothing for shapes or a folder
     kwargs = dict(subset=args.images, seed=0)
     train, val = load(args.dataset, "train", **kwargs), load(args.dataset, "val", **kwargs)
     size = args.size

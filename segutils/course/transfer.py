@@ -1,6 +1,6 @@
 """One checked file transfer (to a hidden ``.part``, renamed once checked) and the threads that run them.
 
-Behind ``segutils.data.load`` (``notebooks/01_data.ipynb``)."""
+Behind :func:`segutils.course.downloads.fetch` (``make data``, ``course.setup()``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..registry import ManifestEntry
+from segutils.data.registry import ManifestEntry, titled
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection: offline shows up fast
 READ_TIMEOUT = 30.0  # seconds a started transfer may stall
@@ -157,12 +157,6 @@ def _web_page(response, first: bytes, path: str) -> str | None:
     return f"the server answered with a web page ({ctype or 'HTML'}{titled(first)}) instead of the file"
 
 
-def titled(page: bytes) -> str:
-    """``, titled '...'`` with the ``<title>`` of a web page's first bytes, or ``""``."""
-    found = re.search(rb"<title[^>]*>(.*?)</title>", page, re.I | re.S)
-    return f", titled {found.group(1).decode('utf-8', 'replace').strip()[:60]!r}" if found else ""
-
-
 def _attempt(entry: ManifestEntry, url: str, tmp: Path, dest: Path, bar, stop: Stop) -> tuple[dict | None, int]:
     """One try: ``(failure or None, bytes shown on the bar)``; raises what the transfer raised."""
     received, shown, digest = 0, 0, hashlib.sha256()
@@ -191,7 +185,7 @@ def _attempt(entry: ManifestEntry, url: str, tmp: Path, dest: Path, bar, stop: S
     return None, shown
 
 
-def fetch(entry: ManifestEntry, url: str, dest: Path, bar, stop: Stop) -> dict | None:
+def fetch_file(entry: ManifestEntry, url: str, dest: Path, bar, stop: Stop) -> dict | None:
     """Download one file to ``dest`` through a checked temporary file, on a tqdm ``bar``; a failure dict or ``None``."""
     failure, _local.stop = None, stop
     for attempt in range(RETRIES + 1):

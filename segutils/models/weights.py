@@ -11,8 +11,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 
-from .downloads import WEIGHTS, mirror_url
-from .transfer import titled
+from ..data.registry import WEIGHTS, mirror_url, titled
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 

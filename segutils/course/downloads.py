@@ -1,72 +1,32 @@
-"""Verified downloads: every file checked against the manifest's size and SHA-256, landing atomically.
+"""Verified downloads (``make data``, ``course.fetch``, ``course.setup()``): every file checked against the
+manifest's size and SHA-256, landing atomically; mirrors, retries, a progress bar, Ctrl-C that keeps what arrived.
 
-Taught in ``notebooks/01_data.ipynb``."""
+``segutils.data.load`` never downloads: it reads what is on disk and says what to run when files are missing.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import urllib.parse
 from pathlib import Path
 
-from ..registry import ManifestEntry, info, read_manifest
-from .transfer import DownloadError, Stop, fetch, run_all, sweep_stale_parts
-
-ENV_DATA_DIR = "SEGUTILS_DATA_DIR"
-ENV_MIRROR = "SEGUTILS_MIRROR"
-#: Mirror sub-folder (the ``{name}`` of ``SEGUTILS_MIRROR``) that holds pretrained weights.
-WEIGHTS = "weights"
-
-
-def default_data_dir() -> Path:
-    """``data/`` in a writable checkout of the repository, else ``~/.cache/segutils`` (or ``$XDG_CACHE_HOME``'s)."""
-    repo = Path(__file__).resolve().parents[3]
-    if (repo / "pyproject.toml").is_file() and (repo / "segutils").is_dir():
-        target = repo / "data"
-        if os.access(target if target.exists() else repo, os.W_OK):
-            return target
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "segutils"
-
-
-def data_root(data_dir: str | os.PathLike | None = None) -> Path:
-    """The cache folder (one ``<name>/`` per dataset): ``data_dir``, else ``SEGUTILS_DATA_DIR``, else the default."""
-    chosen = data_dir or os.environ.get(ENV_DATA_DIR, "").strip()
-    return Path(chosen).expanduser() if chosen else default_data_dir()
-
-
-def mirror_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str] | None:
-    """``(url, source)`` of the mirror for ``name`` (argument, else ``SEGUTILS_MIRROR``), or None."""
-    source = "the mirror argument" if mirror else f"the mirror set by {ENV_MIRROR}"
-    chosen = str(mirror or os.environ.get(ENV_MIRROR) or "").strip().replace("{name}", name)
-    if not chosen:
-        return None
-    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", chosen):  # a plain folder: a USB copy
-        chosen = Path(chosen).expanduser().resolve().as_uri()
-    return chosen.rstrip("/") + "/", source
+from segutils.course.transfer import DownloadError, Stop, fetch_file, run_all, sweep_stale_parts
+from segutils.data.registry import (
+    DATASETS,
+    ENV_DATA_DIR,
+    ENV_MIRROR,
+    ManifestEntry,
+    check_file,
+    data_root,
+    info,
+    mirror_url,
+    read_manifest,
+)
 
 
 def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
     """``(url, source)``: the root URL files of ``name`` come from and what chose it."""
     return mirror_url(name, mirror) or (info(name).base_url, "the pinned source")
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def check_file(path: Path, entry: ManifestEntry, full: bool = True) -> str | None:
-    """``None`` if ``path`` matches its manifest entry, else what is wrong; ``full=False``: not the SHA-256."""
-    if not path.is_file():
-        return "missing"
-    size = path.stat().st_size
-    if size != entry.size:
-        return f"has {size} bytes, expected {entry.size}"
-    if full and sha256_of(path) != entry.sha256:
-        return "has the right size but the wrong SHA-256 (damaged or a different version)"
-    return None
 
 
 _ADVICE = {
@@ -130,12 +90,12 @@ def _interrupted(name: str, dest: Path, kept: int | None, total: int) -> Keyboar
                              f"in {dest}; run the download again to fetch the rest.")
 
 
-def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None,
-             workers: int = 8, progress: bool = True) -> Path:
-    """Fetch and verify the files of ``membrane`` or ``camvid``; their folder.
+def fetch(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os.PathLike | None = None,
+          workers: int = 8, progress: bool = True) -> Path:
+    """Fetch and verify the files of ``membrane`` or ``camvid`` (only those missing or damaged); their folder.
 
-    A :class:`DownloadError` names the failed files, their URLs and the fix; Ctrl-C keeps the verified files.
-    Taught in ``notebooks/01_data.ipynb``."""
+    In a notebook: ``from segutils import course; course.fetch("membrane")``. A :class:`DownloadError` names the
+    failed files, their URLs and the fix; Ctrl-C keeps the verified files."""
     meta = info(name)
     if meta.manifest is None:
         raise ValueError(f"{meta.name!r} has no files to download: it is generated or read from your folder.")
@@ -158,7 +118,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str |
     stop, landed = Stop(), []
 
     def one(entry: ManifestEntry) -> dict | None:
-        failure = fetch(entry, root + urllib.parse.quote(entry.path), dest / entry.path, bar, stop)
+        failure = fetch_file(entry, root + urllib.parse.quote(entry.path), dest / entry.path, bar, stop)
         if failure is None:
             landed.append(entry.path)
         return failure
@@ -172,3 +132,16 @@ def download(name: str, data_dir: str | os.PathLike | None = None, mirror: str |
     if failures:
         raise _error(meta.name, failures, len(entries), root, source, dest, stop.reason)
     return dest
+
+
+def fetch_missing(name: str, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Path | None:
+    """:func:`fetch` a registered dataset when some of its files are not on disk (a size check, no SHA-256).
+
+    None for a generated dataset (``shapes``, ``streets``) or a folder; else the dataset's folder."""
+    meta = DATASETS.get(str(name).strip().lower())
+    if meta is None or meta.manifest is None:
+        return None
+    root = data_root(data_dir) / meta.name
+    if any(check_file(root / e.path, e, full=False) for e in read_manifest(meta.manifest)[1]):
+        return fetch(meta.name, data_dir, progress=progress)
+    return root

@@ -1,1 +1,0 @@
-"""Fetching: verified downloads, parallel transfers, encoder weights files; behind ``load(..., download=True)``."""
