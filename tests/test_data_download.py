@@ -301,3 +301,7 @@ def test_setup_asks_for_the_dataset_or_the_street_scenes_of_the_active_profile(m
     monkeypatch.setenv("SEGUTILS_PROFILE", "no-such-profile")  # the report says it is invalid; nothing fetched
     session.fetch_profile_data("dataset")
     assert len(asked) == 6
+    monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
+    monkeypatch.setenv(session.FETCH_ENV_VAR, "0")  # the runner fetched what its notebooks read
+    session.fetch_profile_data("dataset")
+    assert len(asked) == 6

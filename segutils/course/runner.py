@@ -380,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     from segutils.course.readiness import dataset_for_run
+    from segutils.course.session import FETCH_ENV_VAR
 
     if "DATASET" in params:
         params["DATASET"] = dataset_param(params["DATASET"])
@@ -399,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebooks 06 and 08 write report.md there
+    os.environ[FETCH_ENV_VAR] = "0"  # fetched above: what the notebooks read, and only that (DATA=folder: no membrane)
     print(f"Running {len(paths)} notebooks in the {profile} profile; output in {out_dir}")
     results = []
     for path, share in zip(paths, shares, strict=True):

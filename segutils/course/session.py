@@ -17,6 +17,8 @@ from .downloads import DownloadError, fetch_missing
 
 #: What ``setup(data=...)`` may name: the profile's ``dataset`` (notebooks 00-07), or its ``streets`` one (08).
 DATA = ("dataset", "streets")
+#: Set to 0 by the runner, which fetched what its notebooks read (``make compare DATA=folder`` reads no membrane).
+FETCH_ENV_VAR = "SEGUTILS_SETUP_FETCH"
 
 
 def setup(drive: bool = True, data: str | None = "dataset") -> None:
@@ -44,6 +46,8 @@ def setup(drive: bool = True, data: str | None = "dataset") -> None:
 
 def fetch_profile_data(data: str = "dataset") -> None:
     """Fetch the active profile's ``data`` (one of :data:`DATA`) when it is a registered dataset not on disk."""
+    if os.environ.get(FETCH_ENV_VAR) == "0":
+        return
     try:
         profile = config.active()
     except config.UnknownProfileError:
