@@ -14,3 +14,9 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "membrane").is_dir():
         pytest.skip(f"{SHARED_DATA} is absent: the real-data tests need ../shared beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _setup_fetches(monkeypatch):
+    """``runner.main`` run in-process sets SEGUTILS_SETUP_FETCH=0 for its kernels; no test inherits it."""
+    monkeypatch.delenv("SEGUTILS_SETUP_FETCH", raising=False)
