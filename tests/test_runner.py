@@ -18,12 +18,13 @@ def _notebook(path, *sources):
 
 def test_all_pass_writes_executed_copies_and_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
-    first = _notebook(tmp_path / "00_a.ipynb", "import os\nprint(os.environ['SEGUTILS_PROFILE'])")
+    first = _notebook(tmp_path / "00_a.ipynb", "import os\nprint(os.environ['SEGUTILS_PROFILE'], "
+                      "os.environ['SEGUTILS_SETUP_FETCH'])")
     second = _notebook(tmp_path / "01_b.ipynb", "x = 6 * 7", "print(x)")
     assert runner.main([str(first), str(second), "--out", str(tmp_path / "runs")]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     executed = nbformat.read(run_dir / "00_a.ipynb", as_version=4)
-    assert executed.cells[1].outputs[0]["text"] == "ci\n"
+    assert executed.cells[1].outputs[0]["text"] == "ci 0\n"  # the runner fetched: course.setup() fetches nothing
     assert nbformat.read(run_dir / "01_b.ipynb", as_version=4).cells[2].outputs[0]["text"] == "42\n"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["profile"] == "ci"
