@@ -18,7 +18,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: The course in order: notebook file and what it teaches (later issues add 04-06).
 PLAN = [
     ("00_setup.ipynb", "Set up: what the course teaches, profiles and their budgets, the environment report"),
-    ("01_data.ipynb", "Data: datasets, verified downloads, your own folder, masks, joint augmentation, tf.data"),
+    ("01_data.ipynb", "Data: datasets, your own folder, masks, joint augmentation, tf.data"),
     ("02_unet.ipynb", "U-Net block by block: double conv, encoder, bottleneck, decoder with skips; then train it"),
     ("03_linknet.ipynb", "LinkNet on a pretrained ResNet34: encoder stages, the decoder block by hand"),
     ("04_losses_metrics.ipynb", "Losses and metrics: the accuracy trap, IoU, Dice, focal, combined losses"),
