@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from segutils.evaluation import (
-    compare,
-    conclusion,
-    evaluate,
-    region_scores,
-    run_row,
-    time_to_reach,
-    write_report,
-)
+from segutils.compare_plots import time_to_reach
+from segutils.course.report import conclusion, write_report
+from segutils.evaluation import compare, evaluate, region_scores, run_row
 from segutils.predict import ends_in_logits, predict_masks
 
 from .heads import head_model, ramp

@@ -414,7 +414,8 @@ def _runs(dataset, **sizes):
 
 
 def test_bad9_the_report_of_make_compare_names_the_folder_and_the_split_sizes(tmp_path):
-    from segutils.evaluation import compare, write_report
+    from segutils.course.report import write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     folder = "/home/me/my cells/é"
@@ -428,8 +429,8 @@ def test_bad9_the_report_of_make_compare_names_the_folder_and_the_split_sizes(tm
 
 
 def test_bad9_a_registered_dataset_is_named_and_runs_on_two_datasets_are_flagged(tmp_path):
-    from segutils.evaluation import compare, write_report
-    from segutils.evaluation.report import data_lines
+    from segutils.course.report import data_lines, write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     report = write_report(tmp_path, compare(_rows([0.8], [0.7])), profile={"dataset": "camvid"}, runs=_runs("camvid"))
@@ -793,7 +794,8 @@ def test_probe_a_missing_notebook_or_kit_is_one_line(tmp_path, monkeypatch, caps
 
 
 def test_probe_write_report_to_a_tilde_folder(tmp_path, monkeypatch):
-    from segutils.evaluation import compare, write_report
+    from segutils.course.report import write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -1,6 +1,5 @@
-"""The comparison's conclusion written from measured numbers, and its report file.
-
-Taught in ``notebooks/06_comparison.ipynb``."""
+"""The comparison's report: its conclusion written from measured numbers, and ``report.md`` with the table, data,
+protocol, figures, machine, profile and versions (notebook 06's *Behind the scenes*, ``make compare``)."""
 
 from __future__ import annotations
 
@@ -11,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .stats import paired_bootstrap, verdict
-from .table import Table
-from .writeup import WRITEUP_NAME
+from ..data.sources import parse_size
+from ..evaluation.stats import paired_bootstrap, verdict
+from ..evaluation.table import Table
+from ..evaluation.writeup import WRITEUP_NAME
 
 #: The original write-up's claims, shown beside the measured figures.
 CLAIMS = {"accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
@@ -26,16 +26,6 @@ GAPS = (
     ("unet-resnet34", "unet", "mostly the encoder's effect: ResNet34 against U-Net's own encoder, both decoders "
      "concatenating skips (their widths differ)"),
 )
-
-
-def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
-    """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
-    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``."""
-    history = record.get("history", {}).get(metric, [])
-    for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
-        if value >= target:
-            return float(epoch), float(elapsed)
-    return math.nan, math.nan
 
 
 def _speed(table: Table, models: list[str]) -> list[str]:
@@ -173,3 +163,13 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
     path = directory / "report.md"
     path.write_text("\n".join(parts))
     return path
+
+
+def scoring_note(masks, size) -> str:
+    """A Markdown line for the conclusion: scored at the labels' own sizes, from predictions at ``size``."""
+    size = "{} x {}".format(*parse_size(size))
+    sizes = sorted({tuple(np.shape(m)[:2]) for m in masks}, reverse=True)
+    shown = ", ".join(f"{h} x {w}" for h, w in sizes[:3]) + (f" and {len(sizes) - 3} more" if len(sizes) > 3 else "")
+    return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size}, its "
+            "probabilities were resized to each label's own size (bilinear) and thresholded there; the labels "
+            "were never resized.")
