@@ -23,13 +23,6 @@ def _moved(what: str, error: Exception) -> CompatError:
                        "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .).")
 
 
-def check_versions() -> list[str]:
-    """The installed packages whose major.minor version is not in :data:`TESTED` (empty when all are)."""
-    found = {name: package_version(name) for name in TESTED}
-    return [f"{name} {version}" for name, version in found.items()
-            if not any(version == p or version.startswith(p + ".") for p in TESTED[name])]
-
-
 def batch_size_of(dataset) -> int | None:
     """The ``n`` of ``dataset.batch(n)``, also through ``repeat``, ``prefetch``, ``take``, ...; None if unbatched."""
     import tensorflow as tf

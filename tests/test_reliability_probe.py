@@ -519,18 +519,18 @@ def test_weak_fit_on_a_numpy_tuple_is_a_clear_type_error():
 
 @pytest.mark.parametrize("blocked", ["under a file", "/sys/segutils-runs/unet"])
 def test_weak_fit_run_folder_read_only_or_blocked_is_a_clear_error(blocked, tmp_path):
-    from segutils.training import guards
+    from segutils.checks import writable
 
     (tmp_path / "runs").write_text("a file named like the runs folder")
     folder = tmp_path / "runs" / "unet-seed0" if blocked == "under a file" else Path(blocked)
     why = f"{tmp_path / 'runs'} is a file, not a folder" if blocked == "under a file" else "Operation not permitted"
     with pytest.raises(OSError) as err:
-        guards.check_writable(folder)
+        writable(folder, "the training run")
     assert str(err.value) == (
         f"cannot write the training run into {folder}: {why}. Choose a folder you can write to (or move the file "
         "out of the way)."
     )
-    assert guards.check_writable(tmp_path / "ok" / "unet") == tmp_path / "ok" / "unet"
+    assert writable(tmp_path / "ok" / "unet", "the training run") == tmp_path / "ok" / "unet"
     assert list((tmp_path / "ok" / "unet").iterdir()) == []
 
 
@@ -766,13 +766,13 @@ def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_p
     assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()
 
 
-def test_probe_fit_run_dir_with_tilde_is_expanded_by_check_writable(tmp_path, monkeypatch):
-    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses check_writable's return value."""
-    from segutils.training import guards
+def test_probe_fit_run_dir_with_tilde_is_expanded_by_writable(tmp_path, monkeypatch):
+    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses writable's return value."""
+    from segutils.checks import writable
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    assert guards.check_writable("~/tilde runs") == tmp_path / "home" / "tilde runs"
+    assert writable("~/tilde runs", "the training run") == tmp_path / "home" / "tilde runs"
     assert (tmp_path / "home" / "tilde runs").is_dir() and not (tmp_path / "~").exists()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 
 from .. import _compat, config
+from ..checks import writable
 from . import checkpoints, guards, runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
@@ -138,7 +139,7 @@ class Run:
         guards.warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
         dataset = extra.get("dataset", "unnamed")
         folder = runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset) if folder is None else folder
-        folder = guards.check_writable(folder)
+        folder = writable(folder, "the training run")
         if folder.resolve() in _OPEN:  # a fit of this kernel stopped by Ctrl-C: keep its epochs, free the folder
             _OPEN.pop(folder.resolve()).close(interrupted=True)
         size = train_ds.element_spec[0].shape[1:3]
