@@ -1,8 +1,5 @@
-"""Checkpoints: the best weights in memory and ``best.keras`` at the end; a backup to resume every few minutes.
-
-``backup-<phase>/`` holds weights, optimizer state and ``meta.json``; every file is written atomically
-(:func:`.runs.atomic`). Used by :class:`.run.Run`, whose callbacks notebook 05 passes to ``model.fit``.
-"""
+"""The best weights in memory and ``best.keras`` at the end; every few minutes an atomic backup to resume from,
+``backup-<phase>/`` (weights, optimizer state, ``meta.json``). Used by :class:`.run.Run`, taught in notebook 05."""
 
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit``.
-
-Taught in ``notebooks/05_training.ipynb`` (which calls ``model.fit`` itself) and used by notebook 06's fallback.
-"""
+"""``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit`` (notebook 06's
+fallback). Taught in ``notebooks/05_training.ipynb``, which calls ``model.fit`` itself."""
 
 from __future__ import annotations
 
@@ -38,11 +36,8 @@ def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, st
 def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
         extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
         measure_input_wait: bool = True) -> dict:
-    """``Run.open``, one ``model.fit`` with ``run.callbacks()`` (and ``callbacks`` after them), ``run.finish``.
-
-    Arguments as in :meth:`Run.open` (``run_dir`` is its ``folder``). Run it again after an interruption
-    to resume after the last backed-up epoch. Returns the run record.
-    """
+    """``Run.open``, one ``model.fit`` with ``run.callbacks()`` (then ``callbacks``), ``run.finish``: the record.
+    Arguments as in :meth:`Run.open` (``run_dir``: its ``folder``); called again after an interruption, it resumes."""
     with Run.open(model, train_ds, val_ds, name, protocol, run_dir, extra, quiet=quiet,
                   measure_input_wait=measure_input_wait) as run:
         _fit(model, run, (train_ds, val_ds), "train", 0, run.protocol.epochs, callbacks)
@@ -68,12 +63,9 @@ def _recompile(model: keras.Model, lr: float) -> None:
 def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
               extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
               measure_input_wait: bool = True) -> dict:
-    """Two phases in one run: ``protocol.frozen_epochs`` with the encoder frozen (BatchNorm in inference mode) at
-    ``protocol.lr``, then everything at ``protocol.fine_tune_lr``, its BatchNorm as ``protocol.batchnorm``.
-
-    Each phase recompiles with the caller's loss and metrics; only phase 2 stops early. Arguments and
-    resuming as in :func:`fit`; returns one record with both phases.
-    """
+    """:func:`fit` in two phases, each recompiled with the caller's loss and metrics: ``protocol.frozen_epochs`` with
+    the encoder frozen at ``protocol.lr``, then all at ``protocol.fine_tune_lr`` (BatchNorm as ``protocol.batchnorm``),
+    stopping early. Returns one record with both phases."""
     protocol = protocol or Protocol.from_profile()
     if protocol.frozen_epochs >= protocol.epochs:
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "

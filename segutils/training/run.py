@@ -1,12 +1,5 @@
-"""``Run``: one training's folder, lock, protocol and record around the learner's own ``model.fit``.
-
-    run = training.Run.open(model, train_ds, val_ds, "unet", protocol)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=protocol.epochs,
-                        steps_per_epoch=protocol.steps_per_epoch, callbacks=run.callbacks())
-    record = run.finish(model, history)
-
-Taught in ``notebooks/05_training.ipynb``.
-"""
+"""``Run``: one training's folder, lock, protocol and record around the learner's own ``model.fit(...,
+callbacks=run.callbacks())``, then ``run.finish(model, history)``. Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -85,10 +78,7 @@ def trainable_params(model: keras.Model) -> int:
 @dataclasses.dataclass
 class Run:
     """One training in its folder: the lock held, the protocol, the identity a backup must match, the record.
-
-    Made by :meth:`open`; :meth:`callbacks` go into ``model.fit``; :meth:`finish` writes the record and
-    releases the folder. Taught in ``notebooks/05_training.ipynb``.
-    """
+    Taught in ``notebooks/05_training.ipynb``."""
 
     folder: Path
     protocol: Protocol
@@ -225,11 +215,10 @@ class Run:
         return self.record
 
     def _pooled(self) -> dict:
-        steps = list(itertools.chain.from_iterable(p["timings"].pop("steps", []) for p in self.phases))
-        median = statistics.median(steps) if steps else None
-        waits = [p["timings"]["batch_wait_share"] for p in self.phases if p["timings"]["batch_wait_share"] is not None]
-        return dict(median_step_s=median, images_per_s=self.batch_size / median if median else None,
-                    timed_steps=len(steps), batch_wait_share=max(waits, default=None), input_wait_share=None)
+        pooled = StepTimer(self.batch_size)  # every phase's steps; the batch wait of the worst phase
+        pooled.steps = [step for p in self.phases for step in p["timings"].pop("steps", [])]
+        waits = [w for p in self.phases if (w := p["timings"]["batch_wait_share"]) is not None]
+        return pooled.summary() | dict(batch_wait_share=max(waits, default=None), input_wait_share=None)
 
     def _write_record(self, model: keras.Model, timings: dict) -> dict:
         checkpoints.save_model(model, self.folder / "final.keras")

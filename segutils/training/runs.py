@@ -1,8 +1,6 @@
-"""Run folders (``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``) and their records, logs and lock.
-
-A folder holds ``best.keras``, ``final.keras``, ``log.csv``, ``epochs.json``, ``record.json``, an unfinished
-run's ``backup-<phase>/`` and ``.lock``. Taught in ``notebooks/05_training.ipynb``.
-"""
+"""Run folders ``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``, each with ``best.keras``, ``final.keras``,
+``log.csv``, ``epochs.json``, ``record.json``, an unfinished run's ``backup-<phase>/`` and ``.lock``.
+Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
