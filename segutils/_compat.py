@@ -1,6 +1,5 @@
-"""The one home of the private Keras and TensorFlow internals the package needs; not taught.
-
-A version that moved one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
+"""The one home of the private Keras and TensorFlow internals the package needs; not taught. A version that moved
+one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
 
 from __future__ import annotations
 

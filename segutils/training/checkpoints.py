@@ -77,10 +77,8 @@ def check_backup(backup: Path, identity: dict) -> bool:
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Keeps the best weights in memory, backs up every ``seconds`` (:func:`backup_seconds`), writes ``best.keras``.
-
-    ``best``: the monitored value before this phase (phase 1's, a resumed run's).
-    """
+    """Keeps the best weights in memory, backs up every ``seconds`` (:func:`backup_seconds`), writes ``best.keras``;
+    ``best``: the monitored value before this phase (phase 1's, a resumed run's)."""
 
     def __init__(self, directory: Path, phase: str, identity: dict, monitor: str = "val_mean_iou",
                  best: float | None = None, seconds: float | None = None):

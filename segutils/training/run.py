@@ -197,9 +197,7 @@ class Run:
 
     def finish(self, model: keras.Model, history: keras.callbacks.History | None = None) -> dict:
         """Write ``final.keras`` and ``record.json``, delete the backups, release the folder; returns the record.
-
-        ``history`` (``model.fit``'s) is not needed: the record's history comes from ``log.csv``, resumes included.
-        """
+        ``history`` is not needed: the record's history comes from ``log.csv``, resumes included."""
         if not self.phases:
             self.end_phase(model, "train", [1, self.protocol.epochs], self.protocol.lr)
         pooled = self._pooled()
