@@ -198,7 +198,7 @@ def test_conclusion_is_written_from_the_table(tmp_path):
 def test_runner_injects_parameters_after_the_parameters_cell():
     import nbformat
 
-    from segutils.course.runner import inject_parameters, parse_param
+    from segutils.course.parameters import inject_parameters, parse_param
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [

@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from segutils.course import runner
+from segutils.course import parameters, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 _NOON = datetime(2026, 1, 1, 12, 0, 0)
@@ -93,7 +93,7 @@ def test_weak_notebook_parameters_of_the_wrong_type_are_refused_before_any_noteb
 def test_weak_notebook_parameters_of_the_right_type_pass_the_check(monkeypatch):
     monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
     params = {"EPOCHS": 1, "SEEDS": 2, "LR": 1, "SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é"}
-    shares = runner.notebook_parameters(COMPARE, params)
+    shares = parameters.notebook_parameters(COMPARE, params)
     assert shares[0] == params
     assert shares[1] == {"SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é", "SEEDS": 2}
 
@@ -106,7 +106,7 @@ def _make_compare(tmp_path, data, cwd):
     stub = tmp_path / "stub-python"
     stub.write_text(
         f"#!{sys.executable}\nimport json, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        "from segutils.course.runner import resolve_data\n"
+        "from segutils.course.parameters import resolve_data\n"
         "print(json.dumps([sys.argv[1:4], resolve_data(sys.argv[-1])]))\n"
     )
     stub.chmod(0o755)
@@ -157,7 +157,7 @@ def test_weak_make_compare_with_paths_holding_spaces_non_ascii_tilde_or_relative
 def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tmp_path):
     assert _make_compare(tmp_path, "camvid", tmp_path) == "camvid"
     with pytest.raises(ValueError) as err:
-        runner.resolve_data(str(tmp_path / "nope"))
+        parameters.resolve_data(str(tmp_path / "nope"))
     assert str(err.value) == (
         f"DATA={str(tmp_path / 'nope')!r}: there is no folder {tmp_path / 'nope'} (and it is not one of the "
         "datasets membrane, camvid, streets, shapes): give a folder holding images/ and masks/, e.g. make compare "
@@ -658,7 +658,7 @@ def test_weak_make_dataset_on_png_paths_with_a_bad_file_names_it_first(tmp_path)
 
 def test_probe_an_empty_data_is_refused_not_read_as_the_current_folder():
     with pytest.raises(ValueError) as err:
-        runner.resolve_data(" ")
+        parameters.resolve_data(" ")
     assert str(err.value) == (
         "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a dataset's name "
         "(membrane, camvid, streets, shapes)"

@@ -5,7 +5,8 @@ A learner never needs to open this folder, and nothing outside it imports it.
 - :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
 - :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, on Colab runs on Drive
 - :mod:`.readiness`: the workshop checklist (``make check``)
-- :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
+- :mod:`.runner`: runs the notebooks headless (``make run``, ``make compare``); :mod:`.parameters`: its ``--param``
+- :mod:`.report`: notebook 06's conclusion and ``report.md``
 - :mod:`.kit`: the offline workshop kit (``make offline-kit``)
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
