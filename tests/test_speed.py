@@ -44,7 +44,7 @@ def test_nested_models_are_counted_and_a_model_of_any_size_is_refused():
     outer_in = keras.Input((32, 64, 1))
     assert count_flops(keras.Model(outer_in, layers.Conv2D(1, 1)(inner(outer_in)))) == 2 * 32 * 64 * (9 * 2 + 2)
     any_in = keras.Input((None, None, 1))
-    with pytest.raises(ValueError, match=r"the model takes any size \(None, None, None, 1\): FLOPs grow with the pixels"):
+    with pytest.raises(ValueError, match=r"the model takes any size \(None, None, None, 1\): FLOPs grow with"):
         count_flops(keras.Model(any_in, layers.Conv2D(1, 1)(any_in)))
 
 

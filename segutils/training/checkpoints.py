@@ -173,9 +173,3 @@ def check_marker(path: Path, identity: dict) -> bool:
     if path.exists() and (not info.exists() or json.loads(info.read_text()) != identity):
         runs.set_aside(path, "it belongs to another training")
     return path.exists()
-
-
-def load_weights(model: keras.Model, path: Path) -> None:
-    """Load weights saved by :func:`save_marker`."""
-    with _compat.without_optimizer(model):
-        model.load_weights(path)

@@ -14,19 +14,13 @@ from .protocol import Protocol
 from .run import PHASE1, Run, trainable_params
 
 
-def _multi_worker_fit(model):
-    """``fit`` under ``MultiWorkerMirroredStrategy`` needs two Keras workarounds (see ``_compat``)."""
-    strategy = _compat.model_strategy(model)
-    if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
-        return _compat.multi_worker_fit(model, strategy)
-    return contextlib.nullcontext()
-
-
 def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, stop_early: bool = True):
     train_ds, val_ds = data
     if run.measure_input_wait:
         train_ds = run.stamped(train_ds)
-    with _multi_worker_fit(model):
+    strategy = _compat.model_strategy(model)  # MultiWorkerMirroredStrategy needs two Keras workarounds
+    multi_worker = isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy)
+    with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
         model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
                   steps_per_epoch=run.protocol.steps_per_epoch,
                   callbacks=run.callbacks(phase, stop_early) + list(callbacks or []),
@@ -74,7 +68,8 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
                   measure_input_wait) as run:
         marker = run.folder / PHASE1
         if marker.exists():  # phase 1 finished before an interruption
-            checkpoints.load_weights(model, marker)
+            with _compat.without_optimizer(model):  # saved without it: phase 2 compiles anew
+                model.load_weights(marker)
         else:
             set_encoder_trainable(model, False)
             _recompile(model, protocol.lr)

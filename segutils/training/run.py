@@ -236,7 +236,7 @@ class Run:
             best=runs.best_epoch(history, elapsed, MONITOR), train_seconds=elapsed[-1] if elapsed else 0.0,
             wall_seconds_this_session=time.perf_counter() - self._started, resumed=self.resumed, phases=self.phases,
             model_path=str(best_path if best_path.exists() else self.folder / "final.keras"))
-        runs.write_record(self.folder, record)
+        runs.write_json(self.folder / runs.RECORD, record, indent=1)
         return record
 
     def close(self, interrupted: bool = False) -> None:

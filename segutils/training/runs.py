@@ -164,11 +164,6 @@ def best_epoch(history: dict, elapsed: list[float], monitor: str = "val_mean_iou
     return dict(epoch=index + 1, **{monitor: values[index]}, seconds=elapsed[index] if index < len(elapsed) else None)
 
 
-def write_record(directory: Path, record: dict) -> Path:
-    """Write ``record.json`` atomically; returns its path."""
-    return write_json(directory / RECORD, record, indent=1)
-
-
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
     """The finished runs' records (with ``record_path``) of one profile (default: all), by model and seed; an
     unreadable ``record.json`` is named in one line and skipped. Taught in ``notebooks/06_comparison.ipynb``."""
