@@ -9,7 +9,7 @@ import pytest
 from keras import layers
 
 from segutils.compare_plots import time_to_reach
-from segutils.course.report import conclusion, write_report
+from segutils.course.report import conclusion, write_csv, write_report
 from segutils.evaluation import compare, evaluate, region_scores, run_row
 from segutils.predict import ends_in_logits, predict_masks
 
@@ -165,7 +165,7 @@ def test_compare_shows_mean_and_std_over_seeds(tmp_path):
     )
     assert lines[3] == "| linknet | 2 | 0.7200 ± 0.0283 |  |  |  |  |  |  |  |  |"
     assert "<td>0.8100 ± 0.0141</td>" in table._repr_html_()
-    table.to_csv(tmp_path / "t.csv")
+    write_csv(table, tmp_path / "t.csv")
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert rows[0]["model"] == "unet" and float(rows[0]["mean_iou_mean"]) == pytest.approx(0.81)
     assert rows[1]["train_s_mean"] == "" and rows[1]["seeds"] == "2"

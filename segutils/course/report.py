@@ -3,6 +3,7 @@ protocol, figures, machine, profile and versions (notebook 06's *Behind the scen
 
 from __future__ import annotations
 
+import csv
 import math
 import platform
 from datetime import UTC, datetime
@@ -129,6 +130,16 @@ def data_lines(runs: list[dict], splits: dict | None = None) -> list[str]:
     return lines + ["- split sizes: " + (", ".join(f"{k} {v}" for k, v in sizes.items()) or "not recorded")]
 
 
+def write_csv(table: Table, path: str | Path) -> None:
+    """``table`` as CSV, one line per model: ``model, seeds`` then ``<column>_mean, <column>_std`` for each column."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "seeds"] + [f"{c}_{s}" for c in table.columns for s in ("mean", "std")])
+        for m in table.models:
+            cells = [v for c in table.columns for v in (table.mean(m, c), table.std(m, c))]
+            writer.writerow([m, len(table.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
+
+
 def write_report(directory: str | Path, table: Table, figures: dict | None = None, profile: dict | None = None,
                  text: str = "", versions: dict | None = None, runs: list[dict] | None = None,
                  splits: dict | None = None) -> Path:
@@ -141,7 +152,7 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
     """
     directory = Path(directory).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    table.to_csv(directory / "table.csv")
+    write_csv(table, directory / "table.csv")
     parts = [f"# Comparison report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", table.to_markdown(), ""]
     if runs:
         parts += ["## Data", "", *data_lines(runs, splits), ""]
