@@ -11,17 +11,10 @@ from ..predict import mask_hw
 
 
 class ShowPredictions(keras.callbacks.Callback):
-    """After every ``every``-th epoch, draw one image, its true mask and the model's prediction.
-
-    Args:
-        image: one image ``(H, W, C)`` as the model takes it (the pipeline's floats in ``[0, 1]``).
-        mask: its true mask of class indices, ``(H, W)`` or ``(H, W, 1)``.
-        every: draw after epochs ``every``, ``2 * every``, ... (and before training, as epoch 0).
-        show: called with each new figure (default: it replaces the figure shown before in the notebook).
-
-    After training, ``predictions`` maps each drawn epoch to its predicted mask ``(H, W)``.
-    Raises ``ValueError`` when image and mask differ in height and width, or ``every < 1``.
-    """
+    """After every ``every``-th epoch (and before training, as epoch 0), draw ``image`` ``(H, W, C)`` as the model
+    takes it, its true ``mask`` ``(H, W[, 1])`` and the prediction, and pass the figure to ``show`` (default: it
+    replaces the notebook's previous one); ``predictions`` maps each drawn epoch to its mask. ValueError when image
+    and mask differ in height and width, or ``every < 1``. Taught in ``notebooks/02_unet.ipynb``."""
 
     def __init__(self, image, mask, every: int = 1, show=None):
         super().__init__()
