@@ -3,6 +3,7 @@
 A learner never needs to open this folder, and nothing outside it imports it.
 
 - :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
+- :mod:`.conventions`: what a notebook must look like (``python -m segutils.course check``, ``tests/test_notebooks.py``)
 - :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, on Colab runs on Drive
 - :mod:`.readiness`: the workshop checklist (``make check``)
 - :mod:`.runner`: runs the notebooks headless (``make run``, ``make compare``); :mod:`.parameters`: its ``--param``
@@ -23,7 +24,6 @@ from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN
     REPO_URL,
     SETUP_MARKER,
     colab_url,
-    convention_problems,
     current_ref,
     github_url,
     new_notebook,
