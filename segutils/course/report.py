@@ -65,7 +65,7 @@ def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, flo
     ``per_image``: ``{model: (seeds, images) per-image test mean IoU}``, which gives each pair of :data:`GAPS` its
     gap with a 95 % paired-bootstrap interval; ``reach``: seconds to validation mean IoU ``target_iou`` per model
     (NaN: never); ``encoder_pretrained``: whether ResNet34 started from ImageNet; ``unet_filters``: the trained
-    U-Net's width. Taught in ``notebooks/06_comparison.ipynb``."""
+    U-Net's width. Notebook 06 shows it and writes it into the report."""
     models = [m for m in table.models if not m.startswith(WRITEUP_NAME)]
     ranked = sorted(models, key=lambda m: -table.mean(m, "mean_iou"))
     lines = [
@@ -148,7 +148,7 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
 
     ``figures`` (``{name: matplotlib figure}``) are saved as ``<name>.png`` and linked; the ``runs``' dataset and
     split sizes (:func:`data_lines`) and shared protocol (:func:`protocol_lines`) are printed once.
-    Taught in ``notebooks/06_comparison.ipynb``.
+    Notebook 06 calls it in its *Behind the scenes*.
     """
     directory = Path(directory).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
