@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from .catalog import REF_PATTERN, colab_url, pinned_ref, setup_cell_source
 
-
 REQUIRED_SECTIONS = ("## Overview", "## Summary", "## Exercises", "## Next")
 
 
