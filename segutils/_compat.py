@@ -1,6 +1,5 @@
-"""The one home of the private Keras and TensorFlow internals the package needs; not taught.
-
-A version that moved one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
+"""The one home of the private Keras and TensorFlow internals the package needs; not taught. A version that moved
+one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
 
 from __future__ import annotations
 
@@ -21,13 +20,6 @@ def _moved(what: str, error: Exception) -> CompatError:
     return CompatError(f"{what} is not where this course expects it in {found} ({type(error).__name__}: {error}). It "
                        f"was written for keras 3 and tensorflow {TESTED['tensorflow'][0]}-{TESTED['tensorflow'][-1]}. "
                        "Fix: install the locked versions (`make setup`, or pip install -c constraints.txt -e .).")
-
-
-def check_versions() -> list[str]:
-    """The installed packages whose major.minor version is not in :data:`TESTED` (empty when all are)."""
-    found = {name: package_version(name) for name in TESTED}
-    return [f"{name} {version}" for name, version in found.items()
-            if not any(version == p or version.startswith(p + ".") for p in TESTED[name])]
 
 
 def batch_size_of(dataset) -> int | None:

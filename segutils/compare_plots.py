@@ -8,7 +8,6 @@ import statistics
 
 import numpy as np
 
-from .evaluation.report import time_to_reach
 from .evaluation.table import COLUMNS, Table
 from .plotting import as_rgb, class_handles, mask_to_rgb, pyplot
 from .predict import mask_hw
@@ -21,6 +20,16 @@ ERROR_COLOURS = np.array([[1.0, 1.0, 1.0], [0.85, 0.1, 0.1], [0.1, 0.3, 0.85], [
 def model_colour(name: str, index: int = 0) -> str:
     """A model's colour in every comparison figure: unet tab10 blue, linknet orange, others tab10's next ones."""
     return {"unet": "tab:blue", "linknet": "tab:orange"}.get(name, f"C{(index + 2) % 10}")
+
+
+def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
+    """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
+    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``."""
+    history = record.get("history", {}).get(metric, [])
+    for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
+        if value >= target:
+            return float(epoch), float(elapsed)
+    return math.nan, math.nan
 
 
 def first_to_reach(runs: list[dict], target_iou: float, metric: str = "val_mean_iou") -> dict[str, dict]:

@@ -137,11 +137,10 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
 def compare_exports(model, images, directory, formats=FORMATS, repeats: int = 5,
                     overwrite: bool = False) -> list[dict]:
     """Export ``model`` in each of ``formats``, load it back and run it on ``images`` (float32 ``(B, H, W, C)`` in
-    [0, 1]), ``repeats`` timed calls; ``overwrite`` as in :func:`export_model`.
-
-    Returns one row per format, Keras first: ``format``, ``path``, ``bytes``, ``ms`` (median for the batch),
-    ``max_abs_diff`` (from Keras' outputs), ``tolerance``, ``outputs`` and ``error`` (``None``, or why the
-    format could not be produced; then the other fields are ``None``). Taught in ``notebooks/07_inference.ipynb``."""
+    [0, 1]), ``repeats`` timed calls; ``overwrite`` as in :func:`export_model`. Returns one row per format, Keras
+    first: ``format``, ``path``, ``bytes``, ``ms`` (median for the batch), ``max_abs_diff`` (from Keras' outputs),
+    ``tolerance``, ``outputs`` and ``error`` (``None``, or why the format could not be produced; then the other
+    fields are ``None``). Taught in ``notebooks/07_inference.ipynb``."""
     images = np.asarray(images, np.float32)
     directory = writable(directory, "the exports")
     if (directory / "model.keras").exists() and not overwrite:

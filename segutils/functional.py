@@ -1,7 +1,6 @@
-"""The functional core of :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``.
-
-Functions of class-index or one-hot targets and ``(B, H, W, C)`` predictions (one channel: a sigmoid); ignored
-pixels count in neither. Taught in ``notebooks/04_losses_metrics.ipynb``."""
+"""The functional core of :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``:
+class-index or one-hot targets, ``(B, H, W, C)`` predictions (one channel: a sigmoid); ignored pixels count in
+neither. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -169,9 +168,8 @@ def cross_entropy(y_true, y_pred, class_weights=None, from_logits=False, ignore_
 
 
 def focal(y_true, y_pred, gamma=2.0, alpha=None, from_logits=False, ignore_index=None, classes=None):
-    """Focal loss ``sum_c -a_c (1 - p_c)^gamma y_c log p_c`` (Lin et al. 2017) averaged over the pixels that count.
-
-    A float ``alpha`` weighs a sigmoid's foreground (``1 - alpha`` its background) or every class of a softmax."""
+    """Focal loss ``sum_c -a_c (1 - p_c)^gamma y_c log p_c`` (Lin et al. 2017) averaged over the pixels that count;
+    a float ``alpha`` weighs a sigmoid's foreground (``1 - alpha`` its background) or every class of a softmax."""
     truth, probs, log_probs, valid = prepare(y_true, y_pred, from_logits, ignore_index)
     if isinstance(alpha, int | float):
         alpha = [1 - alpha, alpha] if y_pred.shape[-1] == 1 else [alpha] * y_pred.shape[-1]

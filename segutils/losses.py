@@ -1,7 +1,6 @@
-"""Segmentation losses on :mod:`segutils.functional`: registered, so a compiled model saves and loads.
-
-All take ``from_logits``, ``ignore_index`` and ``classes``; ``DiceLoss() + FocalLoss()`` is ``dice_plus_focal``,
-``0.5 * DiceLoss()`` is ``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``."""
+"""Segmentation losses on :mod:`segutils.functional`, registered so that a compiled model saves and loads; all take
+``from_logits``, ``ignore_index`` and ``classes``. ``DiceLoss() + FocalLoss()`` is ``dice_plus_focal``, ``0.5 *
+DiceLoss()`` is ``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 
@@ -30,8 +29,7 @@ class LossArithmetic:
 
 
 class SegLoss(LossArithmetic, keras.losses.Loss):
-    """Base of the losses: ``options`` for :mod:`~segutils.functional`, the config, ``+`` and ``*``.
-
+    """Base of the losses: ``options`` for :mod:`~segutils.functional`, the config, ``+`` and ``*``;
     ``classes``: the channels counted (default: all but ``ignore_index``; ``[1]``: a sigmoid's foreground only)."""
 
     default_name = "loss"

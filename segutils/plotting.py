@@ -80,7 +80,6 @@ def class_handles(class_names, ignore_index: int | None = None, palette=None) ->
 
 def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, titles=None, palette=None):
     """Side-by-side grid: one row per pair, columns image | mask | overlay, at the images' own aspect.
-
     Taught in ``notebooks/01_data.ipynb``."""
     n = min(n, len(images))
     aspect = np.shape(images[0])[0] / np.shape(images[0])[1]

@@ -184,12 +184,10 @@ def _predict(model, images, batch_size: int, resize: bool, from_logits: bool | N
 def predict_masks(model, images, batch_size: int = 8, threshold: float = 0.5, resize: bool = False,
                   from_logits: bool | None = None) -> np.ndarray | list[np.ndarray]:
     """Class-index masks of ``images`` at their own size: uint8 ``(H, W)`` for one image, ``(N, H, W)`` for a batch
-    of one size, else a list.
-
-    ``images``: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``, or a list. Each is
-    reflect-padded to a multiple of 32 or to the model's fixed input, predicted ``batch_size`` at a time, cropped
-    back and classified by :func:`head_rule`. An image larger than a fixed input raises unless ``resize=True``
-    (bilinear to the input, nearest back). ``from_logits=None``: :func:`ends_in_logits`.
+    of one size, else a list. ``images``: one uint8/float image (HxW or HxWxC, C <= 4), a batch ``(N, H, W[, C])``,
+    or a list; each is reflect-padded to a multiple of 32 or to the model's fixed input, predicted ``batch_size`` at
+    a time, cropped back and classified by :func:`head_rule`. An image larger than a fixed input raises unless
+    ``resize=True`` (bilinear to the input, nearest back). ``from_logits=None``: :func:`ends_in_logits`.
     Taught in ``notebooks/06_comparison.ipynb``."""
     return _predict(model, images, batch_size, resize, from_logits,
                     lambda out, logits: head_rule(out, threshold, logits))

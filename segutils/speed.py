@@ -3,7 +3,6 @@ the convolutions and dense layers). Taught in ``notebooks/06_comparison.ipynb``.
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -55,45 +54,20 @@ def layer_flops(layer, batchnorm: bool = False) -> int:
     return 0
 
 
-def _fixed_input(model, input_shape):
-    """``model`` rebuilt (without weights) for ``input_shape`` when its height or width is ``None``."""
-    if None not in model.input_shape[1:3]:
-        return model
-    if input_shape is None:
-        raise ValueError(f"the model takes any size {model.input_shape}: pass input_shape=(H, W, C) to count its FLOPs "
-                         "at that size")
-    h, w = input_shape[:2]
-
-    def fixed(node: dict) -> dict:  # every InputLayer (nested models' too) of any size gets h x w
-        shape = node.get("config", {}).get("batch_shape") if node.get("class_name") == "InputLayer" else None
-        if shape and len(shape) == 4 and shape[1] is None and shape[2] is None:
-            node["config"]["batch_shape"] = [shape[0], h, w, shape[3]]
-        return node
-
-    try:
-        return keras.Model.from_config(json.loads(json.dumps(model.get_config()), object_hook=fixed))
-    except Exception as err:  # a custom layer the config cannot rebuild
-        raise ValueError(f"could not rebuild the model at {h}x{w} to count FLOPs ({err}): build it with a fixed "
-                         "input") from err
+def count_flops(model, batchnorm: bool = False) -> int:
+    """FLOPs per image of a functional ``model`` of fixed sides (nested models included); ValueError at any size."""
+    if None in model.input_shape[1:3]:
+        raise ValueError(f"the model takes any size {model.input_shape}: FLOPs grow with the pixels, so build it at "
+                         "the size to count, e.g. build_unet((256, 256, 1), ...)")
+    return sum(count_flops(layer, batchnorm) if isinstance(layer, keras.Model) else layer_flops(layer, batchnorm)
+               for layer in model.layers)
 
 
-def count_flops(model, input_shape=None, batchnorm: bool = False) -> int:
-    """FLOPs per image of a functional ``model`` (nested models included), at ``input_shape`` ``(H, W, C)`` when it
-    takes any size (else ValueError)."""
-    def total(m) -> int:
-        return sum(total(layer) if isinstance(layer, keras.Model) else layer_flops(layer, batchnorm)
-                   for layer in m.layers)
-
-    return total(_fixed_input(model, input_shape))
-
-
-def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
-    """Speed and size of ``model`` on random images of ``input_shape``: ``latency_ms`` and ``latency_p90_ms`` at
+def benchmark(model, batch_size: int = 8, repeats: int = 10, warmup: int = 2, seed: int = 0) -> dict:
+    """Speed and size of ``model`` (fixed sides) on random images: ``latency_ms`` and ``latency_p90_ms`` at
     batch 1, ``images_per_s`` at ``batch_size`` (medians of ``repeats`` calls after ``warmup``), ``batch_size``,
     ``parameters``, ``flops`` per image and ``input_shape``. Taught in ``notebooks/06_comparison.ipynb``."""
-    input_shape = tuple(input_shape or model.input_shape[1:])
-    if None in input_shape:
-        raise ValueError(f"pass input_shape=(H, W, C): the model takes any size {model.input_shape}")
+    flops, input_shape = count_flops(model), tuple(model.input_shape[1:])  # raises at any size
     rng = np.random.default_rng(seed)
     one = rng.random((1, *input_shape), dtype=np.float32)
     batch = rng.random((batch_size, *input_shape), dtype=np.float32)
@@ -101,4 +75,4 @@ def benchmark(model, input_shape=None, batch_size: int = 8, repeats: int = 10, w
     throughput = time_calls(lambda: model.predict_on_batch(batch), max(1, repeats // 2), warmup)
     return dict(latency_ms=1000 * statistics.median(latency), latency_p90_ms=1000 * float(np.percentile(latency, 90)),
                 images_per_s=batch_size / statistics.median(throughput), batch_size=batch_size,
-                parameters=int(model.count_params()), flops=count_flops(model, input_shape), input_shape=input_shape)
+                parameters=int(model.count_params()), flops=flops, input_shape=input_shape)

@@ -180,7 +180,9 @@ def _accumulate(total, weight, p, window, top: int, left: int) -> None:
 def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,
                   threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE,
                   from_logits: bool | None = None) -> np.ndarray:
-    """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles.
+    """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles; farther from the
+    border than half the :func:`receptive_field`, a tile's probabilities equal the whole image's.
+    Taught in ``notebooks/07_inference.ipynb``.
 
     Args:
         image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``.
@@ -190,9 +192,7 @@ def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batc
         tta: average over the four flips (four times the cost).
         progress: a tqdm bar; ``None`` shows it from 16 tiles on.
         multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
-
-    ``threshold`` and ``from_logits`` as in :func:`segutils.predict.predict_masks`. Farther from the border than half
-    the :func:`receptive_field`, a tile's probabilities equal the whole image's. Taught in
-    ``notebooks/07_inference.ipynb``."""
+        threshold, from_logits: as in :func:`segutils.predict.predict_masks`.
+    """
     probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
     return head_rule(probs, threshold)

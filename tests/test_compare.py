@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 
 from segutils import config
+from segutils.course.report import conclusion, scoring_note, write_report
 from segutils.evaluation import (
     WRITEUP_NAME,
     build_writeup_unet,
     compare,
-    conclusion,
     masks_at_label_size,
     paired_bootstrap,
-    scoring_note,
     to_label_size,
     verdict,
-    write_report,
     writeup_rows,
 )
 from segutils.evaluation.stats import TOO_FEW, decision

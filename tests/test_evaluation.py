@@ -8,15 +8,9 @@ import numpy as np
 import pytest
 from keras import layers
 
-from segutils.evaluation import (
-    compare,
-    conclusion,
-    evaluate,
-    region_scores,
-    run_row,
-    time_to_reach,
-    write_report,
-)
+from segutils.compare_plots import time_to_reach
+from segutils.course.report import conclusion, write_csv, write_report
+from segutils.evaluation import compare, evaluate, region_scores, run_row
 from segutils.predict import ends_in_logits, predict_masks
 
 from .heads import head_model, ramp
@@ -171,7 +165,7 @@ def test_compare_shows_mean_and_std_over_seeds(tmp_path):
     )
     assert lines[3] == "| linknet | 2 | 0.7200 ± 0.0283 |  |  |  |  |  |  |  |  |"
     assert "<td>0.8100 ± 0.0141</td>" in table._repr_html_()
-    table.to_csv(tmp_path / "t.csv")
+    write_csv(table, tmp_path / "t.csv")
     rows = list(csv.DictReader(open(tmp_path / "t.csv")))
     assert rows[0]["model"] == "unet" and float(rows[0]["mean_iou_mean"]) == pytest.approx(0.81)
     assert rows[1]["train_s_mean"] == "" and rows[1]["seeds"] == "2"
@@ -204,7 +198,7 @@ def test_conclusion_is_written_from_the_table(tmp_path):
 def test_runner_injects_parameters_after_the_parameters_cell():
     import nbformat
 
-    from segutils.course.runner import inject_parameters, parse_param
+    from segutils.course.parameters import inject_parameters, parse_param
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [

@@ -56,13 +56,13 @@ def _setup_notebook():
 
 
 def test_the_conventions_require_report_in_the_exercises():
-    from segutils.course import catalog as course
+    from segutils.course import conventions
 
     nb = _setup_notebook()
-    assert course.convention_problems(nb, "00_setup.ipynb") == []
+    assert conventions.convention_problems(nb, "00_setup.ipynb") == []
     check = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Check"))
     check.source = 'if GPU_SIZE is None:\n    GPU_SIZE = 512\nprint("Both answers check out.")'
-    assert course.convention_problems(nb, "00_setup.ipynb") == [
+    assert conventions.convention_problems(nb, "00_setup.ipynb") == [
         "the Exercises have no check cell calling segutils.course.exercises.report(...)",
         "an exercise cell prints 'check out' itself: let report() say it, only for answers it checked",
     ]
@@ -71,13 +71,13 @@ def test_the_conventions_require_report_in_the_exercises():
 def test_report_before_the_exercises_does_not_count():
     import nbformat
 
-    from segutils.course import catalog as course
+    from segutils.course import conventions
 
     nb = _setup_notebook()
     check = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Check"))
     check.source = check.source.replace("report(", "reported(")
     check_cell = "from segutils.course.exercises import report\nreport(1, 1, 1, print)"
     nb.cells.insert(3, nbformat.v4.new_code_cell(check_cell))
-    assert course.convention_problems(nb, "00_setup.ipynb") == [
+    assert conventions.convention_problems(nb, "00_setup.ipynb") == [
         "the Exercises have no check cell calling segutils.course.exercises.report(...)"
     ]

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from segutils.course import catalog as course
+from segutils.course import conventions
 
 from .conftest import ROOT
 
@@ -29,7 +30,7 @@ def test_there_are_notebooks_and_they_start_at_00():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_follows_conventions(path):
-    assert course.convention_problems(_read(path), path.name) == []
+    assert conventions.convention_problems(_read(path), path.name) == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -45,7 +46,7 @@ def setup_nb():
 
 
 def _problems(nb):
-    return course.convention_problems(nb, "00_setup.ipynb")
+    return conventions.convention_problems(nb, "00_setup.ipynb")
 
 
 def test_removing_the_badge_fails(setup_nb):
@@ -206,14 +207,14 @@ SHORT_CELL_NOTEBOOKS = [p for p in NOTEBOOKS if p.name[:2] >= "04"]
 
 @pytest.mark.parametrize("path", SHORT_CELL_NOTEBOOKS, ids=lambda p: p.name)
 def test_code_cells_from_notebook_04_on_are_at_most_25_lines(path):
-    assert course.long_code_cells(_read(path)) == []
+    assert conventions.long_code_cells(_read(path)) == []
 
 
 def test_a_26_line_code_cell_is_reported_and_25_lines_are_not(setup_nb):
     setup_nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"x{k} = {k}" for k in range(25))))
-    assert course.long_code_cells(setup_nb) == []
+    assert conventions.long_code_cells(setup_nb) == []
     setup_nb.cells.append(nbformat.v4.new_code_cell("\n".join(f"x{k} = {k}" for k in range(26))))
-    assert course.long_code_cells(setup_nb) == [f"cell {len(setup_nb.cells)}: 26 lines"]
+    assert conventions.long_code_cells(setup_nb) == [f"cell {len(setup_nb.cells)}: 26 lines"]
 
 
 def _solution_cell(nb):
@@ -224,7 +225,7 @@ def _solution_cell(nb):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_hides_its_solutions_in_a_collapsed_code_cell(path):
     nb = _read(path)
-    assert course.is_hidden(_solution_cell(nb))
+    assert conventions.is_hidden(_solution_cell(nb))
 
 
 def test_a_solution_in_plain_sight_fails(setup_nb):
@@ -241,19 +242,19 @@ def test_a_solution_in_details_fails(setup_nb):
     setup_nb.cells.insert(-2, nbformat.v4.new_markdown_cell("<details><summary>Solution</summary>\n\n42\n</details>"))
     assert _problems(setup_nb) == [
         "a solution sits in <details>: put it in a code cell whose source is hidden "
-        "(solution_cell() in segutils.course.catalog), so nbval runs it",
+        "(solution_cell() in segutils.course.conventions), so nbval runs it",
         "the Exercises have no solution cell (a hidden code cell assigning SOLUTION_...)",
     ]
 
 
 def test_solution_cell_is_collapsed_code_in_jupyterlab_and_colab():
-    cell = course.solution_cell("SOLUTION_1 = 4\n")
+    cell = conventions.solution_cell("SOLUTION_1 = 4\n")
     assert cell.cell_type == "code" and cell.source == "# @title Solutions\nSOLUTION_1 = 4"
-    assert cell.metadata == {"jupyter": {"source_hidden": True}, "cellView": "form"} and course.is_hidden(cell)
-    assert course.solution_cell(cell.source).source == cell.source  # the title is not doubled
+    assert cell.metadata == {"jupyter": {"source_hidden": True}, "cellView": "form"} and conventions.is_hidden(cell)
+    assert conventions.solution_cell(cell.source).source == cell.source  # the title is not doubled
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_solution_cell_is_the_standard_one(path):
-    cell, standard = _solution_cell(_read(path)), course.solution_cell(_solution_cell(_read(path)).source)
+    cell, standard = _solution_cell(_read(path)), conventions.solution_cell(_solution_cell(_read(path)).source)
     assert (cell.source, cell.metadata) == (standard.source, standard.metadata)

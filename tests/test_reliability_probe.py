@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from segutils.course import runner
+from segutils.course import parameters, runner
 
 ROOT = Path(__file__).resolve().parents[1]
 _NOON = datetime(2026, 1, 1, 12, 0, 0)
@@ -93,7 +93,7 @@ def test_weak_notebook_parameters_of_the_wrong_type_are_refused_before_any_noteb
 def test_weak_notebook_parameters_of_the_right_type_pass_the_check(monkeypatch):
     monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
     params = {"EPOCHS": 1, "SEEDS": 2, "LR": 1, "SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é"}
-    shares = runner.notebook_parameters(COMPARE, params)
+    shares = parameters.notebook_parameters(COMPARE, params)
     assert shares[0] == params
     assert shares[1] == {"SUBSET": None, "MODELS": ("unet",), "DATASET": "/x y/é", "SEEDS": 2}
 
@@ -106,7 +106,7 @@ def _make_compare(tmp_path, data, cwd):
     stub = tmp_path / "stub-python"
     stub.write_text(
         f"#!{sys.executable}\nimport json, sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-        "from segutils.course.runner import resolve_data\n"
+        "from segutils.course.parameters import resolve_data\n"
         "print(json.dumps([sys.argv[1:4], resolve_data(sys.argv[-1])]))\n"
     )
     stub.chmod(0o755)
@@ -162,7 +162,7 @@ def test_weak_make_compare_keeps_a_registered_name_and_names_a_missing_folder(tm
     assert folder == [notebooks / "05_training.ipynb", notebooks / "06_comparison.ipynb"]
     assert runner.compare_notebooks("membrane") == folder
     with pytest.raises(ValueError) as err:
-        runner.resolve_data(str(tmp_path / "nope"))
+        parameters.resolve_data(str(tmp_path / "nope"))
     assert str(err.value) == (
         f"DATA={str(tmp_path / 'nope')!r}: there is no folder {tmp_path / 'nope'} (and it is not one of the "
         "datasets membrane, camvid, streets, shapes): give a folder holding images/ and masks/, e.g. make compare "
@@ -420,7 +420,8 @@ def _runs(dataset, **sizes):
 
 
 def test_bad9_the_report_of_make_compare_names_the_folder_and_the_split_sizes(tmp_path):
-    from segutils.evaluation import compare, write_report
+    from segutils.course.report import write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     folder = "/home/me/my cells/é"
@@ -434,8 +435,8 @@ def test_bad9_the_report_of_make_compare_names_the_folder_and_the_split_sizes(tm
 
 
 def test_bad9_a_registered_dataset_is_named_and_runs_on_two_datasets_are_flagged(tmp_path):
-    from segutils.evaluation import compare, write_report
-    from segutils.evaluation.report import data_lines
+    from segutils.course.report import data_lines, write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     report = write_report(tmp_path, compare(_rows([0.8], [0.7])), profile={"dataset": "camvid"}, runs=_runs("camvid"))
@@ -524,18 +525,18 @@ def test_weak_fit_on_a_numpy_tuple_is_a_clear_type_error():
 
 @pytest.mark.parametrize("blocked", ["under a file", "/sys/segutils-runs/unet"])
 def test_weak_fit_run_folder_read_only_or_blocked_is_a_clear_error(blocked, tmp_path):
-    from segutils.training import guards
+    from segutils.checks import writable
 
     (tmp_path / "runs").write_text("a file named like the runs folder")
     folder = tmp_path / "runs" / "unet-seed0" if blocked == "under a file" else Path(blocked)
     why = f"{tmp_path / 'runs'} is a file, not a folder" if blocked == "under a file" else "Operation not permitted"
     with pytest.raises(OSError) as err:
-        guards.check_writable(folder)
+        writable(folder, "the training run")
     assert str(err.value) == (
         f"cannot write the training run into {folder}: {why}. Choose a folder you can write to (or move the file "
         "out of the way)."
     )
-    assert guards.check_writable(tmp_path / "ok" / "unet") == tmp_path / "ok" / "unet"
+    assert writable(tmp_path / "ok" / "unet", "the training run") == tmp_path / "ok" / "unet"
     assert list((tmp_path / "ok" / "unet").iterdir()) == []
 
 
@@ -663,7 +664,7 @@ def test_weak_make_dataset_on_png_paths_with_a_bad_file_names_it_first(tmp_path)
 
 def test_probe_an_empty_data_is_refused_not_read_as_the_current_folder():
     with pytest.raises(ValueError) as err:
-        runner.resolve_data(" ")
+        parameters.resolve_data(" ")
     assert str(err.value) == (
         "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a dataset's name "
         "(membrane, camvid, streets, shapes)"
@@ -771,13 +772,13 @@ def test_probe_kit_build_to_a_tilde_path_over_a_stale_part_prints_one_line(tmp_p
     assert sorted(p.name for p in (tmp_path / "kits é").iterdir()) == ["kit.tar"] and not (tmp_path / "~").exists()
 
 
-def test_probe_fit_run_dir_with_tilde_is_expanded_by_check_writable(tmp_path, monkeypatch):
-    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses check_writable's return value."""
-    from segutils.training import guards
+def test_probe_fit_run_dir_with_tilde_is_expanded_by_writable(tmp_path, monkeypatch):
+    """fit(run_dir="~/tilde runs") wrote into ./~/tilde runs; the Run uses writable's return value."""
+    from segutils.checks import writable
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    assert guards.check_writable("~/tilde runs") == tmp_path / "home" / "tilde runs"
+    assert writable("~/tilde runs", "the training run") == tmp_path / "home" / "tilde runs"
     assert (tmp_path / "home" / "tilde runs").is_dir() and not (tmp_path / "~").exists()
 
 
@@ -799,7 +800,8 @@ def test_probe_a_missing_notebook_or_kit_is_one_line(tmp_path, monkeypatch, caps
 
 
 def test_probe_write_report_to_a_tilde_folder(tmp_path, monkeypatch):
-    from segutils.evaluation import compare, write_report
+    from segutils.course.report import write_report
+    from segutils.evaluation import compare
     from tests.test_evaluation import _rows
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

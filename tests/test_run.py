@@ -111,7 +111,7 @@ def test_find_runs_expands_a_tilde_root_and_refuses_a_path_as_the_profile(tmp_pa
     monkeypatch.setenv("HOME", str(tmp_path))
     folder = tmp_path / "my runs" / "train" / "ci" / "shapes" / "unet-seed0"
     folder.mkdir(parents=True)
-    runs.write_record(folder, dict(model="unet"))
+    runs.write_json(folder / runs.RECORD, dict(model="unet"))
     assert [r["model"] for r in training.find_runs("ci", root="~/my runs")] == ["unet"]
     with pytest.raises(ValueError, match=r"^find_runs takes a profile name \(ci, cpu, gpu\), got '~/my runs'"):
         training.find_runs("~/my runs")

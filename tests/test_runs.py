@@ -162,7 +162,7 @@ def test_a_corrupt_record_is_named_and_skipped_by_find_runs(tmp_path, capsys):
     bad = tmp_path / "train" / "ci" / "shapes" / "linknet-seed0"
     for folder in (good, bad):
         folder.mkdir(parents=True)
-    runs.write_record(good, dict(model="unet", seed=0))
+    runs.write_json(good / runs.RECORD, dict(model="unet", seed=0))
     (bad / runs.RECORD).write_text('{"model": "linknet", "se')
     found = training.find_runs("ci", root=tmp_path)
     assert [r["model"] for r in found] == ["unet"]

@@ -10,7 +10,7 @@ import nbformat
 import nbformat.v4 as v4
 import pytest
 
-from segutils.course import catalog, leaks
+from segutils.course import catalog, conventions, leaks
 
 #: Notebooks other helpers own that still show an answer early; they fail as expected until fixed.
 STILL_LEAKING: dict[str, str] = {
@@ -63,7 +63,7 @@ def _executed(before="", solution_output="", fits=0, check_output="Exercise 1: n
 
 
 def _with_solution(nb):
-    nb.cells.append(catalog.solution_cell("SOLUTION_1 = config.get('gpu').img_size"))
+    nb.cells.append(conventions.solution_cell("SOLUTION_1 = config.get('gpu').img_size"))
     nb.cells.append(v4.new_code_cell("GPU_SIZE = report('1', GPU_SIZE, SOLUTION_1, nb00.check_gpu_size)"))
     return nb
 

@@ -38,14 +38,14 @@ def test_transposed_separable_dense_and_batchnorm_flops():
     assert layer_flops(model.layers[-2]) == 0
 
 
-def test_size_agnostic_and_nested_models_are_counted_at_the_given_size():
-    inner_in = keras.Input((None, None, 1))
+def test_nested_models_are_counted_and_a_model_of_any_size_is_refused():
+    inner_in = keras.Input((32, 64, 1))
     inner = keras.Model(inner_in, layers.Conv2D(2, 3, padding="same")(inner_in), name="inner")
-    outer_in = keras.Input((None, None, 1))
-    model = keras.Model(outer_in, layers.Conv2D(1, 1)(inner(outer_in)))
-    with pytest.raises(ValueError, match=r"pass input_shape=\(H, W, C\)"):
-        count_flops(model)
-    assert count_flops(model, (32, 64, 1)) == 2 * 32 * 64 * (9 * 2 + 2)
+    outer_in = keras.Input((32, 64, 1))
+    assert count_flops(keras.Model(outer_in, layers.Conv2D(1, 1)(inner(outer_in)))) == 2 * 32 * 64 * (9 * 2 + 2)
+    any_in = keras.Input((None, None, 1))
+    with pytest.raises(ValueError, match=r"the model takes any size \(None, None, None, 1\): FLOPs grow with"):
+        count_flops(keras.Model(any_in, layers.Conv2D(1, 1)(any_in)))
 
 
 def test_benchmark_reports_latency_throughput_parameters_and_flops():

@@ -122,18 +122,18 @@ def test_normalised_alpha_keeps_the_focal_average_and_the_weights_proportions():
 
 
 def test_the_runner_keeps_registered_names_and_makes_folders_absolute(tmp_path, monkeypatch):
-    from segutils.course import runner
+    from segutils.course import parameters
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "camvid").mkdir()  # a folder of that name here is not the dataset
-    assert runner.dataset_param("camvid") == "camvid" and runner.dataset_param("CamVid") == "CamVid"
-    assert runner.dataset_param("my data") == str(tmp_path / "my data")
-    assert runner.dataset_param(str(tmp_path / "x y")) == str(tmp_path / "x y")
+    assert parameters.dataset_param("camvid") == "camvid" and parameters.dataset_param("CamVid") == "CamVid"
+    assert parameters.dataset_param("my data") == str(tmp_path / "my data")
+    assert parameters.dataset_param(str(tmp_path / "x y")) == str(tmp_path / "x y")
     cpu = config.get("cpu")
-    assert runner.datasets_read(["notebooks/08_street_scenes.ipynb"], {}, cpu) == ["camvid"]
-    assert runner.datasets_read(["notebooks/05_training.ipynb", "notebooks/08_street_scenes.ipynb"], {}, cpu) == [
+    assert parameters.datasets_read(["notebooks/08_street_scenes.ipynb"], {}, cpu) == ["camvid"]
+    assert parameters.datasets_read(["notebooks/05_training.ipynb", "notebooks/08_street_scenes.ipynb"], {}, cpu) == [
         "camvid", "membrane"]
-    assert runner.datasets_read(["notebooks/08_street_scenes.ipynb"], {"DATASET": "shapes"}, cpu) == ["shapes"]
+    assert parameters.datasets_read(["notebooks/08_street_scenes.ipynb"], {"DATASET": "shapes"}, cpu) == ["shapes"]
 
 
 def test_make_compare_data_camvid_writes_the_per_class_report(tmp_path, monkeypatch):

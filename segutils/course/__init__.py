@@ -3,11 +3,13 @@
 A learner never needs to open this folder, and nothing outside it imports it.
 
 - :mod:`.catalog`: repository URL, notebook order, badges, the setup cell (``python -m segutils.course sync``)
+- :mod:`.conventions`: what a notebook must look like (``python -m segutils.course check``, ``tests/test_notebooks.py``)
 - :mod:`.session`: ``course.setup()``, what every setup cell calls: the environment report, the profile's data
   fetched if missing, on Colab runs on Drive
 - :mod:`.downloads`: verified downloads, ``course.fetch("membrane")`` (over :mod:`.transfer`: one checked file)
 - :mod:`.readiness`: the workshop checklist (``make check``)
-- :mod:`.runner`: runs the notebooks headless and writes the report (``make run``, ``make compare``)
+- :mod:`.runner`: runs the notebooks headless (``make run``, ``make compare``); :mod:`.parameters`: its ``--param``
+- :mod:`.report`: notebooks 06's and 08's ``report.md`` and 06's conclusion
 - :mod:`.kit`: the offline workshop kit (``make offline-kit``), unpacked and verified by :mod:`.kit_unpack`
 - :mod:`.data`: the data command line (``make data``)
 - :mod:`.bench`: speed measurements (``python -m segutils.course.bench ...``)
@@ -24,7 +26,6 @@ from .catalog import (  # noqa: F401 - `from segutils import course; course.PLAN
     REPO_URL,
     SETUP_MARKER,
     colab_url,
-    convention_problems,
     current_ref,
     github_url,
     new_notebook,

@@ -9,7 +9,8 @@ import sys
 
 import nbformat
 
-from .catalog import convention_problems, current_ref, notebooks, sync
+from .catalog import current_ref, notebooks, sync
+from .conventions import convention_problems
 
 args = sys.argv[1:]
 if args[:1] == ["sync"] and len(args) in (1, 3) and (len(args) == 1 or args[1] == "--ref"):

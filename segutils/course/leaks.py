@@ -46,7 +46,7 @@ print({_SOLUTIONS!r}, repr({{k: _leak_plain(v) for k, v in sorted(globals().item
 
 def exercise_cells(nb) -> tuple[int, list[int], int]:
     """``(answer cell, solution cells, check cell)`` indices of the Exercises of ``nb``."""
-    from .catalog import assigns_solution
+    from .conventions import assigns_solution
 
     start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Exercises" in c.source)
     code = [i for i in range(start, len(nb.cells)) if nb.cells[i].cell_type == "code"]
@@ -132,7 +132,7 @@ def leaks(executed) -> list[str]:
 
     Raises ``ValueError`` when the probe did not run to its end (the notebook failed first).
     """
-    from .catalog import assigns_solution
+    from .conventions import assigns_solution
 
     probe_cells = [i for i, c in enumerate(executed.cells) if "leak-probe" in c.metadata.get("tags", [])]
     answer, _, check = exercise_cells(executed)

@@ -33,13 +33,3 @@ def masks_at_label_size(model, images, masks, size, threshold: float = 0.5, batc
     probabilities = predict_probabilities(model, resized, batch_size=batch_size)
     return [head_rule(to_label_size(p, np.shape(m)), threshold)
             for p, m in zip(probabilities, masks, strict=True)]
-
-
-def scoring_note(masks, size) -> str:
-    """A Markdown line for the report: scored at the labels' own sizes, from predictions at ``size``."""
-    size = "{} x {}".format(*parse_size(size))
-    sizes = sorted({tuple(np.shape(m)[:2]) for m in masks}, reverse=True)
-    shown = ", ".join(f"{h} x {w}" for h, w in sizes[:3]) + (f" and {len(sizes) - 3} more" if len(sizes) > 3 else "")
-    return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size}, its "
-            "probabilities were resized to each label's own size (bilinear) and thresholded there; the labels "
-            "were never resized.")

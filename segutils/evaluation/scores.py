@@ -81,6 +81,7 @@ def _data(data) -> tuple[list | None, list[np.ndarray]]:
 def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | None = None, threshold: float = 0.5,
              batch_size: int = 8, regions: bool | None = None, cell_class: int = 1) -> Evaluation:
     """Score a model (or its masks, one per true mask) against true masks, dataset-wide and per image.
+    Taught in ``notebooks/06_comparison.ipynb``.
 
     Args:
         data: ``(images, masks)`` (images ``None`` with masks given), a ``Split`` of ``segutils.data.load``, or a
@@ -88,8 +89,6 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
         ignore_index: a class whose true pixels are left out.
         threshold, batch_size: passed to :func:`predict_masks`.
         regions: also :func:`region_scores` of ``cell_class`` (default: with two classes, as membrane).
-
-    Taught in ``notebooks/06_comparison.ipynb``.
     """
     whole(num_classes, "num_classes")
     images, masks = _data(data)

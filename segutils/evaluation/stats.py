@@ -65,9 +65,8 @@ def verdict(a: str, b: str, result: dict) -> str:
 
 def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = RESAMPLES, level: float = 0.95,
                         seed: int = 0) -> dict:
-    """Per-class IoU gaps ``a - b`` and the mean IoU's, paired-bootstrapped over test images (the same draws for both).
-
-    ``a``, ``b``: per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``); a draw
+    """Per-class IoU gaps ``a - b`` and the mean IoU's, paired-bootstrapped over test images (the same draws for both):
+    ``a``, ``b`` per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``); a draw
     adds up its images' matrices, IoU ``tp / (tp + fp + fn)``, the mean over the classes present. Returns ``gap``,
     ``low``, ``high`` ``(K,)`` (NaN for ``ignore_index``), ``mean`` (the same three), ``level``, ``images``.
     Taught in ``notebooks/08_street_scenes.ipynb``.
@@ -77,21 +76,19 @@ def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = 
         raise ValueError(f"per_class_bootstrap pairs two models' confusion matrices image by image: give two (N, K, K) "
                          f"arrays of one shape, got {a.shape} and {b.shape}")
     counted = np.arange(a.shape[1]) != (-1 if ignore_index is None else ignore_index)
+    tp = [np.diagonal(cm, axis1=1, axis2=2) for cm in (a, b)]  # (N, K); the union is tp + fp + fn
 
     def gaps(w):  # (R, K + 1): per class, then the mean IoU, for images drawn w[r, i] times
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a class no drawn image holds: NaN, left out
-            tp = [np.diagonal(cm, axis1=1, axis2=2) for cm in (a, b)]  # (N, K); the union is tp + fp + fn
-            iou_a, iou_b = (np.where(counted, (w @ t) / (w @ (cm.sum(1) + cm.sum(2) - t)), np.nan)
-                            for t, cm in zip(tp, (a, b), strict=True))
-            return np.column_stack([iou_a - iou_b, np.nanmean(iou_a, axis=1) - np.nanmean(iou_b, axis=1)])
+        iou_a, iou_b = (np.where(counted, (w @ t) / (w @ (cm.sum(1) + cm.sum(2) - t)), np.nan)
+                        for t, cm in zip(tp, (a, b), strict=True))
+        return np.column_stack([iou_a - iou_b, np.nanmean(iou_a, axis=1) - np.nanmean(iou_b, axis=1)])
 
     draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
     weights = np.stack([np.bincount(d, minlength=len(a)) for d in draws]).astype(float)  # (R, N) times drawn
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (the ignored class)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a class no drawn image holds, the ignored class: NaN
         low, high = np.nanpercentile(gaps(weights), [50 * (1 - level), 50 * (1 + level)], axis=0)
-    gap = gaps(np.ones((1, len(a))))[0]
+        gap = gaps(np.ones((1, len(a))))[0]
     return dict(gap=gap[:-1], low=low[:-1], high=high[:-1], level=level, images=len(a),
                 mean=dict(gap=float(gap[-1]), low=float(low[-1]), high=float(high[-1])))
 

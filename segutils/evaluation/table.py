@@ -3,10 +3,8 @@ Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 
-import csv
 import html
 import math
-import os
 import statistics
 
 #: Columns in display order, with their headers; a column nobody filled in is left out.
@@ -86,15 +84,6 @@ class Table:
 
     def __str__(self) -> str:
         return self.to_markdown()
-
-    def to_csv(self, path: str | os.PathLike) -> None:
-        """One line per model: ``model, seeds`` then ``<column>_mean, <column>_std`` for each column."""
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["model", "seeds"] + [f"{c}_{s}" for c in self.columns for s in ("mean", "std")])
-            for m in self.models:
-                cells = [v for c in self.columns for v in (self.mean(m, c), self.std(m, c))]
-                writer.writerow([m, len(self.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
 
 
 def _per_class(column: str) -> bool:

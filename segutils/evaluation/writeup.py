@@ -1,9 +1,6 @@
 """The write-up's U-Net, timed untrained beside the course's narrower one: the model its "8 s vs 1-2 s per step"
-was about. The write-up publishes no code: this is the course's guess (64 filters, UpSampling2D + 2x2 conv decoder,
-no BatchNorm; 31,030,593 parameters with one output channel), after zhixuhao/unet's ``model.py`` but not it (that
-ends in Conv2D(2, 3) + sigmoid, 31,031,685 parameters, binary cross-entropy at Adam 1e-4, no LinkNet).
-Taught in ``notebooks/06_comparison.ipynb``.
-"""
+was about. The write-up publishes no code, so this is the course's guess (64 filters, UpSampling2D + 2x2 conv
+decoder, no BatchNorm), after zhixuhao/unet's ``model.py``. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 

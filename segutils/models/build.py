@@ -1,5 +1,4 @@
 """``build_model``: the compared models built alike (the profile's width and encoder weights, one head rule).
-
 Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
@@ -88,7 +87,6 @@ def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
 
 def any_size(model: keras.Model) -> keras.Model:
     """The same network and weights, taking any height and width (multiples of 32).
-
     Taught in ``notebooks/07_inference.ipynb``."""
     if tuple(model.input_shape[1:3]) == (None, None):
         return model

@@ -1,8 +1,6 @@
-"""LinkNet (Chaurasia & Culurciello 2017): through segmentation_models, and the paper's by hand.
-
-Built-in layers only: ``gray_to_rgb`` and ``preprocess`` (Rescaling with ``sm.get_preprocessing`` folded in)
-turn [0, 1] images into what the encoder expects; the model is flat with sm's layer names and a float32
-``output``. Taught in ``notebooks/03_linknet.ipynb``."""
+"""LinkNet (Chaurasia & Culurciello 2017) through segmentation_models, flat, with sm's layer names, a float32
+``output``, and ``gray_to_rgb`` and ``preprocess`` (a Rescaling that folds in ``sm.get_preprocessing``) turning [0, 1]
+images into what the encoder expects; and the paper's by hand. Taught in ``notebooks/03_linknet.ipynb``."""
 
 from __future__ import annotations
 
@@ -99,8 +97,7 @@ def prepend(prefix: keras.Model, core: keras.Model, name: str) -> keras.Model:
 def build_linknet(input_shape, num_classes: int, backbone: str = "resnet34", encoder_weights="imagenet",
                   encoder_freeze: bool = False, decoder_block_type: str = "transpose",
                   logits: bool = False) -> keras.Model:
-    """``linknet_{backbone}``: ``sm.Linknet`` for ``input_shape`` ``(H, W, 1 or 3)`` and ``num_classes``.
-
+    """``linknet_{backbone}``: ``sm.Linknet`` for ``input_shape`` ``(H, W, 1 or 3)`` and ``num_classes``;
     ``encoder_weights``: ``"imagenet"``, None, or an encoder-only weights file; ``encoder_freeze`` freezes the
     encoder but BatchNorm; ``decoder_block_type``: ``"transpose"`` or ``"upsampling"``; ``logits``: no activation."""
     return build_on_encoder("Linknet", input_shape, num_classes, backbone, encoder_weights, logits,

@@ -1,7 +1,6 @@
-"""U-Net (Ronneberger, Fischer & Brox 2015) from small blocks, layers named after the paper's figure.
-
-Level ``k`` (1 = full resolution) has ``enc{k}_conv1``, ``enc{k}_conv2``, ``enc{k}_pool`` and ``dec{k}_up``,
-``dec{k}_concat``, ``dec{k}_conv1``, ``dec{k}_conv2``; then ``bottleneck_*``, ``head`` and ``output``.
+"""U-Net (Ronneberger, Fischer & Brox 2015) from small blocks, layers named after the paper's figure: level ``k``
+(1 = full resolution) has ``enc{k}_conv1``, ``enc{k}_conv2``, ``enc{k}_pool`` and ``dec{k}_up``, ``dec{k}_concat``,
+``dec{k}_conv1``, ``dec{k}_conv2``; then ``bottleneck_*``, ``head``, ``output``.
 Taught in ``notebooks/02_unet.ipynb``."""
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Training: strategies, mixed precision, the comparison's protocol, a ``Run`` around ``model.fit``, run records.
-
-A thin layer over Keras' ``compile`` and ``fit``. Taught in ``notebooks/05_training.ipynb``.
-"""
+"""Training, a thin layer over Keras' ``compile`` and ``fit``: strategies, mixed precision, the comparison's
+protocol, a ``Run`` around ``model.fit``, run records. Taught in ``notebooks/05_training.ipynb``."""
 
 import warnings
 

@@ -1,8 +1,5 @@
-"""Checkpoints: the best weights in memory and ``best.keras`` at the end; a backup to resume every few minutes.
-
-``backup-<phase>/`` holds weights, optimizer state and ``meta.json``; every file is written atomically
-(:func:`.runs.atomic`). Used by :class:`.run.Run`, whose callbacks notebook 05 passes to ``model.fit``.
-"""
+"""The best weights in memory and ``best.keras`` at the end; every few minutes an atomic backup to resume from,
+``backup-<phase>/`` (weights, optimizer state, ``meta.json``). Used by :class:`.run.Run`, taught in notebook 05."""
 
 from __future__ import annotations
 
@@ -80,10 +77,8 @@ def check_backup(backup: Path, identity: dict) -> bool:
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Keeps the best weights in memory, backs up every ``seconds`` (:func:`backup_seconds`), writes ``best.keras``.
-
-    ``best``: the monitored value before this phase (phase 1's, a resumed run's).
-    """
+    """Keeps the best weights in memory, backs up every ``seconds`` (:func:`backup_seconds`), writes ``best.keras``;
+    ``best``: the monitored value before this phase (phase 1's, a resumed run's)."""
 
     def __init__(self, directory: Path, phase: str, identity: dict, monitor: str = "val_mean_iou",
                  best: float | None = None, seconds: float | None = None):
@@ -178,9 +173,3 @@ def check_marker(path: Path, identity: dict) -> bool:
     if path.exists() and (not info.exists() or json.loads(info.read_text()) != identity):
         runs.set_aside(path, "it belongs to another training")
     return path.exists()
-
-
-def load_weights(model: keras.Model, path: Path) -> None:
-    """Load weights saved by :func:`save_marker`."""
-    with _compat.without_optimizer(model):
-        model.load_weights(path)

@@ -1,7 +1,5 @@
-"""``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit``.
-
-Taught in ``notebooks/05_training.ipynb`` (which calls ``model.fit`` itself) and used by notebook 06's fallback.
-"""
+"""``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit`` (notebook 06's
+fallback). Taught in ``notebooks/05_training.ipynb``, which calls ``model.fit`` itself."""
 
 from __future__ import annotations
 
@@ -16,19 +14,13 @@ from .protocol import Protocol
 from .run import PHASE1, Run, trainable_params
 
 
-def _multi_worker_fit(model):
-    """``fit`` under ``MultiWorkerMirroredStrategy`` needs two Keras workarounds (see ``_compat``)."""
-    strategy = _compat.model_strategy(model)
-    if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
-        return _compat.multi_worker_fit(model, strategy)
-    return contextlib.nullcontext()
-
-
 def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, stop_early: bool = True):
     train_ds, val_ds = data
     if run.measure_input_wait:
         train_ds = run.stamped(train_ds)
-    with _multi_worker_fit(model):
+    strategy = _compat.model_strategy(model)  # MultiWorkerMirroredStrategy needs two Keras workarounds
+    multi_worker = isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy)
+    with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
         model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
                   steps_per_epoch=run.protocol.steps_per_epoch,
                   callbacks=run.callbacks(phase, stop_early) + list(callbacks or []),
@@ -38,11 +30,8 @@ def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, st
 def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
         extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
         measure_input_wait: bool = True) -> dict:
-    """``Run.open``, one ``model.fit`` with ``run.callbacks()`` (and ``callbacks`` after them), ``run.finish``.
-
-    Arguments as in :meth:`Run.open` (``run_dir`` is its ``folder``). Run it again after an interruption
-    to resume after the last backed-up epoch. Returns the run record.
-    """
+    """``Run.open``, one ``model.fit`` with ``run.callbacks()`` (then ``callbacks``), ``run.finish``: the record.
+    Arguments as in :meth:`Run.open` (``run_dir``: its ``folder``); called again after an interruption, it resumes."""
     with Run.open(model, train_ds, val_ds, name, protocol, run_dir, extra, quiet=quiet,
                   measure_input_wait=measure_input_wait) as run:
         _fit(model, run, (train_ds, val_ds), "train", 0, run.protocol.epochs, callbacks)
@@ -68,12 +57,9 @@ def _recompile(model: keras.Model, lr: float) -> None:
 def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
               extra: dict | None = None, callbacks: list | None = None, quiet: bool = False,
               measure_input_wait: bool = True) -> dict:
-    """Two phases in one run: ``protocol.frozen_epochs`` with the encoder frozen (BatchNorm in inference mode) at
-    ``protocol.lr``, then everything at ``protocol.fine_tune_lr``, its BatchNorm as ``protocol.batchnorm``.
-
-    Each phase recompiles with the caller's loss and metrics; only phase 2 stops early. Arguments and
-    resuming as in :func:`fit`; returns one record with both phases.
-    """
+    """:func:`fit` in two phases, each recompiled with the caller's loss and metrics: ``protocol.frozen_epochs`` with
+    the encoder frozen at ``protocol.lr``, then all at ``protocol.fine_tune_lr`` (BatchNorm as ``protocol.batchnorm``),
+    stopping early. Returns one record with both phases."""
     protocol = protocol or Protocol.from_profile()
     if protocol.frozen_epochs >= protocol.epochs:
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
@@ -82,7 +68,8 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
                   measure_input_wait) as run:
         marker = run.folder / PHASE1
         if marker.exists():  # phase 1 finished before an interruption
-            checkpoints.load_weights(model, marker)
+            with _compat.without_optimizer(model):  # saved without it: phase 2 compiles anew
+                model.load_weights(marker)
         else:
             set_encoder_trainable(model, False)
             _recompile(model, protocol.lr)

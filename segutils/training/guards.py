@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-
-from ..checks import writable
 
 
 class AbsentClassesWarning(UserWarning):
@@ -63,8 +60,3 @@ def warn_absent_classes(num_classes: int, ignore_index: int | None = None, **spl
                       "undefined and the mean IoU is averaged over them. Pass the number of classes your masks hold, "
                       "or check the masks' encoding (a palette, 0/255 values).", AbsentClassesWarning, stacklevel=2)
     return found
-
-
-def check_writable(folder) -> Path:
-    """The run folder, ``~`` expanded and created; OSError naming why it cannot be written."""
-    return writable(folder, "the training run")

@@ -1,7 +1,4 @@
-"""Watch a model learn: redraw its prediction on one image after every epoch.
-
-Taught in ``notebooks/02_unet.ipynb``.
-"""
+"""Watch a model learn: redraw its prediction on one image after every epoch. Taught in ``notebooks/02_unet.ipynb``."""
 
 from __future__ import annotations
 
@@ -10,27 +7,19 @@ import numpy as np
 
 from ..checks import whole
 from ..functional import head_rule
+from ..predict import mask_hw
 
 
 class ShowPredictions(keras.callbacks.Callback):
-    """After every ``every``-th epoch, draw one image, its true mask and the model's prediction.
-
-    Args:
-        image: one image ``(H, W, C)`` as the model takes it (the pipeline's floats in ``[0, 1]``).
-        mask: its true mask of class indices, ``(H, W)`` or ``(H, W, 1)``.
-        every: draw after epochs ``every``, ``2 * every``, ... (and before training, as epoch 0).
-        show: called with each new figure; the default replaces the previous figure in a notebook
-            (``IPython.display``), so the cell shows one figure that changes as the model learns.
-
-    After training, ``predictions`` maps each drawn epoch to its predicted mask ``(H, W)``.
-    Raises ``ValueError`` when image and mask differ in height and width, or ``every < 1``.
-    """
+    """After every ``every``-th epoch (and before training, as epoch 0), draw ``image`` ``(H, W, C)`` as the model
+    takes it, its true ``mask`` ``(H, W[, 1])`` and the prediction, and pass the figure to ``show`` (default: it
+    replaces the notebook's previous one); ``predictions`` maps each drawn epoch to its mask. ValueError when image
+    and mask differ in height and width, or ``every < 1``. Taught in ``notebooks/02_unet.ipynb``."""
 
     def __init__(self, image, mask, every: int = 1, show=None):
         super().__init__()
         self.image = np.asarray(image, dtype="float32")
-        self.mask = np.asarray(mask)
-        self.mask = self.mask[..., 0] if self.mask.ndim == 3 and self.mask.shape[-1] == 1 else self.mask
+        self.mask = mask_hw(mask)
         if self.image.ndim != 3 or self.image.shape[:2] != self.mask.shape:
             raise ValueError(f"ShowPredictions needs one image (H, W, C) and its mask (H, W): got image "
                              f"{self.image.shape} and mask {np.shape(mask)}; pass images[0], masks[0] of a batch.")

@@ -1,7 +1,5 @@
 """The comparison's protocol: the settings that must be equal for a fair comparison, in every run record.
-
-Taught in ``notebooks/05_training.ipynb``.
-"""
+Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
-"""``Run``: one training's folder, lock, protocol and record around the learner's own ``model.fit``.
-
-    run = training.Run.open(model, train_ds, val_ds, "unet", protocol)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=protocol.epochs,
-                        steps_per_epoch=protocol.steps_per_epoch, callbacks=run.callbacks())
-    record = run.finish(model, history)
-
-Taught in ``notebooks/05_training.ipynb``.
-"""
+"""``Run``: one training's folder, lock, protocol and record around the learner's own ``model.fit(...,
+callbacks=run.callbacks())``, then ``run.finish(model, history)``. Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -21,6 +14,7 @@ from pathlib import Path
 import keras
 
 from .. import _compat, config
+from ..checks import writable
 from . import checkpoints, guards, runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
@@ -84,10 +78,7 @@ def trainable_params(model: keras.Model) -> int:
 @dataclasses.dataclass
 class Run:
     """One training in its folder: the lock held, the protocol, the identity a backup must match, the record.
-
-    Made by :meth:`open`; :meth:`callbacks` go into ``model.fit``; :meth:`finish` writes the record and
-    releases the folder. Taught in ``notebooks/05_training.ipynb``.
-    """
+    Taught in ``notebooks/05_training.ipynb``."""
 
     folder: Path
     protocol: Protocol
@@ -138,7 +129,7 @@ class Run:
         guards.warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
         dataset = extra.get("dataset", "unnamed")
         folder = runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset) if folder is None else folder
-        folder = guards.check_writable(folder)
+        folder = writable(folder, "the training run")
         if folder.resolve() in _OPEN:  # a fit of this kernel stopped by Ctrl-C: keep its epochs, free the folder
             _OPEN.pop(folder.resolve()).close(interrupted=True)
         size = train_ds.element_spec[0].shape[1:3]
@@ -206,9 +197,7 @@ class Run:
 
     def finish(self, model: keras.Model, history: keras.callbacks.History | None = None) -> dict:
         """Write ``final.keras`` and ``record.json``, delete the backups, release the folder; returns the record.
-
-        ``history`` (``model.fit``'s) is not needed: the record's history comes from ``log.csv``, resumes included.
-        """
+        ``history`` is not needed: the record's history comes from ``log.csv``, resumes included."""
         if not self.phases:
             self.end_phase(model, "train", [1, self.protocol.epochs], self.protocol.lr)
         pooled = self._pooled()
@@ -224,11 +213,10 @@ class Run:
         return self.record
 
     def _pooled(self) -> dict:
-        steps = list(itertools.chain.from_iterable(p["timings"].pop("steps", []) for p in self.phases))
-        median = statistics.median(steps) if steps else None
-        waits = [p["timings"]["batch_wait_share"] for p in self.phases if p["timings"]["batch_wait_share"] is not None]
-        return dict(median_step_s=median, images_per_s=self.batch_size / median if median else None,
-                    timed_steps=len(steps), batch_wait_share=max(waits, default=None), input_wait_share=None)
+        pooled = StepTimer(self.batch_size)  # every phase's steps; the batch wait of the worst phase
+        pooled.steps = [step for p in self.phases for step in p["timings"].pop("steps", [])]
+        waits = [w for p in self.phases if (w := p["timings"]["batch_wait_share"]) is not None]
+        return pooled.summary() | dict(batch_wait_share=max(waits, default=None), input_wait_share=None)
 
     def _write_record(self, model: keras.Model, timings: dict) -> dict:
         checkpoints.save_model(model, self.folder / "final.keras")
@@ -248,7 +236,7 @@ class Run:
             best=runs.best_epoch(history, elapsed, MONITOR), train_seconds=elapsed[-1] if elapsed else 0.0,
             wall_seconds_this_session=time.perf_counter() - self._started, resumed=self.resumed, phases=self.phases,
             model_path=str(best_path if best_path.exists() else self.folder / "final.keras"))
-        runs.write_record(self.folder, record)
+        runs.write_json(self.folder / runs.RECORD, record, indent=1)
         return record
 
     def close(self, interrupted: bool = False) -> None:

@@ -1,8 +1,6 @@
-"""Run folders (``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``) and their records, logs and lock.
-
-A folder holds ``best.keras``, ``final.keras``, ``log.csv``, ``epochs.json``, ``record.json``, an unfinished
-run's ``backup-<phase>/`` and ``.lock``. Taught in ``notebooks/05_training.ipynb``.
-"""
+"""Run folders ``<root>/train/<profile>/<dataset>/<model>-seed<seed>/``, each with ``best.keras``, ``final.keras``,
+``log.csv``, ``epochs.json``, ``record.json``, an unfinished run's ``backup-<phase>/`` and ``.lock``.
+Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -164,11 +162,6 @@ def best_epoch(history: dict, elapsed: list[float], monitor: str = "val_mean_iou
         return dict(epoch=None, **{monitor: None}, seconds=None)
     index = max(range(len(values)), key=values.__getitem__)
     return dict(epoch=index + 1, **{monitor: values[index]}, seconds=elapsed[index] if index < len(elapsed) else None)
-
-
-def write_record(directory: Path, record: dict) -> Path:
-    """Write ``record.json`` atomically; returns its path."""
-    return write_json(directory / RECORD, record, indent=1)
 
 
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:

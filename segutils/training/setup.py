@@ -1,9 +1,5 @@
-"""Where and how a model trains: the distribution strategy, mixed precision, XLA, compile.
-
-Everything here is TensorFlow's or Keras' own machinery, chosen for the hardware: build the
-model, its loss, metrics and optimiser inside ``strategy().scope()``. Taught in
-``notebooks/05_training.ipynb``.
-"""
+"""Where and how a model trains: the ``tf.distribute`` strategy, mixed precision, XLA, ``compile``; build the model,
+loss, metrics and optimizer inside ``strategy().scope()``. Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -38,19 +34,13 @@ def choose_strategy(tpu: bool, workers: int, gpus: int) -> str:
         return "tpu"
     if workers > 1:
         return "multi_worker"
-    if gpus > 1:
-        return "mirrored"
-    return "default"
+    return "mirrored" if gpus > 1 else "default"
 
 
 def strategy(environ=os.environ):
-    """The ``tf.distribute`` strategy for this machine.
-
-    ``TPUStrategy`` when a TPU is named in the environment (Colab, Cloud TPU),
-    ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers,
-    ``MirroredStrategy`` on more than one GPU, the default (one device) otherwise.
-    Taught in ``notebooks/05_training.ipynb``.
-    """
+    """``TPUStrategy`` when the environment names a TPU, ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names
+    several workers, ``MirroredStrategy`` on several GPUs, else the default one.
+    Taught in ``notebooks/05_training.ipynb``."""
     tf = config.import_tensorflow()
     tpu = any(environ.get(name) for name in TPU_ENV_VARS)
     workers = len(tf_config_workers(environ))
@@ -68,11 +58,8 @@ def strategy(environ=os.environ):
 
 
 def set_precision(mixed_precision: bool | None = None, profile: config.Profile | None = None) -> str:
-    """Set Keras' global dtype policy, ``mixed_float16`` or ``float32`` (``None``: the profile's); returns its name.
-
-    Call it before building the model. The course's models keep their ``output`` layer in float32,
-    so losses and metrics see float32. Taught in ``notebooks/05_training.ipynb``.
-    """
+    """Set Keras' global dtype policy, ``mixed_float16`` or ``float32`` (``None``: the profile's), before building
+    the model; returns its name. Taught in ``notebooks/05_training.ipynb``."""
     if mixed_precision is None:
         mixed_precision = (profile or config.active()).mixed_precision
     policy = "mixed_float16" if mixed_precision else "float32"
@@ -81,11 +68,8 @@ def set_precision(mixed_precision: bool | None = None, profile: config.Profile |
 
 
 def default_loss(*, ignore_index: int | None = None):
-    """The course's loss for both compared models: soft Dice plus focal (the write-up's loss).
-
-    ``ignore_index`` pixels are left out of both terms (keyword only: the classes come from the
-    predictions, so the loss takes no ``num_classes``). Taught in ``notebooks/04_losses_metrics.ipynb``.
-    """
+    """Soft Dice plus focal, the course's loss for both models, ``ignore_index`` pixels left out of both terms.
+    Taught in ``notebooks/04_losses_metrics.ipynb``."""
     from ..losses import DiceLoss, FocalLoss
 
     return DiceLoss(ignore_index=ignore_index) + FocalLoss(ignore_index=ignore_index)
@@ -102,11 +86,8 @@ def default_metrics(num_classes: int, ignore_index: int | None = None) -> list:
 def compile_model(model: keras.Model, num_classes: int, loss=None, lr: float | None = None, metrics: list | None = None,
                   ignore_index: int | None = None, jit_compile: bool | None = None,
                   profile: config.Profile | None = None, run_eagerly: bool | None = None) -> keras.Model:
-    """``model.compile`` with Adam, the course's loss and metrics, XLA and eager steps as the profile says.
-
-    Call it inside the strategy's scope. Under ``mixed_float16`` Keras wraps Adam in a
-    ``LossScaleOptimizer`` by itself. Taught in ``notebooks/05_training.ipynb``.
-    """
+    """``model.compile`` with Adam, the course's loss and metrics, XLA and eager steps as the profile says; call it
+    inside the strategy's scope. Taught in ``notebooks/05_training.ipynb``."""
     profile = profile or config.active()
     eager = profile.run_eagerly if run_eagerly is None else run_eagerly
     model.compile(optimizer=keras.optimizers.Adam(lr if lr is not None else profile.lr),

@@ -1,9 +1,9 @@
-"""The comparison's conclusion written from measured numbers, and its report file.
-
-Taught in ``notebooks/06_comparison.ipynb``."""
+"""The comparison's report: its conclusion written from measured numbers, and ``report.md`` with the table, data,
+protocol, figures, machine, profile and versions (notebook 06's *Behind the scenes*, ``make compare``)."""
 
 from __future__ import annotations
 
+import csv
 import math
 import platform
 from datetime import UTC, datetime
@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .stats import paired_bootstrap, verdict
-from .table import Table
-from .writeup import WRITEUP_NAME
+from ..data.sources import parse_size
+from ..evaluation.stats import paired_bootstrap, verdict
+from ..evaluation.table import Table
+from ..evaluation.writeup import WRITEUP_NAME
 
 #: The original write-up's claims, shown beside the measured figures.
 CLAIMS = {"accuracy": "U-Net 0.981 vs LinkNet 0.979 accuracy",
@@ -26,16 +27,6 @@ GAPS = (
     ("unet-resnet34", "unet", "mostly the encoder's effect: ResNet34 against U-Net's own encoder, both decoders "
      "concatenating skips (their widths differ)"),
 )
-
-
-def time_to_reach(record: dict, target: float, metric: str = "val_mean_iou") -> tuple[float, float]:
-    """``(epoch from 1, training seconds)`` when the run's ``metric`` first reached ``target`` (``>=``), else
-    ``(nan, nan)``. Taught in ``notebooks/06_comparison.ipynb``."""
-    history = record.get("history", {}).get(metric, [])
-    for epoch, (value, elapsed) in enumerate(zip(history, record.get("elapsed", []), strict=False), 1):
-        if value >= target:
-            return float(epoch), float(elapsed)
-    return math.nan, math.nan
 
 
 def _speed(table: Table, models: list[str]) -> list[str]:
@@ -74,7 +65,7 @@ def conclusion(table: Table, per_image: dict | None = None, reach: dict[str, flo
     ``per_image``: ``{model: (seeds, images) per-image test mean IoU}``, which gives each pair of :data:`GAPS` its
     gap with a 95 % paired-bootstrap interval; ``reach``: seconds to validation mean IoU ``target_iou`` per model
     (NaN: never); ``encoder_pretrained``: whether ResNet34 started from ImageNet; ``unet_filters``: the trained
-    U-Net's width. Taught in ``notebooks/06_comparison.ipynb``."""
+    U-Net's width. Notebook 06 shows it and writes it into the report."""
     models = [m for m in table.models if not m.startswith(WRITEUP_NAME)]
     ranked = sorted(models, key=lambda m: -table.mean(m, "mean_iou"))
     lines = [
@@ -139,6 +130,16 @@ def data_lines(runs: list[dict], splits: dict | None = None) -> list[str]:
     return lines + ["- split sizes: " + (", ".join(f"{k} {v}" for k, v in sizes.items()) or "not recorded")]
 
 
+def write_csv(table: Table, path: str | Path) -> None:
+    """``table`` as CSV, one line per model: ``model, seeds`` then ``<column>_mean, <column>_std`` for each column."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["model", "seeds"] + [f"{c}_{s}" for c in table.columns for s in ("mean", "std")])
+        for m in table.models:
+            cells = [v for c in table.columns for v in (table.mean(m, c), table.std(m, c))]
+            writer.writerow([m, len(table.seeds[m])] + ["" if math.isnan(v) else repr(v) for v in cells])
+
+
 def write_report(directory: str | Path, table: Table, figures: dict | None = None, profile: dict | None = None,
                  text: str = "", versions: dict | None = None, runs: list[dict] | None = None,
                  splits: dict | None = None) -> Path:
@@ -147,11 +148,11 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
 
     ``figures`` (``{name: matplotlib figure}``) are saved as ``<name>.png`` and linked; the ``runs``' dataset and
     split sizes (:func:`data_lines`) and shared protocol (:func:`protocol_lines`) are printed once.
-    Taught in ``notebooks/06_comparison.ipynb``.
+    Notebook 06 calls it in its *Behind the scenes*.
     """
     directory = Path(directory).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    table.to_csv(directory / "table.csv")
+    write_csv(table, directory / "table.csv")
     parts = [f"# Comparison report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)", "", table.to_markdown(), ""]
     if runs:
         parts += ["## Data", "", *data_lines(runs, splits), ""]
@@ -173,3 +174,13 @@ def write_report(directory: str | Path, table: Table, figures: dict | None = Non
     path = directory / "report.md"
     path.write_text("\n".join(parts))
     return path
+
+
+def scoring_note(masks, size) -> str:
+    """A Markdown line for the conclusion: scored at the labels' own sizes, from predictions at ``size``."""
+    size = "{} x {}".format(*parse_size(size))
+    sizes = sorted({tuple(np.shape(m)[:2]) for m in masks}, reverse=True)
+    shown = ", ".join(f"{h} x {w}" for h, w in sizes[:3]) + (f" and {len(sizes) - 3} more" if len(sizes) > 3 else "")
+    return (f"- **Scored at the labels' resolution** ({shown}): each model predicted at {size}, its "
+            "probabilities were resized to each label's own size (bilinear) and thresholded there; the labels "
+            "were never resized.")
