@@ -115,8 +115,8 @@ def test_notebook_08s_setup_cell_asks_for_the_profiles_street_scenes(tmp_path):
     assert source.replace('course.setup(data="streets")', "course.setup()") == course.setup_cell_source()
     path = course.NOTEBOOK_DIR / "08_street_scenes.ipynb"
     nb = _read(path)
-    assert nb.cells[1].source == source and course.convention_problems(nb, path.name) == []
-    assert any("setup cell" in p for p in course.convention_problems(nb, "07_inference.ipynb"))
+    assert nb.cells[1].source == source and conventions.convention_problems(nb, path.name) == []
+    assert any("setup cell" in p for p in conventions.convention_problems(nb, "07_inference.ipynb"))
     nb.cells[1].source = course.setup_cell_source()  # the plain cell: sync puts the streets one back
     course.write_notebook(nb, tmp_path / path.name)
     assert course.sync(tmp_path) == [tmp_path / path.name] and _read(tmp_path / path.name).cells[1].source == source
@@ -158,7 +158,7 @@ def test_sync_pins_every_setup_cell_to_the_current_commit_then_to_a_tag(checkout
     assert [p.name for p in changed] == [p.name for p in NOTEBOOKS]
     assert set(_refs(checkout / "notebooks").values()) == {commit}
     for path in course.notebooks(checkout / "notebooks"):
-        problems = course.convention_problems(_read(path), path.name)
+        problems = conventions.convention_problems(_read(path), path.name)
         assert [p for p in problems if "setup cell" in p] == []  # a pinned cell is a standard one (08: data=)
     _git(checkout, "tag", "v1.0")
     assert course.current_ref(checkout) == "v1.0"
