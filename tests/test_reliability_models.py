@@ -120,7 +120,7 @@ def test_a_size_agnostic_unet_given_sides_its_depth_cannot_halve_names_the_sizes
 
 def _imports(path: Path) -> set[str]:
     """Every module ``path`` imports, top level or inside functions, relative ones made absolute."""
-    package = ".".join(path.relative_to(ROOT).parent.parts)  # segutils/data/x.py -> segutils.data
+    package = ".".join(path.relative_to(ROOT).parent.parts)  # segutils/data/loading.py -> segutils.data
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
