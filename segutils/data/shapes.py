@@ -91,8 +91,6 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
 
 
-
-
 def make_streets(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` street scenes ``(height, width)``: sky, buildings, trees, road, pavement, then a fence, a pole and sign, a
     car, a pedestrian, a bicyclist and void, with CamVid's 12 mask values, each drawn in its CamVid label colour plus
