@@ -133,9 +133,8 @@ def flip_and_rotate(image, mask, seed, config: AugmentConfig):
     return both[..., :channels], tf.cast(both[..., channels:], mask.dtype)
 
 
-def photometric(image, seed, config: AugmentConfig | None = None):
+def photometric(image, seed, config: AugmentConfig):
     """Brightness, contrast and gamma on an image in ``[0, 1]``, clipped to ``[0, 1]``."""
-    config = config or AugmentConfig()
     b_seed, c_seed, g_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if config.brightness:
         image = image + _uniform(b_seed, -config.brightness, config.brightness)

@@ -52,12 +52,8 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
         image = Image.fromarray((array / 257).round().clip(0, 255).astype(np.uint8))
     elif image.mode == "F":
         raise DataError(f"{path} holds floating-point pixels: save it as an 8-bit PNG or TIFF.")
-    gray = image.mode in ("1", "L", "LA")
-    image = image.convert("L" if gray or channels == 1 else "RGB")  # RGBA, P, CMYK -> RGB; alpha dropped
-    array = np.asarray(image, dtype=np.uint8)
-    if array.ndim == 2:
-        array = array[..., None]
-    return np.repeat(array, 3, axis=2) if channels == 3 and array.shape[2] == 1 else array
+    array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)  # grey repeated, alpha dropped
+    return array[..., None] if channels == 1 else array
 
 
 def palette_map(palette) -> dict[tuple[int, int, int], int]:
@@ -109,13 +105,10 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
     return array
 
 
-BINARY_TOPS = (255, 65535)  # binary masks: 0 and the top of 8 or 16 bits
-
-
 def binary_top(values, ignore_index: int | None = None) -> int | None:
     """255 or 65535 when ``values`` (the ignore index aside) are only 0 and that value; else None."""
     rest = set(values) - {ignore_index}
-    return next((top for top in BINARY_TOPS if top in rest and rest <= {0, top}), None)
+    return next((top for top in (255, 65535) if top in rest and rest <= {0, top}), None)
 
 
 def value_hint(values: list[int], path: Path, num_classes: int | None = None) -> str:

@@ -85,9 +85,7 @@ def _check_channels(n: int | None, channels: int | None) -> None:
     raise ValueError(f"cannot convert {n} channels to {channels}: {fix}")
 
 
-def _to_channels(image, channels: int | None):
-    """``image`` with ``channels`` channels (1 <-> 3 only)."""
-    _check_channels(image.shape[-1], channels)
+def _to_channels(image, channels: int | None):  # checked in read()
     if channels is None or image.shape[-1] == channels:
         return image
     if channels == 3:
@@ -204,20 +202,15 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
     follow ``training``); ``seed`` fixes both; ``repeat`` repeats forever; ``subset`` keeps the first elements.
     Taught in ``notebooks/01_data.ipynb``.
     """
-    augment, masks = _augment_config(augment, training), mask_format(data, masks)
+    if augment is None or isinstance(augment, (bool, np.bool_)):
+        augment = AugmentConfig() if (training if augment is None else augment) else None
+    elif not isinstance(augment, AugmentConfig):
+        raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
+                        f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
+    masks = mask_format(data, masks)
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()
     ds = shuffle(ds, seed) if training else ds
     return batches(augment_pairs(ds.repeat() if repeat else ds, augment, seed), batch_size, masks)
-
-
-def _augment_config(augment, training: bool) -> AugmentConfig | None:
-    """``augment`` as a config, or ``None`` for none."""
-    if augment is None or isinstance(augment, (bool, np.bool_)):
-        return AugmentConfig() if (training if augment is None else augment) else None
-    if isinstance(augment, AugmentConfig):
-        return augment
-    raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
-                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):

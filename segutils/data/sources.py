@@ -4,7 +4,6 @@ Behind ``make_dataset`` (``notebooks/01_data.ipynb``)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -158,18 +157,6 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
     return to_classes(raw, mask_encoding, num_classes or 256, path, ignore_index)[..., None]
 
 
-def checked_png(path, data) -> bytes:
-    """``data``, the bytes of the PNG at ``path``, once PIL has checked them (runs in ``tf.numpy_function``)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()  # chunk CRCs up to IEND: finds a truncated or damaged file without decoding it
-    except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
-        name = path.decode() if isinstance(path, bytes) else path
-        raise ValueError(f"cannot read the image {name}: {err} (truncated or damaged?); re-export it as PNG, "
-                         "or leave it and its mask out") from None
-    return data
-
-
 def _label(kind: str, i: int, count: int, names) -> str:
     return f"the {kind} of {names[i]!r}" if names is not None else f"{kind} {i} (of {count})"
 
@@ -196,14 +183,18 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
                                     f"of the paths; relative ones start at {Path.cwd()}): check the names, or list a "
                                     "folder: sorted(folder.glob('*.png'))")
         for path in [*images, *masks]:  # a damaged file named now, not inside TF's IteratorGetNext error
-            checked_png(str(path), Path(path).read_bytes())
+            try:
+                with Image.open(path) as image:
+                    image.verify()  # chunk CRCs up to IEND: finds a truncated or damaged file without decoding it
+            except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
+                raise ValueError(f"cannot read the image {path}: {err} (truncated or damaged?); re-export it as PNG, "
+                                 "or leave it and its mask out") from None
         if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
-            first = checked_png(str(images[0]), Path(images[0]).read_bytes())
-            channels = 1 if tf.io.decode_png(first).shape[-1] <= 2 else 3
+            channels = 1 if tf.io.decode_png(Path(images[0]).read_bytes()).shape[-1] <= 2 else 3
 
         def decode(image_path, mask_path):
-            data = tf.numpy_function(checked_png, [image_path, tf.io.read_file(image_path)], tf.string, stateful=False)
-            image = tf.ensure_shape(tf.io.decode_png(tf.reshape(data, []), channels=channels), [None, None, channels])
+            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)  # checked above
+            image = tf.ensure_shape(image, [None, None, channels])
             mask = tf.numpy_function(lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path],
                                      tf.uint8, stateful=False)
             return image, tf.ensure_shape(mask, [None, None, 1])
