@@ -68,14 +68,13 @@ def palette_map(palette) -> dict[tuple[int, int, int], int]:
 
 
 def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
-    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``; no JPEG."""
+    """Raw values of one mask: a ``P`` PNG's palette indices, RGB mapped by ``palette`` (a palette_map); no JPEG."""
     if Path(path).suffix.lower() in (".jpg", ".jpeg"):
         raise jpeg_masks_error([path], str(Path(path).parent))
     image = _open(path)
     if image.format == "JPEG":
         raise jpeg_masks_error([path], f"{Path(path).parent} (JPEG inside, whatever the name says)")
     if palette is not None:
-        palette = palette_map(palette)
         rgb = np.asarray(image.convert("RGB")).astype(np.int32)
         keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         found, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)

@@ -18,8 +18,6 @@ from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
 from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source
 
-RESIZE_METHODS = ("area", "bilinear")
-CHANNELS = (None, 1, 3)
 #: Threads of the pipeline's own work: ``None`` is 1 on a CPU (the training step needs the cores), TensorFlow's
 #: autotuning beside a GPU or TPU; ``0`` forces autotuning.
 THREADS: int | None = None
@@ -41,14 +39,8 @@ def _options(threads: int) -> tf.data.Options:
     return options
 
 
-def _check_method(method: str) -> None:
-    if method not in RESIZE_METHODS:
-        raise ValueError(f"resize_method is 'area' or 'bilinear', not {method!r} (masks always use nearest)")
-
-
 def resize_image(image, size, method: str = "area"):
     """An image ``[H, W, C]`` resized with ``area`` or ``bilinear``: float32 in the input's range."""
-    _check_method(method)
     return tf.image.resize(tf.cast(image, tf.float32), size, method=method, antialias=method == "bilinear")
 
 
@@ -124,9 +116,11 @@ class ImageFormat:
     pad_or_reject: str = "reject"
 
     def __post_init__(self):
-        if self.channels not in CHANNELS:
+        if self.channels not in (None, 1, 3):
             raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {self.channels!r}")
-        _check_method(self.resize_method)
+        if self.resize_method not in ("area", "bilinear"):
+            raise ValueError(f"resize_method is 'area' or 'bilinear', not {self.resize_method!r} (masks always use "
+                             "nearest)")
 
 
 def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:

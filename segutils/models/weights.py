@@ -101,17 +101,10 @@ def _legacy_layers(group) -> tuple[list, list]:
 
 
 def _keras3_layers(group) -> list:
-    layers = []
-
-    def walk(node):
-        for key, child in node.items():
-            if key == "vars" and hasattr(child, "items") and len(child):
-                layers.append(tuple(tuple(child[k].shape) for k in sorted(child, key=int)))
-            elif hasattr(child, "items"):
-                walk(child)
-
-    walk(group)
-    return layers
+    names = []
+    group.visit(names.append)  # Keras 3 keeps each layer's weights as layers/<name>/vars/0, 1, ...
+    found = [group[name] for name in names if name.rsplit("/", 1)[-1] == "vars" and len(group[name])]
+    return [tuple(tuple(found_vars[k].shape) for k in sorted(found_vars, key=int)) for found_vars in found]
 
 
 def read_weights_file(path, backbone: str) -> WeightsFile:
