@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
@@ -44,12 +44,8 @@ class DatasetInfo:
     colours: tuple | None = None  # RGB per class when the dataset publishes them (CamVid's label colours)
 
 
-class ManifestEntry(NamedTuple):
-    """One file of a manifest: ``path`` relative to the base URL, ``size`` in bytes, ``sha256``."""
-
-    path: str
-    size: int
-    sha256: str
+#: One file of a manifest: ``path`` relative to the base URL, ``size`` in bytes, ``sha256`` in hex.
+ManifestEntry = namedtuple("ManifestEntry", "path size sha256")
 
 
 @cache
