@@ -69,9 +69,7 @@ def palette_map(palette) -> dict[tuple[int, int, int], int]:
 
 def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
     """Raw values of one mask: a ``P`` PNG's palette indices, RGB mapped by ``palette`` (a palette_map); no JPEG."""
-    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
-        raise jpeg_masks_error([path], str(Path(path).parent))
-    image = _open(path)
+    image = _open(path)  # .jpg names are refused by the callers, with all of them named at once
     if image.format == "JPEG":
         raise jpeg_masks_error([path], f"{Path(path).parent} (JPEG inside, whatever the name says)")
     if palette is not None:

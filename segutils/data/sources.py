@@ -143,14 +143,11 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
     raw = read_mask(path)
     if mask_encoding == "index" and raw.size:
         values = np.unique(raw).tolist()
-        stray = [v for v in values if v != ignore_index and (v > 255 or (num_classes and v >= num_classes))]
-        if stray and num_classes:
+        stray = [v for v in values if v != ignore_index and num_classes and v >= num_classes]
+        if stray:  # values above 255 without num_classes: to_classes names them and the fix
             fix = ("a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; if only "
                    "this one is, re-save it as 0/1" if binary_top(values) else _void_fix(stray[-1]))
             raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
-        if stray:
-            raise ValueError(f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
-                             f"(pass num_classes={stray[-1] + 1} if they are all classes)")
         if not num_classes and ignore_index != 255 and binary_top(values) == 255:
             raise ValueError(f"the mask {path} holds only 0 and 255: binary masks are 0/1 here; pass "
                              "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")
