@@ -1,9 +1,8 @@
 """The ``tf.data`` pipeline in six steps: :func:`read` -> :func:`resize` (masks always nearest) -> ``cache`` ->
 :func:`shuffle` -> :func:`augment_pairs` -> :func:`batches`; :func:`make_dataset` chains them.
 
-A bad PNG or mask value is named while iterating (in a ``tf.errors.InvalidArgumentError``).
-Taught in ``notebooks/01_data.ipynb``.
-"""
+A bad mask value in a PNG is named while iterating (in a ``tf.errors.InvalidArgumentError``).
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -51,8 +50,7 @@ def resize_mask(mask, size):
 
 def resize_split(split, side) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A split's images (``uint8``, ``area``) and masks (nearest) at ``side`` (or ``(height, width)``), as the pipeline
-    resizes them. What a model is scored on: the test split at its training size. Taught in notebook 06.
-    """
+    resizes them: what a model is scored on. Taught in ``notebooks/06_comparison.ipynb``."""
     size = parse_size(side)
     images = [np.asarray(resize_image(im, size)).round().astype(np.uint8) for im in split.images]
     masks = [np.asarray(resize_mask(m[..., None], size))[..., 0] for m in split.masks]
@@ -194,8 +192,7 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
 
     ``training`` shuffles and augments (``augment``: an :class:`AugmentConfig`, ``True``, ``False``, or ``None`` to
     follow ``training``); ``seed`` fixes both; ``repeat`` repeats forever; ``subset`` keeps the first elements.
-    Taught in ``notebooks/01_data.ipynb``.
-    """
+    Taught in ``notebooks/01_data.ipynb``."""
     if augment is None or isinstance(augment, (bool, np.bool_)):
         augment = AugmentConfig() if (training if augment is None else augment) else None
     elif not isinstance(augment, AugmentConfig):
