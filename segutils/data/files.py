@@ -48,8 +48,7 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
     """One image as ``uint8`` ``H x W x channels`` (16-bit images are scaled by 255/65535)."""
     image = _open(path)
     if image.mode.startswith("I;16") or image.mode == "I":
-        array = np.asarray(image).astype(np.float64)
-        image = Image.fromarray((array / 257).round().clip(0, 255).astype(np.uint8))
+        image = Image.fromarray((np.asarray(image) / 257).round().clip(0, 255).astype(np.uint8))
     elif image.mode == "F":
         raise DataError(f"{path} holds floating-point pixels: save it as an 8-bit PNG or TIFF.")
     array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)  # grey repeated, alpha dropped
