@@ -26,7 +26,7 @@ from segutils.data.registry import (
 
 def base_url(name: str, mirror: str | os.PathLike | None = None) -> tuple[str, str]:
     """``(url, source)``: the root URL files of ``name`` come from and what chose it."""
-    return mirror_url(name, mirror) or (info(name).base_url, "the pinned source")
+    return mirror_url(name, mirror) or (read_manifest(info(name).manifest)[0], "the pinned source")
 
 
 _ADVICE = {

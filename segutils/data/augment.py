@@ -116,9 +116,8 @@ def elastic(image, mask, seed, grid: int = 3, sigma: float = 10.0, window=None):
     return _bilinear(image, ys, xs), _nearest(mask, ys, xs)
 
 
-def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
+def flip_and_rotate(image, mask, seed, config: AugmentConfig):
     """Random horizontal/vertical flips and 90-degree rotations, exact for image and mask alike."""
-    config = config or AugmentConfig()
     h_seed, v_seed, r_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     channels = tf.shape(image)[-1]
     both = tf.concat([image, tf.cast(mask, image.dtype)], axis=-1)  # one op moves both
@@ -134,9 +133,8 @@ def flip_and_rotate(image, mask, seed, config: AugmentConfig | None = None):
     return both[..., :channels], tf.cast(both[..., channels:], mask.dtype)
 
 
-def photometric(image, seed, config: AugmentConfig | None = None):
+def photometric(image, seed, config: AugmentConfig):
     """Brightness, contrast and gamma on an image in ``[0, 1]``, clipped to ``[0, 1]``."""
-    config = config or AugmentConfig()
     b_seed, c_seed, g_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     if config.brightness:
         image = image + _uniform(b_seed, -config.brightness, config.brightness)

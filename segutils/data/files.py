@@ -48,16 +48,11 @@ def read_image(path: Path, channels: int = 3) -> np.ndarray:
     """One image as ``uint8`` ``H x W x channels`` (16-bit images are scaled by 255/65535)."""
     image = _open(path)
     if image.mode.startswith("I;16") or image.mode == "I":
-        array = np.asarray(image).astype(np.float64)
-        image = Image.fromarray((array / 257).round().clip(0, 255).astype(np.uint8))
+        image = Image.fromarray((np.asarray(image) / 257).round().clip(0, 255).astype(np.uint8))
     elif image.mode == "F":
         raise DataError(f"{path} holds floating-point pixels: save it as an 8-bit PNG or TIFF.")
-    gray = image.mode in ("1", "L", "LA")
-    image = image.convert("L" if gray or channels == 1 else "RGB")  # RGBA, P, CMYK -> RGB; alpha dropped
-    array = np.asarray(image, dtype=np.uint8)
-    if array.ndim == 2:
-        array = array[..., None]
-    return np.repeat(array, 3, axis=2) if channels == 3 and array.shape[2] == 1 else array
+    array = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)  # grey repeated, alpha dropped
+    return array[..., None] if channels == 1 else array
 
 
 def palette_map(palette) -> dict[tuple[int, int, int], int]:
@@ -72,14 +67,11 @@ def palette_map(palette) -> dict[tuple[int, int, int], int]:
 
 
 def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
-    """Raw values of one mask: palette indices of ``P`` PNGs, RGB mapped through ``palette``; no JPEG."""
-    if Path(path).suffix.lower() in (".jpg", ".jpeg"):
-        raise jpeg_masks_error([path], str(Path(path).parent))
-    image = _open(path)
+    """Raw values of one mask: a ``P`` PNG's palette indices, RGB mapped by ``palette`` (a palette_map); no JPEG."""
+    image = _open(path)  # .jpg names are refused by the callers, with all of them named at once
     if image.format == "JPEG":
         raise jpeg_masks_error([path], f"{Path(path).parent} (JPEG inside, whatever the name says)")
     if palette is not None:
-        palette = palette_map(palette)
         rgb = np.asarray(image.convert("RGB")).astype(np.int32)
         keys = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
         found, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -109,13 +101,10 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
     return array
 
 
-BINARY_TOPS = (255, 65535)  # binary masks: 0 and the top of 8 or 16 bits
-
-
 def binary_top(values, ignore_index: int | None = None) -> int | None:
     """255 or 65535 when ``values`` (the ignore index aside) are only 0 and that value; else None."""
     rest = set(values) - {ignore_index}
-    return next((top for top in BINARY_TOPS if top in rest and rest <= {0, top}), None)
+    return next((top for top in (255, 65535) if top in rest and rest <= {0, top}), None)
 
 
 def value_hint(values: list[int], path: Path, num_classes: int | None = None) -> str:

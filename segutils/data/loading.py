@@ -85,19 +85,13 @@ def _load_registry(meta: DatasetInfo, split, data_dir, subset, seed) -> Split:
     return Split(meta, split, images, masks, [Path(i).stem for i, _ in pairs])
 
 
-def _load_shapes(split, subset, seed, size) -> Split:
+def _load_synthetic(name: str, split, subset, seed, size) -> Split:
     # seed * 3 + split number: the three splits never share a seed, whatever seed you pick.
-    images, masks = make_shapes(SHAPES_SIZES[split], size, seed * 3 + SPLITS.index(split))
-    names = [f"shapes_{split}_{i:03d}" for i in range(len(images))]
+    make = make_shapes if name == "shapes" else make_streets
+    images, masks = make(SHAPES_SIZES[split], size, seed * 3 + SPLITS.index(split))
+    names = [f"{name}_{split}_{i:03d}" for i in range(len(images))]
     kept = _take(list(zip(images, masks, names, strict=True)), subset, seed)  # a true subset, as for files
-    return Split(DATASETS["shapes"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
-
-
-def _load_streets(split, subset, seed) -> Split:
-    images, masks = make_streets(SHAPES_SIZES[split], (120, 160), seed * 3 + SPLITS.index(split))
-    kept = _take(list(zip(images, masks, [f"streets_{split}_{i:03d}" for i in range(len(images))], strict=True)),
-                 subset, seed)
-    return Split(DATASETS["streets"], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
+    return Split(DATASETS[name], split, [k[0] for k in kept], [k[1] for k in kept], [k[2] for k in kept])
 
 
 DECLARED = ("num_classes", "ignore_index", "class_names")
@@ -198,10 +192,8 @@ def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str 
     key = name_or_folder.strip().lower() if isinstance(name_or_folder, str) else None
     if key == "folder":
         raise DataError("Pass the folder's path itself, e.g. load('path/to/my_data'), not 'folder'.")
-    if key == "shapes":
-        return _load_shapes(split, subset, seed, size)
-    if key == "streets":
-        return _load_streets(split, subset, seed)
+    if key in ("shapes", "streets"):
+        return _load_synthetic(key, split, subset, seed, size if key == "shapes" else (120, 160))
     if key in DATASETS:
         return _load_registry(DATASETS[key], split, data_dir, subset, seed)
     return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes, ignore_index)

@@ -1,9 +1,8 @@
 """The ``tf.data`` pipeline in six steps: :func:`read` -> :func:`resize` (masks always nearest) -> ``cache`` ->
 :func:`shuffle` -> :func:`augment_pairs` -> :func:`batches`; :func:`make_dataset` chains them.
 
-A bad PNG or mask value is named while iterating (in a ``tf.errors.InvalidArgumentError``).
-Taught in ``notebooks/01_data.ipynb``.
-"""
+A bad mask value in a PNG is named while iterating (in a ``tf.errors.InvalidArgumentError``).
+Taught in ``notebooks/01_data.ipynb``."""
 
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from segutils.data.augment import AugmentConfig
 from segutils.data.augment import augment as augment_pair
 from segutils.data.sources import MASK_ENCODINGS, check_size, parse_size, source
 
-RESIZE_METHODS = ("area", "bilinear")
-CHANNELS = (None, 1, 3)
 #: Threads of the pipeline's own work: ``None`` is 1 on a CPU (the training step needs the cores), TensorFlow's
 #: autotuning beside a GPU or TPU; ``0`` forces autotuning.
 THREADS: int | None = None
@@ -41,14 +38,8 @@ def _options(threads: int) -> tf.data.Options:
     return options
 
 
-def _check_method(method: str) -> None:
-    if method not in RESIZE_METHODS:
-        raise ValueError(f"resize_method is 'area' or 'bilinear', not {method!r} (masks always use nearest)")
-
-
 def resize_image(image, size, method: str = "area"):
     """An image ``[H, W, C]`` resized with ``area`` or ``bilinear``: float32 in the input's range."""
-    _check_method(method)
     return tf.image.resize(tf.cast(image, tf.float32), size, method=method, antialias=method == "bilinear")
 
 
@@ -59,8 +50,7 @@ def resize_mask(mask, size):
 
 def resize_split(split, side) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """A split's images (``uint8``, ``area``) and masks (nearest) at ``side`` (or ``(height, width)``), as the pipeline
-    resizes them. What a model is scored on: the test split at its training size. Taught in notebook 06.
-    """
+    resizes them: what a model is scored on. Taught in ``notebooks/06_comparison.ipynb``."""
     size = parse_size(side)
     images = [np.asarray(resize_image(im, size)).round().astype(np.uint8) for im in split.images]
     masks = [np.asarray(resize_mask(m[..., None], size))[..., 0] for m in split.masks]
@@ -85,9 +75,7 @@ def _check_channels(n: int | None, channels: int | None) -> None:
     raise ValueError(f"cannot convert {n} channels to {channels}: {fix}")
 
 
-def _to_channels(image, channels: int | None):
-    """``image`` with ``channels`` channels (1 <-> 3 only)."""
-    _check_channels(image.shape[-1], channels)
+def _to_channels(image, channels: int | None):  # checked in read()
     if channels is None or image.shape[-1] == channels:
         return image
     if channels == 3:
@@ -126,9 +114,11 @@ class ImageFormat:
     pad_or_reject: str = "reject"
 
     def __post_init__(self):
-        if self.channels not in CHANNELS:
+        if self.channels not in (None, 1, 3):
             raise ValueError(f"channels must be 1 (grayscale), 3 (RGB) or None (keep them), got {self.channels!r}")
-        _check_method(self.resize_method)
+        if self.resize_method not in ("area", "bilinear"):
+            raise ValueError(f"resize_method is 'area' or 'bilinear', not {self.resize_method!r} (masks always use "
+                             "nearest)")
 
 
 def mask_format(data, masks: MaskFormat | None = None) -> MaskFormat:
@@ -202,22 +192,16 @@ def make_dataset(data, img_size: int | tuple[int, int], batch_size: int, trainin
 
     ``training`` shuffles and augments (``augment``: an :class:`AugmentConfig`, ``True``, ``False``, or ``None`` to
     follow ``training``); ``seed`` fixes both; ``repeat`` repeats forever; ``subset`` keeps the first elements.
-    Taught in ``notebooks/01_data.ipynb``.
-    """
-    augment, masks = _augment_config(augment, training), mask_format(data, masks)
+    Taught in ``notebooks/01_data.ipynb``."""
+    if augment is None or isinstance(augment, (bool, np.bool_)):
+        augment = AugmentConfig() if (training if augment is None else augment) else None
+    elif not isinstance(augment, AugmentConfig):
+        raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
+                        f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
+    masks = mask_format(data, masks)
     ds = resize(read(data, masks, images, subset), img_size, images, masks.fill).cache()
     ds = shuffle(ds, seed) if training else ds
     return batches(augment_pairs(ds.repeat() if repeat else ds, augment, seed), batch_size, masks)
-
-
-def _augment_config(augment, training: bool) -> AugmentConfig | None:
-    """``augment`` as a config, or ``None`` for none."""
-    if augment is None or isinstance(augment, (bool, np.bool_)):
-        return AugmentConfig() if (training if augment is None else augment) else None
-    if isinstance(augment, AugmentConfig):
-        return augment
-    raise TypeError("augment must be an AugmentConfig, True (AugmentConfig()), False (no augmentation) or None "
-                    f"(AugmentConfig() when training), got {augment!r} ({type(augment).__name__})")
 
 
 def to_one_hot(mask, num_classes: int, ignore_index: int | None = None):

@@ -91,12 +91,10 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
 
 
-
-
 def make_streets(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` street scenes ``(height, width)``: sky, buildings, trees, road, pavement, then a fence, a pole and sign, a
-    car, a pedestrian, a bicyclist and void, with CamVid's 12 mask values, each drawn in its CamVid label colour plus
-    noise. Returns uint8 ``(n, H, W, 3)`` and ``(n, H, W)``, the same for a ``seed``. Taught in notebook 08."""
+    """``n`` street scenes of ``size`` ``(height, width)`` with CamVid's 12 classes, each in its CamVid colour plus
+    noise: uint8 images ``(n, H, W, 3)`` and masks ``(n, H, W)``, the same for a ``seed``. Taught in
+    ``notebooks/08_street_scenes.ipynb``."""
     height, width = int(size[0]), int(size[1])
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]

@@ -4,7 +4,6 @@ Behind ``make_dataset`` (``notebooks/01_data.ipynb``)."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -144,30 +143,15 @@ def decode_mask(path, mask_encoding: str, num_classes: int | None, ignore_index:
     raw = read_mask(path)
     if mask_encoding == "index" and raw.size:
         values = np.unique(raw).tolist()
-        stray = [v for v in values if v != ignore_index and (v > 255 or (num_classes and v >= num_classes))]
-        if stray and num_classes:
+        stray = [v for v in values if v != ignore_index and num_classes and v >= num_classes]
+        if stray:  # values above 255 without num_classes: to_classes names them and the fix
             fix = ("a 0/255 PNG mask is 0/1 with MaskFormat(encoding='binary_0_255') when all masks are 0/255; if only "
                    "this one is, re-save it as 0/1" if binary_top(values) else _void_fix(stray[-1]))
             raise ValueError(out_of_range(stray[-1], num_classes, f"the mask {path}", fix))
-        if stray:
-            raise ValueError(f"the mask {path} holds the value {stray[-1]}: class indices above 255 need num_classes "
-                             f"(pass num_classes={stray[-1] + 1} if they are all classes)")
         if not num_classes and ignore_index != 255 and binary_top(values) == 255:
             raise ValueError(f"the mask {path} holds only 0 and 255: binary masks are 0/1 here; pass "
                              "MaskFormat(encoding='binary_0_255') if all masks are 0/255, or num_classes")
     return to_classes(raw, mask_encoding, num_classes or 256, path, ignore_index)[..., None]
-
-
-def checked_png(path, data) -> bytes:
-    """``data``, the bytes of the PNG at ``path``, once PIL has checked them (runs in ``tf.numpy_function``)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()  # chunk CRCs up to IEND: finds a truncated or damaged file without decoding it
-    except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
-        name = path.decode() if isinstance(path, bytes) else path
-        raise ValueError(f"cannot read the image {name}: {err} (truncated or damaged?); re-export it as PNG, "
-                         "or leave it and its mask out") from None
-    return data
 
 
 def _label(kind: str, i: int, count: int, names) -> str:
@@ -196,14 +180,18 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
                                     f"of the paths; relative ones start at {Path.cwd()}): check the names, or list a "
                                     "folder: sorted(folder.glob('*.png'))")
         for path in [*images, *masks]:  # a damaged file named now, not inside TF's IteratorGetNext error
-            checked_png(str(path), Path(path).read_bytes())
+            try:
+                with Image.open(path) as image:
+                    image.verify()  # chunk CRCs up to IEND: finds a truncated or damaged file without decoding it
+            except Exception as err:  # noqa: BLE001 - PIL raises many kinds; the message names the file either way
+                raise ValueError(f"cannot read the image {path}: {err} (truncated or damaged?); re-export it as PNG, "
+                                 "or leave it and its mask out") from None
         if channels is None:  # the first image decides: grey (+alpha) -> 1, colour (+alpha) -> 3
-            first = checked_png(str(images[0]), Path(images[0]).read_bytes())
-            channels = 1 if tf.io.decode_png(first).shape[-1] <= 2 else 3
+            channels = 1 if tf.io.decode_png(Path(images[0]).read_bytes()).shape[-1] <= 2 else 3
 
         def decode(image_path, mask_path):
-            data = tf.numpy_function(checked_png, [image_path, tf.io.read_file(image_path)], tf.string, stateful=False)
-            image = tf.ensure_shape(tf.io.decode_png(tf.reshape(data, []), channels=channels), [None, None, channels])
+            image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)  # checked above
+            image = tf.ensure_shape(image, [None, None, channels])
             mask = tf.numpy_function(lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path],
                                      tf.uint8, stateful=False)
             return image, tf.ensure_shape(mask, [None, None, 1])

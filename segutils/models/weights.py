@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from ..data.registry import WEIGHTS, mirror_url, titled
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
 
 class EncoderWeightsError(RuntimeError):
     """The encoder weights cannot be downloaded, or a file does not hold them; the message says the fix."""
@@ -39,7 +37,7 @@ def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | N
     cache, the mirror or GitHub (md5-checked), else an :class:`EncoderWeightsError` with the fixes."""
     if encoder_weights is None:
         return None
-    if isinstance(encoder_weights, str) and encoder_weights == "imagenet":
+    if encoder_weights == "imagenet":
         info = imagenet_weights_info(backbone)
         if info is None:  # weights from another table (EfficientNet, keras-applications): sm fetches them
             return "imagenet"
@@ -103,17 +101,10 @@ def _legacy_layers(group) -> tuple[list, list]:
 
 
 def _keras3_layers(group) -> list:
-    layers = []
-
-    def walk(node):
-        for key, child in node.items():
-            if key == "vars" and hasattr(child, "items") and len(child):
-                layers.append(tuple(tuple(child[k].shape) for k in sorted(child, key=int)))
-            elif hasattr(child, "items"):
-                walk(child)
-
-    walk(group)
-    return layers
+    names = []
+    group.visit(names.append)  # Keras 3 keeps each layer's weights as layers/<name>/vars/0, 1, ...
+    found = [group[name] for name in names if name.rsplit("/", 1)[-1] == "vars" and len(group[name])]
+    return [tuple(tuple(found_vars[k].shape) for k in sorted(found_vars, key=int)) for found_vars in found]
 
 
 def read_weights_file(path, backbone: str) -> WeightsFile:
@@ -140,7 +131,7 @@ def read_weights_file(path, backbone: str) -> WeightsFile:
         except (zipfile.BadZipFile, KeyError, OSError) as err:
             what = f"a zip archive that is not a .keras model ({err})"
             raise weights_file_error(path, what, backbone, again) from err
-    elif not head.startswith(HDF5_SIGNATURE):
+    elif not head.startswith(b"\x89HDF\r\n\x1a\n"):
         what = f"not an HDF5 file ({size:,} bytes starting with {head[:16]!r})"
         raise weights_file_error(path, what, backbone, again)
     try:
