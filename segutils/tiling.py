@@ -24,11 +24,9 @@ FLIPS = ((), (1,), (2,), (1, 2))
 
 @dataclass(frozen=True)
 class TileGrid:
-    """The tiles of an ``height x width`` image: their size, overlap, mirrored margin, and top (``rows``) and left
-    (``cols``) edges in image coordinates, from ``-margin``."""
+    """The tiles of an image: their size, overlap, mirrored margin, and top (``rows``) and left (``cols``) edges in
+    image coordinates, from ``-margin``."""
 
-    height: int
-    width: int
     tile: tuple[int, int]
     overlap: int
     margin: int
@@ -65,7 +63,7 @@ def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multi
         count = 1 if size + 2 * margin <= side else math.ceil((size + 2 * margin - side) / step) + 1
         sides.append((side, tuple(-margin + k * step for k in range(count))))
     (tile_h, rows), (tile_w, cols) = sides
-    return TileGrid(height, width, (tile_h, tile_w), overlap, margin, rows, cols)
+    return TileGrid((tile_h, tile_w), overlap, margin, rows, cols)
 
 
 def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
