@@ -26,7 +26,6 @@ def import_sm():
 
 def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone: str) -> None:
     """Load an encoder-only weights file into ``core``'s encoder; EncoderWeightsError if it holds anything else."""
-    path = found.path
     stop = next(i for i, layer in enumerate(core.layers) if layer.name.startswith("decoder_"))
     encoder = [layer for layer in core.layers[:stop] if layer.weights]
     expected = [tuple(tuple(w.shape) for w in layer.weights) for layer in encoder]
@@ -43,15 +42,15 @@ def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone
         else:
             what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
             fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."
-        raise weights.weights_file_error(path, what, backbone, fix)
+        raise weights.weights_file_error(found.path, what, backbone, fix)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            keras.Model(core.input, core.layers[stop - 1].output).load_weights(path)
+            keras.Model(core.input, core.layers[stop - 1].output).load_weights(found.path)
         except Exception as err:  # noqa: BLE001 - one error that names the file and the fix
             what = f"a file Keras cannot load into the encoder ({type(err).__name__}: {str(err)[:300]})"
             fix = "Save encoder weights with encoder.save_weights('x.weights.h5'), or use classification_models' .h5."
-            raise weights.weights_file_error(path, what, backbone, fix) from err
+            raise weights.weights_file_error(found.path, what, backbone, fix) from err
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
