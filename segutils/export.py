@@ -118,16 +118,15 @@ def load_exported(path, fmt: str) -> Callable[[np.ndarray], np.ndarray]:
     except ImportError:  # TensorFlow's own, deprecated in favour of ai_edge_litert
         Interpreter = tf.lite.Interpreter
     interpreter = Interpreter(model_path=path)
-    state = {"shape": None}
+    interpreter.allocate_tensors()
 
     def predict(images):
         images = np.asarray(images, np.float32)
-        index = interpreter.get_input_details()[0]["index"]
-        if state["shape"] != images.shape:  # a dynamic-size model is resized to each new shape
-            interpreter.resize_tensor_input(index, images.shape)
+        (given,) = interpreter.get_input_details()
+        if tuple(given["shape"]) != images.shape:  # a dynamic-size model is resized to each new shape
+            interpreter.resize_tensor_input(given["index"], images.shape)
             interpreter.allocate_tensors()
-            state["shape"] = images.shape
-        interpreter.set_tensor(index, images)
+        interpreter.set_tensor(given["index"], images)
         interpreter.invoke()
         return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
 

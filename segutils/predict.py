@@ -87,9 +87,8 @@ def check_head(model) -> None:
 
 
 def ends_in_logits(model, from_logits: bool | None = None) -> bool:
-    """``from_logits`` if given, else whether the output layer (``output``, else the last; linear ``Activation``
-    casts skipped) is linear (logits) rather than a sigmoid or softmax; raises ValueError for a model that is not
-    one map (:func:`check_head`) or whose output layer has no activation."""
+    """``from_logits`` if given, else whether the output layer (``output``, else the last; linear casts skipped) is
+    linear (logits); ValueError for a model that is not one map (:func:`check_head`) or has no activation there."""
     check_head(model)
     if from_logits is not None:
         return bool(from_logits)

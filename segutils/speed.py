@@ -32,10 +32,6 @@ def median_ms(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> fl
     return 1000 * statistics.median(time_calls(fn, repeats=repeats, warmup=warmup))
 
 
-def _spatial(shape) -> int:
-    return int(np.prod([d for d in shape[1:-1]]))
-
-
 def layer_flops(layer, batchnorm: bool = False) -> int:
     """FLOPs of one layer for one image: ``2 * kernel weights * output positions`` for ``Conv2D`` and ``Dense``
     (input positions for ``Conv2DTranspose``), depthwise and separable convolutions alike; with ``batchnorm``, 2 per
@@ -45,10 +41,10 @@ def layer_flops(layer, batchnorm: bool = False) -> int:
         kh, kw = layer.kernel_size
         c_in, multiplier = layer.input.shape[-1], layer.depth_multiplier
         pointwise = c_in * multiplier * layer.filters if isinstance(layer, layers.SeparableConv2D) else 0
-        return 2 * _spatial(layer.output.shape) * (kh * kw * c_in * multiplier + pointwise)
+        return 2 * int(np.prod(layer.output.shape[1:-1])) * (kh * kw * c_in * multiplier + pointwise)
     if isinstance(layer, layers.Conv2D | layers.Conv2DTranspose | layers.Dense):  # Dense (B, units): one position
         pixels = layer.input if isinstance(layer, layers.Conv2DTranspose) else layer.output
-        return 2 * _spatial(pixels.shape) * int(np.prod(layer.kernel.shape))
+        return 2 * int(np.prod(pixels.shape[1:-1])) * int(np.prod(layer.kernel.shape))
     if batchnorm and isinstance(layer, layers.BatchNormalization):
         return 2 * int(np.prod(layer.output.shape[1:]))
     return 0

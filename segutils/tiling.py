@@ -24,11 +24,9 @@ FLIPS = ((), (1,), (2,), (1, 2))
 
 @dataclass(frozen=True)
 class TileGrid:
-    """The tiles of an ``height x width`` image: their size, overlap, mirrored margin, and top (``rows``) and left
-    (``cols``) edges in image coordinates, from ``-margin``."""
+    """The tiles of an image: their size, overlap, mirrored margin, and top (``rows``) and left (``cols``) edges in
+    image coordinates, from ``-margin``."""
 
-    height: int
-    width: int
     tile: tuple[int, int]
     overlap: int
     margin: int
@@ -65,7 +63,7 @@ def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multi
         count = 1 if size + 2 * margin <= side else math.ceil((size + 2 * margin - side) / step) + 1
         sides.append((side, tuple(-margin + k * step for k in range(count))))
     (tile_h, rows), (tile_w, cols) = sides
-    return TileGrid(height, width, (tile_h, tile_w), overlap, margin, rows, cols)
+    return TileGrid((tile_h, tile_w), overlap, margin, rows, cols)
 
 
 def blend_window(tile: tuple[int, int], overlap: int) -> np.ndarray:
@@ -154,8 +152,12 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
         check_outputs(probs, model)
         if total is None:
             total = np.zeros(array.shape[:2] + probs.shape[-1:], dtype=np.float32)
-        for (top, left), p in zip(batch, probs, strict=True):
-            _accumulate(total, weight, p, window, top, left)
+        for (top, left), p in zip(batch, probs, strict=True):  # the part of the tile inside the image
+            y0, x0 = max(top, 0), max(left, 0)
+            y1, x1 = min(top + p.shape[0], total.shape[0]), min(left + p.shape[1], total.shape[1])
+            inside = np.s_[y0 - top : y1 - top, x0 - left : x1 - left]
+            total[y0:y1, x0:x1] += p[inside] * window[inside][..., None]
+            weight[y0:y1, x0:x1] += window[inside]
         bar.update(len(batch))
     bar.close()
     return total / weight[..., None]
@@ -164,17 +166,6 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
 def _cut(array: np.ndarray, top: int, left: int, tile: tuple[int, int]) -> np.ndarray:
     """The tile at ``(top, left)``, mirrored where it leaves the image (a copy of one tile only)."""
     return array[np.ix_(mirror_indices(top, tile[0], array.shape[0]), mirror_indices(left, tile[1], array.shape[1]))]
-
-
-def _accumulate(total, weight, p, window, top: int, left: int) -> None:
-    """Add the part of one tile's weighted probabilities that lies inside the image."""
-    y0, x0 = max(top, 0), max(left, 0)
-    y1, x1 = min(top + p.shape[0], total.shape[0]), min(left + p.shape[1], total.shape[1])
-    if y0 >= y1 or x0 >= x1:
-        return
-    w = window[y0 - top : y1 - top, x0 - left : x1 - left]
-    total[y0:y1, x0:x1] += p[y0 - top : y1 - top, x0 - left : x1 - left] * w[..., None]
-    weight[y0:y1, x0:x1] += w
 
 
 def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,

@@ -65,12 +65,10 @@ def verdict(a: str, b: str, result: dict) -> str:
 
 def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = RESAMPLES, level: float = 0.95,
                         seed: int = 0) -> dict:
-    """Per-class IoU gaps ``a - b`` and the mean IoU's, paired-bootstrapped over test images (the same draws for both):
-    ``a``, ``b`` per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``); a draw
-    adds up its images' matrices, IoU ``tp / (tp + fp + fn)``, the mean over the classes present. Returns ``gap``,
-    ``low``, ``high`` ``(K,)`` (NaN for ``ignore_index``), ``mean`` (the same three), ``level``, ``images``.
-    Taught in ``notebooks/08_street_scenes.ipynb``.
-    """
+    """Per-class IoU gaps ``a - b`` and the mean IoU's (over the classes present), paired-bootstrapped over test
+    images, of per-image confusion matrices ``(N, K, K)`` (``Evaluation.per_image["confusion_matrix"]``). Returns
+    ``gap``, ``low``, ``high`` ``(K,)`` (NaN for ``ignore_index``), ``mean`` (the same three), ``level``, ``images``.
+    Taught in ``notebooks/08_street_scenes.ipynb``."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape or a.ndim != 3 or a.shape[1] != a.shape[2] or not len(a):
         raise ValueError(f"per_class_bootstrap pairs two models' confusion matrices image by image: give two (N, K, K) "

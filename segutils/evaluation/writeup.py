@@ -1,6 +1,5 @@
-"""The write-up's U-Net, timed untrained beside the course's narrower one: the model its "8 s vs 1-2 s per step"
-was about. The write-up publishes no code, so this is the course's guess (64 filters, UpSampling2D + 2x2 conv
-decoder, no BatchNorm), after zhixuhao/unet's ``model.py``. Taught in ``notebooks/06_comparison.ipynb``."""
+"""The write-up's U-Net (its code is unpublished: :data:`WRITEUP_UNET` is the course's guess, after zhixuhao/unet's
+``model.py``), timed untrained beside the course's narrower one. Taught in ``notebooks/06_comparison.ipynb``."""
 
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ def import_sm():
 
 def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone: str) -> None:
     """Load an encoder-only weights file into ``core``'s encoder; EncoderWeightsError if it holds anything else."""
-    path = found.path
     stop = next(i for i, layer in enumerate(core.layers) if layer.name.startswith("decoder_"))
     encoder = [layer for layer in core.layers[:stop] if layer.weights]
     expected = [tuple(tuple(w.shape) for w in layer.weights) for layer in encoder]
@@ -43,15 +42,15 @@ def load_encoder_weights(core: keras.Model, found: weights.WeightsFile, backbone
         else:
             what += f", where the {backbone} encoder has {len(expected)} layers with weights ({numbers:,} numbers)"
             fix = f"Pass the file of the {backbone} encoder, or build with the backbone the file was saved from."
-        raise weights.weights_file_error(path, what, backbone, fix)
+        raise weights.weights_file_error(found.path, what, backbone, fix)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            keras.Model(core.input, core.layers[stop - 1].output).load_weights(path)
+            keras.Model(core.input, core.layers[stop - 1].output).load_weights(found.path)
         except Exception as err:  # noqa: BLE001 - one error that names the file and the fix
             what = f"a file Keras cannot load into the encoder ({type(err).__name__}: {str(err)[:300]})"
             fix = "Save encoder weights with encoder.save_weights('x.weights.h5'), or use classification_models' .h5."
-            raise weights.weights_file_error(path, what, backbone, fix) from err
+            raise weights.weights_file_error(found.path, what, backbone, fix) from err
 
 
 def preprocessing_affine(backbone: str) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +137,7 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
 
     image = keras.Input((height, width, channels), name="image")
     x = layers.Concatenate(name="gray_to_rgb")([image] * 3) if channels == 1 else image
-    if np.allclose(scale, scale[0]) and np.allclose(offset, offset[0]):  # one number, e.g. 255 and 0
-        x = layers.Rescaling(255.0 * float(scale[0]), float(offset[0]), name="preprocess")(x)
-    else:
-        x = layers.Rescaling([255.0 * float(s) for s in scale], [float(o) for o in offset], name="preprocess")(x)
+    x = layers.Rescaling([255.0 * float(s) for s in scale], [float(o) for o in offset], name="preprocess")(x)
     model = prepend(keras.Model(image, x), core, name=name)
     out = layers.Activation("linear", dtype="float32", name="output")(model.output)
     model = keras.Model(model.input, out, name=name)
@@ -151,21 +147,18 @@ def build_on_encoder(kind: str, input_shape, num_classes: int, backbone: str, en
 def linknet_decoder_block(x, skip, filters: int, name: str, strides: int = 2):
     """The paper's decoder block: 1x1 conv to m/4, 3x3 transposed conv (``strides``), 1x1 conv to ``filters``,
     each with BN and ReLU, plus ``skip``."""
-    mid = x.shape[-1] // 4
-    for i, (conv, kernel, ch) in enumerate(((layers.Conv2D, 1, mid), (layers.Conv2DTranspose, 3, mid),
-                                            (layers.Conv2D, 1, filters)), start=1):
-        kind = "tconv" if conv is layers.Conv2DTranspose else "conv"
-        step = strides if i == 2 else 1
-        x = conv(ch, kernel, strides=step, padding="same", use_bias=False, name=f"{name}_{kind}{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
-        x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
+    x = _conv_bn_relu(x, x.shape[-1] // 4, 1, 1, name, index=1)
+    x = _conv_bn_relu(x, x.shape[-1], 3, strides, name, conv=layers.Conv2DTranspose, index=2)
+    x = _conv_bn_relu(x, filters, 1, 1, name, index=3)
     return x if skip is None else layers.Add(name=f"{name}_add")([x, skip])
 
 
-def _conv_bn_relu(x, filters: int, kernel: int, strides: int, name: str, relu: bool = True, conv=layers.Conv2D):
-    x = conv(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+def _conv_bn_relu(x, filters: int, kernel: int, strides: int, name: str, relu: bool = True, conv=layers.Conv2D,
+                  index=""):
+    kind = "tconv" if conv is layers.Conv2DTranspose else "conv"
+    x = conv(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_{kind}{index}")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+    return layers.Activation("relu", name=f"{name}_relu{index}")(x) if relu else x
 
 
 def residual_block(x, filters: int, strides: int, name: str):

@@ -126,8 +126,6 @@ def build_unet(input_shape=(256, 256, 1), num_classes: int = 1, filters: int = 6
     """``unet``: ``depth`` levels of ``filters * 2**(k-1)`` channels, a bottleneck, a 1x1 head (sigmoid for one
     class, softmax for more, ``logits`` neither); sides multiples of ``2**depth`` or None. ``batchnorm``,
     ``dropout`` and ``upsampling="upsample_conv"`` are not the paper's."""
-    if upsampling not in UPSAMPLING_MODES:
-        raise ValueError(f"upsampling must be one of {UPSAMPLING_MODES}, got {upsampling!r}")
     whole(depth, "depth")
     whole(num_classes, "num_classes", fix="output channels: 1 for a sigmoid (two classes), K for a softmax")
     input_shape = check_input_shape(input_shape, "build_unet")
