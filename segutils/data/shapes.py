@@ -93,8 +93,8 @@ def make_shapes(n: int, size: int | tuple[int, int], seed: int) -> tuple[np.ndar
 
 def make_streets(n: int, size: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``n`` street scenes of ``size`` ``(height, width)`` with CamVid's 12 classes, each in its CamVid colour plus
-    noise: uint8 images ``(n, H, W, 3)`` and masks ``(n, H, W)``, the same for a ``seed``. Taught in
-    ``notebooks/08_street_scenes.ipynb``."""
+    noise: uint8 images ``(n, H, W, 3)`` and masks ``(n, H, W)``, the same for a ``seed``; ``load("streets")``,
+    the ``ci`` data of ``notebooks/08_street_scenes.ipynb``."""
     height, width = int(size[0]), int(size[1])
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:height, 0:width] / np.array([height, width])[:, None, None]
