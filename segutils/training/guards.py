@@ -34,7 +34,7 @@ def one_pass(ds):
 
 
 def check_yields(ds, name: str = "train_ds") -> None:
-    """ValueError when ``ds`` yields nothing (Keras would wait for its first batch for ever)."""
+    """ValueError naming the ``filter``/``take`` when ``ds`` (or what it repeats) yields nothing."""
     finite = one_pass(ds)
     if finite is not None and finite.cardinality() <= 0 and next(iter(finite.take(1)), None) is None:
         kinds = [type(d).__name__.strip("_").removesuffix("Dataset").lower() for d in _chain(finite)]

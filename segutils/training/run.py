@@ -35,7 +35,6 @@ def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
         if cardinality == 0 or (cardinality < 0 and not any(True for _ in ds.take(1))):
             raise ValueError(f"{what} is empty: it yields no batches. Check the split has images (len(split) > 0), "
                              "that subset is not 0, and that steps, take() or filter() did not cut it to nothing.")
-    guards.check_yields(train_ds)  # repeated, an empty set would never end an epoch
     batches, steps = int(train_ds.cardinality()), protocol.epochs * protocol.steps_per_epoch
     if 0 < batches < steps:
         raise ValueError(f"train_ds holds {batches} batches, but the protocol trains {protocol.epochs} epochs of "
