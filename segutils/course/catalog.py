@@ -66,6 +66,11 @@ REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 SETUP_DATA = {"08_street_scenes.ipynb": "streets"}
 
 
+def profile_dataset(profile, data: str = "dataset") -> str:
+    """The dataset ``data`` names in ``profile``: its ``streets`` one for ``"streets"``, else its ``dataset``."""
+    return profile.streets.dataset if data == "streets" else profile.dataset
+
+
 def setup_cell_source(ref: str = BRANCH, notebook: str = "") -> str:
     """The setup cell every notebook starts with; on Colab it installs ``segutils`` at git ``ref``.
 

@@ -149,16 +149,14 @@ def dataset_param(value) -> str:
     return text if text.strip().lower() in DATASETS else str(Path(text).expanduser().resolve())
 
 
-#: The notebook that reads the profile's street-scenes dataset (``profile.streets.dataset``) instead of its own.
-STREETS_NOTEBOOK = "08_street_scenes.ipynb"
-
-
 def datasets_read(paths, params: dict, profile) -> list[str]:
-    """The datasets the notebooks at ``paths`` read: ``DATASET`` when injected, else each one's profile default."""
+    """The datasets the notebooks at ``paths`` read: ``DATASET`` when injected, else what each one's setup cell
+    asks ``course.setup`` for (:data:`.catalog.SETUP_DATA`)."""
+    from .catalog import SETUP_DATA, profile_dataset
+
     if "DATASET" in params:
         return [str(params["DATASET"])]
-    wanted = {profile.streets.dataset if Path(p).name == STREETS_NOTEBOOK else profile.dataset for p in paths}
-    return sorted(wanted)
+    return sorted({profile_dataset(profile, SETUP_DATA.get(Path(p).name, "dataset")) for p in paths})
 
 
 def inject_parameters(nb, params: dict) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 
 from .. import config
-from .catalog import DRIVE, DRIVE_RUNS
+from .catalog import DRIVE, DRIVE_RUNS, profile_dataset
 from .downloads import DownloadError, fetch_missing
 
 #: What ``setup(data=...)`` may name: the profile's ``dataset`` (notebooks 00-07), or its ``streets`` one (08).
@@ -52,7 +52,7 @@ def fetch_profile_data(data: str = "dataset") -> None:
         profile = config.active()
     except config.UnknownProfileError:
         return  # the report above says the profile is invalid
-    name = profile.streets.dataset if data == "streets" else profile.dataset
+    name = profile_dataset(profile, data)
     try:
         fetch_missing(name)
     except DownloadError as err:
