@@ -50,9 +50,20 @@ def test_unpaired_matrices_are_refused_with_what_to_pass():
 
 
 def test_a_tiny_gap_between_two_near_zero_ious_is_no_win():
-    a = np.array([[[50, 0], [9999, 1]]] * 4)  # class 1: IoU 1 / 10000 in a, 0 in b: an interval above 0, no win
-    b = np.array([[[50, 0], [10000, 0]]] * 4)
+    a = np.array([[[50, 0], [9999, 1]]] * 5)  # class 1: IoU 1 / 10000 in a, 0 in b: an interval above 0, no win
+    b = np.array([[[50, 0], [10000, 0]]] * 5)
     result = per_class_bootstrap(a, b, resamples=50)
     assert result["low"][1] > 0 and result["gap"][1] < 0.001
     wins = class_winners(result, ("road", "sign"), "a", "b")
     assert wins == {"a": [], "b": [], "no measurable difference": ["road", "sign"]}
+
+
+def test_fewer_test_images_than_a_verdict_needs_name_no_winner_per_class():
+    """The rule of 06's verdict (stats.decision): no winner from fewer than MIN_TEST_IMAGES test images."""
+    a, b = np.array([PERFECT] * 4), np.array([HALF_CARS_MISSED] * 4)  # a clear gap, but 4 images
+    result = per_class_bootstrap(a, b, ignore_index=2, resamples=200)
+    assert result["low"][0] > 0 and result["low"][1] > 0
+    assert class_winners(result, NAMES, "linknet", "unet") == {
+        "linknet": [], "unet": [], "no measurable difference": [], "too few test images to judge": ["road", "car"]}
+    five = per_class_bootstrap(np.array([PERFECT] * 5), np.array([HALF_CARS_MISSED] * 5), ignore_index=2, resamples=200)
+    assert class_winners(five, NAMES, "linknet", "unet")["linknet"] == ["road", "car"]

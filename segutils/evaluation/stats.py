@@ -93,10 +93,12 @@ def per_class_bootstrap(a, b, ignore_index: int | None = None, resamples: int = 
 
 def class_winners(result: dict, names, a: str = "a", b: str = "b", min_gap: float = 0.001) -> dict[str, list[str]]:
     """Classes each model wins in :func:`per_class_bootstrap`'s ``result`` (the interval leaves out 0 and the gap is at
-    least ``min_gap``: 0.000 against 0.000 is no win), and the rest."""
+    least ``min_gap``: 0.000 against 0.000 is no win), and the rest; all under :data:`TOO_FEW` from fewer than
+    :data:`MIN_TEST_IMAGES` test images, as :func:`decision`. Taught in ``notebooks/08_street_scenes.ipynb``."""
     wins = {a: [], b: [], "no measurable difference": []}
     for name, gap, low, high in zip(names, result["gap"], result["low"], result["high"], strict=False):
         if not np.isnan(low):
             won = abs(gap) >= min_gap and (low > 0 or high < 0)
-            wins[(a if gap > 0 else b) if won else "no measurable difference"].append(name)
+            call = TOO_FEW if result["images"] < MIN_TEST_IMAGES else (a if gap > 0 else b) if won else None
+            wins.setdefault(call or "no measurable difference", []).append(name)
     return wins

@@ -33,17 +33,6 @@ def one_pass(ds):
     return next((d._input_dataset for d in _chain(ds) if type(d).__name__ == "_RepeatDataset"), None)
 
 
-def check_yields(ds, name: str = "train_ds") -> None:
-    """ValueError naming the ``filter``/``take`` when ``ds`` (or what it repeats) yields nothing."""
-    finite = one_pass(ds)
-    if finite is not None and finite.cardinality() <= 0 and next(iter(finite.take(1)), None) is None:
-        kinds = [type(d).__name__.strip("_").removesuffix("Dataset").lower() for d in _chain(finite)]
-        culprit = next((k for k in kinds if k in ("filter", "take", "skip", "shard")), None)
-        raise ValueError(f"{name} yields no batch ({f'its {culprit}() leaves nothing' if culprit else 'it is empty'}; "
-                         f"chain: {' <- '.join(kinds)}), so training would wait for ever: check the filter/take "
-                         "predicate and the split, e.g. len(list(ds.take(1))) == 1 before .repeat()")
-
-
 def absent_classes(ds, num_classes: int, ignore_index: int | None = None) -> list[int]:
     """Classes (0 and 1 for a one-channel head) no mask of one pass over ``(images, masks)`` holds."""
     finite, present = one_pass(ds), set()
