@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from .checks import whole
-from .data.sources import MULTIPLE
+from .data.sources import MULTIPLE, image_array
 from .functional import head_rule
 
 
@@ -30,27 +30,12 @@ def check_outputs(outputs, model) -> np.ndarray:
     return outputs
 
 
-def check_finite(image: np.ndarray) -> None:
-    """Raise ValueError, with the counts, if a float image holds NaN or infinite values."""
-    if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise ValueError(f"the image holds {np.isnan(image).sum()} NaN and {np.isinf(image).sum()} infinite "
-                         "values: a model cannot classify them; fix or drop the image (np.isfinite(image))")
-
-
 def prepare_image(image: np.ndarray, channels: int | None) -> np.ndarray:
-    """One uint8 or float image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (1 <-> 3 converted)."""
+    """One image as float32 ``HxWxC`` in [0, 1] with ``channels`` channels (1 <-> 3 converted), by the pipeline's
+    rule (:func:`segutils.data.sources.image_array`: uint8, uint16, whole numbers 0..255 or floats in [0, 1])."""
     image = np.asarray(image)
-    image = image[..., None] if image.ndim == 2 else image
-    if image.dtype == np.uint8:
-        x = image.astype(np.float32) / 255.0
-    elif np.issubdtype(image.dtype, np.floating):
-        check_finite(image)
-        if image.size and (image.min() < 0 or image.max() > 1):
-            raise ValueError(f"float images must be in [0, 1] (already divided by 255), got {image.min():.3g}.."
-                             f"{image.max():.3g}: pass the uint8 image instead, it is divided by 255 once here")
-        x = image.astype(np.float32)
-    else:
-        raise ValueError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {image.dtype}")
+    scaled = image_array(image, "the image")  # 0..255; ValueError naming NaN, a range or a dtype, and the fix
+    x = image.reshape(scaled.shape).astype(np.float32) if image.dtype.kind == "f" else scaled.astype(np.float32) / 255.0
     n = x.shape[-1]
     if channels is None or n == channels:
         return x

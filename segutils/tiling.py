@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 
 from . import _compat
 from .checks import whole
-from .data.sources import MULTIPLE
+from .data.sources import MULTIPLE, image_array
 from .functional import head_rule
-from .predict import check_finite, check_outputs, ends_in_logits, prepare_image, round_up, to_probabilities
+from .predict import check_outputs, ends_in_logits, prepare_image, round_up, to_probabilities
 
 #: The flips averaged by ``tta=True``: the axes of a batch of tiles (1: rows, 2: columns) flipped in each variant.
 FLIPS = ((), (1,), (2,), (1, 2))
@@ -136,7 +136,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
         raise ValueError(f"predict_tiled takes one image (H, W) or (H, W, C), got shape {np.shape(image)}; "
                          "for a batch, call it once per image.")
     whole(batch_size, "batch_size")
-    check_finite(array)  # before any tile is predicted
+    image_array(array, "the image")  # its values checked before any tile is predicted
     channels, logits = model.input_shape[-1], ends_in_logits(model, from_logits)
     grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
     window = blend_window(grid.tile, grid.overlap)

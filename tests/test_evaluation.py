@@ -41,7 +41,7 @@ def test_uint8_and_float_images_are_normalised_once():
     image = ramp()
     model = head_model("sigmoid", 1)
     np.testing.assert_array_equal(predict_masks(model, image), predict_masks(model, image / 255.0))
-    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\].*pass the uint8 image"):
+    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\]; pass them as uint8"):
         predict_masks(model, image.astype(np.float32))
 
 

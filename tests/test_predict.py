@@ -183,7 +183,8 @@ def test_bad_images_say_what_is_wrong(unet):
         predict_tiled(unet, np.zeros((2, 64, 64, 1), "float32"))
     with pytest.raises(ValueError, match=r"the model takes 1 channel\(s\) but an image has 4: drop the alpha"):
         predict_tiled(unet, np.zeros((64, 64, 4), "float32"))
-    with pytest.raises(ValueError, match=r"float images must be in \[0, 1\] \(already divided by 255\)"):
+    with pytest.raises(ValueError, match=r"^the image is float32 with values 255\.\.255: float images must be in "
+                       r"\[0, 1\]; pass them as uint8 \(x\.astype\(np\.uint8\)\) or divide by 255 yourself\.$"):
         predict_tiled(unet, np.full((64, 64), 255.0, "float32"))
     fixed = build_unet((64, 64, 1), 1, filters=4, depth=2)
     with pytest.raises(ValueError, match=r"fixed 64 x 64 inputs, .* got tile=128"):
@@ -256,7 +257,7 @@ def test_every_course_model_is_read_as_probabilities_or_logits():
 def test_predict_tiled_refuses_a_nan_image(unet):
     image = np.full((64, 64), 0.5, np.float32)
     image[3, 4] = np.nan
-    message = r"^the image holds 1 NaN and 0 infinite values: a model cannot classify them"
+    message = r"^the image holds NaN or infinite values: replace them \(np\.nan_to_num\) first\.$"
     with pytest.raises(ValueError, match=message):
         predict_tiled(unet, image)
     with pytest.raises(ValueError, match=message):
@@ -283,3 +284,16 @@ def test_the_head_rule_at_the_threshold_itself_is_class_0_in_prediction_and_metr
         assert float(metric.result()) == 1.0  # 0.5 counted as class 1 would give IoU 1/3
     np.testing.assert_array_equal(head_rule(np.array([[0.25], [0.2500001]]), 0.25), [0, 1])
     np.testing.assert_array_equal(head_rule(np.array([[0.5, 0.5], [0.4, 0.6]])), [0, 1])  # argmax: ties to class 0
+
+
+def test_images_are_read_by_the_pipelines_rule(unet):
+    """uint16, whole numbers 0..255 and floats in [0, 1] predict as the uint8 image they stand for, as make_dataset
+    reads them (sources.image_array): one rule for training and prediction."""
+    image = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    expected = predict_masks(unet, image)
+    for same in (image.astype(np.uint16) * 257, image.astype(np.int64), image.astype(np.float32) / 255):
+        np.testing.assert_array_equal(predict_masks(unet, same), expected)
+        np.testing.assert_array_equal(predict_tiled(unet, same, tile=32, overlap=0), predict_tiled(unet, image,
+                                                                                                   tile=32, overlap=0))
+    with pytest.raises(ValueError, match=r"^the image is int64 with values 300\.\.300: pass uint8 \(0\.\.255\)"):
+        predict_masks(unet, np.full((64, 64), 300, np.int64))
