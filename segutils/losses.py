@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import functional as F
+from .metrics import class_pixels
 
 _register = keras.saving.register_keras_serializable(package="segutils")
 
@@ -167,11 +168,5 @@ class ScaledLoss(LossArithmetic, keras.losses.Loss):
 
 def enet_class_weights(masks, num_classes: int, ignore_index=None, c=1.02):
     """ENet's class weights ``1 / ln(c + share)`` of the pixel shares of ``num_classes`` classes in ``masks``."""
-    labels = np.concatenate([np.asarray(m).ravel() for m in masks]).astype(np.int64)
-    if ignore_index is not None:
-        labels = labels[labels != ignore_index]
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"mask values {labels.min()}..{labels.max()} are not classes 0..{num_classes - 1}: "
-                         "map them to class indices first (e.g. 0/255 masks to 0/1)")
-    shares = np.bincount(labels, minlength=num_classes) / max(labels.size, 1)
-    return (1.0 / np.log(c + shares)).tolist()
+    counts = class_pixels(masks, num_classes, ignore_index)
+    return (1.0 / np.log(c + counts / max(counts.sum(), 1))).tolist()

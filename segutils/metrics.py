@@ -14,6 +14,25 @@ from .checks import whole
 _register = keras.saving.register_keras_serializable(package="segutils")
 
 
+def check_classes(values: np.ndarray, num_classes: int, what: str = "mask") -> None:
+    """ValueError, with the fix, unless the integer ``values`` are class indices ``0..num_classes - 1``."""
+    if values.size and (values.min() < 0 or values.max() >= num_classes):
+        raise ValueError(f"{what} values {values.min()}..{values.max()} are not classes 0..{num_classes - 1}"
+                         f" (num_classes={num_classes}): map mask values to class indices (0/255 masks to 0/1)"
+                         " or pass ignore_index for a void label")
+
+
+def class_pixels(masks, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Pixels of each class in ``masks``, the ``ignore_index`` left out; :func:`check_classes` on the rest."""
+    counts = np.zeros(num_classes, np.int64)
+    for mask in masks:
+        labels = np.asarray(mask).astype(np.int64).ravel()
+        labels = labels if ignore_index is None else labels[labels != ignore_index]
+        check_classes(labels, num_classes)
+        counts += np.bincount(labels, minlength=num_classes)
+    return counts
+
+
 def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
     """Pixel counts ``cm[t, p]`` of true class ``t`` predicted as ``p``, truth at ``ignore_index`` left out."""
     F.check_ignore_index(ignore_index)
@@ -32,11 +51,8 @@ def confusion_matrix(y_true, y_pred, num_classes: int, ignore_index: int | None 
     if ignore_index is not None:
         keep = t != ignore_index
         t, p = t[keep], p[keep]
-    for name, values in (("target", t), ("prediction", p)):
-        if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"{name} values {values.min()}..{values.max()} are not classes 0..{num_classes - 1}"
-                             f" (num_classes={num_classes}): map mask values to class indices (0/255 masks to 0/1)"
-                             " or pass ignore_index for a void label")
+    check_classes(t, num_classes, "target")
+    check_classes(p, num_classes, "prediction")
     return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 

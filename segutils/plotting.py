@@ -8,6 +8,7 @@ import importlib
 
 import numpy as np
 
+from .metrics import class_pixels
 from .predict import mask_hw, prepare_image
 
 #: Colour of class k is PALETTE[k % 20] (tab10, then tab20's light tones), unless a dataset's own ``palette`` (RGB
@@ -99,11 +100,10 @@ def show_pairs(images, masks, n: int = 4, class_names=None, ignore_index=None, t
     return fig
 
 
-def pixel_share(masks, num_classes: int) -> np.ndarray:
-    """Fraction of all mask pixels that belong to each class (sums to 1 over the K classes)."""
-    counts = np.zeros(num_classes, dtype=np.int64)
-    for mask in masks:
-        counts += np.bincount(np.asarray(mask).ravel(), minlength=num_classes)[:num_classes]
+def pixel_share(masks, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Fraction of the mask pixels (``ignore_index``'s left out) that belong to each class, summing to 1; ValueError
+    for a value outside the classes (:func:`segutils.metrics.class_pixels`)."""
+    counts = class_pixels(masks, num_classes, ignore_index)
     return counts / max(counts.sum(), 1)
 
 

@@ -58,8 +58,10 @@ def test_enet_class_weights_from_pixel_shares():
     assert L.enet_class_weights([np.array([[0, 0, 0, 0]])], 2)[1] == pytest.approx(1 / math.log(1.02))
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'num_classes'"):
         L.enet_class_weights(masks)
-    with pytest.raises(ValueError, match="0/255 masks to 0/1"):
+    with pytest.raises(ValueError, match=r"^mask values 0\.\.255 are not classes 0\.\.1 .*0/255 masks to 0/1"):
         L.enet_class_weights([np.array([[0, 255]])], 2)
+    assert L.enet_class_weights([np.array([[0, 1, 1, 1, 11]])], 2, ignore_index=11) == pytest.approx(
+        [1 / math.log(1.27), 1 / math.log(1.77)])  # the ignored pixel counts in no share
 
 
 @pytest.mark.parametrize("make", [L.DiceLoss, L.JaccardLoss, L.TverskyLoss, L.FocalLoss, L.CrossEntropy])

@@ -21,6 +21,9 @@ def _close_figures():
 def test_pixel_share_is_hand_computed():
     masks = [np.array([[0, 0], [1, 2]]), np.array([[2, 2], [2, 2]])]
     np.testing.assert_allclose(plotting.pixel_share(masks, 3), [2 / 8, 1 / 8, 5 / 8])
+    with pytest.raises(ValueError, match=r"^mask values 0\.\.255 are not classes 0\.\.1 \(num_classes=2\): map mask "
+                       r"values to class indices \(0/255 masks to 0/1\)"):  # not a share of 1.0 for class 0
+        plotting.pixel_share([np.array([[0, 255], [0, 255]])], 2)
 
 
 def test_outline_paints_only_class_boundaries():
