@@ -15,6 +15,7 @@ from segutils.data.registry import (
     DATASETS,
     ENV_DATA_DIR,
     ENV_MIRROR,
+    DatasetInfo,
     ManifestEntry,
     check_file,
     data_root,
@@ -134,12 +135,19 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os
     return dest
 
 
+def downloadable(name) -> DatasetInfo | None:
+    """The registered dataset ``name`` (any case) when it has files to download; None for a generated one
+    (``shapes``, ``streets``) or a folder."""
+    meta = DATASETS.get(str(name).strip().lower())
+    return meta if meta is not None and meta.manifest is not None else None
+
+
 def fetch_missing(name: str, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Path | None:
     """:func:`fetch` a registered dataset when some of its files are not on disk (a size check, no SHA-256).
 
-    None for a generated dataset (``shapes``, ``streets``) or a folder; else the dataset's folder."""
-    meta = DATASETS.get(str(name).strip().lower())
-    if meta is None or meta.manifest is None:
+    None when it is not :func:`downloadable`; else the dataset's folder."""
+    meta = downloadable(name)
+    if meta is None:
         return None
     root = data_root(data_dir) / meta.name
     if any(check_file(root / e.path, e, full=False) for e in read_manifest(meta.manifest)[1]):

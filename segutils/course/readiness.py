@@ -216,11 +216,11 @@ def dataset_for_run(name: str, profile: str) -> str | None:
     Otherwise the one message ``make run`` stops with, before the first notebook: what is
     missing, why it cannot be downloaded now, and :data:`WAYS_ON`.
     """
-    from segutils.course.downloads import DownloadError, fetch
-    from segutils.data.registry import DATASETS, data_root
+    from segutils.course.downloads import DownloadError, downloadable, fetch
+    from segutils.data.registry import data_root
 
-    meta = DATASETS.get(str(name).strip().lower())
-    if meta is None or meta.manifest is None:
+    meta = downloadable(name)
+    if meta is None:
         return None
     try:
         fetch(meta.name)

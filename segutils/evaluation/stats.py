@@ -96,9 +96,10 @@ def class_winners(result: dict, names, a: str = "a", b: str = "b", min_gap: floa
     least ``min_gap``: 0.000 against 0.000 is no win), and the rest; all under :data:`TOO_FEW` from fewer than
     :data:`MIN_TEST_IMAGES` test images, as :func:`decision`. Taught in ``notebooks/08_street_scenes.ipynb``."""
     wins = {a: [], b: [], "no measurable difference": []}
+    few = result["images"] < MIN_TEST_IMAGES  # the same for every class
     for name, gap, low, high in zip(names, result["gap"], result["low"], result["high"], strict=False):
         if not np.isnan(low):
             won = abs(gap) >= min_gap and (low > 0 or high < 0)
-            call = TOO_FEW if result["images"] < MIN_TEST_IMAGES else (a if gap > 0 else b) if won else None
-            wins.setdefault(call or "no measurable difference", []).append(name)
+            key = TOO_FEW if few else (a if gap > 0 else b) if won else "no measurable difference"
+            wins.setdefault(key, []).append(name)
     return wins
