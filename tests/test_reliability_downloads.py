@@ -251,3 +251,30 @@ def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
         f"Download of 'camvid' stopped by Ctrl-C: the files already verified (0 of 1402) are kept in "
         f"{tmp_path / 'camvid'}; run the download again to fetch the rest.\n"
     )
+
+
+def test_ctrl_c_while_the_files_are_still_being_queued_stops_the_transfers_already_started():
+    # Ctrl-C can land while run_all is still queueing CamVid's 1,402 files (a busy machine, four transfers already
+    # hanging): the queued files are cancelled and the hanging ones told to stop, as after the queue is full.
+    from segutils.course.transfer import Stop, run_all
+
+    stop, started, release = Stop(), [], threading.Event()
+
+    def items():
+        for i in range(1402):
+            if i == 6:
+                raise KeyboardInterrupt
+            yield i
+
+    def transfer(i):
+        started.append(i)
+        stop.wait(10)  # a hanging transfer returns once told to stop
+        release.set()
+        return i
+
+    with pytest.raises(KeyboardInterrupt):
+        run_all(transfer, items(), workers=2, stop=stop)
+    assert stop.reason == "the download was interrupted"
+    assert release.wait(1)
+    time.sleep(0.2)  # a queued file the pool still started would show here
+    assert len(started) == 2 and set(started) <= set(range(6))

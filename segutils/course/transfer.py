@@ -95,9 +95,10 @@ _opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 def run_all(fn, items, workers: int, stop: Stop) -> list:
     """``[fn(item) for item in items]`` on ``workers`` threads; Ctrl-C or an error cancels the rest and re-raises."""
-    pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
-    jobs = [pool.submit(fn, item) for item in items]
+    pool, jobs = concurrent.futures.ThreadPoolExecutor(max(1, workers)), []
     try:
+        for item in items:  # queued inside the try: a Ctrl-C while queueing also stops the transfers begun
+            jobs.append(pool.submit(fn, item))
         return [job.result() for job in jobs]
     except BaseException:
         stop.set("the download was interrupted")
