@@ -253,28 +253,49 @@ def test_ctrl_c_in_make_data_prints_one_line_and_exits_130(tmp_path, capsys):
     )
 
 
-def test_ctrl_c_while_the_files_are_still_being_queued_stops_the_transfers_already_started():
-    # Ctrl-C can land while run_all is still queueing CamVid's 1,402 files (a busy machine, four transfers already
-    # hanging): the queued files are cancelled and the hanging ones told to stop, as after the queue is full.
-    from segutils.course.transfer import Stop, run_all
 
-    stop, started, release = Stop(), [], threading.Event()
+@pytest.mark.parametrize("delay", [0.0, 0.0005, 0.001, 0.002, 0.005, 0.02])
+def test_ctrl_c_at_any_moment_of_the_start_ends_every_transfer_thread(delay):
+    # A Ctrl-C in the first milliseconds, while the threads start, once hung Python at exit: the executor's queue
+    # lock was left held. Now every thread of the download ends within the grace, having started at most
+    # one transfer each, and none after the interrupt.
+    from segutils.course.transfer import STOP_GRACE, Stop, run_all
 
-    def items():
-        for i in range(1402):
-            if i == 6:
-                raise KeyboardInterrupt
-            yield i
+    stop, started, after = Stop(), [], []
 
     def transfer(i):
-        started.append(i)
-        stop.wait(10)  # a hanging transfer returns once told to stop
-        release.set()
+        (after if stop.is_set() else started).append(i)
+        stop.wait(10)  # a hanging transfer returns once hung up
         return i
 
+    before = set(threading.enumerate())
+    timer = threading.Timer(delay, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
     with pytest.raises(KeyboardInterrupt):
-        run_all(transfer, items(), workers=2, stop=stop)
-    assert stop.reason == "the download was interrupted"
-    assert release.wait(1)
-    time.sleep(0.2)  # a queued file the pool still started would show here
-    assert len(started) == 2 and set(started) <= set(range(6))
+        timer.start()
+        run_all(transfer, range(1402), workers=4, stop=stop)
+        time.sleep(5)  # not reached: the Ctrl-C lands before
+    timer.join()
+    deadline = time.monotonic() + STOP_GRACE + 1
+    while time.monotonic() < deadline and set(threading.enumerate()) - before:
+        time.sleep(0.01)
+    assert set(threading.enumerate()) - before == set()
+    assert len(started) <= 4 and after == []
+
+
+def test_an_error_in_one_transfer_stops_the_others_and_reaches_the_caller():
+    from segutils.course.transfer import Stop, run_all
+
+    stop, done = Stop(), []
+
+    def transfer(i):
+        if i == 3:
+            raise OSError("disk full")
+        if not stop.wait(10):
+            done.append(i)
+        return i
+
+    with pytest.raises(OSError, match="disk full"):
+        run_all(transfer, range(100), workers=4, stop=stop)
+    assert stop.reason == "the download was interrupted" and done == []
+    assert run_all(lambda i: i * i, range(7), workers=3, stop=Stop()) == [0, 1, 4, 9, 16, 25, 36]
+    assert run_all(lambda i: i, [], workers=8, stop=Stop()) == []

@@ -4,10 +4,10 @@ Behind :func:`segutils.course.downloads.fetch` (``make data``, ``course.setup()`
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import http.client
+import itertools
 import os
 import re
 import socket
@@ -94,21 +94,43 @@ _opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 
 def run_all(fn, items, workers: int, stop: Stop) -> list:
-    """``[fn(item) for item in items]`` on ``workers`` threads; Ctrl-C or an error cancels the rest and re-raises."""
-    pool, jobs = concurrent.futures.ThreadPoolExecutor(max(1, workers)), []
+    """``[fn(item) for item in items]`` on ``workers`` daemon threads that take the items in turn; Ctrl-C or an
+    error in ``fn`` stops the rest (open transfers hung up) and re-raises. Nothing is queued from the main thread (a
+    Ctrl-C inside an executor's queue lock left it held: Python hung at exit); daemon threads never keep it alive."""
+    items, halt = list(items), []
+    results, turns = [None] * len(items), itertools.count()
+
+    def work():
+        while not halt:
+            index = next(turns)  # atomic: each item goes to one thread
+            if index >= len(items):
+                return
+            try:
+                results[index] = fn(items[index])
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+                halt.append(err)
+                stop.set("the download was interrupted")
+                stop.hang_up()
+
+    threads = [threading.Thread(target=work, name=f"transfer-{n}", daemon=True)
+               for n in range(min(max(1, workers), len(items)))]
     try:
-        for item in items:  # queued inside the try: a Ctrl-C while queueing also stops the transfers begun
-            jobs.append(pool.submit(fn, item))
-        return [job.result() for job in jobs]
-    except BaseException:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if halt:
+            raise halt[0]
+        return results
+    except BaseException as err:
+        halt.append(err)
         stop.set("the download was interrupted")
-        for job in jobs:
-            job.cancel()
         stop.hang_up()
-        concurrent.futures.wait(jobs, timeout=STOP_GRACE)
+        deadline = time.monotonic() + STOP_GRACE  # time for the open transfers to delete their .part files
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
         raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _alive(pid: int, path: Path) -> bool:
