@@ -280,6 +280,7 @@ def test_ctrl_c_at_any_moment_of_the_start_ends_every_transfer_thread(delay):
         time.sleep(0.01)
     assert set(threading.enumerate()) - before == set()
     assert len(started) <= 4 and after == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C raises again after the download
 
 
 def test_an_error_in_one_transfer_stops_the_others_and_reaches_the_caller():
@@ -299,3 +300,8 @@ def test_an_error_in_one_transfer_stops_the_others_and_reaches_the_caller():
     assert stop.reason == "the download was interrupted" and done == []
     assert run_all(lambda i: i * i, range(7), workers=3, stop=Stop()) == [0, 1, 4, 9, 16, 25, 36]
     assert run_all(lambda i: i, [], workers=8, stop=Stop()) == []
+    found = []  # from a thread other than the main one (no Ctrl-C handler to set there)
+    caller = threading.Thread(target=lambda: found.append(run_all(lambda i: -i, range(5), workers=2, stop=Stop())))
+    caller.start()
+    caller.join(10)
+    assert found == [[0, -1, -2, -3, -4]]

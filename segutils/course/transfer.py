@@ -10,6 +10,7 @@ import http.client
 import itertools
 import os
 import re
+import signal
 import socket
 import ssl
 import threading
@@ -95,8 +96,7 @@ _opener = urllib.request.build_opener(_HTTPHandler, _HTTPSHandler)
 
 def run_all(fn, items, workers: int, stop: Stop) -> list:
     """``[fn(item) for item in items]`` on ``workers`` daemon threads that take the items in turn; Ctrl-C or an
-    error in ``fn`` stops the rest (open transfers hung up) and re-raises. Nothing is queued from the main thread (a
-    Ctrl-C inside an executor's queue lock left it held: Python hung at exit); daemon threads never keep it alive."""
+    error in ``fn`` stops the rest (open transfers hung up) and re-raises; daemon threads never keep Python alive."""
     items, halt = list(items), []
     results, turns = [None] * len(items), itertools.count()
 
@@ -112,13 +112,21 @@ def run_all(fn, items, workers: int, stop: Stop) -> list:
                 stop.set("the download was interrupted")
                 stop.hang_up()
 
+    def noted(signum, frame):  # Ctrl-C is noted, not raised: raised inside a lock's __exit__, it left the lock held
+        halt.append(KeyboardInterrupt())
+
     threads = [threading.Thread(target=work, name=f"transfer-{n}", daemon=True)
                for n in range(min(max(1, workers), len(items)))]
+    noting = threading.current_thread() is threading.main_thread() and \
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler  # a terminal's or Jupyter's Ctrl-C
+    if noting:
+        signal.signal(signal.SIGINT, noted)
     try:
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join()
+            while thread.is_alive() and not halt:
+                thread.join(0.05)
         if halt:
             raise halt[0]
         return results
@@ -131,6 +139,9 @@ def run_all(fn, items, workers: int, stop: Stop) -> list:
             if thread.is_alive():
                 thread.join(max(0.0, deadline - time.monotonic()))
         raise
+    finally:
+        if noting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _alive(pid: int, path: Path) -> bool:
