@@ -104,13 +104,14 @@ def test_all_files_arrive_verified_and_a_second_run_downloads_nothing(mirror, tm
     assert len(mirror.requests) == 60  # nothing fetched again
 
 
-def test_a_wrong_cached_file_is_fetched_again(mirror):
+def test_a_wrong_cached_file_is_fetched_again(mirror, capsys):
     folder = fetch("membrane", progress=False)
     (folder / LABEL7).write_bytes(b"not the label")
     assert verify("membrane") == [f"{LABEL7}: has 13 bytes, expected {dict((e.path, e.size) for e in ENTRIES)[LABEL7]}"]
-    fetch("membrane", progress=False)
+    fetch("membrane", progress=True)
     assert mirror.requests[60:] == [LABEL7]
     assert verify("membrane") == []
+    assert "membrane (1 file): 100%" in capsys.readouterr().err  # the bar counts what it fetches
 
 
 @pytest.mark.parametrize(

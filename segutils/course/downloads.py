@@ -114,7 +114,8 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os
     _writable(dest)
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"{meta.name} ({len(todo)} files)",
+    files = f"{len(todo)} file" + "s" * (len(todo) != 1)
+    bar = tqdm(total=sum(e.size for e in todo), unit="B", unit_scale=True, desc=f"{meta.name} ({files})",
                disable=not progress)
     stop, landed = Stop(), []
 
