@@ -226,6 +226,14 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     assert main(["download-all", "--quiet"]) == 1
     assert "broken: FAILED" in capsys.readouterr().err
 
+    def ctrl_c(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(PREFETCHERS, "broken", ctrl_c)
+    assert main(["download-all", "--quiet"]) == 130
+    assert capsys.readouterr().err == ("broken: stopped by Ctrl-C (no partial file left); the datasets above are "
+                                       "verified and kept. Run `make data` again to fetch it.\n")
+
 
 @pytest.mark.parametrize(
     ("error", "kind"),

@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as err:  # noqa: BLE001 - report every failure, then exit 1
                 print(f"{name}: FAILED\n{err}", file=sys.stderr)
                 failed.append(name)
+            except KeyboardInterrupt:  # Keras deletes its partial file
+                print(f"{name}: stopped by Ctrl-C (no partial file left); the datasets above are verified and kept. "
+                      "Run `make data` again to fetch it.", file=sys.stderr)
+                return 130
     if failed:
         print(f"Failed: {', '.join(failed)}. See the messages above, then retry `make data`.", file=sys.stderr)
     return int(bool(failed))
