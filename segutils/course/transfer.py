@@ -107,10 +107,8 @@ def run_all(fn, items, workers: int, stop: Stop) -> list:
                 return
             try:
                 results[index] = fn(items[index])
-            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread
+            except BaseException as err:  # noqa: BLE001 - the caller's thread re-raises it and stops the rest
                 halt.append(err)
-                stop.set("the download was interrupted")
-                stop.hang_up()
 
     def noted(signum, frame):  # Ctrl-C is noted, not raised: raised inside a lock's __exit__, it left the lock held
         halt.append(KeyboardInterrupt())
