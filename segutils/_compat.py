@@ -71,11 +71,6 @@ def multi_worker_fit(model, strategy):
         model._distribute_strategy = strategy
 
 
-def model_strategy(model):
-    """The ``tf.distribute`` strategy a Keras model was built under (None outside any scope)."""
-    return getattr(model, "_distribute_strategy", None)
-
-
 def set_initial_epoch(model, epoch: int | None) -> None:
     """Make the next ``fit`` start at ``epoch``, as ``BackupAndRestore`` does; Keras never resets it: None when done."""
     if not hasattr(model, "_initial_epoch"):

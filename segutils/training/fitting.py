@@ -18,7 +18,7 @@ def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, st
     train_ds, val_ds = data
     if run.measure_input_wait:
         train_ds = run.stamped(train_ds)
-    strategy = _compat.model_strategy(model)  # MultiWorkerMirroredStrategy needs two Keras workarounds
+    strategy = model.distribute_strategy  # MultiWorkerMirroredStrategy needs two Keras workarounds
     multi_worker = isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy)
     with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
         model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
