@@ -106,13 +106,9 @@ def receptive_field(model) -> int:
 
 
 def mirror_indices(start: int, length: int, size: int) -> np.ndarray:
-    """Indices ``start .. start + length - 1`` reflected into ``[0, size)`` like ``np.pad(mode="reflect")``."""
-    index = np.arange(start, start + length)
-    if size == 1:
-        return np.zeros_like(index)
-    period = 2 * (size - 1)
-    index = np.abs(index) % period
-    return np.where(index >= size, period - index, index)
+    """Indices ``start .. start + length - 1`` reflected into ``[0, size)`` by ``np.pad(mode="reflect")``."""
+    before, after = max(-start, 0), max(start + length - size, 0)
+    return np.pad(np.arange(size), (before, after), mode="reflect")[start + before : start + before + length]
 
 
 def _static_tile(model, tile: int | None) -> int:
