@@ -98,10 +98,7 @@ def to_probabilities(outputs, from_logits: bool) -> np.ndarray:
     z = np.array(outputs, dtype=np.float32)  # a copy: not a view into a whole batch
     if not from_logits:
         return z
-    if z.shape[-1] == 1:
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return keras.ops.convert_to_numpy(keras.ops.sigmoid(z) if z.shape[-1] == 1 else keras.ops.softmax(z, axis=-1))
 
 
 def _as_list(images) -> tuple[list[np.ndarray], bool]:
