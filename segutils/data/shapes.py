@@ -20,14 +20,9 @@ def _smooth_noise(rng: np.random.Generator, n: int, height: int, width: int, cel
     coarse = rng.uniform(-1.0, 1.0, size=(n, cells, cells, 3)).astype(np.float32)
 
     def weights(length: int) -> np.ndarray:
-        # Row i of the (length, cells) matrix interpolates grid nodes at output pixel i.
+        # Row i of the (length, cells) matrix: each grid node's linear-interpolation weight at output pixel i.
         pos = (np.arange(length) + 0.5) / length * (cells - 1)
-        lo = np.minimum(np.floor(pos).astype(int), cells - 2)
-        frac = pos - lo
-        w = np.zeros((length, cells), dtype=np.float32)
-        w[np.arange(length), lo] = 1.0 - frac
-        w[np.arange(length), lo + 1] = frac
-        return w
+        return np.stack([np.interp(pos, np.arange(cells), node) for node in np.eye(cells)], axis=1).astype(np.float32)
 
     return np.einsum("hy,nyxc,wx->nhwc", weights(height), coarse, weights(width), optimize=True)
 
