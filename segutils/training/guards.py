@@ -21,24 +21,15 @@ def check_dataset_type(ds, name: str = "train_ds", none_ok: bool = False) -> Non
                         "tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)")
 
 
-def _chain(ds) -> list:
-    """``ds`` and the datasets it reads, outermost first."""
-    return [ds] + (_chain(ds._input_dataset) if getattr(ds, "_input_dataset", None) is not None else [])
-
-
-def one_pass(ds):
-    """``ds`` when finite, else what it repeats; ``None`` when it cannot tell (a generator)."""
-    if ds.cardinality() != tf.data.INFINITE_CARDINALITY:
-        return ds
-    return next((d._input_dataset for d in _chain(ds) if type(d).__name__ == "_RepeatDataset"), None)
-
-
 def absent_classes(ds, num_classes: int, ignore_index: int | None = None) -> list[int]:
-    """Classes (0 and 1 for a one-channel head) no mask of one pass over ``(images, masks)`` holds."""
-    finite, present = one_pass(ds), set()
-    for element in [] if finite is None else finite.as_numpy_iterator():
+    """Classes (0 and 1 for a one-channel head) no mask of one pass over ``(images, masks)`` holds; a repeated ``ds``
+    is read through what it repeats (none are named when no finite dataset is found under it)."""
+    while ds is not None and ds.cardinality() == tf.data.INFINITE_CARDINALITY:  # down to the first finite dataset
+        ds = getattr(ds, "_input_dataset", None)
+    present = set()
+    for element in [] if ds is None else ds.as_numpy_iterator():
         present.update(np.unique(element[1]).tolist())
-    return [c for c in range(max(num_classes, 2)) if finite is not None and c not in present and c != ignore_index]
+    return [c for c in range(max(num_classes, 2)) if ds is not None and c not in present and c != ignore_index]
 
 
 def warn_absent_classes(num_classes: int, ignore_index: int | None = None, **splits) -> dict[str, list[int]]:
