@@ -51,12 +51,9 @@ def mask_to_rgb(mask, ignore_index: int | None = None, palette=None) -> np.ndarr
     return rgb
 
 
-def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, background: int | None = 0,
-            palette=None):
-    """The image (float RGB) with the colour-coded mask blended in at ``alpha``; ``background`` stays uncoloured."""
-    weight = np.full(mask_hw(mask).shape + (1,), alpha, dtype=np.float32)
-    if background is not None:
-        weight[mask_hw(mask) == background] = 0.0
+def overlay(image, mask, alpha: float = 0.45, ignore_index: int | None = None, palette=None):
+    """The image (float RGB) with the colour-coded mask blended in at ``alpha``; class 0 stays uncoloured."""
+    weight = np.where(mask_hw(mask)[..., None] == 0, 0.0, alpha).astype(np.float32)
     return as_rgb(image) * (1 - weight) + mask_to_rgb(mask, ignore_index, palette) / 255.0 * weight
 
 
