@@ -41,24 +41,24 @@ class TileGrid:
         return itertools.product(self.rows, self.cols)
 
 
-def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64, multiple: int = MULTIPLE) -> TileGrid:
+def tile_grid(height: int, width: int, tile: int = 256, overlap: int = 64) -> TileGrid:
     """The :class:`TileGrid` of ``tile``-pixel tiles overlapping by ``overlap`` over a margin of ``overlap / 2``
-    (rounded up to ``multiple``; a small image gets one smaller tile). An empty image, or a ``tile`` or ``overlap``
-    that does not fit ``multiple``, raises ValueError naming what works. Taught in ``notebooks/07_inference.ipynb``."""
+    (rounded up to a multiple of 32; a small image gets one smaller tile). An empty image, or a ``tile`` or ``overlap``
+    that does not fit 32, raises ValueError naming what works. Taught in ``notebooks/07_inference.ipynb``."""
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {height} x {width} pixels")
-    if tile < multiple or tile % multiple:
-        below, above = max(tile // multiple, 1) * multiple, round_up(max(tile, 1), multiple)
-        raise ValueError(f"tile={tile} must be a positive multiple of {multiple} (the model's down-sampling), so that "
+    if tile < MULTIPLE or tile % MULTIPLE:
+        below, above = max(tile // MULTIPLE, 1) * MULTIPLE, round_up(max(tile, 1), MULTIPLE)
+        raise ValueError(f"tile={tile} must be a positive multiple of {MULTIPLE} (the model's down-sampling), so that "
                          f"every tile's pooling grid lines up with the image's; use tile={below} or {above}.")
-    if overlap < 0 or overlap % multiple or overlap >= tile:
-        nearest = min(tile - multiple, round_up(max(overlap, 0), multiple))
-        raise ValueError(f"overlap={overlap} must be a multiple of {multiple} from 0 to tile - {multiple} = "
-                         f"{tile - multiple} (tile={tile}); {nearest} is the nearest that works.")
-    margin = round_up(overlap // 2, multiple)
+    if overlap < 0 or overlap % MULTIPLE or overlap >= tile:
+        nearest = min(tile - MULTIPLE, round_up(max(overlap, 0), MULTIPLE))
+        raise ValueError(f"overlap={overlap} must be a multiple of {MULTIPLE} from 0 to tile - {MULTIPLE} = "
+                         f"{tile - MULTIPLE} (tile={tile}); {nearest} is the nearest that works.")
+    margin = round_up(overlap // 2, MULTIPLE)
     sides = []
     for size in (height, width):
-        side = min(tile, round_up(size + 2 * margin, multiple))
+        side = min(tile, round_up(size + 2 * margin, MULTIPLE))
         step = side - overlap
         count = 1 if size + 2 * margin <= side else math.ceil((size + 2 * margin - side) / step) + 1
         sides.append((side, tuple(-margin + k * step for k in range(count))))
@@ -122,8 +122,7 @@ def _static_tile(model, tile: int | None) -> int:
 
 
 def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4,
-                        tta: bool = False, progress: bool | None = None, multiple: int = MULTIPLE,
-                        from_logits: bool | None = None) -> np.ndarray:
+                        tta: bool = False, progress: bool | None = None, from_logits: bool | None = None) -> np.ndarray:
     """Blended float32 probabilities ``(H, W, C)`` of one image, arguments as in :func:`predict_tiled`; tiles are cut
     batch by batch (no padded copy). Taught in ``notebooks/07_inference.ipynb``."""
     array = np.asarray(image)
@@ -134,7 +133,7 @@ def tiled_probabilities(model, image, tile: int | None = None, overlap: int = 64
     whole(batch_size, "batch_size")
     image_array(array, "the image")  # its values checked before any tile is predicted
     channels, logits = model.input_shape[-1], ends_in_logits(model, from_logits)
-    grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap, multiple)
+    grid = tile_grid(array.shape[0], array.shape[1], _static_tile(model, tile), overlap)
     window = blend_window(grid.tile, grid.overlap)
     total, weight = None, np.zeros(array.shape[:2], dtype=np.float32)
     show = len(grid) >= 16 if progress is None else progress
@@ -165,21 +164,19 @@ def _cut(array: np.ndarray, top: int, left: int, tile: tuple[int, int]) -> np.nd
 
 
 def predict_tiled(model, image, tile: int | None = None, overlap: int = 64, batch_size: int = 4, tta: bool = False,
-                  threshold: float = 0.5, progress: bool | None = None, multiple: int = MULTIPLE,
-                  from_logits: bool | None = None) -> np.ndarray:
+                  threshold: float = 0.5, progress: bool | None = None, from_logits: bool | None = None) -> np.ndarray:
     """Class mask ``(H, W)`` of one image of any size, predicted by overlapping, blended tiles; farther from the
     border than half the :func:`receptive_field`, a tile's probabilities equal the whole image's.
     Taught in ``notebooks/07_inference.ipynb``.
 
     Args:
         image: ``(H, W)`` or ``(H, W, C)``, uint8 or float in ``[0, 1]``.
-        tile: tile side, a multiple of ``multiple`` (default 256, or the model's fixed input).
-        overlap: pixels neighbouring tiles share, a multiple of ``multiple``.
+        tile: tile side, a multiple of 32, the models' down-sampling (default 256, or the model's fixed input).
+        overlap: pixels neighbouring tiles share, a multiple of 32.
         batch_size: tiles predicted at once (with the sums, the whole memory cost).
         tta: average over the four flips (four times the cost).
         progress: a tqdm bar; ``None`` shows it from 16 tiles on.
-        multiple: the model's total down-sampling (32 covers U-Net depth <= 5 and LinkNet).
         threshold, from_logits: as in :func:`segutils.predict.predict_masks`.
     """
-    probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, multiple, from_logits)
+    probs = tiled_probabilities(model, image, tile, overlap, batch_size, tta, progress, from_logits)
     return head_rule(probs, threshold)
