@@ -47,6 +47,7 @@ def test_without_runs_only_the_default_models_train_with_one_seed_unless_asked(r
                 "0.25 s), plus validation.")
     assert capsys.readouterr().out.splitlines()[0] == estimate
     assert [(r["model"], r["seed"], r["config"]["dataset"]) for r in runs] == [("unet", 0, "shapes")]
+    assert (runs[0]["config"]["num_classes"], runs[0]["config"]["ignore_index"]) == (4, None)  # shapes has no void
     assert note.startswith("No run of notebook 05 for ['unet'] on 'shapes': trained here in ")
     assert (", as notebook 05 would, 1 seed(s) each. No run of notebook 05 for ['unet-resnet34'] on 'shapes', and not "
             "retrained here (only ['unet', 'linknet'] are, unless you add them to the retrained models): left out. "

@@ -3,32 +3,12 @@
 import json
 
 import nbformat
-import numpy as np
-from PIL import Image
 
 from segutils.course import runner
 
 
-def _void_folder(root, n=20, side=64):
-    """``n`` RGB images with 0/1 masks and a 3-pixel band of 255 (unlabelled) at the top, and its dataset.json."""
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    for i in range(n):
-        mask = np.zeros((side, side), np.uint8)
-        top, left = rng.integers(4, side // 2, 2)
-        mask[top : top + side // 3, left : left + side // 3] = 1
-        image = np.where(mask[..., None] == 1, 200, 40).astype(np.uint8) + rng.integers(0, 30, (side, side, 3),
-                                                                                          np.uint8)
-        mask[:3] = 255
-        Image.fromarray(image).save(root / "images" / f"cell {i:02d}.png")
-        Image.fromarray(mask).save(root / "masks" / f"cell {i:02d}.png")
-    (root / "dataset.json").write_text(json.dumps({"ignore_index": 255}))
-    return root
-
-
-def test_07_takes_runs_of_its_own_dataset_only_and_leaves_the_void_out_of_its_ious(tmp_path, monkeypatch):
-    folder = _void_folder(tmp_path / "my data")
+def test_07_takes_runs_of_its_own_dataset_only_and_leaves_the_void_out_of_its_ious(tmp_path, monkeypatch, void_folder):
+    folder = void_folder
     # A better U-Net of another dataset: 07 must not take it (its model file does not even exist).
     other = tmp_path / "runs" / "train" / "ci" / "shapes" / "unet-seed0"
     other.mkdir(parents=True)

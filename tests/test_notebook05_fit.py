@@ -23,14 +23,16 @@ def test_notebook_05_prints_no_source_excerpt_and_calls_model_fit_in_view():
     assert not any("inspect.getsource" in c.source for c in nb.cells)
 
 
-def test_the_cell_that_trains_runs_and_leaves_a_record(tmp_path, monkeypatch):
+def test_the_cell_that_trains_runs_and_leaves_a_record(tmp_path, monkeypatch, void_folder):
+    """On a practitioner's folder named relative to the notebook: the record holds its absolute path and its void."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells = nb.cells[: _training_cell(nb) + 1]  # everything up to the U-Net's model.fit, in a fresh kernel
-    path = tmp_path / NOTEBOOK.name
+    path = tmp_path / "notebooks" / NOTEBOOK.name
+    path.parent.mkdir()
     nbformat.write(nb, path)
     monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
     monkeypatch.setenv("SEGUTILS_RUNS_DIR", str(tmp_path / "runs"))
-    result = runner.run_notebook(path, tmp_path / "out", 600, show_progress=False)
+    result = runner.run_notebook(path, tmp_path / "out", 600, show_progress=False, params={"DATASET": "../my data"})
     assert (result.ok, result.error) == (True, "")
     executed = nbformat.read(tmp_path / "out" / NOTEBOOK.name, as_version=4).cells[-1]
     text = "".join(o.get("text", "") for o in executed.outputs)
@@ -38,4 +40,5 @@ def test_the_cell_that_trains_runs_and_leaves_a_record(tmp_path, monkeypatch):
     (record_path,) = (tmp_path / "runs" / "train" / "ci").glob("*/unet-seed0/record.json")
     record = json.loads(record_path.read_text())
     assert record["model"] == "unet" and record["protocol"]["phases"] == ["train"]
+    assert (record["config"]["dataset"], record["config"]["ignore_index"]) == (str(void_folder), 255)
     assert len(record["history"]["loss"]) == record["protocol"]["epochs"]

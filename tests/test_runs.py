@@ -91,6 +91,27 @@ def test_make_compare_and_the_course_never_share_or_delete_each_others_runs(tmp_
     assert runs.run_dir("unet", 2, "cpu", root=tmp_path, dataset="camvid") == tmp_path / "train/cpu/camvid/unet-seed2"
 
 
+def test_a_folder_written_relative_or_absolute_is_one_dataset_in_records_and_run_folders(tmp_path, monkeypatch, capsys):
+    """make compare records a folder as its absolute path; a notebook may name it ``../my data``: one dataset."""
+    from segutils.course import fallback
+
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path / "runs"))
+    folder = tmp_path / "my data"
+    (tmp_path / "notebooks").mkdir()
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    first = train(None, epochs=1, dataset=str(folder))
+    again = train(None, epochs=1, dataset="../my data")
+    assert "its finished run is replaced" in capsys.readouterr().out  # the same folder, not a second run beside it
+    assert Path(again["model_path"]).parent == Path(first["model_path"]).parent
+    assert [r["config"]["dataset"] for r in training.find_runs("ci")] == [str(folder)]
+    assert fallback.best_run("tiny", "ci", "../my data")["config"]["dataset"] == str(folder)
+    assert fallback.best_run("tiny", "ci", folder)["seed"] == 0
+    assert fallback.best_run("tiny", "ci", "shapes") is None
+    assert runs.dataset_text("../my data") == runs.dataset_text(str(folder)) == str(folder)
+    assert runs.dataset_text("camvid") == "camvid" and runs.dataset_text("~") == str(Path.home().resolve())
+
+
 def test_a_second_fit_on_a_busy_run_folder_stops_with_one_line_naming_it(tmp_path):
     with runs.claim(tmp_path / "run"):
         with pytest.raises(runs.RunBusyError) as caught:

@@ -21,6 +21,7 @@ from .. import checks, config, training
 from ..data import load, make_dataset
 from ..models import build_model
 from ..models.build import EncoderNotPretrainedWarning
+from ..training.runs import dataset_text
 from . import plan
 
 #: What 06 retrains when notebook 05 left no run: the two models of the write-up's question.
@@ -63,14 +64,20 @@ def train_run(name: str, seed: int, splits, profile, run_dir=None, dataset=None)
     train = training.fine_tune if model.encoder_pretrained else training.fit
     return train(model, train_ds, val_ds, name=name, protocol=protocol, run_dir=run_dir, quiet=True,
                  measure_input_wait=False, extra=dict(dataset=str(dataset or info.name), num_classes=info.num_classes,
+                                                      ignore_index=info.ignore_index,
                                                       train_images=len(train_split.images),
                                                       val_images=len(val_split.images)))
+
+
+def same_dataset(record: dict, dataset) -> bool:
+    """Whether a run record was trained on ``dataset``: a folder matches by its absolute path however it was written."""
+    return dataset_text(record.get("config", {}).get("dataset", dataset)) == dataset_text(dataset)
 
 
 def best_run(name: str, profile_name: str, dataset=None) -> dict | None:
     """Notebook 05's run of model ``name`` (on ``dataset`` when given) with the best validation mean IoU, or None."""
     found = [r for r in training.find_runs(profile_name) if r.get("model") == name
-             and (dataset is None or str(r.get("config", {}).get("dataset")) == str(dataset))]
+             and (dataset is None or same_dataset(r, dataset))]
     return max(found, key=lambda r: r.get("best", {}).get("val_mean_iou") or 0, default=None)
 
 
@@ -107,8 +114,7 @@ def runs_for(models, dataset, seeds: int, profile, subset: int | None = None, re
         they came from (and, when models were trained here or left out, where the runs were looked for).
     """
     def wanted(record):
-        same = str(record.get("config", {}).get("dataset", dataset)) == str(dataset)
-        return record.get("model") in models and same and record.get("seed", 0) < seeds
+        return record.get("model") in models and same_dataset(record, dataset) and record.get("seed", 0) < seeds
 
     models, retrain_seeds = list(models), checks.whole(retrain_seeds, "retrain_seeds (RETRAIN_SEEDS)")
     runs = sorted((r for r in training.find_runs(profile.name) if wanted(r)),

@@ -110,7 +110,8 @@ class Run:
             name: the model's name in records (``"unet"``, ``"linknet"``).
             protocol: default ``Protocol.from_profile()``, the active profile's.
             folder: default ``runs/train/<profile>/<dataset>/<name>-seed<seed>/``, dataset ``extra["dataset"]``.
-            extra: more configuration for the record (``dataset``, ``num_classes``, ...).
+            extra: more configuration for the record (``dataset``, a folder recorded as its absolute path,
+                ``num_classes``, ``ignore_index``, ...).
             phases: ``("train",)``, or ``fine_tune``'s ``("frozen", "unfrozen")``.
             quiet: no live curves. measure_input_wait: time steps on a batch in memory at :meth:`finish`.
 
@@ -126,7 +127,9 @@ class Run:
         extra = dict(extra or {})
         classes = extra.get("num_classes") or max(2, model.output_shape[-1])  # one sigmoid channel: 2 classes
         guards.warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
-        dataset = extra.get("dataset", "unnamed")
+        dataset = runs.dataset_text(extra.get("dataset", "unnamed"))
+        if "dataset" in extra:
+            extra["dataset"] = dataset
         folder = runs.run_dir(name, protocol.seed, protocol.profile, dataset=dataset) if folder is None else folder
         folder = writable(folder, "the training run")
         if folder.resolve() in _OPEN:  # a fit of this kernel stopped by Ctrl-C: keep its epochs, free the folder

@@ -30,13 +30,21 @@ def runs_root() -> Path:
     return Path.home() / ".cache" / "segutils" / "runs"
 
 
+def dataset_text(dataset) -> str:
+    """How records name ``dataset`` and runs are matched to it: a registry name as given, a folder (a path, or an
+    existing folder) as its absolute path, so ``../my data`` and ``/home/me/my data`` are one dataset."""
+    text = str(dataset)
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not Path(text).expanduser().is_dir():
+        return text
+    return str(Path(text).expanduser().resolve())
+
+
 def run_dir(name: str, seed: int, profile: str, root: str | os.PathLike | None = None, dataset="unnamed") -> Path:
     """``<root>/train/<profile>/<dataset>/<name>-seed<seed>/``, a folder dataset as ``<name>-<8 hex of its path>``."""
-    slug = str(dataset)
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", slug) or Path(slug).expanduser().is_dir():
-        path = Path(slug).expanduser().resolve()
-        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name) or "folder"
-        slug = f"{folder}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    slug = dataset_text(dataset)
+    if Path(slug).is_absolute():
+        folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(slug).name) or "folder"
+        slug = f"{folder}-{hashlib.sha256(slug.encode()).hexdigest()[:8]}"
     return Path(root or runs_root()).expanduser() / "train" / profile / slug / f"{name}-seed{seed}"
 
 
