@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check segutils tests tests_browser
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile tests/
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests/
 
 test-notebooks: $(STAMP)
 	SEGUTILS_PROFILE=ci $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env --nbval-cell-timeout=300 notebooks/

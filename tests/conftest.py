@@ -43,3 +43,13 @@ def void_folder(tmp_path) -> Path:
 def _setup_fetches(monkeypatch):
     """``runner.main`` run in-process sets SEGUTILS_SETUP_FETCH=0 for its kernels; no test inherits it."""
     monkeypatch.delenv("SEGUTILS_SETUP_FETCH", raising=False)
+
+
+#: The longest test files (about 3.5, 5, 1.5 and 2 minutes on 2 cores), handed to the two xdist workers first: with
+#: `--no-loadscope-reorder` (Makefile) each worker takes the next file when it is free, so no long file starts last.
+LONGEST_FIRST = ("test_solution_leaks.py", "test_gpu_rehearsal.py", "test_evaluation.py", "test_training.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
