@@ -63,7 +63,7 @@ def check_sides_on_call(model: keras.Model, factor: int, why: str) -> keras.Mode
             if shape is not None and len(shape) == 4:
                 check_input_size(tuple(shape)[1:3], factor, why, fix)
         except ValueError as err:
-            raise _compat.reraised_as_is(err)
+            raise _compat.reraised_as_is(err) from None  # the same error, its message the first line
         return plain(inputs, *args, **kwargs)
 
     model.call = call
