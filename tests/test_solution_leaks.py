@@ -78,6 +78,16 @@ def test_probe_wraps_the_solution_cell_and_checks_every_solution_at_the_end():
             "'the check rejects SOLUTION_1: its hint is ' + repr((nb00.check_gpu_size)(SOLUTION_1))") in sources[-1]
 
 
+def test_the_cells_after_the_exercises_are_left_out_of_the_probe():
+    nb = v4.new_notebook()
+    nb.cells = [v4.new_markdown_cell("## Exercises"), v4.new_code_cell("# Your answers here\nGPU_SIZE = None")]
+    nb = _with_solution(nb)
+    nb.cells.append(v4.new_code_cell("slow_export()  # after the exercises"))
+    sources = [c.source for c in leaks.probe(nb).cells]
+    assert not any("slow_export" in s for s in sources)
+    assert sources[-2].startswith("GPU_SIZE = report(") and "LEAK-PROBE solutions:" in sources[-1]
+
+
 def test_a_clean_notebook_has_no_leaks():
     assert leaks.leaks(_executed(before="gpu profiles: 1512 px, 5.12 s, 512.5\n")) == []
 

@@ -3,8 +3,9 @@
 :func:`probe` returns a copy of a notebook with three small cells added: around the solution cell,
 one counts the ``keras.Model.fit`` calls it makes (a solution shows code; an experiment's numbers
 come from the learner's run), and at the end one prints the solutions and checks each with its
-exercise's check (so the values searched for are the ones the checks accept). Execute the copy with
-the answers left ``None`` (as committed), then :func:`leaks` lists what leaked: an expected value in
+exercise's check (so the values searched for are the ones the checks accept); the cells after the
+exercises are left out (their outputs come after the attempt). Execute the copy with the answers
+left ``None`` (as committed), then :func:`leaks` lists what leaked: an expected value in
 an output before the answer cell, in the solution cell or in the check cell; a solution cell with
 output or with training; a cell before the answer cell that uses the solutions or the checks.
 ``tests/test_solution_leaks.py`` runs it over every notebook.
@@ -75,6 +76,7 @@ def probe(nb):
 
     nb = copy.deepcopy(nb)
     _, solutions, check = exercise_cells(nb)
+    del nb.cells[max(check, *solutions) + 1 :]  # what follows the exercises shows nothing early: nbval runs it
     checks = []
     for _answer, solution, call in _report_calls(nb.cells[check].source):
         checks.append(f"if {solution} is not None:\n    assert ({call})({solution}) is None, "
