@@ -45,7 +45,7 @@ def _setup_fetches(monkeypatch):
     monkeypatch.delenv("SEGUTILS_SETUP_FETCH", raising=False)
 
 
-#: The longest test files (about 3.5, 5, 1.5 and 2 minutes on 2 cores), handed to the two xdist workers first: with
+#: The longest test files (about 4.5, 3.5, 1.5 and 1.5 minutes on 2 cores), handed to the two xdist workers first: with
 #: `--no-loadscope-reorder` (Makefile) each worker takes the next file when it is free, so no long file starts last.
 LONGEST_FIRST = ("test_solution_leaks.py", "test_gpu_rehearsal.py", "test_evaluation.py", "test_training.py")
 
