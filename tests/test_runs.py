@@ -112,6 +112,20 @@ def test_a_folder_written_relative_or_absolute_is_one_dataset_in_records_and_run
     assert runs.dataset_text("camvid") == "camvid" and runs.dataset_text("~") == str(Path.home().resolve())
 
 
+def test_a_registry_name_in_any_case_is_one_dataset_as_load_reads_it(tmp_path, monkeypatch, capsys):
+    from segutils.course import fallback
+
+    monkeypatch.setenv(runs.RUNS_ENV_VAR, str(tmp_path))
+    first = train(None, epochs=1, dataset="Membrane")
+    again = train(None, epochs=1, dataset=" membrane")
+    assert "its finished run is replaced" in capsys.readouterr().out
+    folder = tmp_path / "train/ci/membrane/tiny-seed0"
+    assert Path(first["model_path"]).parent == Path(again["model_path"]).parent == folder
+    assert [r["config"]["dataset"] for r in training.find_runs("ci")] == ["membrane"]
+    assert fallback.best_run("tiny", "ci", "MEMBRANE")["config"]["dataset"] == "membrane"
+    assert runs.dataset_text("unnamed") == "unnamed" and runs.dataset_text("CamVid") == "camvid"
+
+
 def test_a_second_fit_on_a_busy_run_folder_stops_with_one_line_naming_it(tmp_path):
     with runs.claim(tmp_path / "run"):
         with pytest.raises(runs.RunBusyError) as caught:
