@@ -261,20 +261,50 @@ def test_bench_train_defaults_to_the_profiles_sizes_and_strict_exits_1_on_a_miss
     seen = []
 
     def measure(name, args):
-        seen.append((name, args.profile, args.size, args.batch, args.steps))
+        seen.append((name, args.profile, args.size, args.batch, args.steps, args.epochs))
         ratio = 1.2 if name == "linknet" else 1.01
-        return dict(model=name, segutils_s=ratio, bare_s=1.0, ratio=ratio, ratios=[ratio, ratio],
-                    batch_wait_share=0.01, input_wait_share=0.09, segutils_total_s=6.0, bare_total_s=5.0,
-                    written_mb=0.1)
+        return dict(model=name, segutils_s=ratio, bare_s=1.0, ratio=ratio, quartiles=[ratio - 0.1, ratio + 0.1],
+                    batch_wait_share=0.01, input_wait_share=0.09, written_mb=0.1)
 
     monkeypatch.setattr(bench, "measure", measure)
     monkeypatch.setenv("SEGUTILS_PROFILE", "cpu")
     assert bench.main([]) == 0  # without --strict a miss is reported, not failed
-    assert seen == [("unet", "cpu", 128, 4, 20), ("linknet", "cpu", 128, 4, 20)]
+    assert seen == [("unet", "cpu", 128, 4, 20, 20), ("linknet", "cpu", 128, 4, 20, 20)]
     assert bench.main(["--strict", "--models", "unet"]) == 0
     assert bench.main(["--strict", "--profile", "ci", "--size", "96"]) == 1
-    assert seen[-1] == ("linknet", "ci", 96, 4, 2)
+    assert seen[-1] == ("linknet", "ci", 96, 4, 2, 20)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2].split() == ["linknet", "1.200", "1.000", "1.200", "1.20/1.20", "1.0%", "9.0%", "6.0", "5.0", "0.1",
-                                 "MB"]
+    assert lines[-2].split() == ["linknet", "1.200", "1.000", "1.200", "1.10-1.30", "1.0%", "9.0%", "0.1", "MB"]
     assert lines[-1] == "missed a target (ratio <= 1.05, batch wait < 5%)"
+    with pytest.raises(SystemExit):
+        bench.main(["--epochs", "1"])
+    assert "--epochs 1: give at least 2 paired epochs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_bench_train_trains_two_copies_one_epoch_each_in_turn_with_the_course_callbacks_on_one(monkeypatch, control):
+    from types import SimpleNamespace
+
+    from segutils.course.bench import train as bench
+
+    calls = []
+
+    def copies(name, split, args, profile, count):
+        made = [tiny_model() for _ in range(count)]
+        for copy, model in enumerate(made):
+            def spy(*args, _fit=model.fit, _copy=copy, **kwargs):
+                calls.append((_copy, kwargs["initial_epoch"], sorted(type(c).__name__ for c in kwargs["callbacks"])))
+                return _fit(*args, **kwargs)
+            model.fit = spy
+        return made
+
+    monkeypatch.setattr(bench, "_models", copies)
+    args = SimpleNamespace(epochs=2, steps=2, control=control)
+    seconds = bench.paired_epochs("tiny", None, data().repeat(), data(4, seed=1), CI, args)
+    assert [call[:2] for call in calls] == [(0, 0), (1, 0), (1, 1), (0, 1), (0, 2), (1, 2)]  # who goes first alternates
+    assert all(call[2] == ["EpochClock"] for call in calls if call[0] == 1 or control)
+    if not control:
+        assert calls[0][2] == ["CSVLogger", "Checkpoints", "EpochClock", "EpochClock", "ReduceLROnPlateau",
+                               "StepTimer"]
+    assert len(seconds["segutils"]) == len(seconds["bare"]) == 2  # the first pair, which compiles, left out
+    assert all(0 < s < 60 for s in seconds["segutils"] + seconds["bare"])
