@@ -15,6 +15,7 @@ import pytest
 
 import segutils  # noqa: F401
 from segutils import config, training
+from segutils.data.registry import registered
 from segutils.training import checkpoints, runs
 
 CI = config.get("ci")
@@ -124,6 +125,10 @@ def test_a_registry_name_in_any_case_is_one_dataset_as_load_reads_it(tmp_path, m
     assert [r["config"]["dataset"] for r in training.find_runs("ci")] == ["membrane"]
     assert fallback.best_run("tiny", "ci", "MEMBRANE")["config"]["dataset"] == "membrane"
     assert runs.dataset_text("unnamed") == "unnamed" and runs.dataset_text("CamVid") == "camvid"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "camvid").mkdir()  # load("camvid") still reads the registry's CamVid; load(Path("camvid")) the folder
+    assert runs.dataset_text("camvid") == "camvid" and runs.dataset_text(Path("camvid")) == str(tmp_path / "camvid")
+    assert [registered(n) for n in (" CamVid ", Path("camvid"), "my data")] == ["camvid", None, None]
 
 
 def test_a_second_fit_on_a_busy_run_folder_stops_with_one_line_naming_it(tmp_path):

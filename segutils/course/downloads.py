@@ -22,6 +22,7 @@ from segutils.data.registry import (
     info,
     mirror_url,
     read_manifest,
+    registered,
 )
 
 
@@ -139,7 +140,7 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, mirror: str | os
 def downloadable(name) -> DatasetInfo | None:
     """The registered dataset ``name`` (any case) when it has files to download; None for a generated one
     (``shapes``, ``streets``) or a folder."""
-    meta = DATASETS.get(str(name).strip().lower())
+    meta = DATASETS.get(registered(str(name)))
     return meta if meta is not None and meta.manifest is not None else None
 
 

@@ -119,16 +119,16 @@ def notebook_parameters(paths, params: dict) -> list[dict]:
 def resolve_data(text: str) -> str:
     """``make compare DATA=...``: a registered dataset name stays a name; a path (``~``, relative, spaces, any
     letters) becomes the absolute path of an existing folder; ValueError otherwise."""
-    from segutils.data.registry import DATASETS
+    from segutils.data.registry import DATASETS, registered
 
     if not text.strip():
         raise ValueError(
             "DATA is empty: give a folder holding images/ and masks/ (make compare DATA=~/my_data) or a "
             f"dataset's name ({', '.join(n for n in DATASETS if n != 'folder')})"
         )
-    folder = Path(text).expanduser()
-    if text.strip().lower() in DATASETS and not folder.is_dir():
-        return text.strip().lower()
+    folder, key = Path(text).expanduser(), registered(text)
+    if key is not None and not folder.is_dir():
+        return key
     if not folder.is_dir():
         raise ValueError(
             f"DATA={text!r}: there is no folder {folder.absolute()} (and it is not one of the "
@@ -143,10 +143,10 @@ def dataset_param(value) -> str:
 
     The kernels run in ``notebooks/``, so a folder given relative to where the command ran is resolved here.
     """
-    from segutils.data.registry import DATASETS
+    from segutils.data.registry import registered
 
     text = str(value)
-    return text if text.strip().lower() in DATASETS else str(Path(text).expanduser().resolve())
+    return text if registered(text) is not None else str(Path(text).expanduser().resolve())
 
 
 def datasets_read(paths, params: dict, profile) -> list[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..checks import is_whole, whole
+from . import registry
 from .files import DataError, decide_encoding, folder_pairs, listing, palette_map, read_image, read_mask, to_classes
 from .registry import DATASETS, SPLITS, DatasetInfo, check_file, data_root, read_manifest, seeded_split, split_names
 from .shapes import make_shapes, make_streets
@@ -189,11 +190,11 @@ def load(name_or_folder: str | os.PathLike, split: str = "train", data_dir: str 
     Taught in ``notebooks/01_data.ipynb``."""
     if split not in SPLITS:
         raise DataError(f"Unknown split {split!r}: use one of {', '.join(SPLITS)}.")
-    key = name_or_folder.strip().lower() if isinstance(name_or_folder, str) else None
+    key = registry.registered(name_or_folder)
     if key == "folder":
         raise DataError("Pass the folder's path itself, e.g. load('path/to/my_data'), not 'folder'.")
     if key in ("shapes", "streets"):
         return _load_synthetic(key, split, subset, seed, size if key == "shapes" else (120, 160))
-    if key in DATASETS:
+    if key is not None:
         return _load_registry(DATASETS[key], split, data_dir, subset, seed)
     return _load_folder(Path(name_or_folder).expanduser(), split, subset, seed, palette, num_classes, ignore_index)

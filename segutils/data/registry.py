@@ -164,10 +164,15 @@ DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+def registered(name) -> str | None:
+    """The registry name a string stands for (any case, spaces around), else None: ``load`` reads it as a folder."""
+    key = name.strip().lower() if isinstance(name, str) else None
+    return key if key in DATASETS else None
+
+
 def info(name: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of a registry name (case-insensitive). Taught in ``notebooks/01_data.ipynb``."""
-    key = str(name).strip().lower()
-    if key not in DATASETS:
+    if (key := registered(str(name))) is None:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
                          "A folder path also works with load(): a folder holding images/ and masks/ "
                          "(e.g. load('path/to/my_data')).")

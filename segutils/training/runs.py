@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .. import config
-from ..data.registry import DATASETS
+from ..data.registry import registered
 
 RUNS_ENV_VAR = "SEGUTILS_RUNS_DIR"
 RECORD = "record.json"
@@ -32,15 +32,14 @@ def runs_root() -> Path:
 
 
 def dataset_text(dataset) -> str:
-    """How records name ``dataset`` and runs are matched to it: a registry name in lower case (``Membrane`` loads
-    ``membrane``), a folder (a path, or an existing folder) as its absolute path, so ``../my data`` and
-    ``/home/me/my data`` are one dataset; another plain name as given."""
+    """How records name ``dataset`` and runs are matched to it, as ``load`` reads it: a registry name in lower case
+    (``Membrane`` loads ``membrane``, even beside a folder of that name), a folder (a path, or an existing folder) as
+    its absolute path, so ``../my data`` and ``/home/me/my data`` are one dataset; another plain name as given."""
+    if (key := registered(dataset)) is not None:
+        return key
     text = str(dataset)
-    if not Path(text).expanduser().is_dir():
-        if text.strip().lower() in DATASETS:
-            return text.strip().lower()
-        if re.fullmatch(r"[A-Za-z0-9_.-]+", text):
-            return text
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text) and not Path(text).expanduser().is_dir():
+        return text
     return str(Path(text).expanduser().resolve())
 
 
