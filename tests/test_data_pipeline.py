@@ -291,6 +291,12 @@ def test_channel_conversion_errors_say_how_to_fix_them():
     with pytest.raises(ValueError) as err:
         make_dataset((images, masks), 32, 2, images=ImageFormat(channels=4))
     assert str(err.value) == "channels must be 1 (grayscale), 3 (RGB) or None (keep them), got 4"
+    mixed = [images[0], images[1][..., :1]]  # arrays of 3 and 1 channels: no argument of load or make_dataset mends it
+    for images_format in (None, ImageFormat(channels=3)):
+        with pytest.raises(ValueError) as err:
+            make_dataset((mixed, masks), 32, 2, images=images_format)
+        assert str(err.value) == ("the images have different channel counts [1, 3]: give them one count first, e.g. "
+                                  "np.repeat(image, 3, axis=-1) makes a grey H x W x 1 image RGB")
 
 
 def test_resize_split_averages_images_and_keeps_mask_classes():

@@ -216,8 +216,8 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
         return tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(masks))), count
     depth = {x.shape[-1] for x in images}
     if len(depth) > 1:
-        raise ValueError(f"the images have different channel counts {sorted(depth)}: pass channels=1 or 3 "
-                         "to load() or convert them first")
+        raise ValueError(f"the images have different channel counts {sorted(depth)}: give them one count first, "
+                         "e.g. np.repeat(image, 3, axis=-1) makes a grey H x W x 1 image RGB")
     signature = (tf.TensorSpec([None, None, depth.pop()], tf.as_dtype(images[0].dtype)),
                  tf.TensorSpec([None, None, 1], tf.as_dtype(masks[0].dtype)))
     # sizes differ: one element at a time, resized in the next step
