@@ -269,23 +269,30 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_two_workers_on_loopback_end_with_equal_weights(tmp_path):
-    workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
-    procs = []
-    for index in range(2):
-        out = tmp_path / f"w{index}"
-        out.mkdir()
-        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        env = {**os.environ, "SEGUTILS_PROFILE": "ci", "TF_CONFIG": json.dumps(tf_config)}
-        procs.append(subprocess.Popen([sys.executable, str(WORKER), "worker", str(out)], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
-        assert proc.returncode == 0, err[-3000:]
-        assert "replicas 2 epochs 3" in out
-    a, b = np.load(tmp_path / "w0" / "weights.npz"), np.load(tmp_path / "w1" / "weights.npz")
-    for key in a.files:
-        np.testing.assert_array_equal(a[key], b[key])
+def test_two_workers_on_loopback_end_with_equal_weights_through_fit_and_notebook_05s_own_model_fit(tmp_path):
+    """keras-team/keras#20585: a bare model.fit fails under MultiWorkerMirroredStrategy ("PerReplica ... to a
+    Tensor"); an open Run works around it, so notebook 05's cells train across machines as training.fit does."""
+    weights = {}
+    for mode in ("worker", "worker-notebook"):
+        workers = [f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"]
+        procs = []
+        for index in range(2):
+            out = tmp_path / mode / f"w{index}"
+            out.mkdir(parents=True)
+            tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+            env = {**os.environ, "SEGUTILS_PROFILE": "ci", "TF_CONFIG": json.dumps(tf_config)}
+            procs.append(subprocess.Popen([sys.executable, str(WORKER), mode, str(out)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outputs = [p.communicate(timeout=300) for p in procs]
+        for proc, (out, err) in zip(procs, outputs, strict=True):
+            assert proc.returncode == 0, f"{mode}: {err[-3000:]}"
+            assert "replicas 2 epochs 3" in out
+        weights[mode] = [np.load(tmp_path / mode / f"w{index}" / "weights.npz") for index in range(2)]
+    first = weights["worker"][0]
+    for a in (*weights["worker"], *weights["worker-notebook"]):
+        assert len(a.files) == len(first.files) == 4
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], first[key])
 
 
 def _slow_batches(seconds: float):

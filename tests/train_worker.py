@@ -5,7 +5,8 @@
   ``KILL_AFTER_EPOCH=k`` the process kills itself (SIGKILL) at the end of epoch k.
 - ``single`` / ``mirrored``: a tiny model trained on fixed data on one CPU device, or on two
   logical CPU devices under ``MirroredStrategy``; final weights in ``OUT_DIR/weights.npz``.
-- ``worker``: one worker of a ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` set by the test).
+- ``worker`` / ``worker-notebook``: one worker of a ``MultiWorkerMirroredStrategy`` (``TF_CONFIG`` set by the
+  test), training through ``training.fit`` or as notebook 05 does (``Run.open``, ``model.fit``, ``run.finish``).
 """
 
 import os
@@ -56,7 +57,7 @@ def fixed_data(global_batch):
     return ds.with_options(options)
 
 
-def train_fixed(strategy):
+def train_fixed(strategy, notebook_form=False):
     keras.utils.set_random_seed(1)
     with strategy.scope():
         model = tiny_model()
@@ -64,8 +65,15 @@ def train_fixed(strategy):
     ds = fixed_data(8)
     protocol = training.Protocol.from_profile(config.get("ci"), epochs=3, steps_per_epoch=2, lr=0.5, patience=None,
                                               lr_patience=None)
-    record = training.fit(model, ds.repeat(), ds, name="tiny", protocol=protocol, run_dir=os.path.join(OUT, "run"),
-                          quiet=True, measure_input_wait=False)
+    if notebook_form:  # notebook 05's cells: the learner's own model.fit with the run's callbacks
+        run = training.Run.open(model, ds.repeat(), ds, "tiny", protocol, os.path.join(OUT, "run"), quiet=True,
+                                measure_input_wait=False)
+        history = model.fit(ds.repeat(), validation_data=ds, epochs=protocol.epochs,
+                            steps_per_epoch=protocol.steps_per_epoch, callbacks=run.callbacks(), verbose=0)
+        record = run.finish(model, history)
+    else:
+        record = training.fit(model, ds.repeat(), ds, name="tiny", protocol=protocol, run_dir=os.path.join(OUT, "run"),
+                              quiet=True, measure_input_wait=False)
     np.savez(os.path.join(OUT, "weights.npz"), *model.get_weights())
     print("replicas", record["config"]["replicas"], "epochs", len(record["history"]["loss"]))
 
@@ -89,7 +97,7 @@ elif MODE == "single":
     train_fixed(tf.distribute.get_strategy())
 elif MODE == "mirrored":
     train_fixed(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-elif MODE == "worker":
+elif MODE in ("worker", "worker-notebook"):
     strategy = training.strategy()
     assert isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy), type(strategy)
-    train_fixed(strategy)
+    train_fixed(strategy, notebook_form=MODE == "worker-notebook")

@@ -3,11 +3,9 @@ fallback). Taught in ``notebooks/05_training.ipynb``, which calls ``model.fit`` 
 
 from __future__ import annotations
 
-import contextlib
-
 import keras
 
-from .. import _compat, config
+from .. import _compat
 from ..models.build import encoder_layers
 from . import checkpoints
 from .protocol import Protocol
@@ -18,13 +16,10 @@ def _fit(model, run: Run, data, phase: str, first: int, last: int, callbacks, st
     train_ds, val_ds = data
     if run.measure_input_wait:
         train_ds = run.stamped(train_ds)
-    strategy = model.distribute_strategy  # MultiWorkerMirroredStrategy needs two Keras workarounds
-    multi_worker = isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy)
-    with _compat.multi_worker_fit(model, strategy) if multi_worker else contextlib.nullcontext():
-        model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
-                  steps_per_epoch=run.protocol.steps_per_epoch,
-                  callbacks=run.callbacks(phase, stop_early) + list(callbacks or []),
-                  verbose=0 if run.quiet else "auto", shuffle=False)
+    model.fit(train_ds, validation_data=val_ds, epochs=last, initial_epoch=first,
+              steps_per_epoch=run.protocol.steps_per_epoch,
+              callbacks=run.callbacks(phase, stop_early) + list(callbacks or []),
+              verbose=0 if run.quiet else "auto", shuffle=False)
 
 
 def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | None = None, run_dir=None,
