@@ -84,12 +84,14 @@ def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
 def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(shapes_split):
     expected = (
         "img_size 100x100 is not a multiple of 32 (LinkNet halves it 5 times). "
-        "Nearest valid sizes: 96x96 or 128x128. Or pass pad_or_reject='pad' to pad 100x100 up to "
-        "128x128 (images reflected, masks filled with the ignore index or 0)."
+        "Nearest valid sizes: 96x96 or 128x128. Or pass images=ImageFormat(pad_or_reject='pad') to pad 100x100 "
+        "up to 128x128 (images reflected, masks filled with the ignore index or 0)."
     )
     with pytest.raises(ValueError) as err:
         make_dataset(shapes_split, 100, 2)
     assert str(err.value) == expected
+    images, _ = first(make_dataset(shapes_split, 100, 2, images=ImageFormat(pad_or_reject="pad")))  # the fix named
+    assert images.shape == (2, 128, 128, 3)
     with pytest.raises(ValueError, match=r"img_size 20x64 .* Nearest valid sizes: 32x64\. "):
         check_size((20, 64))
     assert check_size(64) == (64, 64) and check_size((100, 64), "pad") == (128, 64)

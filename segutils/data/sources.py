@@ -62,8 +62,8 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
                          "instead of padding them.")
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
-    pad = (f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} (images reflected, masks filled "
-           "with the ignore index or 0)." if paddable else "")
+    pad = (f" Or pass images=ImageFormat(pad_or_reject='pad') to pad {h}x{w} up to {up[0]}x{up[1]} (images "
+           "reflected, masks filled with the ignore index or 0)." if paddable else "")
     raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
                      f"Nearest valid sizes: {nearest}.{pad}")
 
