@@ -179,6 +179,16 @@ def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
     assert "images/s" in capsys.readouterr().out
 
 
+def test_pipeline_benchmark_without_data_names_the_folder_data_takes(monkeypatch, capsys):
+    from segutils.course.bench import pipeline
+
+    monkeypatch.setattr(pipeline, "default_data", lambda: None)
+    assert pipeline.main([]) == 2
+    assert capsys.readouterr().err == (  # --data is the folder of image/ and label/, as the test above passes it
+        "No membrane data found: run `make data` (or `python -m segutils.course.data download membrane`), or pass "
+        "--data DIR, the folder holding image/*.png and label/*.png (membrane's train/)\n")
+
+
 def test_augment_true_is_the_default_config_false_is_none_and_anything_else_is_a_type_error(shapes_split):
     default = first(make_dataset(shapes_split, 64, 3, augment=AugmentConfig(), seed=1))
     on = first(make_dataset(shapes_split, 64, 3, augment=True, seed=1))
