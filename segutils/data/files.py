@@ -93,9 +93,9 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
             return array[..., 0]
         colours = np.unique(array.reshape(-1, 3), axis=0)
         examples = ", ".join(str(tuple(c)) for c in colours[:4].tolist())
-        raise DataError(f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. {examples}): pass "
-                        "palette={(r, g, b): class_index, ...} or a list of colours in class order, so each colour "
-                        "maps to a class.")
+        raise DataError(f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. {examples}): give "
+                        "load() palette={(r, g, b): class_index, ...} or a list of colours in class order, so each "
+                        "colour maps to a class (make_dataset reads no palette: load the folder first).")
     if array.ndim != 2 or array.dtype.kind not in "ui":
         raise DataError(f"{path} has mode {image.mode}, which is not a mask: save it as an 8-bit or 16-bit PNG.")
     return array
