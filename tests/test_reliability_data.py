@@ -195,7 +195,15 @@ def test_16_bit_binary_masks_0_65535_read_as_0_1(tmp_path):
         assert (split.info.num_classes, split.info.mask_encoding) == (2, "binary_0_255")
         assert split.masks[0].tolist() == [[0, 1], [1, 0]]
     message = str(pytest.raises(DataError, load, root, num_classes=3).value)
-    assert "These are binary masks (0 and 65535): leave num_classes out, or pass num_classes=2" in message
+    hint = ("These are binary masks (0 and 65535): load() reads them as 0/1 without num_classes or with "
+            "num_classes=2, make_dataset with MaskFormat(encoding='binary_0_255').")
+    assert message.endswith(hint)
+    paths = ([root / "train" / "images" / "img0.png"], [root / "train" / "masks" / "img0.png"])
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:  # mask paths: make_dataset has no num_classes to leave
+        first(make_dataset(paths, 32, 1))  # out, and MaskFormat(num_classes=2) refuses 65535
+    assert hint in str(err.value)
+    _, out = first(make_dataset(paths, 32, 1, masks=MaskFormat(encoding="binary_0_255")))  # the fix named
+    assert set(np.unique(out)) == {0, 1}
 
 
 # ---- item 6: arguments that fail early and plainly -------------------------------------------------------

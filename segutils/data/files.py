@@ -115,8 +115,8 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
                 f"// {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read as 0/1 by load() "
                 "without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset.")
     if top is not None:
-        return (f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them "
-                "as 0/1.")
+        return (f"These are binary masks (0 and {top}): load() reads them as 0/1 without num_classes or with "
+                "num_classes=2, make_dataset with MaskFormat(encoding='binary_0_255').")
     if len(values) > 32 or path.suffix.lower() in (".jpg", ".jpeg"):
         return ("That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
                 "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=....")
