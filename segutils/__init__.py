@@ -24,8 +24,8 @@ def _check_keras() -> None:
     if legacy.strip().lower() in {"1", "true", "yes"}:
         raise KerasVersionError(f"TF_USE_LEGACY_KERAS={legacy} makes tf.keras the legacy Keras 2 (tf_keras), but this "
                                 "course is written for Keras 3.\nFix: unset it before starting Python or the kernel: "
-                                "`unset TF_USE_LEGACY_KERAS` in the shell, or `%env TF_USE_LEGACY_KERAS=0` in a "
-                                "notebook and restart the kernel.")
+                                "`unset TF_USE_LEGACY_KERAS` in the shell, or in a notebook restart the kernel, then "
+                                "run `%env TF_USE_LEGACY_KERAS=0` before any import.")
     try:
         keras_version = metadata.version("keras")
     except metadata.PackageNotFoundError:

@@ -87,8 +87,8 @@ def get(name: str) -> Profile:
     """The profile called ``name`` (case-insensitive)."""
     key = name.strip().lower()
     if key not in PROFILES:
-        raise UnknownProfileError(f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. Set {ENV_VAR} to "
-                                  "one of them, or unset it to pick by hardware.")
+        raise UnknownProfileError(f"Unknown profile {name!r}. Valid profiles: {', '.join(PROFILES)}. Give one of "
+                                  f"them; if {ENV_VAR} named it, set it to one or unset it to pick by hardware.")
     return PROFILES[key]
 
 

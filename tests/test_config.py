@@ -35,7 +35,13 @@ def test_unknown_profile_lists_valid_ones(monkeypatch):
     monkeypatch.setenv(config.ENV_VAR, "laptop")
     with pytest.raises(config.UnknownProfileError) as err:
         config.active()
-    assert str(err.value).startswith("Unknown profile 'laptop'. Valid profiles: ci, cpu, gpu.")
+    expected = ("Unknown profile 'laptop'. Valid profiles: ci, cpu, gpu. Give one of them; if SEGUTILS_PROFILE "
+                "named it, set it to one or unset it to pick by hardware.")
+    assert str(err.value) == expected
+    monkeypatch.delenv(config.ENV_VAR)  # an argument (Protocol(profile=...), build_model(profile=...)): the same
+    with pytest.raises(config.UnknownProfileError) as err:  # message, whose fix does not hang on the variable
+        config.get("laptop")
+    assert str(err.value) == expected
 
 
 @pytest.mark.parametrize(("devices", "expected"), [([], "cpu"), (["GPU"], "gpu"), (["TPU"], "gpu")])

@@ -159,7 +159,17 @@ def test_rgb_colour_masks_through_a_palette(tmp_path):
     message = _error(root, palette={RED: 0, GREEN: 1})
     assert "img0.png has colours that are not in the palette" in message and "(0, 0, 255) (1 px)" in message
     message = _error(root)  # no palette: say how to give one
-    assert "RGB colour-coded mask (3 colours" in message and "palette=" in message
+    fix = ("RGB colour-coded mask (3 colours, e.g. (0, 0, 255), (0, 255, 0), (255, 0, 0)): give load() "
+           "palette={(r, g, b): class_index, ...} or a list of colours in class order, so each colour maps to a "
+           "class (make_dataset reads no palette: load the folder first).")
+    assert message == f"{root / 'masks' / 'img0.png'} is an {fix}"
+    import tensorflow as tf
+
+    from segutils.data import make_dataset  # mask paths: make_dataset has no palette= (nor MaskFormat), load has
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:  # raised in tf.numpy_function, while iterating
+        next(iter(make_dataset(([root / "images" / "img0.png"], [root / "masks" / "img0.png"]), 32, 1)))
+    assert fix in str(err.value)
 
 
 def test_image_modes_grayscale_rgba_16bit(tmp_path):

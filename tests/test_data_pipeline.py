@@ -84,12 +84,14 @@ def test_masks_cannot_be_resized_with_anything_but_nearest(shapes_split):
 def test_sizes_not_divisible_by_32_are_rejected_with_the_nearest_valid_sizes(shapes_split):
     expected = (
         "img_size 100x100 is not a multiple of 32 (LinkNet halves it 5 times). "
-        "Nearest valid sizes: 96x96 or 128x128. Or pass pad_or_reject='pad' to pad 100x100 up to "
-        "128x128 (images reflected, masks filled with the ignore index or 0)."
+        "Nearest valid sizes: 96x96 or 128x128. Or pass images=ImageFormat(pad_or_reject='pad') to pad 100x100 "
+        "up to 128x128 (images reflected, masks filled with the ignore index or 0)."
     )
     with pytest.raises(ValueError) as err:
         make_dataset(shapes_split, 100, 2)
     assert str(err.value) == expected
+    images, _ = first(make_dataset(shapes_split, 100, 2, images=ImageFormat(pad_or_reject="pad")))  # the fix named
+    assert images.shape == (2, 128, 128, 3)
     with pytest.raises(ValueError, match=r"img_size 20x64 .* Nearest valid sizes: 32x64\. "):
         check_size((20, 64))
     assert check_size(64) == (64, 64) and check_size((100, 64), "pad") == (128, 64)
@@ -175,6 +177,16 @@ def test_pipeline_benchmark_runs_on_a_folder_of_pngs(tmp_path, capsys):
     argv = ["--data", str(tmp_path), "--size", "32", "--batch", "2", "--batches", "3"]
     assert main(argv) == 0
     assert "images/s" in capsys.readouterr().out
+
+
+def test_pipeline_benchmark_without_data_names_the_folder_data_takes(monkeypatch, capsys):
+    from segutils.course.bench import pipeline
+
+    monkeypatch.setattr(pipeline, "default_data", lambda: None)
+    assert pipeline.main([]) == 2
+    assert capsys.readouterr().err == (  # --data is the folder of image/ and label/, as the test above passes it
+        "No membrane data found: run `make data` (or `python -m segutils.course.data download membrane`), or pass "
+        "--data DIR, the folder holding image/*.png and label/*.png (membrane's train/)\n")
 
 
 def test_augment_true_is_the_default_config_false_is_none_and_anything_else_is_a_type_error(shapes_split):

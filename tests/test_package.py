@@ -40,7 +40,9 @@ def test_legacy_keras_flag_fails_with_explained_error():
     result = _python("import segutils", TF_USE_LEGACY_KERAS="1")
     assert result.returncode == 1
     assert "KerasVersionError: TF_USE_LEGACY_KERAS=1 makes tf.keras the legacy Keras 2" in result.stderr
-    assert "unset TF_USE_LEGACY_KERAS" in result.stderr
+    assert result.stderr.rstrip().endswith(  # %env before a restart is lost: the restarted kernel has the server's
+        "Fix: unset it before starting Python or the kernel: `unset TF_USE_LEGACY_KERAS` in the shell, or in a "
+        "notebook restart the kernel, then run `%env TF_USE_LEGACY_KERAS=0` before any import.")
 
 
 def test_keras2_installed_fails_with_explained_error(monkeypatch):

@@ -112,9 +112,9 @@ def test_array_masks_outside_the_classes_are_refused_at_build_time_naming_the_ma
         make_dataset((images, stray), 32, 3, masks=MaskFormat(num_classes=4))
     assert str(err.value) == (
         "mask 1 (of 3) holds the value -1, but there are only 4 classes (0..3); masks must hold class indices "
-        "(if -1 marks pixels to leave out, pass ignore_index=-1, or remap it to a class)"
+        "(if -1 marks pixels to leave out, pass masks=MaskFormat(ignore_index=-1), or remap it to a class)"
     )
-    declared = MaskFormat(num_classes=4, ignore_index=-1)
+    declared = MaskFormat(num_classes=4, ignore_index=-1)  # the fix named (make_dataset has no ignore_index)
     _, out = first(make_dataset((images, stray), 32, 3, masks=declared))  # declared: it passes
     assert out[1, 0, 0, 0] == -1
 
@@ -122,9 +122,12 @@ def test_array_masks_outside_the_classes_are_refused_at_build_time_naming_the_ma
     with pytest.raises(ValueError) as err:
         make_dataset((images, binary), 32, 3)  # no num_classes: 0/255 would reach the loss as class 255
     assert str(err.value) == (
-        "mask 0 (of 3) holds only 0 and 255: binary masks are 0/1 here; pass masks // 255 (or num_classes=2, "
-        "which refuses 255 and names the mask)"
+        "mask 0 (of 3) holds only 0 and 255: binary masks are 0/1 here; pass masks // 255 (or "
+        "masks=MaskFormat(num_classes=2), which refuses 255 and names the mask)"
     )
+    with pytest.raises(ValueError) as err:  # as said: 255 refused, the mask named
+        make_dataset((images, binary), 32, 3, masks=MaskFormat(num_classes=2))
+    assert str(err.value).startswith("mask 0 (of 3) holds the value 255, but there are only 2 classes (0..1)")
     split = load("shapes", "train", subset=2, size=32)
     split.masks[1] = split.masks[1] * 0 + 9
     with pytest.raises(ValueError, match=re.escape(f"the mask of {split.names[1]!r} holds the value 9, but there")):
@@ -192,7 +195,15 @@ def test_16_bit_binary_masks_0_65535_read_as_0_1(tmp_path):
         assert (split.info.num_classes, split.info.mask_encoding) == (2, "binary_0_255")
         assert split.masks[0].tolist() == [[0, 1], [1, 0]]
     message = str(pytest.raises(DataError, load, root, num_classes=3).value)
-    assert "These are binary masks (0 and 65535): leave num_classes out, or pass num_classes=2" in message
+    hint = ("These are binary masks (0 and 65535): load() reads them as 0/1 without num_classes or with "
+            "num_classes=2, make_dataset with MaskFormat(encoding='binary_0_255').")
+    assert message.endswith(hint)
+    paths = ([root / "train" / "images" / "img0.png"], [root / "train" / "masks" / "img0.png"])
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:  # mask paths: make_dataset has no num_classes to leave
+        first(make_dataset(paths, 32, 1))  # out, and MaskFormat(num_classes=2) refuses 65535
+    assert hint in str(err.value)
+    _, out = first(make_dataset(paths, 32, 1, masks=MaskFormat(encoding="binary_0_255")))  # the fix named
+    assert set(np.unique(out)) == {0, 1}
 
 
 # ---- item 6: arguments that fail early and plainly -------------------------------------------------------

@@ -598,8 +598,8 @@ def test_weak_make_check_with_tf_use_legacy_keras_prints_the_checklist_with_a_re
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert (
         "[FAIL] Keras 3: TF_USE_LEGACY_KERAS=1 in the shell: tf.keras would be the legacy Keras 2, and segutils "
-        "refuses to import\n       fix: `unset TF_USE_LEGACY_KERAS` in the shell (in a notebook: %env "
-        "TF_USE_LEGACY_KERAS=0, then restart the kernel).\n"
+        "refuses to import\n       fix: `unset TF_USE_LEGACY_KERAS` in the shell (in a notebook: restart the "
+        "kernel, then run %env TF_USE_LEGACY_KERAS=0 before any import).\n"
     ) in done.stdout
     assert done.stdout.endswith("Not ready: fix the FAIL rows, then run the checklist again.\n")
     assert done.returncode != 0

@@ -35,7 +35,8 @@ def test_the_learners_model_fit_with_run_callbacks_writes_the_same_record_as_fit
         pass
     again = open_run(tmp_path / "mine", tiny_model())  # a second training beside the finished one says so
     again.close()
-    assert f"Training again in {tmp_path / 'mine'}: its finished run is replaced" in capsys.readouterr().out
+    assert capsys.readouterr().out == (  # Run.open takes folder=, fit and fine_tune run_dir=: the fix names both
+        f"Training again in {tmp_path / 'mine'}: its finished run is replaced (another folder=/run_dir= keeps it).\n")
     one_call = training.fit(tiny_model(), data().repeat(), data(4, seed=1), name="tiny", protocol=protocol(3),
                             run_dir=tmp_path / "fit", quiet=True, measure_input_wait=False,
                             extra=dict(dataset="shapes"))

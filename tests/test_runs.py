@@ -103,7 +103,8 @@ def test_a_folder_written_relative_or_absolute_is_one_dataset_in_records_and_run
     monkeypatch.chdir(tmp_path / "notebooks")
     first = train(None, epochs=1, dataset=str(folder))
     again = train(None, epochs=1, dataset="../my data")
-    assert "its finished run is replaced" in capsys.readouterr().out  # the same folder, not a second run beside it
+    replaced = "its finished run is replaced (another folder=/run_dir= keeps it)."  # fit's is run_dir=
+    assert replaced in capsys.readouterr().out  # the same folder, not a second run beside it
     assert Path(again["model_path"]).parent == Path(first["model_path"]).parent
     assert [r["config"]["dataset"] for r in training.find_runs("ci")] == [str(folder)]
     assert fallback.best_run("tiny", "ci", "../my data")["config"]["dataset"] == str(folder)
@@ -137,7 +138,7 @@ def test_a_second_fit_on_a_busy_run_folder_stops_with_one_line_naming_it(tmp_pat
             train(tmp_path / "run", epochs=1)
     assert str(caught.value) == (
         f"{tmp_path / 'run'} is busy: another fit (process {os.getpid()}) is training there. Wait for it to finish, "
-        "or give this run its own run_dir= (or another seed).")
+        "or give this run its own folder=/run_dir= (or another seed).")  # Run.open's folder=, fit's run_dir=
     assert not (tmp_path / "run" / "log.csv").exists()  # refused before the first step
     assert train(tmp_path / "run", epochs=1)["resumed"] is False  # released on leaving
 

@@ -106,7 +106,7 @@ def _keras() -> Check:
     if legacy.strip().lower() in {"1", "true", "yes"}:
         return Check("Keras 3", False, f"TF_USE_LEGACY_KERAS={legacy} in the shell: tf.keras would be the legacy "
                      "Keras 2, and segutils refuses to import", "`unset TF_USE_LEGACY_KERAS` in the shell (in a "
-                     "notebook: %env TF_USE_LEGACY_KERAS=0, then restart the kernel).")
+                     "notebook: restart the kernel, then run %env TF_USE_LEGACY_KERAS=0 before any import).")
     return Check("Keras 3", version.startswith("3."), version, 'pip install "keras>=3"; unset TF_USE_LEGACY_KERAS.')
 
 

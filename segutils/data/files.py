@@ -93,9 +93,9 @@ def read_mask(path: Path, palette: dict | None = None) -> np.ndarray:
             return array[..., 0]
         colours = np.unique(array.reshape(-1, 3), axis=0)
         examples = ", ".join(str(tuple(c)) for c in colours[:4].tolist())
-        raise DataError(f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. {examples}): pass "
-                        "palette={(r, g, b): class_index, ...} or a list of colours in class order, so each colour "
-                        "maps to a class.")
+        raise DataError(f"{path} is an RGB colour-coded mask ({len(colours)} colours, e.g. {examples}): give "
+                        "load() palette={(r, g, b): class_index, ...} or a list of colours in class order, so each "
+                        "colour maps to a class (make_dataset reads no palette: load the folder first).")
     if array.ndim != 2 or array.dtype.kind not in "ui":
         raise DataError(f"{path} has mode {image.mode}, which is not a mask: save it as an 8-bit or 16-bit PNG.")
     return array
@@ -115,8 +115,8 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
                 f"// {top}) if the other masks are 0/1; if all masks are 0/{top}, they are read as 0/1 by load() "
                 "without num_classes, or by MaskFormat(encoding='binary_0_255') in make_dataset.")
     if top is not None:
-        return (f"These are binary masks (0 and {top}): leave num_classes out, or pass num_classes=2, to read them "
-                "as 0/1.")
+        return (f"These are binary masks (0 and {top}): load() reads them as 0/1 without num_classes or with "
+                "num_classes=2, make_dataset with MaskFormat(encoding='binary_0_255').")
     if len(values) > 32 or path.suffix.lower() in (".jpg", ".jpeg"):
         return ("That many values look like a photo or a lossy (JPEG) mask: save masks losslessly (PNG) with one "
                 "value per class, or as RGB colour codes with palette=...; an RGB mask also needs palette=....")

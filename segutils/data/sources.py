@@ -62,8 +62,8 @@ def check_size(img_size: int | tuple[int, int], pad_or_reject: str = "reject") -
                          "instead of padding them.")
     down = (h // MULTIPLE * MULTIPLE, w // MULTIPLE * MULTIPLE)
     nearest = f"{up[0]}x{up[1]}" if min(down) == 0 else f"{down[0]}x{down[1]} or {up[0]}x{up[1]}"
-    pad = (f" Or pass pad_or_reject='pad' to pad {h}x{w} up to {up[0]}x{up[1]} (images reflected, masks filled "
-           "with the ignore index or 0)." if paddable else "")
+    pad = (f" Or pass images=ImageFormat(pad_or_reject='pad') to pad {h}x{w} up to {up[0]}x{up[1]} (images "
+           "reflected, masks filled with the ignore index or 0)." if paddable else "")
     raise ValueError(f"img_size {h}x{w} is not a multiple of {MULTIPLE} (LinkNet halves it 5 times). "
                      f"Nearest valid sizes: {nearest}.{pad}")
 
@@ -75,7 +75,7 @@ def out_of_range(value: int, num_classes: int, source: str, fix: str) -> str:
 
 
 def _void_fix(value: int) -> str:
-    return f"if {value} marks pixels to leave out, pass ignore_index={value}, or remap it to a class"
+    return f"if {value} marks pixels to leave out, pass masks=MaskFormat(ignore_index={value}), or remap it to a class"
 
 
 def image_array(x, label: str) -> np.ndarray:
@@ -132,7 +132,7 @@ def mask_array(m, label: str, num_classes: int | None, ignore_index: int | None)
             raise ValueError(f"{label} holds the value {stray[0]}: class indices are 0, 1, ... ({fix})")
     if not num_classes and high == 255 and ignore_index != 255 and binary_top(np.unique(m).tolist()) == 255:
         raise ValueError(f"{label} holds only 0 and 255: binary masks are 0/1 here; pass masks // 255 "
-                         "(or num_classes=2, which refuses 255 and names the mask)")
+                         "(or masks=MaskFormat(num_classes=2), which refuses 255 and names the mask)")
     fits = 0 <= low and high <= 255 and (ignore_index is None or 0 <= ignore_index <= 255)
     return m.astype(np.uint8 if fits else np.int32)[..., None]
 

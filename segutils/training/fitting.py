@@ -58,7 +58,7 @@ def fine_tune(model: keras.Model, train_ds, val_ds, name: str, protocol: Protoco
     protocol = protocol or Protocol.from_profile()
     if protocol.frozen_epochs >= protocol.epochs:
         raise ValueError(f"Protocol.frozen_epochs={protocol.frozen_epochs} leaves no epoch of {protocol.epochs} for "
-                         "phase 2: give fine_tune more epochs, or fewer frozen_epochs")
+                         "phase 2: give the Protocol more epochs, or fewer frozen_epochs")
     with Run.open(model, train_ds, val_ds, name, protocol, run_dir, extra, ("frozen", "unfrozen"), quiet,
                   measure_input_wait) as run:
         marker = run.folder / PHASE1

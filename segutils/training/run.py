@@ -162,7 +162,7 @@ class Run:
         valid = [checkpoints.check_backup(self.folder / f"backup-{p}", self.identity) for p in phases]
         resuming = any(valid) or checkpoints.check_marker(self.folder / PHASE1, self.identity)
         if not resuming and (self.folder / runs.RECORD).exists():
-            print(f"Training again in {self.folder}: its finished run is replaced (give folder= to keep it).")
+            print(f"Training again in {self.folder}: its finished run is replaced (another folder=/run_dir= keeps it).")
         if not resuming:
             for name in ("log.csv", "epochs.json", runs.RECORD, "best.keras", "final.keras"):
                 (self.folder / name).unlink(missing_ok=True)

@@ -124,8 +124,8 @@ def claim(directory: Path):
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise RunBusyError(f"{directory} is busy: another fit (process {handle.read().strip() or '?'}) is "
-                               "training there. Wait for it to finish, or give this run its own run_dir= (or another "
-                               "seed).") from None
+                               "training there. Wait for it to finish, or give this run its own folder=/run_dir= (or "
+                               "another seed).") from None
         handle.truncate(0)
         handle.write(str(os.getpid()))
         handle.flush()

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if folder is None:
         print(
             "No membrane data found: run `make data` (or `python -m segutils.course.data download membrane`), "
-            "or pass --data DIR with train/image/*.png",
+            "or pass --data DIR, the folder holding image/*.png and label/*.png (membrane's train/)",
             file=sys.stderr,
         )
         return 2
