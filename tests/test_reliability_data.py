@@ -206,6 +206,18 @@ def test_16_bit_binary_masks_0_65535_read_as_0_1(tmp_path):
     assert set(np.unique(out)) == {0, 1}
 
 
+def test_16_bit_masks_of_more_than_256_classes_keep_their_class_values(tmp_path):
+    """Class 300 read into uint8 was class 44 (300 - 256), a plausible label and no error: loaded and from paths."""
+    mask = np.array([[0, 300], [1, 300]], np.uint16)
+    root = _folder(tmp_path / "d", [mask, mask], size=(2, 2))
+    split = load(root, num_classes=301)
+    assert split.masks[0].dtype == np.int32 and split.masks[0].tolist() == [[0, 300], [1, 300]]
+    paths = ([root / "train" / "images" / "img0.png"], [root / "train" / "masks" / "img0.png"])
+    for data in (split, paths):
+        _, out = first(make_dataset(data, 32, 1, masks=MaskFormat(num_classes=301)))
+        assert out.dtype == np.int32 and sorted(np.unique(out).tolist()) == [0, 1, 300]
+
+
 # ---- item 6: arguments that fail early and plainly -------------------------------------------------------
 
 

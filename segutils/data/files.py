@@ -126,7 +126,7 @@ def value_hint(values: list[int], path: Path, num_classes: int | None = None) ->
 
 
 def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ignore_index: int | None = None):
-    """Raw mask values -> ``uint8`` class indices, checked against ``num_classes`` (``ignore_index`` passes)."""
+    """Raw mask values -> class indices (``uint8``, ``int32`` over 256 classes), checked against ``num_classes``."""
     values = np.unique(raw).tolist()
     if encoding == "binary_0_255":
         top = binary_top(values, ignore_index) or (255 if set(values) - {ignore_index} <= {0} else None)
@@ -144,7 +144,7 @@ def to_classes(raw: np.ndarray, encoding: str, num_classes: int, path: Path, ign
         raise DataError(f"{path} has mask values outside the {num_classes} classes 0..{num_classes - 1}: "
                         f"{listing(stray, 'values')} (all values: {values[: MAX_LISTED * 2]}). "
                         f"{value_hint(values, path, num_classes)}")
-    return raw.astype(np.uint8)
+    return raw.astype(np.uint8 if num_classes <= 256 else np.int32)  # 16-bit masks: class 300 is not 44
 
 
 def _named(paths) -> str:

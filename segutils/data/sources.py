@@ -193,7 +193,7 @@ def source(data, subset, mask_encoding, num_classes, ignore_index, channels):
             image = tf.io.decode_png(tf.io.read_file(image_path), channels=channels)  # checked above
             image = tf.ensure_shape(image, [None, None, channels])
             mask = tf.numpy_function(lambda p: decode_mask(p, mask_encoding, num_classes, ignore_index), [mask_path],
-                                     tf.uint8, stateful=False)
+                                     tf.uint8 if (num_classes or 0) <= 256 else tf.int32, stateful=False)
             return image, tf.ensure_shape(mask, [None, None, 1])
 
         paths = tf.data.Dataset.from_tensor_slices(([str(p) for p in images], [str(p) for p in masks]))
