@@ -85,7 +85,7 @@ def ends_in_logits(model, from_logits: bool | None = None) -> bool:
     if not hasattr(layers[index], "activation"):
         raise ValueError(f"cannot tell whether model {model.name!r} outputs logits or probabilities: its layer "
                          f"{layers[index].name!r} ({type(layers[index]).__name__}) has no activation; pass "
-                         "from_logits=True (logits) or from_logits=False (sigmoid/softmax probabilities)")
+                         "from_logits=True (logits) or False (probabilities) to predict_masks; give evaluate its masks")
     return _activation(layers[index]) == "linear"
 
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from segutils.evaluation import evaluate
 from segutils.models import build_unet
 from segutils.predict import ends_in_logits, head_rule, predict_masks, predict_probabilities
 from segutils.tiling import blend_window, mirror_indices, predict_tiled, receptive_field, tile_grid, tiled_probabilities
@@ -218,10 +219,16 @@ def test_logits_hidden_behind_a_lambda_are_refused_not_cut_at_one_half():
     model = _lambda_logits_model()
     image = np.zeros((32, 32), np.uint8)
     message = (r"cannot tell whether model 'hidden_logits' outputs logits or probabilities: its layer 'scale' "
-               r"\(Lambda\) has no activation; pass from_logits=True \(logits\) or from_logits=False")
+               r"\(Lambda\) has no activation; pass from_logits=True \(logits\) or False \(probabilities\) to "
+               r"predict_masks; give evaluate its masks")
     for predict in (predict_masks, predict_probabilities, predict_tiled):
         with pytest.raises(ValueError, match=message):
             predict(model, image)
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, ([image], [image]), 2)  # evaluate has no from_logits: the fix goes through predict_masks
+    masks = predict_masks(model, [image], from_logits=True)
+    iou = evaluate(masks, ([image], [image]), 2).scores["iou"]  # truth all 0: class 0's IoU is its predicted share
+    assert iou[0] == pytest.approx((masks[0] == 0).mean())
     model.get_layer("head").set_weights([np.zeros((1, 1, 1, 1), np.float32), np.array([-0.1], np.float32)])
     # told, the prediction reads the Lambda's -0.2 as a logit: probability sigmoid(-0.2)
     np.testing.assert_allclose(predict_probabilities(model, image, from_logits=True), 1 / (1 + np.exp(0.2)), rtol=1e-6)
