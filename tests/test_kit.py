@@ -91,8 +91,11 @@ def test_a_kit_serves_the_course_to_an_empty_data_folder(instructor_data, tmp_pa
 def test_without_the_server_the_same_fetch_fails(fake_encoder, tmp_path, monkeypatch):
     """The weights of the test above came from the kit: the pinned origin is unreachable."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-participant"))
-    with pytest.raises(weights.EncoderWeightsError, match="Could not download the ImageNet weights"):
+    with pytest.raises(weights.EncoderWeightsError, match="Could not download the ImageNet weights") as err:
         weights.encoder_weights_path("resnet34", "imagenet", mirror="http://127.0.0.1:9/data/{name}/")
+    # the path fix names both entry points (unet-resnet34 is built by build_model, not build_linknet)
+    assert (f"3. or pass its path as encoder_weights='/path/to/{WEIGHTS_NAME}' (build_model and build_linknet take "
+            "it);") in str(err.value)
 
 
 def test_check_mirror_names_what_it_does_not_serve(instructor_data, tmp_path):

@@ -59,7 +59,7 @@ def encoder_weights_path(backbone: str, encoder_weights, mirror=None) -> str | N
             f"{os.path.join(keras_cache_dir(), name)} (the Keras cache) and run again, or run `make data` while "
             "online;\n"
             f"  2. in a workshop, set SEGUTILS_MIRROR to the instructor's mirror (it serves {WEIGHTS}/{name});\n"
-            f"  3. or pass its path: build_linknet(..., encoder_weights='/path/to/{name}');\n"
+            f"  3. or pass its path as encoder_weights='/path/to/{name}' (build_model and build_linknet take it);\n"
             "  4. or train the encoder from scratch: encoder_weights=None.")
     path = os.fspath(encoder_weights)
     if not os.path.isfile(path):
