@@ -256,7 +256,7 @@ def test_make_compare_writes_a_report_for_a_folder(tmp_path, monkeypatch):
     paths = [notebooks / "05_training.ipynb", notebooks / "06_comparison.ipynb"]
     code = runner.main([*map(str, paths), "--out", str(tmp_path / "out"), "--param", f"DATASET={folder}"])
     assert code == 0
-    (report,) = (tmp_path / "out").glob("*/report.md")
+    (report,) = (tmp_path / "out").glob("*/06_comparison/report.md")
     text = report.read_text()
     assert "| unet | 1 |" in text and "| linknet | 1 |" in text and "V_rand" in text
     assert (report.parent / "table.csv").exists() and (report.parent / "masks.png").exists()

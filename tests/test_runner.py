@@ -30,7 +30,28 @@ def test_all_pass_writes_executed_copies_and_summary(tmp_path, monkeypatch, caps
     assert summary["profile"] == "ci"
     assert [(r["notebook"], r["ok"]) for r in summary["results"]] == [("00_a.ipynb", True), ("01_b.ipynb", True)]
     assert "| 01_b.ipynb | ok |" in (run_dir / "summary.md").read_text()
-    assert "All 2 notebooks passed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "All 2 notebooks passed" in out and "No comparison report was written" in out
+
+
+_WRITE_REPORT = ("import os, pathlib\nfolder = pathlib.Path(os.environ['SEGUTILS_REPORT_DIR'])\n"
+                 "folder.mkdir(parents=True)\n"
+                 "(folder / 'report.md').write_text('# r\\n\\n| model |\\n|---|\\n| {} |\\n')")
+
+
+def test_two_notebooks_that_write_a_report_keep_both_and_both_tables_are_printed(tmp_path, monkeypatch, capsys):
+    """A course run used to give 06 and 08 one report folder: 08's CamVid report.md replaced 06's membrane one."""
+    monkeypatch.setenv("SEGUTILS_PROFILE", "ci")
+    paths = [_notebook(tmp_path / f"{stem}.ipynb", _WRITE_REPORT.format(model))
+             for stem, model in (("06_comparison", "unet on membrane"), ("08_street_scenes", "unet on camvid"))]
+    assert runner.main([*map(str, paths), "--out", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("report.md")) == [
+        "06_comparison/report.md", "08_street_scenes/report.md"]
+    out = capsys.readouterr().out
+    assert out.index(f"Comparison report: {run_dir / '06_comparison' / 'report.md'}\n| model |\n|---|\n"
+                     "| unet on membrane |\n") < out.index("| unet on camvid |")
+    assert "No comparison report" not in out
 
 
 def test_failing_cell_exits_nonzero_naming_notebook_and_cell(tmp_path, monkeypatch, capsys):

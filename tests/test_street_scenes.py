@@ -156,7 +156,7 @@ def test_make_compare_data_camvid_writes_the_per_class_report(tmp_path, monkeypa
     assert runner.main(["--compare", "camvid", "--out", str(tmp_path / "out")]) == 0  # notebook 08, at 4:3
     (summary,) = (tmp_path / "out").glob("*/summary.md")
     assert "08_street_scenes.ipynb | ok" in summary.read_text() and "05_training" not in summary.read_text()
-    (report,) = (tmp_path / "out").glob("*/report.md")
+    (report,) = (tmp_path / "out").glob("*/08_street_scenes/report.md")
     header = next(line for line in report.read_text().splitlines() if line.startswith("| model"))
     names = DATASETS["camvid"].class_names
     assert header.endswith(" | ".join(f"IoU {n}" for n in names[:11]) + " |") and "unlabelled" not in header

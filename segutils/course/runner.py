@@ -5,9 +5,9 @@ dataset is cached (downloading it if a source answers; offline it stops at once,
 first notebook, naming the three ways on), then executes the notebooks with one progress line
 each, writes the executed copies, each kernel's stderr (``NN_name.kernel.log``) and
 ``summary.md`` / ``summary.json`` into ``runs/<timestamp>/``, and on a failing cell stops with
-a non-zero exit code naming the notebook and the cell. Notebook 06 (or 08) writes the comparison report
-(``report.md``, its table and figures) into the same folder, and the runner prints its table at
-the end.
+a non-zero exit code naming the notebook and the cell. Notebooks 06 and 08 write their comparison reports
+(``report.md``, its table and figures) into a folder of their own there, ``06_comparison/`` and
+``08_street_scenes/`` (one folder would hold the last one only), and the runner prints their tables at the end.
 ``--param NAME=VALUE`` injects parameters after each notebook's ``parameters`` cell, the
 papermill way. ``--compare DATA`` (what ``make compare DATA=...`` calls) runs the comparison for DATA: notebooks 05
 and 06 with ``DATASET=DATA`` (a folder becomes its absolute path), or, for CamVid, notebook 08, which trains at the
@@ -140,10 +140,14 @@ def write_summary(results: list[Result], out_dir: Path, profile: str) -> None:
     (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
 
 
+def report_dir(out_dir: Path, notebook) -> Path:
+    """Where ``notebook`` writes its comparison report in a course run: a folder of its own, named after it."""
+    return out_dir / Path(notebook).stem
+
+
 def print_report_table(report: Path) -> bool:
     """Print the comparison table of ``report`` (the first Markdown table in it); False when there is none."""
     if not report.exists():
-        print("No comparison report was written (notebook 06 or 08 did not run).")
         return False
     lines = report.read_text().splitlines()
     table = [
@@ -241,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(err, file=sys.stderr)
         return 2
-    os.environ["SEGUTILS_REPORT_DIR"] = str(out_dir)  # notebooks 06 and 08 write report.md there
     os.environ[FETCH_ENV_VAR] = "0"  # fetched above: what the notebooks read, and only that (DATA=folder: no membrane)
     print(f"Running {_notebooks(len(paths))} in the {profile} profile; output in {out_dir}")
     results = []
     for path, share in zip(paths, shares, strict=True):
+        os.environ["SEGUTILS_REPORT_DIR"] = str(report_dir(out_dir, path))  # where 06 and 08 write report.md
         try:
             result = run_notebook(Path(path), out_dir, args.timeout, params=share)
         except KeyboardInterrupt:
@@ -268,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(r.seconds for r in results)
     print(f"{'All ' if len(results) > 1 else ''}{_notebooks(len(results))} passed in {total:.0f} s. "
           f"Summary: {out_dir / 'summary.md'}")
-    print_report_table(out_dir / "report.md")
+    printed = [print_report_table(report_dir(out_dir, path) / "report.md") for path in paths]
+    if not any(printed):
+        print("No comparison report was written (notebook 06 or 08 did not run).")
     return 0
 
 
