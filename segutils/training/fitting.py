@@ -35,7 +35,7 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
 
 def set_encoder_trainable(model: keras.Model, trainable: bool, batchnorm: bool | None = None) -> int:
     """Freeze or unfreeze LinkNet's encoder (its BatchNorm as ``batchnorm``, default ``trainable``); returns the
-    trainable parameters. Recompile after. Taught in ``notebooks/05_training.ipynb``."""
+    trainable parameters. Recompile after. Used by :func:`fine_tune` (``notebooks/05_training.ipynb``)."""
     for layer in encoder_layers(model):
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = trainable if batchnorm is None or not is_bn else batchnorm
