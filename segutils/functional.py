@@ -1,6 +1,6 @@
 """The functional core of :mod:`segutils.losses` and :mod:`segutils.metrics`, as sm's ``base/functional.py``:
 class-index or one-hot targets, ``(B, H, W, C)`` predictions (one channel: a sigmoid); ignored pixels count in
-neither. Taught in ``notebooks/04_losses_metrics.ipynb``."""
+neither. Behind the losses and metrics of ``notebooks/04_losses_metrics.ipynb``."""
 
 from __future__ import annotations
 

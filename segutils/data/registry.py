@@ -171,7 +171,7 @@ def registered(name) -> str | None:
 
 
 def info(name: str) -> DatasetInfo:
-    """The :class:`DatasetInfo` of a registry name (case-insensitive). Taught in ``notebooks/01_data.ipynb``."""
+    """The :class:`DatasetInfo` of a registry name (case-insensitive), as ``load(name).info`` in notebook 01."""
     if (key := registered(str(name))) is None:
         raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}. "
                          "A folder path also works with load(): a folder holding images/ and masks/ "

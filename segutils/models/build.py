@@ -75,7 +75,7 @@ def _build(name, input_shape, channels, profile, missing_weights, overrides):
 
 
 def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """The encoder's layers of a LinkNet or ``unet-resnet34`` model. Taught in ``notebooks/05_training.ipynb``."""
+    """The encoder's layers of a LinkNet or ``unet-resnet34`` model, which ``fine_tune`` freezes (notebook 05)."""
     names = [layer.name for layer in model.layers]
     if "preprocess" not in names or not any(n.startswith("decoder_") for n in names):
         raise ValueError(f"{model.name!r} is not a build_linknet model (nor unet-resnet34): "

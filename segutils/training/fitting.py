@@ -1,5 +1,5 @@
 """``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit`` (notebook 06's
-fallback). Taught in ``notebooks/05_training.ipynb``, which calls ``model.fit`` itself."""
+fallback). Taught in ``notebooks/05_training.ipynb``: ``fine_tune`` for a pretrained encoder, else ``model.fit``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def fit(model: keras.Model, train_ds, val_ds, name: str, protocol: Protocol | No
 
 def set_encoder_trainable(model: keras.Model, trainable: bool, batchnorm: bool | None = None) -> int:
     """Freeze or unfreeze LinkNet's encoder (its BatchNorm as ``batchnorm``, default ``trainable``); returns the
-    trainable parameters. Recompile after. Taught in ``notebooks/05_training.ipynb``."""
+    trainable parameters. Recompile after. Used by :func:`fine_tune` (``notebooks/05_training.ipynb``)."""
     for layer in encoder_layers(model):
         is_bn = isinstance(layer, keras.layers.BatchNormalization)
         layer.trainable = trainable if batchnorm is None or not is_bn else batchnorm

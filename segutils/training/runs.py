@@ -178,7 +178,7 @@ def best_epoch(history: dict, elapsed: list[float], monitor: str = "val_mean_iou
 
 def find_runs(profile_name: str | None = None, root: str | os.PathLike | None = None) -> list[dict]:
     """The finished runs' records (with ``record_path``) of one profile (default: all), by model and seed; an
-    unreadable ``record.json`` is named in one line and skipped. Taught in ``notebooks/06_comparison.ipynb``."""
+    unreadable ``record.json`` is named in one line and skipped. Taught in ``notebooks/05_training.ipynb``."""
     if profile_name is not None and profile_name not in config.PROFILES:
         raise ValueError(f"find_runs takes a profile name ({', '.join(config.PROFILES)}), got {profile_name!r}; "
                          "a folder of runs goes to root=")

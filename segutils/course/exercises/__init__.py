@@ -2,7 +2,7 @@
 
 A notebook's check cell reads::
 
-    EXERCISE_1 = report("1", EXERCISE_1, SOLUTION_1, nb02.check_down_steps)
+    EXERCISE_1 = report("1", EXERCISE_1, SOLUTION_1, nb02.check_parameters)
 
 An empty answer (``None``) is replaced by the solution so the notebook runs on, and the
 cell says so; an answer is never reported as checked when it was not given. The checks
