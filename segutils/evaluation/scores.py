@@ -39,9 +39,9 @@ def _entropy(labels: np.ndarray) -> float:
 
 @dataclass
 class Evaluation:
-    """What :func:`evaluate` measured: the ``(K, K)`` ``confusion_matrix`` over the set (rows truth), its
-    ``scores``; ``per_image`` ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)`` and ``iou``, ``dice``
-    ``(N, K)`` (NaN: class absent from both masks); the mean :func:`region_scores` and ``per_image_regions``."""
+    """What :func:`evaluate` measured: ``confusion_matrix`` ``(K, K)`` (rows truth), its ``scores``; ``per_image``
+    ``mean_iou``, ``mean_dice``, ``pixel_accuracy`` ``(N,)``, ``iou``, ``dice`` ``(N, K)`` (NaN: absent from both),
+    ``confusion_matrix`` ``(N, K, K)``; ``predictions``; :func:`region_scores`, ``per_image_regions``."""
 
     num_classes: int
     confusion_matrix: np.ndarray
