@@ -144,11 +144,11 @@ class Run:
         run = cls(folder, protocol, identity, name, settings, batch_size, extra, quiet=quiet,
                   measure_input_wait=measure_input_wait, _data=(train_ds, val_ds))
         run._lock.enter_context(runs.claim(folder))
-        strategy = model.distribute_strategy  # keras-team/keras#20585: fit fails under it without two workarounds
-        if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
-            run._lock.enter_context(_compat.multi_worker_fit(model, strategy))  # until the run is closed
         _OPEN[folder.resolve()] = run
         try:
+            strategy = model.distribute_strategy  # keras-team/keras#20585: fit fails under it without two workarounds
+            if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
+                run._lock.enter_context(_compat.multi_worker_fit(model, strategy))  # until the run is closed
             run.resumed = run._keep_or_clear(phases)
         except BaseException:
             run.close()
