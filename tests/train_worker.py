@@ -65,17 +65,17 @@ def train_fixed(strategy, notebook_form=False):
     ds = fixed_data(8)
     protocol = training.Protocol.from_profile(config.get("ci"), epochs=3, steps_per_epoch=2, lr=0.5, patience=None,
                                               lr_patience=None)
-    if notebook_form:  # notebook 05's cells: the learner's own model.fit with the run's callbacks
-        run = training.Run.open(model, ds.repeat(), ds, "tiny", protocol, os.path.join(OUT, "run"), quiet=True,
-                                measure_input_wait=False)
-        history = model.fit(ds.repeat(), validation_data=ds, epochs=protocol.epochs,
+    if notebook_form:  # notebook 05's cells: a stamped pipeline, the learner's own model.fit, the run's callbacks
+        run = training.Run.open(model, ds.repeat(), ds, "tiny", protocol, os.path.join(OUT, "run"), quiet=True)
+        history = model.fit(run.stamped(ds.repeat()), validation_data=ds, epochs=protocol.epochs,
                             steps_per_epoch=protocol.steps_per_epoch, callbacks=run.callbacks(), verbose=0)
         record = run.finish(model, history)
     else:
         record = training.fit(model, ds.repeat(), ds, name="tiny", protocol=protocol, run_dir=os.path.join(OUT, "run"),
                               quiet=True, measure_input_wait=False)
     np.savez(os.path.join(OUT, "weights.npz"), *model.get_weights())
-    print("replicas", record["config"]["replicas"], "epochs", len(record["history"]["loss"]))
+    print("replicas", record["config"]["replicas"], "epochs", len(record["history"]["loss"]),
+          "input wait measured", record["timings"]["input_wait_share"] is not None)
 
 
 if MODE == "resume":
