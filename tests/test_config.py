@@ -153,3 +153,17 @@ def test_python_m_course_plan_takes_step_times_from_the_newest_run_record(tmp_pa
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == PLAN_CI + "\ns/step (training steps only, no validation):\n  ci unet: newest run record\n" \
         "  ci linknet: newest run record\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--profile", "gpu2"], "error: --profile: Unknown profile 'gpu2'. Valid profiles: ci, cpu, gpu."),
+    (["--models", "unet,segnet"], "error: --models 'unet,segnet': give comma-separated model names from unet, "
+                                  "linknet, unet-resnet34\n"),
+])
+def test_plan_with_an_unknown_profile_or_model_says_which_in_one_line(argv, message, capsys):
+    from segutils.course import plan
+
+    with pytest.raises(SystemExit) as stop:
+        plan.main([*argv, "--no-measure"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and "Traceback" not in err

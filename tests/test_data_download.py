@@ -235,6 +235,17 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
                                        "verified and kept. Run `make data` again to fetch it.\n")
 
 
+def test_cli_reads_a_dataset_name_in_any_case_as_course_fetch_does(mirror, capsys, tmp_path):
+    assert main(["download", "MEMBRANE", "--quiet"]) == 0
+    assert capsys.readouterr().out == f"membrane: all files present and verified in {tmp_path / 'cache' / 'membrane'}\n"
+    assert main(["verify", " Membrane"]) == 0
+    assert capsys.readouterr().out == "membrane: OK\n"
+    with pytest.raises(SystemExit) as stop:
+        main(["verify", "membrain"])
+    assert stop.value.code == 2
+    assert "error: cannot verify membrain: choose from membrane, camvid" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("error", "kind"),
     [

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import socket
 import tarfile
 import threading
 from contextlib import contextmanager
@@ -296,3 +297,37 @@ def test_a_malformed_manifest_is_one_error_line(tmp_path, capsys, manifest, foun
                 "path, a size and a SHA-256): copy the kit again")
     assert _one_error_line(capsys, ["verify", str(archive)]) == f"error: {archive}: {expected}"
     assert _tree(tmp_path) == ["kit.tar"]
+
+
+@pytest.mark.parametrize(("name", "what"), [("membrain", "is not a dataset"),
+                                            ("Shapes", "needs no files (generated, or your own folder)")])
+def test_a_dataset_the_kit_cannot_pack_is_one_error_line(fake_encoder, tmp_path, capsys, name, what):
+    argv = ["build", "--no-wheels", "--dataset", name, "--out", str(tmp_path / "kit.tar")]
+    assert _one_error_line(capsys, argv) == (
+        f"error: --dataset {name} {what}: a kit packs the downloaded datasets, membrane, camvid")
+    assert _tree(tmp_path) == []
+
+
+def test_serve_on_port_0_prints_the_port_the_system_picked(tmp_path, capsys, monkeypatch):
+    servers = []
+
+    def interrupted(root, host, port):  # the real server, then Ctrl-C at once
+        servers.append(make_server(root, host, port, quiet=True))
+        servers[0].serve_forever = lambda: (_ for _ in ()).throw(KeyboardInterrupt)
+        return servers[0]
+
+    monkeypatch.setattr(kit, "make_server", interrupted)
+    assert kit.main(["serve", str(tmp_path), "--port", "0", "--bind", "127.0.0.1"]) == 0
+    port = servers[0].server_address[1]
+    assert port != 0
+    assert f"export SEGUTILS_MIRROR=http://127.0.0.1:{port}/data/{{name}}/\n" in capsys.readouterr().out
+
+
+def test_serve_on_an_unknown_address_says_to_fix_bind_not_the_port(tmp_path, capsys, monkeypatch):
+    def unknown(root, host, port):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(kit, "make_server", unknown)
+    assert _one_error_line(capsys, ["serve", str(tmp_path), "--bind", "laptop.local"]) == (
+        "error: cannot serve on laptop.local (Name or service not known): give --bind an address of this machine, "
+        "e.g. 127.0.0.1, or leave it out to serve on every network")

@@ -209,6 +209,39 @@ def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
     assert "tiled 64x64/32" in out and "tiled + 4 flips" in out
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["models", "--size", "0"], "models: error: argument --size: takes a whole number >= 32, got '0'"),
+    (["models", "--steps", "-1"], "models: error: argument --steps: takes a whole number >= 1, got '-1'"),
+    (["infer", "--size", "0"], "infer: error: argument --size: takes a whole number >= 1, got '0'"),
+    (["pipeline", "--batches", "0"], "pipeline: error: argument --batches: takes a whole number >= 1, got '0'"),
+    (["pipeline", "--threads", "abc"], "pipeline: error: argument --threads: takes a whole number >= 1 or auto, "
+                                       "got 'abc'"),
+    (["train", "--size", "abc"], "train: error: argument --size: takes a whole number >= 1, got 'abc'"),
+])
+def test_a_benchmark_size_or_count_below_one_is_a_usage_error(argv, message, capsys):
+    from segutils.course.bench.__main__ import main
+
+    with pytest.raises(SystemExit) as stop:  # before --size 0 fell back to 480 x 640, --steps -1 was a traceback
+        main(argv)
+    assert stop.value.code == 2 and f"python -m segutils.course.bench {message}\n" in capsys.readouterr().err
+
+
+def test_a_value_segutils_refuses_is_one_error_line_and_help_lists_the_benchmarks(capsys):
+    from segutils.course.bench.__main__ import main
+
+    assert main(["train", "--profile", "gpu2"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("python -m segutils.course.bench train: error: Unknown profile 'gpu2'. Valid "
+                                 "profiles: ci, cpu, gpu. Give one of them; if SEGUTILS_PROFILE named it, set it to "
+                                 "one or unset it to pick by hardware.\n")
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m segutils.course.bench {pipeline|models|train|infer} [--help]\n\n")
+    assert "  infer     what does overlap-tile prediction cost against one whole-image pass?\n" in out
+    assert main(["frob"]) == 2
+    assert capsys.readouterr().err.endswith("\nunknown benchmark 'frob'\n")
+
+
 def _lambda_logits_model():
     inputs = keras.Input((None, None, 1))
     z = keras.layers.Conv2D(1, 1, name="head")(inputs)

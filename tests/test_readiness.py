@@ -1,5 +1,7 @@
 """The readiness checklist: green/red rows with fixes, never a crash."""
 
+import pytest
+
 from segutils.course import readiness
 from segutils.course.readiness import Check
 
@@ -45,6 +47,20 @@ def test_unwritable_data_dir_is_red(monkeypatch, tmp_path):
     monkeypatch.setenv("SEGUTILS_DATA_DIR", str(blocked / "data"))
     check = readiness._writable()
     assert not check.ok and "SEGUTILS_DATA_DIR" in check.fix
+    assert check.detail == (f"cannot write datasets into {blocked / 'data'}: {blocked} is a file, not a folder. "
+                            "Choose a folder you can write to (or move the file out of the way).")
+
+
+def test_help_prints_the_usage_and_runs_no_check(monkeypatch, capsys):
+    monkeypatch.setattr(readiness, "run", lambda: pytest.fail("--help ran the checklist"))
+    with pytest.raises(SystemExit) as stop:
+        readiness.main(["--help"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m segutils.course.readiness [-h]\n")
+    with pytest.raises(SystemExit) as stop:
+        readiness.main(["--profile", "ci"])
+    assert stop.value.code == 2
+    assert "error: unrecognized arguments: --profile ci" in capsys.readouterr().err
 
 
 def test_missing_dataset_is_a_warning_with_the_fix(monkeypatch, tmp_path):

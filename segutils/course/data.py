@@ -26,6 +26,7 @@ from segutils.data.registry import (
     default_data_dir,
     info,
     read_manifest,
+    registered,
 )
 
 #: Datasets that ``download-all`` (``make data``) fetches.
@@ -70,6 +71,11 @@ def _downloadable() -> list[str]:
     return [name for name, meta in DATASETS.items() if meta.manifest]
 
 
+def _name(text: str) -> str:
+    """A dataset name as typed (``MEMBRANE``, `` camvid``): the registry's name, as ``course.fetch`` reads it."""
+    return registered(text) or text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     common = argparse.ArgumentParser(add_help=False)
@@ -79,11 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     parser = argparse.ArgumentParser(prog="python -m segutils.course.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    names = {"choices": _downloadable(), "metavar": "NAME"}
+    names = {"choices": _downloadable(), "metavar": "NAME", "type": _name}
     add = commands.add_parser
     add("download", parents=[common], help="download and verify datasets").add_argument("names", nargs="+", **names)
     add("download-all", parents=[common], help=f"download {', '.join(DOWNLOAD_ALL)} and the registered extras")
-    add("verify", parents=[common], help="check cached files").add_argument("names", nargs="*", metavar="NAME")
+    add("verify", parents=[common], help="check cached files").add_argument("names", nargs="*", metavar="NAME",
+                                                                            type=_name)
     add("list", parents=[common], help="list the datasets and the cache folder")
     args = parser.parse_args(argv)
 

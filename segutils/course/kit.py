@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 import tarfile
@@ -33,10 +34,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from segutils.course.data import DOWNLOAD_ALL
+from segutils.course.downloads import downloadable
 from segutils.course.kit_runs import RunsError, collect_runs, packed_runs
 from segutils.course.kit_unpack import ROOT, KitError, unpack, verify
 from segutils.course.mirror import ENCODERS, lan_address, make_server
-from segutils.data.registry import WEIGHTS, check_file, data_root, info, read_manifest, sha256_of
+from segutils.data.registry import (
+    DATASETS,
+    WEIGHTS,
+    check_file,
+    data_root,
+    info,
+    read_manifest,
+    registered,
+    sha256_of,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 #: TensorFlow 2.21 ships manylinux_2_27 wheels only, which pip does not count as manylinux2014:
@@ -89,6 +100,10 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
     """
     files, notes = {}, []
     for name in datasets or DOWNLOAD_ALL:
+        if downloadable(name) is None:
+            what = "needs no files (generated, or your own folder)" if registered(str(name)) else "is not a dataset"
+            raise KitError(f"--dataset {name} {what}: a kit packs the downloaded datasets, "
+                           f"{', '.join(n for n, meta in DATASETS.items() if meta.manifest)}")
         root = data_root(data_dir) / info(name).name
         entries = read_manifest(info(name).manifest)[1]
         if datasets is None and not root.is_dir():
@@ -215,10 +230,14 @@ def main(argv=None) -> int:
             return 1 if problems else 0
         try:
             server = make_server(root, args.bind, args.port)
+        except socket.gaierror as err:  # --bind names no address of this machine
+            raise KitError(f"cannot serve on {args.bind} ({err.strerror}): give --bind an address of this machine, "
+                           "e.g. 127.0.0.1, or leave it out to serve on every network") from None
         except (OSError, OverflowError) as err:  # a port in use, out of range, or below 1024 without root
             raise KitError(f"cannot serve on {args.bind}:{args.port} ({err}): pick a free port from 1024 to 65535, "
                            "e.g. --port 8001") from None
         host = lan_address() if args.bind == "0.0.0.0" else args.bind
+        args.port = server.server_address[1]  # --port 0: the free port the system picked
         print(f"Serving {root} on http://{host}:{args.port}/ (Ctrl+C stops). On each participant's machine:\n"
               f"  export SEGUTILS_MIRROR=http://{host}:{args.port}/data/{{name}}/\n"
               f"  pip install --no-index --find-links http://{host}:{args.port}/wheels/ --trusted-host {host} "

@@ -108,8 +108,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated (default: unet,linknet)")
     parser.add_argument("--no-measure", action="store_true", help="only run records: print ? for the others")
     args = parser.parse_args(argv)
+    for name in args.profile or []:
+        try:
+            config.get(name)
+        except config.UnknownProfileError as err:
+            parser.error(f"--profile: {err}")
     config.import_tensorflow()  # its start-up lines kept out of the table
-    print(table(args.profile, tuple(args.models.split(",")), measure=not args.no_measure))
+    from segutils.models import MODEL_NAMES
+
+    models = tuple(m.strip().lower() for m in args.models.split(","))
+    if not all(m in MODEL_NAMES for m in models):
+        parser.error(f"--models {args.models!r}: give comma-separated model names from {', '.join(MODEL_NAMES)}")
+    print(table(args.profile, models, measure=not args.no_measure))
     return 0
 
 

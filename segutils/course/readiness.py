@@ -11,7 +11,6 @@ import html
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,16 +154,13 @@ def _disk() -> Check:
 
 
 def _writable() -> Check:
+    from segutils.checks import writable
     from segutils.data.registry import ENV_DATA_DIR, data_root
 
-    target = data_root()
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target):
-            pass
+        return Check("Data folder writable", True, str(writable(data_root(), "datasets")))
     except OSError as err:
-        return Check("Data folder writable", False, f"{target}: {err}", f"Set {ENV_DATA_DIR} to a writable folder.")
-    return Check("Data folder writable", True, str(target))
+        return Check("Data folder writable", False, str(err), f"Set {ENV_DATA_DIR} to a writable folder.")
 
 
 def _runs_folder() -> Check:
@@ -310,8 +306,14 @@ def run(checks: list[Callable[[], Check]] | None = None) -> Checklist:
     return results
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Print the checklist; exit 1 when a required check fails."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m segutils.course.readiness", description=__doc__.splitlines()[0],
+                                     epilog="It takes no arguments: SEGUTILS_PROFILE, SEGUTILS_DATA_DIR, "
+                                     "SEGUTILS_RUNS_DIR and SEGUTILS_MIRROR set what it checks.")
+    parser.parse_args(argv)
     results = run()
     print(results)
     return 0 if results.ready else 1

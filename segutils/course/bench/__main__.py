@@ -7,11 +7,22 @@ BENCHMARKS = ("pipeline", "models", "train", "infer")
 
 
 def main(argv: list[str]) -> int:
+    usage = f"usage: python -m segutils.course.bench {{{'|'.join(BENCHMARKS)}}} [--help]"
+    if argv[:1] in (["-h"], ["--help"]):
+        modules = {name: importlib.import_module(f"segutils.course.bench.{name}") for name in BENCHMARKS}
+        lines = [f"  {name:<9} {m.__doc__.splitlines()[0].split(': ', 1)[-1]}" for name, m in modules.items()]
+        print("\n".join([usage, "", *lines, "", "python -m segutils.course.bench NAME --help shows its options."]))
+        return 0
     if not argv or argv[0] not in BENCHMARKS:
-        print(f"usage: python -m segutils.course.bench {{{'|'.join(BENCHMARKS)}}} [--help]", file=sys.stderr)
+        unknown = f"\nunknown benchmark {argv[0]!r}" if argv else ""
+        print(f"{usage}{unknown}", file=sys.stderr)
         return 2
     module = importlib.import_module(f"segutils.course.bench.{argv[0]}")
-    return module.main(argv[1:])
+    try:
+        return module.main(argv[1:])
+    except ValueError as err:  # a value segutils refuses (a profile, model, dataset or size): its message, no traceback
+        print(f"python -m segutils.course.bench {argv[0]}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

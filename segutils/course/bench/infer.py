@@ -16,7 +16,7 @@ import argparse
 import resource
 import statistics
 
-from . import print_header
+from . import print_header, whole
 
 
 def whole_image(model, image):
@@ -31,19 +31,19 @@ def whole_image(model, image):
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m segutils.course.bench infer", description=__doc__.splitlines()[0])
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--size", type=int, help="square image side (overrides --height/--width)")
-    parser.add_argument("--tile", type=int, default=256, help="tile side (multiple of 32)")
-    parser.add_argument("--overlap", type=int, default=64, help="overlap of neighbouring tiles (multiple of 32)")
-    parser.add_argument("--batch", type=int, default=4, help="tiles per forward pass")
-    parser.add_argument("--filters", type=int, default=8, help="U-Net level-1 filters (the paper uses 64)")
-    parser.add_argument("--depth", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method (median)")
+    parser.add_argument("--height", type=whole(), default=480)
+    parser.add_argument("--width", type=whole(), default=640)
+    parser.add_argument("--size", type=whole(), help="square image side (overrides --height/--width)")
+    parser.add_argument("--tile", type=whole(32), default=256, help="tile side (multiple of 32)")
+    parser.add_argument("--overlap", type=whole(0), default=64, help="overlap of neighbouring tiles (multiple of 32)")
+    parser.add_argument("--batch", type=whole(), default=4, help="tiles per forward pass")
+    parser.add_argument("--filters", type=whole(), default=8, help="U-Net level-1 filters (the paper uses 64)")
+    parser.add_argument("--depth", type=whole(), default=4)
+    parser.add_argument("--repeats", type=whole(), default=3, help="timed runs per method (median)")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-image pass (huge images)")
     parser.add_argument("--no-tta", action="store_true", help="skip the flips")
     args = parser.parse_args(argv)
-    height, width = (args.size, args.size) if args.size else (args.height, args.width)
+    height, width = (args.size, args.size) if args.size is not None else (args.height, args.width)
 
     import keras
     import numpy as np

@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from . import print_header
+from . import print_header, whole
 
 THRESHOLD = 1.05
 
@@ -74,11 +74,11 @@ def step_times(models: list, batch: int, size: int, steps: int, warmup: int) -> 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m segutils.course.bench models", description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256, help="square image side (multiple of 32)")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per model (median)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per model first")
-    parser.add_argument("--filters", type=int, default=64, help="U-Net level-1 filters")
+    parser.add_argument("--size", type=whole(32), default=256, help="square image side (multiple of 32)")
+    parser.add_argument("--batch", type=whole(), default=4)
+    parser.add_argument("--steps", type=whole(), default=10, help="timed steps per model (median)")
+    parser.add_argument("--warmup", type=whole(0), default=2, help="untimed steps per model first")
+    parser.add_argument("--filters", type=whole(), default=64, help="U-Net level-1 filters")
     parser.add_argument("--strict", action="store_true", help=f"exit 1 if a ratio exceeds {THRESHOLD}")
     args = parser.parse_args(argv)
 

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import whole
+
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "membrane" / "train"
 WAIT_TARGET = 0.05
@@ -128,19 +130,27 @@ def report_fit(models: list[str], args) -> bool:
     return ok
 
 
+def _threads(text: str) -> str:
+    """``--threads``: ``auto`` or a whole number >= 1."""
+    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"takes a whole number >= 1 or auto, got {text!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     summary = __doc__.split("\n")[0]
     parser = argparse.ArgumentParser(prog="python -m segutils.course.bench pipeline", description=summary)
     parser.add_argument("--data", type=Path, help="membrane train folder with image/ and label/")
-    parser.add_argument("--size", type=int, default=128, help="image side (default: 128, the cpu profile's)")
-    parser.add_argument("--batch", type=int, default=4, help="batch size (default: 4, the cpu profile's)")
-    parser.add_argument("--batches", type=int, default=50, help="pipeline batches to time (default: 50)")
+    parser.add_argument("--size", type=whole(), default=128, help="image side (default: 128, the cpu profile's)")
+    parser.add_argument("--batch", type=whole(), default=4, help="batch size (default: 4, the cpu profile's)")
+    parser.add_argument("--batches", type=whole(), default=50, help="pipeline batches to time (default: 50)")
     parser.add_argument("--elastic", action="store_true", help="add elastic deformation to the augmentation")
     parser.add_argument("--fit", default="", help="models to train for the input wait, e.g. unet,linknet")
-    parser.add_argument("--epochs", type=int, default=3, help="--fit: epochs per round (default: 3)")
-    parser.add_argument("--steps", type=int, default=20, help="--fit: steps per epoch (default: 20)")
-    parser.add_argument("--rounds", type=int, default=3, help="--fit: rounds per model, seeds 0.. (default: 3)")
-    parser.add_argument("--threads", default=None, help="pipeline.THREADS: a number, or auto (TensorFlow tunes)")
+    parser.add_argument("--epochs", type=whole(), default=3, help="--fit: epochs per round (default: 3)")
+    parser.add_argument("--steps", type=whole(), default=20, help="--fit: steps per epoch (default: 20)")
+    parser.add_argument("--rounds", type=whole(), default=3, help="--fit: rounds per model, seeds 0.. (default: 3)")
+    parser.add_argument("--threads", default=None, type=_threads, help="pipeline.THREADS: a number, or auto "
+                        "(TensorFlow tunes)")
     parser.add_argument("--strict", action="store_true", help="--fit: exit 1 when a median wait is 5%% or more")
     args = parser.parse_args(argv)
 

@@ -20,7 +20,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from . import print_header
+from . import print_header, whole
 
 RATIO_TARGET, WAIT_TARGET = 1.05, 0.05
 FIT_EPOCHS = 5  # the ordinary training.fit that measures the batch wait and the bytes written
@@ -123,10 +123,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m segutils.course.bench train", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", help="profile for the sizes, widths and encoder weights (default: the active one)")
     parser.add_argument("--dataset", default="shapes", help="registry name or a folder (default: shapes)")
-    parser.add_argument("--size", type=int, help="image side (default: the profile's)")
-    parser.add_argument("--batch", type=int, help="batch size (default: the profile's)")
-    parser.add_argument("--steps", type=int, help="steps per epoch (default: the profile's, else 20)")
-    parser.add_argument("--images", type=int, default=16, help="images per split")
+    parser.add_argument("--size", type=whole(), help="image side (default: the profile's)")
+    parser.add_argument("--batch", type=whole(), help="batch size (default: the profile's)")
+    parser.add_argument("--steps", type=whole(), help="steps per epoch (default: the profile's, else 20)")
+    parser.add_argument("--images", type=whole(), default=16, help="images per split")
     parser.add_argument("--epochs", type=int, default=20, help="paired epochs measured per model (after the first)")
     parser.add_argument("--models", default="unet,linknet")
     parser.add_argument("--control", action="store_true",
