@@ -217,6 +217,10 @@ def test_the_benchmark_reports_whole_tiled_and_flips(capsys):
     (["pipeline", "--threads", "abc"], "pipeline: error: argument --threads: takes a whole number >= 1 or auto, "
                                        "got 'abc'"),
     (["train", "--size", "abc"], "train: error: argument --size: takes a whole number >= 1, got 'abc'"),
+    (["train", "--models", "unet,segnet"], "train: error: --models 'unet,segnet': 'segnet' unknown; give "
+                                           "comma-separated names from unet, linknet, unet-resnet34"),
+    (["pipeline", "--fit", "Unet"], "pipeline: error: --fit 'Unet': 'Unet' unknown; give comma-separated names "
+                                    "from unet, linknet, unet-resnet34"),
 ])
 def test_a_benchmark_size_or_count_below_one_is_a_usage_error(argv, message, capsys):
     from segutils.course.bench.__main__ import main

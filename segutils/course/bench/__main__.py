@@ -17,10 +17,13 @@ def main(argv: list[str]) -> int:
         unknown = f"\nunknown benchmark {argv[0]!r}" if argv else ""
         print(f"{usage}{unknown}", file=sys.stderr)
         return 2
+    from segutils.config import UnknownProfileError
+    from segutils.data import DataError
+
     module = importlib.import_module(f"segutils.course.bench.{argv[0]}")
     try:
         return module.main(argv[1:])
-    except ValueError as err:  # a value segutils refuses (a profile, model, dataset or size): its message, no traceback
+    except (UnknownProfileError, DataError) as err:  # a profile or dataset segutils refuses: its message alone
         print(f"python -m segutils.course.bench {argv[0]}: error: {err}", file=sys.stderr)
         return 2
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import whole
+from . import models_error, whole
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "membrane" / "train"
@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(TensorFlow tunes)")
     parser.add_argument("--strict", action="store_true", help="--fit: exit 1 when a median wait is 5%% or more")
     args = parser.parse_args(argv)
-
+    if args.fit:
+        models_error(parser, args.fit, "--fit")
     if args.threads is not None:
         from segutils.data import pipeline
 

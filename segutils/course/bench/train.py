@@ -20,7 +20,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from . import print_header, whole
+from . import models_error, print_header, whole
 
 RATIO_TARGET, WAIT_TARGET = 1.05, 0.05
 FIT_EPOCHS = 5  # the ordinary training.fit that measures the batch wait and the bytes written
@@ -135,6 +135,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.epochs < 2:
         parser.error(f"--epochs {args.epochs}: give at least 2 paired epochs (the default 20 resolves about 2 %)")
+    models_error(parser, args.models)
     profile = config.get(args.profile) if args.profile else config.active()
     args.profile = profile.name
     args.size = args.size or profile.img_size
