@@ -244,6 +244,12 @@ def test_cli_reads_a_dataset_name_in_any_case_as_course_fetch_does(mirror, capsy
         main(["verify", "membrain"])
     assert stop.value.code == 2
     assert "error: cannot verify membrain: choose from membrane, camvid" in capsys.readouterr().err
+    for workers in ("0", "-1", "two"):  # 0 and -1 ran one download at a time without a word
+        with pytest.raises(SystemExit) as stop:
+            main(["download", "membrane", "--workers", workers])
+        assert stop.value.code == 2
+        assert (f"error: argument --workers: takes a whole number of parallel downloads >= 1, got {workers!r}"
+                in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(

@@ -791,6 +791,13 @@ def test_probe_a_missing_notebook_or_kit_is_one_line(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err == (
         f"no notebook {tmp_path / '05_nope.ipynb'}: give the path of an .ipynb file (default: all of notebooks/)\n"
     )
+    (tmp_path / "README.md").write_text("# not a notebook\n")
+    assert runner.main([str(tmp_path / "README.md"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"not a notebook (.ipynb): {tmp_path / 'README.md'}: give the path of an .ipynb file (default: all of "
+        "notebooks/)\n"  # it said "cannot read the notebook ... (half written? restore it with git checkout)"
+    )
+    (tmp_path / "README.md").unlink()
     assert kit.main(["verify", "~/nokit.tar"]) == 1
     assert capsys.readouterr().err == (
         f"error: there is no kit at {tmp_path / 'nokit.tar'}: give the archive (segutils-kit.tar) or its unpacked "

@@ -76,12 +76,19 @@ def _name(text: str) -> str:
     return registered(text) or text
 
 
+def _workers(text: str) -> int:
+    """``--workers``: a whole number >= 1 (0 or -1 ran one download at a time without a word)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of parallel downloads >= 1, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help=f"cache folder (default: ${ENV_DATA_DIR} or {default_data_dir()})")
     common.add_argument("--mirror", help=f"mirror URL or folder; {{name}} becomes the dataset (default: ${ENV_MIRROR})")
-    common.add_argument("--workers", type=int, default=8, help="parallel downloads (default: 8)")
+    common.add_argument("--workers", type=_workers, default=8, help="parallel downloads (default: 8)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     parser = argparse.ArgumentParser(prog="python -m segutils.course.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)

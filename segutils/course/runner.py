@@ -219,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.data is not None or compared is not None:
             params["DATASET"] = compared if compared is not None else resolve_data(args.data)
         for path in paths:
-            if not Path(path).is_file():
-                raise ValueError(f"no notebook {path}: give the path of an .ipynb file (default: all of notebooks/)")
+            if not Path(path).is_file() or Path(path).suffix != ".ipynb":
+                what = "no notebook" if not Path(path).is_file() else "not a notebook (.ipynb):"
+                raise ValueError(f"{what} {path}: give the path of an .ipynb file (default: all of notebooks/)")
         shares = notebook_parameters(paths, params)
     except ValueError as err:
         print(err, file=sys.stderr)
