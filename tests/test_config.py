@@ -157,8 +157,10 @@ def test_python_m_course_plan_takes_step_times_from_the_newest_run_record(tmp_pa
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--profile", "gpu2"], "error: --profile: Unknown profile 'gpu2'. Valid profiles: ci, cpu, gpu."),
-    (["--models", "unet,segnet"], "error: --models 'unet,segnet': give comma-separated model names from unet, "
-                                  "linknet, unet-resnet34\n"),
+    (["--models", "unet,segnet"], "error: --models 'unet,segnet': 'segnet' unknown; give comma-separated names "
+                                  "from unet, linknet, unet-resnet34\n"),
+    (["--models", " UNet,segnet"], "error: --models 'unet,segnet': 'segnet' unknown; give comma-separated names "
+                                   "from unet, linknet, unet-resnet34\n"),  # plan reads names in any case
 ])
 def test_plan_with_an_unknown_profile_or_model_says_which_in_one_line(argv, message, capsys):
     from segutils.course import plan

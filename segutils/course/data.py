@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from segutils.course.downloads import DownloadError, fetch
+from segutils.course.parameters import whole
 from segutils.data.registry import (
     DATASETS,
     ENV_DATA_DIR,
@@ -67,7 +68,8 @@ def prefetch_encoder_weights(data_dir=None, mirror=None, progress: bool = True) 
 PREFETCHERS: dict[str, Callable[..., object]] = {"resnet34 ImageNet encoder weights": prefetch_encoder_weights}
 
 
-def _downloadable() -> list[str]:
+def downloadable_names() -> list[str]:
+    """The registered datasets with files to download (``membrane``, ``camvid``), as the commands list them."""
     return [name for name, meta in DATASETS.items() if meta.manifest]
 
 
@@ -76,23 +78,17 @@ def _name(text: str) -> str:
     return registered(text) or text
 
 
-def _workers(text: str) -> int:
-    """``--workers``: a whole number >= 1 (0 or -1 ran one download at a time without a word)."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number of parallel downloads >= 1, got {text!r}")
-    return int(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help=f"cache folder (default: ${ENV_DATA_DIR} or {default_data_dir()})")
     common.add_argument("--mirror", help=f"mirror URL or folder; {{name}} becomes the dataset (default: ${ENV_MIRROR})")
-    common.add_argument("--workers", type=_workers, default=8, help="parallel downloads (default: 8)")
+    common.add_argument("--workers", type=whole(what="a whole number of parallel downloads"), default=8,
+                        help="parallel downloads (default: 8)")
     common.add_argument("--quiet", action="store_true", help="no progress bars")
     parser = argparse.ArgumentParser(prog="python -m segutils.course.data", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    names = {"choices": _downloadable(), "metavar": "NAME", "type": _name}
+    names = {"choices": downloadable_names(), "metavar": "NAME", "type": _name}
     add = commands.add_parser
     add("download", parents=[common], help="download and verify datasets").add_argument("names", nargs="+", **names)
     add("download-all", parents=[common], help=f"download {', '.join(DOWNLOAD_ALL)} and the registered extras")
@@ -107,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:10} {meta.num_classes or '?':>3} classes  {meta.description}")
         return 0
     if args.command == "verify":
-        unknown = sorted(set(args.names) - set(_downloadable()))
+        unknown = sorted(set(args.names) - set(downloadable_names()))
         if unknown:
-            parser.error(f"cannot verify {', '.join(unknown)}: choose from {', '.join(_downloadable())}")
-        problems = {name: verify(name, args.data_dir) for name in args.names or _downloadable()}
+            parser.error(f"cannot verify {', '.join(unknown)}: choose from {', '.join(downloadable_names())}")
+        problems = {name: verify(name, args.data_dir) for name in args.names or downloadable_names()}
         for name, found in problems.items():
             print(f"{name}: {'OK' if not found else f'{len(found)} problems'}")
             for line in found[:10]:

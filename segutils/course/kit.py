@@ -33,13 +33,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from segutils.course.data import DOWNLOAD_ALL
+from segutils.course.data import DOWNLOAD_ALL, downloadable_names
 from segutils.course.downloads import downloadable
 from segutils.course.kit_runs import RunsError, collect_runs, packed_runs
 from segutils.course.kit_unpack import ROOT, KitError, unpack, verify
 from segutils.course.mirror import ENCODERS, lan_address, make_server
 from segutils.data.registry import (
-    DATASETS,
     WEIGHTS,
     check_file,
     data_root,
@@ -103,7 +102,7 @@ def collect(data_dir=None, datasets=None) -> tuple[dict[str, Path], list[str]]:
         if downloadable(name) is None:
             what = "needs no files (generated, or your own folder)" if registered(str(name)) else "is not a dataset"
             raise KitError(f"--dataset {name} {what}: a kit packs the downloaded datasets, "
-                           f"{', '.join(n for n, meta in DATASETS.items() if meta.manifest)}")
+                           f"{', '.join(downloadable_names())}")
         root = data_root(data_dir) / info(name).name
         entries = read_manifest(info(name).manifest)[1]
         if datasets is None and not root.is_dir():

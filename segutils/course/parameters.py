@@ -1,11 +1,35 @@
 """The runner's parameters: ``--param NAME=VALUE`` parsed, checked against the ``parameters`` cells that declare
-them, and injected after them (the papermill way); ``--data``/``DATA=`` resolved to a dataset name or a folder."""
+them, and injected after them (the papermill way); ``--data``/``DATA=`` resolved to a dataset name or a folder.
+Also the argument checks the course's commands share (:func:`whole`, :func:`models_error`)."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import difflib
 from pathlib import Path
+
+
+def whole(minimum: int = 1, what: str = "a whole number"):
+    """An argparse ``type``: a whole number >= ``minimum`` (``--size 0``, ``--steps -1``, ``--timeout abc`` are usage
+    errors saying "takes ``what`` >= ``minimum``")."""
+
+    def parse(text: str) -> int:
+        if not text.strip().isdecimal() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"takes {what} >= {minimum}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def models_error(parser: argparse.ArgumentParser, models: str, flag: str = "--models") -> None:
+    """A usage error (exit 2) unless ``models`` is comma-separated names ``build_model`` knows."""
+    from segutils.models import MODEL_NAMES
+
+    unknown = [m for m in models.split(",") if m not in MODEL_NAMES]
+    if unknown:
+        parser.error(f"{flag} {models!r}: {', '.join(map(repr, unknown))} unknown; give comma-separated names "
+                     f"from {', '.join(MODEL_NAMES)}")
 
 
 def parse_param(text: str) -> tuple[str, object]:

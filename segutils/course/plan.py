@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from segutils import config
+from segutils.course.parameters import models_error
 
 MODELS = ("unet", "linknet")
 MEASURED_PIXELS = 128 * 128 * 4  # larger batches are measured at 128 px x 4 and scaled by their pixels
@@ -114,11 +115,8 @@ def main(argv: list[str]) -> int:
         except config.UnknownProfileError as err:
             parser.error(f"--profile: {err}")
     config.import_tensorflow()  # its start-up lines kept out of the table
-    from segutils.models import MODEL_NAMES
-
     models = tuple(m.strip().lower() for m in args.models.split(","))
-    if not all(m in MODEL_NAMES for m in models):
-        parser.error(f"--models {args.models!r}: give comma-separated model names from {', '.join(MODEL_NAMES)}")
+    models_error(parser, ",".join(models))
     print(table(args.profile, models, measure=not args.no_measure))
     return 0
 

@@ -36,6 +36,7 @@ from segutils.course.parameters import (
     notebook_parameters,
     parse_param,
     resolve_data,
+    whole,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,19 +162,13 @@ def print_report_table(report: Path) -> bool:
     return bool(table)
 
 
-def _seconds(text: str) -> int:
-    """``--timeout``: whole seconds >= 1 (nbclient reads 0 and -1 as no limit at all)."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes whole seconds >= 1, got {text!r}")
-    return int(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the notebooks; return 0 when all pass, 1 naming the first failing notebook and cell."""
     parser = argparse.ArgumentParser(prog="python -m segutils.course.runner", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all, in order)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs", help="parent folder of the run (default: runs/)")
-    parser.add_argument("--timeout", type=_seconds, default=1800, help="seconds a single cell may take (>= 1)")
+    parser.add_argument("--timeout", type=whole(what="whole seconds"), default=1800,
+                        help="seconds a single cell may take (>= 1; nbclient reads 0 and -1 as no limit)")
     parser.add_argument(
         "--param",
         "-p",

@@ -16,7 +16,9 @@ import argparse
 import resource
 import statistics
 
-from . import print_header, whole
+from segutils.course.parameters import whole
+
+from . import print_header
 
 
 def whole_image(model, image):

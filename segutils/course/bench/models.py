@@ -13,7 +13,9 @@ import argparse
 import statistics
 import time
 
-from . import print_header, whole
+from segutils.course.parameters import whole
+
+from . import print_header
 
 THRESHOLD = 1.05
 

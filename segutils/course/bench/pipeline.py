@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import models_error, whole
+from segutils.course.parameters import models_error, whole
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "membrane" / "train"

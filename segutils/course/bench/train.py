@@ -20,7 +20,9 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from . import models_error, print_header, whole
+from segutils.course.parameters import models_error, whole
+
+from . import print_header
 
 RATIO_TARGET, WAIT_TARGET = 1.05, 0.05
 FIT_EPOCHS = 5  # the ordinary training.fit that measures the batch wait and the bytes written
