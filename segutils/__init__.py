@@ -3,8 +3,6 @@
 Importing it prints nothing, sets ``SM_FRAMEWORK=tf.keras`` for ``segmentation_models`` and refuses Keras 2 with
 the fix. Taught in ``notebooks/00_setup.ipynb``."""
 
-from __future__ import annotations
-
 import os
 from importlib import metadata
 

@@ -1,8 +1,6 @@
 """The one home of the private Keras and TensorFlow internals the package needs; not taught. A version that moved
 one fails with :class:`CompatError` naming the :data:`TESTED` versions and the fix."""
 
-from __future__ import annotations
-
 import contextlib
 
 from .config import package_version

@@ -1,7 +1,5 @@
 """The package's argument rules: a whole number, not a bool, of at least a minimum; a folder that can be written."""
 
-from __future__ import annotations
-
 import tempfile
 from numbers import Integral
 from pathlib import Path

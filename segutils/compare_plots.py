@@ -1,8 +1,6 @@
 """Pictures of a comparison of models: learning curves, per-class IoU, speed against accuracy, masks with their
 errors, each model's worst images; each returns its ``Figure``. Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import math
 import statistics
 

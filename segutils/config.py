@@ -1,8 +1,6 @@
 """Profiles (``ci``, ``cpu``, ``gpu``): how big a run is; ``SEGUTILS_PROFILE`` picks one, else the hardware.
 Taught in ``notebooks/00_setup.ipynb``."""
 
-from __future__ import annotations
-
 import os
 import platform
 import sys

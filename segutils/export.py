@@ -1,8 +1,6 @@
 """Export a trained model by Keras' ``model.export`` (SavedModel, ONNX, LiteRT), load it back without Keras and
 compare its predictions with Keras'. Taught in ``notebooks/07_inference.ipynb``."""
 
-from __future__ import annotations
-
 import contextlib
 import importlib.util
 import logging

@@ -2,8 +2,6 @@
 class-index or one-hot targets, ``(B, H, W, C)`` predictions (one channel: a sigmoid); ignored pixels count in
 neither. Behind the losses and metrics of ``notebooks/04_losses_metrics.ipynb``."""
 
-from __future__ import annotations
-
 import math
 
 import numpy as np

@@ -2,8 +2,6 @@
 ``from_logits``, ``ignore_index`` and ``classes``. ``DiceLoss() + FocalLoss()`` is ``dice_plus_focal``, ``0.5 *
 DiceLoss()`` is ``0.5_dice``. Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import tensorflow as tf

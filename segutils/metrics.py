@@ -2,8 +2,6 @@
 :class:`MeanIoU` and :class:`ClassIoU`; an absent or ignored class is left out of the means.
 Taught in ``notebooks/04_losses_metrics.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import tensorflow as tf

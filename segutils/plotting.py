@@ -2,8 +2,6 @@
 ``Figure``. Images: uint8 or float in ``[0, 1]``, ``H x W [x 1 or 3]``; masks: ``H x W [x 1]`` class indices.
 Taught in ``notebooks/01_data.ipynb``."""
 
-from __future__ import annotations
-
 import importlib
 
 import numpy as np

@@ -1,8 +1,6 @@
 """Prediction of whole images, prepared as in training (uint8 -> ``x / 255``), classified by
 :func:`segutils.functional.head_rule`; tiles: :mod:`segutils.tiling`. Taught in ``notebooks/07_inference.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 import tensorflow as tf

@@ -1,8 +1,6 @@
 """How fast a model predicts (the course's one timing loop) and how much it computes (FLOPs = 2 x multiply-adds of
 the convolutions and dense layers). Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import statistics
 import time
 from collections.abc import Callable

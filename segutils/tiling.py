@@ -1,8 +1,6 @@
 """Overlap-tile prediction (Ronneberger et al. 2015, Fig. 2) of one image of any size: a mirrored margin, tiles
 blended by ``sin^2`` weights that add up to 1. Taught in ``notebooks/07_inference.ipynb``."""
 
-from __future__ import annotations
-
 import itertools
 import math
 from collections.abc import Iterator

@@ -2,8 +2,6 @@
 (image, model, threshold, opacity, errors); :class:`Explorer` wires ipywidgets to them.
 Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import io
 from dataclasses import dataclass
 

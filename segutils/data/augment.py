@@ -3,8 +3,6 @@
 Geometric changes move image and mask alike (the mask always nearest); photometric ones touch the image only.
 Taught in ``notebooks/01_data.ipynb``."""
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 

@@ -2,8 +2,6 @@
 
 Taught in ``notebooks/01_data.ipynb``."""
 
-from __future__ import annotations
-
 import json
 import os
 from dataclasses import dataclass, replace

@@ -4,8 +4,6 @@
 A bad mask value in a PNG is named while iterating (in a ``tf.errors.InvalidArgumentError``).
 Taught in ``notebooks/01_data.ipynb``."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass, replace
 
 import numpy as np

@@ -3,8 +3,6 @@ where its files are kept and how a kept file is checked, how it splits.
 
 Taught in ``notebooks/01_data.ipynb``."""
 
-from __future__ import annotations
-
 import hashlib
 import os
 import re

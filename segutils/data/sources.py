@@ -2,8 +2,6 @@
 
 Behind ``make_dataset`` (``notebooks/01_data.ipynb``)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import numpy as np

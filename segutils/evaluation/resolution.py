@@ -1,8 +1,6 @@
 """Masks at the labels' own resolution: predict at the training size, resize the probabilities back, then classify
 (resized labels lose thin membranes). Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import numpy as np
 import tensorflow as tf
 

@@ -1,8 +1,6 @@
 """Scores of predicted masks against true ones, per class, dataset-wide and per image, and for membrane the ISBI 2012
 region scores. Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import math
 from dataclasses import dataclass
 

@@ -1,8 +1,6 @@
 """Is a gap between two models real, or the luck of the test images and seeds? A paired bootstrap.
 Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import warnings
 
 import numpy as np

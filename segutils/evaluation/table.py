@@ -1,8 +1,6 @@
 """The comparison table of models: test metrics, training time and speed, mean +- std over seeds.
 Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import html
 import math
 import statistics

@@ -1,8 +1,6 @@
 """The write-up's U-Net (its code is unpublished: :data:`WRITEUP_UNET` is the course's guess, after zhixuhao/unet's
 ``model.py``), timed untrained beside the course's narrower one. Taught in ``notebooks/06_comparison.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 

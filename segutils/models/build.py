@@ -1,8 +1,6 @@
 """``build_model``: the compared models built alike (the profile's width and encoder weights, one head rule).
 Taught in ``notebooks/05_training.ipynb``."""
 
-from __future__ import annotations
-
 import warnings
 
 import keras

@@ -2,8 +2,6 @@
 ``output``, and ``gray_to_rgb`` and ``preprocess`` (a Rescaling that folds in ``sm.get_preprocessing``) turning [0, 1]
 images into what the encoder expects; and the paper's by hand. Taught in ``notebooks/03_linknet.ipynb``."""
 
-from __future__ import annotations
-
 import contextlib
 import io
 import warnings

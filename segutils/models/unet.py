@@ -3,8 +3,6 @@
 ``dec{k}_conv1``, ``dec{k}_conv2``; then ``bottleneck_*``, ``head``, ``output``.
 Taught in ``notebooks/02_unet.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 from keras import layers
 

@@ -2,8 +2,6 @@
 
 Taught in ``notebooks/03_linknet.ipynb``."""
 
-from __future__ import annotations
-
 import io
 import math
 import os

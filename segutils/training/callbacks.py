@@ -1,7 +1,5 @@
 """Callbacks a ``Run`` adds to ``model.fit``: a step timer, an epoch clock, live curves. Taught in notebook 05."""
 
-from __future__ import annotations
-
 import statistics
 import time
 

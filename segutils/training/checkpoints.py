@@ -1,8 +1,6 @@
 """The best weights in memory and ``best.keras`` at the end; every few minutes an atomic backup to resume from,
 ``backup-<phase>/`` (weights, optimizer state, ``meta.json``). Used by :class:`.run.Run`, taught in notebook 05."""
 
-from __future__ import annotations
-
 import json
 import math
 import os

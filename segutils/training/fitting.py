@@ -1,8 +1,6 @@
 """``fit`` and ``fine_tune``: the one-call form of a :class:`~.run.Run` around ``model.fit`` (notebook 06's
 fallback). Taught in ``notebooks/05_training.ipynb``: ``fine_tune`` for a pretrained encoder, else ``model.fit``."""
 
-from __future__ import annotations
-
 import keras
 
 from .. import _compat

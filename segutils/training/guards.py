@@ -1,7 +1,5 @@
 """What ``fit`` checks before its first step (``training.Run`` calls these), each in one line naming the fix."""
 
-from __future__ import annotations
-
 import warnings
 
 import numpy as np

@@ -1,7 +1,5 @@
 """Watch a model learn: redraw its prediction on one image after every epoch. Taught in ``notebooks/02_unet.ipynb``."""
 
-from __future__ import annotations
-
 import keras
 import numpy as np
 

@@ -2,8 +2,6 @@
 ``log.csv``, ``epochs.json``, ``record.json``, an unfinished run's ``backup-<phase>/`` and ``.lock``.
 Taught in ``notebooks/05_training.ipynb``."""
 
-from __future__ import annotations
-
 import contextlib
 import csv
 import hashlib

@@ -1,8 +1,6 @@
 """Where and how a model trains: the ``tf.distribute`` strategy, mixed precision, XLA, ``compile``; build the model,
 loss, metrics and optimizer inside ``strategy().scope()``. Taught in ``notebooks/05_training.ipynb``."""
 
-from __future__ import annotations
-
 import json
 import os
 
