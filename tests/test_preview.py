@@ -5,7 +5,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from segutils.training.preview import ShowPredictions
+from segutils.training.callbacks import ShowPredictions
 
 matplotlib.use("Agg")
 

@@ -5,9 +5,9 @@ Taught in ``notebooks/01_data.ipynb``."""
 
 import importlib
 
-from .loading import DataError, Split, load  # noqa: F401
-from .registry import DATASETS, DatasetInfo, info  # noqa: F401
-from .shapes import make_shapes  # noqa: F401
+from .loading import DataError, Split, load
+from .registry import DATASETS, DatasetInfo, info
+from .shapes import make_shapes
 
 _PIPELINE = {"make_dataset": "pipeline", "describe": "pipeline", "MaskFormat": "pipeline", "ImageFormat": "pipeline",
              "AugmentConfig": "augment"}

@@ -1,14 +1,18 @@
 """Scores of predicted masks against true ones, per class, dataset-wide and per image, and for membrane the ISBI 2012
-region scores. Taught in ``notebooks/06_comparison.ipynb``."""
+region scores; masks at the labels' own resolution (predicted at the training size, the probabilities resized back,
+then classified: resized labels lose thin membranes). Taught in ``notebooks/06_comparison.ipynb``."""
 
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from .. import metrics
 from ..checks import whole
-from ..predict import mask_hw, predict_masks
+from ..data.pipeline import resize_image
+from ..data.sources import parse_size
+from ..predict import head_rule, mask_hw, predict_masks, predict_probabilities
 
 
 def region_scores(truth: np.ndarray, prediction: np.ndarray, cell_class: int = 1) -> tuple[float, float]:
@@ -111,3 +115,27 @@ def evaluate(model_or_predictions, data, num_classes: int, ignore_index: int | N
         result.per_image_regions = np.array([region_scores(t, p, cell_class) for t, p in pairs])
         result.v_rand, result.v_info = (float(v) for v in np.nanmean(result.per_image_regions, axis=0))
     return result
+
+
+def to_label_size(probabilities: np.ndarray, shape) -> np.ndarray:
+    """Probabilities ``(h, w, C)`` resized bilinearly to ``shape`` ``(H, W)``: float32 ``(H, W, C)``."""
+    probabilities = np.asarray(probabilities, np.float32)
+    if probabilities.ndim != 3:
+        raise ValueError(f"to_label_size takes one image's probabilities (h, w, C), got shape {probabilities.shape}")
+    if probabilities.shape[:2] == tuple(shape[:2]):
+        return probabilities
+    return tf.image.resize(probabilities, tuple(shape[:2]), method="bilinear").numpy()
+
+
+def masks_at_label_size(model, images, masks, size, threshold: float = 0.5, batch_size: int = 8) -> list:
+    """uint8 class masks of ``images``, each of its label's shape ``(H, W)`` (only the ``masks``' shapes are read):
+    each image resized to ``size`` (a side or ``(height, width)``) as in training, its probabilities resized back
+    (:func:`to_label_size`) and classified by ``head_rule``. Taught in ``notebooks/06_comparison.ipynb``."""
+    if len(images) != len(masks):
+        raise ValueError(f"{len(images)} images and {len(masks)} masks: give one label per image")
+    size = parse_size(size)
+    resized = [np.asarray(resize_image(np.asarray(im)[..., None] if np.ndim(im) == 2 else im, size))
+               .round().astype(np.uint8) for im in images]
+    probabilities = predict_probabilities(model, resized, batch_size=batch_size)
+    return [head_rule(to_label_size(p, np.shape(m)), threshold)
+            for p, m in zip(probabilities, masks, strict=True)]

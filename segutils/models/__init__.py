@@ -6,7 +6,3 @@ from .build import MODEL_NAMES, EncoderNotPretrainedWarning, any_size, build_mod
 from .linknet import build_linknet, build_linknet_scratch, build_unet_encoder, linknet_decoder_block
 from .unet import build_unet
 from .weights import EncoderWeightsError
-
-__all__ = ["MODEL_NAMES", "EncoderNotPretrainedWarning", "any_size", "build_model", "encoder_layers",
-           "output_channels", "EncoderWeightsError", "build_linknet", "build_linknet_scratch", "build_unet_encoder",
-           "build_unet", "linknet_decoder_block"]

@@ -3,9 +3,8 @@ protocol, a ``Run`` around ``model.fit``, run records. Taught in ``notebooks/05_
 
 import warnings
 
-from .callbacks import EpochClock, LiveCurves, StepTimer
+from .callbacks import EpochClock, LiveCurves, ShowPredictions, StepTimer
 from .fitting import fine_tune, fit, set_encoder_trainable
-from .preview import ShowPredictions
 from .protocol import Protocol, protocol_differences, same_protocol
 from .run import Run, probe_step_seconds
 from .runs import RunBusyError, find_runs, read_log, run_dir, runs_root
@@ -13,8 +12,3 @@ from .setup import choose_strategy, compile_model, default_loss, default_metrics
 
 # Keras warns at model.fit's default shuffle=True for every tf.data input, which it shuffles never: noise.
 warnings.filterwarnings("ignore", "`shuffle=True` was passed", UserWarning)
-
-__all__ = ["EpochClock", "LiveCurves", "Protocol", "Run", "RunBusyError", "StepTimer", "choose_strategy",
-           "compile_model", "default_loss", "default_metrics", "find_runs", "fine_tune", "fit", "probe_step_seconds",
-           "protocol_differences", "read_log", "run_dir", "runs_root", "same_protocol", "set_encoder_trainable",
-           "set_precision", "ShowPredictions", "strategy"]
