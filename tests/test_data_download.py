@@ -214,9 +214,18 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     assert main(["download", "membrane", "--quiet"]) == 0
     assert "membrane: all files present and verified" in capsys.readouterr().out
     assert main(["verify", "membrane"]) == 0
-    shutil.rmtree(tmp_path / "cache" / "membrane" / "train" / "label")
+    assert main(["verify"]) == 0  # camvid, never downloaded, is named but not a failure when not asked for
+    assert capsys.readouterr().out.splitlines()[-2:] == ["membrane: OK", "camvid: not downloaded"]
+    assert main(["verify", "CamVid"]) == 1
+    assert capsys.readouterr().err == ("Fix: python -m segutils.course.data download camvid (downloads what is "
+                                       "missing or damaged, keeps the rest).\n")
+    labels = tmp_path / "cache" / "membrane" / "train" / "label"
+    removed = len(list(labels.iterdir()))
+    shutil.rmtree(labels)
     assert main(["verify"]) == 1
-    assert "camvid: 1402 problems" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"membrane: {removed} problems" and out.splitlines()[-1] == "camvid: not downloaded"
+    assert err.startswith("Fix: python -m segutils.course.data download membrane (")
     assert main(["download-all", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "membrane: all files present" in out and "extra: ready" in out

@@ -106,14 +106,21 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(args.names) - set(downloadable_names()))
         if unknown:
             parser.error(f"cannot verify {', '.join(unknown)}: choose from {', '.join(downloadable_names())}")
-        problems = {name: verify(name, args.data_dir) for name in args.names or downloadable_names()}
-        for name, found in problems.items():
+        bad = []  # a dataset never downloaded is a problem only when named
+        for name in args.names or downloadable_names():
+            if not (data_root(args.data_dir) / info(name).name).exists():
+                print(f"{name}: not downloaded")
+                bad += [name] if args.names else []
+                continue
+            found = verify(name, args.data_dir)
             print(f"{name}: {'OK' if not found else f'{len(found)} problems'}")
             for line in found[:10]:
                 print(f"  {line}")
-        if any(problems.values()):
-            print("Fix: run `make data` (or python -m segutils.course.data download NAME).", file=sys.stderr)
-        return int(any(problems.values()))
+            bad += [name] if found else []
+        if bad:
+            print(f"Fix: python -m segutils.course.data download {' '.join(bad)} (downloads what is missing or "
+                  "damaged, keeps the rest).", file=sys.stderr)
+        return int(bool(bad))
 
     names = args.names if args.command == "download" else list(DOWNLOAD_ALL)
     failed = []
