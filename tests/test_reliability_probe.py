@@ -449,7 +449,7 @@ def test_bad9_a_registered_dataset_is_named_and_runs_on_two_datasets_are_flagged
     ]
 
 
-# BAD 5, BAD 8 and WEAK: the training guards (segutils.training.guards, called by fit before the first step) --------
+# BAD 5, BAD 8 and WEAK: the training guards (segutils.training.run, called by Run.open before the first step) --------
 
 
 def _pairs(classes, n=4, side=8):
@@ -465,11 +465,11 @@ def _pairs(classes, n=4, side=8):
 def test_bad5_num_classes_larger_than_the_classes_present_warns_naming_the_absent_ones():
     import warnings
 
-    from segutils.training import guards
+    from segutils.training import run as run_module
 
     train, val = _pairs([0, 1, 2, 3]).batch(2).repeat(), _pairs([0, 1, 2]).batch(2)
-    with pytest.warns(guards.AbsentClassesWarning) as caught:
-        found = guards.warn_absent_classes(10, train=train, val=val)
+    with pytest.warns(run_module.AbsentClassesWarning) as caught:
+        found = run_module.warn_absent_classes(10, train=train, val=val)
     assert found == {"train": [4, 5, 6, 7, 8, 9], "val": [3, 4, 5, 6, 7, 8, 9]}
     assert [str(w.message) for w in caught] == [
         f"num_classes=10, but no {split} mask holds class(es) {absent}: their IoU is 0 or undefined and the mean IoU "
@@ -479,11 +479,11 @@ def test_bad5_num_classes_larger_than_the_classes_present_warns_naming_the_absen
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert guards.warn_absent_classes(4, ignore_index=3, train=train, val=val, test=None) == {
+        assert run_module.warn_absent_classes(4, ignore_index=3, train=train, val=val, test=None) == {
             "train": [],
             "val": [],
         }
-    assert guards.absent_classes(_pairs([0]).batch(2), 1) == [1]  # a one-channel head has classes 0 and 1
+    assert run_module.absent_classes(_pairs([0]).batch(2), 1) == [1]  # a one-channel head has classes 0 and 1
 
 
 @pytest.mark.parametrize(
@@ -510,17 +510,17 @@ def test_bad8_a_training_set_filtered_to_nothing_is_refused_before_the_first_ste
 
 
 def test_weak_fit_on_a_numpy_tuple_is_a_clear_type_error():
-    from segutils.training import guards
+    from segutils.training import run as run_module
 
     with pytest.raises(TypeError) as err:
-        guards.check_dataset_type((np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1))))
+        run_module.check_dataset_type((np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 1))))
     assert str(err.value) == (
         "train_ds must be a tf.data.Dataset of (image, mask) batches, got a tuple (NumPy arrays?): make one with "
         "segutils.data.make_dataset(split, img_size, batch_size), or "
         "tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)"
     )
-    guards.check_dataset_type(None, "val_ds", none_ok=True)
-    guards.check_dataset_type(_pairs([0]).batch(1))
+    run_module.check_dataset_type(None, "val_ds", none_ok=True)
+    run_module.check_dataset_type(_pairs([0]).batch(1))
 
 
 @pytest.mark.parametrize("blocked", ["under a file", "/sys/segutils-runs/unet"])

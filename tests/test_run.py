@@ -84,11 +84,11 @@ def test_a_run_used_as_a_context_closes_its_lock_when_the_fit_fails(tmp_path):
     keras.backend.clear_session()
 
 
-def test_run_open_makes_the_guards_checks_before_the_first_step(tmp_path):
+def test_run_open_makes_its_data_checks_before_the_first_step(tmp_path):
     """Issue 23 BAD 5, BAD 8 and the WEAK fit cases, through the Run that fit and notebook 05 open."""
     import numpy as np
 
-    from segutils.training import guards
+    from segutils.training.run import AbsentClassesWarning
 
     model = tiny_model()
     with pytest.raises(TypeError, match=r"^train_ds must be a tf.data.Dataset of \(image, mask\) batches, got a tuple"):
@@ -100,7 +100,7 @@ def test_run_open_makes_the_guards_checks_before_the_first_step(tmp_path):
     (tmp_path / "file").write_text("in the way")
     with pytest.raises(OSError, match=r"^cannot write the training run into .*file/run: .*file is a file, not a"):
         training.Run.open(model, data().repeat(), data(), "tiny", protocol(), folder=tmp_path / "file" / "run")
-    with pytest.warns(guards.AbsentClassesWarning, match=r"^num_classes=10, but no train mask holds class\(es\) "
+    with pytest.warns(AbsentClassesWarning, match=r"^num_classes=10, but no train mask holds class\(es\) "
                                                          r"\[2, 3, 4, 5, 6, 7, 8, 9\]"):
         run = training.Run.open(model, data().repeat(), data(), "tiny", protocol(), folder=tmp_path / "c",
                                 extra=dict(num_classes=10))

@@ -1,7 +1,5 @@
 """Data: registry, loading (files already on disk; ``make data`` or ``course.fetch`` downloads them), synthetic
-shapes, the tf.data pipeline.
-
-Taught in ``notebooks/01_data.ipynb``."""
+shapes, the tf.data pipeline. Taught in ``notebooks/01_data.ipynb``."""
 
 import importlib
 

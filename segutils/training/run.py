@@ -1,5 +1,6 @@
 """``Run``: one training's folder, lock, protocol and record around the learner's own ``model.fit(...,
-callbacks=run.callbacks())``, then ``run.finish(model, history)``. Taught in ``notebooks/05_training.ipynb``."""
+callbacks=run.callbacks())``, then ``run.finish(model, history)``; the checks ``Run.open`` makes of the model and data
+before the first step. Taught in ``notebooks/05_training.ipynb``."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ import itertools
 import shutil
 import statistics
 import time
+import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from .. import _compat, config
 from ..checks import writable
-from . import checkpoints, guards, runs
+from . import checkpoints, runs
 from .callbacks import EpochClock, LiveCurves, StepTimer
 from .protocol import LR_FACTOR, MIN_LR, MONITOR, Protocol
 
@@ -23,13 +27,45 @@ PHASE1 = "phase1.weights.h5"  # fine_tune's weights after its frozen phase
 _OPEN: dict[Path, Run] = {}  # runs this process holds, by folder
 
 
+class AbsentClassesWarning(UserWarning):
+    """``num_classes`` counts classes that no mask of a split holds."""
+
+
+def check_dataset_type(ds, name: str = "train_ds", none_ok: bool = False) -> None:
+    """TypeError unless ``ds`` is a ``tf.data.Dataset`` (or ``None`` when ``none_ok``)."""
+    if not (isinstance(ds, tf.data.Dataset) or (ds is None and none_ok)):
+        got = type(ds).__name__ + (" (NumPy arrays?)" if isinstance(ds, (tuple, list, np.ndarray)) else "")
+        raise TypeError(f"{name} must be a tf.data.Dataset of (image, mask) batches, got a {got}: make one with "
+                        "segutils.data.make_dataset(split, img_size, batch_size), or "
+                        "tf.data.Dataset.from_tensor_slices((images, masks)).batch(8)")
+
+
+def absent_classes(ds, num_classes: int, ignore_index: int | None = None) -> list[int]:
+    """Classes (0 and 1 for a one-channel head) no mask of one pass over ``(images, masks)`` holds; a repeated ``ds``
+    is read through what it repeats (none are named when no finite dataset is found under it)."""
+    ds, present = _compat.finite_input(ds), set()
+    for element in [] if ds is None else ds.as_numpy_iterator():
+        present.update(np.unique(element[1]).tolist())
+    return [c for c in range(max(num_classes, 2)) if ds is not None and c not in present and c != ignore_index]
+
+
+def warn_absent_classes(num_classes: int, ignore_index: int | None = None, **splits) -> dict[str, list[int]]:
+    """Warn naming the classes each split (``train=ds, val=ds``) never holds; returns them per split."""
+    found = {name: absent_classes(ds, num_classes, ignore_index) for name, ds in splits.items() if ds is not None}
+    for name, absent in ((n, a) for n, a in found.items() if a):
+        warnings.warn(f"num_classes={num_classes}, but no {name} mask holds class(es) {absent}: their IoU is 0 or "
+                      "undefined and the mean IoU is averaged over them. Pass the number of classes your masks hold, "
+                      "or check the masks' encoding (a palette, 0/255 values).", AbsentClassesWarning, stacklevel=2)
+    return found
+
+
 def _check_data(train_ds, val_ds, protocol: Protocol) -> int | None:
     """Refuse missing, empty or too short datasets before the first step; the batch size if the dataset says it."""
     if val_ds is None:
         raise ValueError("val_ds is None: training keeps the best model and stops early by the validation mean IoU, "
                          "so it needs validation batches. Pass make_dataset(load(dataset, 'val'), size, batch).")
-    guards.check_dataset_type(train_ds)
-    guards.check_dataset_type(val_ds, "val_ds")
+    check_dataset_type(train_ds)
+    check_dataset_type(val_ds, "val_ds")
     for what, ds in (("train_ds", train_ds), ("val_ds", val_ds)):
         cardinality = int(ds.cardinality())  # unknown after filter(), infinite after repeat(): look for a batch
         if cardinality == 0 or (cardinality < 0 and not any(True for _ in ds.take(1))):
@@ -126,7 +162,7 @@ class Run:
         batch_size = _check_data(train_ds, val_ds, protocol) or config.get(protocol.profile).batch_size
         extra = dict(extra or {})
         classes = extra.get("num_classes") or max(2, model.output_shape[-1])  # one sigmoid channel: 2 classes
-        guards.warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
+        warn_absent_classes(classes, extra.get("ignore_index"), train=train_ds, val=val_ds)
         dataset = runs.dataset_text(extra.get("dataset", "unnamed"))
         if "dataset" in extra:
             extra["dataset"] = dataset
