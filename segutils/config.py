@@ -177,4 +177,3 @@ def environment_report() -> Report:
     return Report({"Python": platform.python_version(), "TensorFlow": tf.__version__, "Keras": package_version("keras"),
                    "segmentation-models": package_version("segmentation-models"), "NumPy": package_version("numpy"),
                    "Devices": ", ".join(devices) or "none", "Colab": "yes" if in_colab() else "no", "Profile": profile})
-

@@ -137,4 +137,3 @@ def unpack(archive, dest=None, replace: bool = False) -> Path:
             previous.rename(dest / ROOT) if previous.exists() else None
             raise
     return dest / ROOT
-
