@@ -219,6 +219,9 @@ def test_cli_download_verify_and_prefetchers(mirror, monkeypatch, capsys, tmp_pa
     assert main(["verify", "CamVid"]) == 1
     assert capsys.readouterr().err == ("Fix: python -m segutils.course.data download camvid (downloads what is "
                                        "missing or damaged, keeps the rest).\n")
+    assert main(["verify", "camvid", "--data-dir", str(tmp_path / "my data")]) == 1  # the fix keeps the folder
+    assert capsys.readouterr().err.startswith(f"Fix: python -m segutils.course.data download camvid --data-dir "
+                                              f"'{tmp_path / 'my data'}' (")
     labels = tmp_path / "cache" / "membrane" / "train" / "label"
     removed = len(list(labels.iterdir()))
     shutil.rmtree(labels)

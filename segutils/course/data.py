@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {line}")
             bad += [name] if found else []
         if bad:
-            print(f"Fix: python -m segutils.course.data download {' '.join(bad)} (downloads what is missing or "
+            where = f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""
+            print(f"Fix: python -m segutils.course.data download {' '.join(bad)}{where} (downloads what is missing or "
                   "damaged, keeps the rest).", file=sys.stderr)
         return int(bool(bad))
 
