@@ -183,7 +183,7 @@ class Run:
         _OPEN[folder.resolve()] = run
         try:
             strategy = model.distribute_strategy  # keras-team/keras#20585: fit fails under it without two workarounds
-            if isinstance(strategy, config.import_tensorflow().distribute.MultiWorkerMirroredStrategy):
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
                 run._lock.enter_context(_compat.multi_worker_fit(model, strategy))  # until the run is closed
             run.resumed = run._keep_or_clear(phases)
         except BaseException:
